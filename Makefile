@@ -1,0 +1,58 @@
+# ganforge: `make demo` sets everything up and trains the demo; `make test` sets up and runs the tests.
+#
+# Variables (override on the command line, e.g. `make demo DEMO_MINUTES=20`):
+PYTHON       ?= python3
+VENV         ?= .venv
+TORCH        ?= torch==2.13.0#  the pinned CPU wheel here; on a GPU machine e.g. TORCH=torch
+DEMO_MINUTES ?= 5#           training budget of the demo, in minutes
+DEMO_DATA    ?= data/fashion-mnist-32.zip
+DEMO_RUN     ?= runs/fashion-mnist-dcgan
+PYTEST_ARGS  ?=
+
+PY  := $(VENV)/bin/python
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test test-fast benchmark clean fashion-mnist-files
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+# Debian's dataset-fashion-mnist package, when apt-get is there and we are root; otherwise
+# ganforge downloads the official files (checksums verified) or says what to fetch.
+fashion-mnist-files:
+	@if [ ! -d /usr/share/datasets/fashion-mnist ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's dataset-fashion-mnist"; \
+		apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1) || \
+		echo "apt-get could not install dataset-fashion-mnist; ganforge will download the files"; \
+	fi
+
+$(DEMO_DATA): | setup fashion-mnist-files
+	$(BIN)/ganforge data prepare fashion-mnist --out $@
+
+demo: setup $(DEMO_DATA)
+	$(BIN)/ganforge train --data $(DEMO_DATA) --model dcgan --out $(DEMO_RUN) --minutes $(DEMO_MINUTES) \
+		--sample-every 250 --checkpoint-every 2000 \
+		$(if $(wildcard $(DEMO_RUN)/checkpoints/latest.pt),--resume)
+	@echo "samples:    $(DEMO_RUN)/samples/latest.png"
+	@echo "loss plot:  $(DEMO_RUN)/loss.png"
+	@echo "checkpoint: $(DEMO_RUN)/checkpoints/latest.pt"
+	@echo "in a browser: $(BIN)/ganforge serve $(DEMO_RUN)   (then open http://127.0.0.1:8000/)"
+
+test: setup fashion-mnist-files
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)
+
+benchmark: setup
+	$(PY) benchmarks/train_throughput.py
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -1,0 +1,47 @@
+"""The ``ganforge`` command: thin subcommands that parse options and call plain functions.
+
+Each subcommand lives in ``ganforge/commands/<name>.py`` with a ``register(subparsers)``
+function; add a module to ``COMMANDS`` to add a command. A ``GanforgeError`` becomes a
+one-line message on stderr and exit code 1; anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ganforge import __version__
+from ganforge.commands import data, generate, serve, train
+from ganforge.errors import GanforgeError
+
+COMMANDS = [data, train, generate, serve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ganforge",
+        description="Train and explore image GANs: prepare a data set, train, sample, and look at it in a browser.",
+        epilog="Run 'ganforge COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except GanforgeError as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("ganforge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

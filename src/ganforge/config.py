@@ -1,0 +1,99 @@
+"""Configuration dataclasses: what a model is (saved in every checkpoint) and how a run trains.
+
+Both serialise to plain dicts (``asdict``) so a checkpoint or ``config.json`` holds
+everything needed to rebuild the networks and continue the run. Validation lives
+here, in one place, and raises ``ConfigError`` with a one-line message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from ganforge.errors import ConfigError
+from ganforge.utils import is_power_of_two
+
+
+@dataclass
+class ModelConfig:
+    family: str = "dcgan"          # a name in ganforge.models.MODELS
+    resolution: int = 0            # output side in pixels, a power of two (0: take it from the data set)
+    channels: int = 0              # 1 (grey) or 3 (RGB) (0: take it from the data set)
+    latent_dim: int = 100          # size of z
+    width: int = 64                # base width: channels of the widest-resolution conv layer
+    num_classes: int = 0           # > 0 for conditional families
+    options: dict[str, Any] = field(default_factory=dict)  # family-specific settings
+
+    def validate(self) -> "ModelConfig":
+        from ganforge.models import MODELS  # late import: models import this module
+
+        if self.family not in MODELS:
+            raise ConfigError(f"unknown model {self.family!r}; choose one of: {', '.join(sorted(MODELS))}")
+        if self.channels not in (1, 3):
+            raise ConfigError(f"channels must be 1 or 3, not {self.channels}")
+        if not is_power_of_two(self.resolution) or not 8 <= self.resolution <= 1024:
+            raise ConfigError(f"resolution must be a power of two, not {self.resolution}")
+        if self.latent_dim < 1 or self.width < 1:
+            raise ConfigError("latent_dim and width must be positive")
+        MODELS[self.family].check(self)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""                 # path of a prepared data set (.zip from `ganforge data prepare`)
+    out: str = ""                  # run directory
+    loss: str = "bce"              # a name in ganforge.losses.LOSSES
+    batch_size: int = 64           # global batch (split across processes under DDP)
+    lr_g: float = 2e-4             # Adam learning rate of G (DCGAN paper: 2e-4)
+    lr_d: float = 2e-4             # Adam learning rate of D
+    beta1: float = 0.5             # Adam beta1 (DCGAN paper: 0.5)
+    beta2: float = 0.999           # Adam beta2
+    steps: int | None = None       # budget: generator updates
+    epochs: float | None = None    # budget: passes over the data set
+    minutes: float | None = None   # budget: minutes of training (budgets are totals, counted across resumes)
+    seed: int = 0                  # seeds weights, data order and latents
+    device: str = "auto"           # auto | cpu | cuda | cuda:N
+    precision: str = "auto"        # auto | fp32 | bf16 | fp16 (auto: bf16 on CPU, fp16/bf16 on CUDA)
+    channels_last: str = "auto"    # auto | on | off (auto: on for conv models)
+    sample_every: int = 500        # steps between sample grids
+    checkpoint_every: int = 1000   # steps between kept periodic checkpoints (latest is also refreshed here)
+    log_every: int = 1             # steps between loss records in log.jsonl (1: every step)
+    n_samples: int = 64            # images in each sample grid (fixed latents)
+    flip: bool = False             # random horizontal flip of real images
+
+    def validate(self) -> "TrainConfig":
+        if self.batch_size < 1:
+            raise ConfigError("batch size must be at least 1")
+        if min(self.lr_g, self.lr_d) <= 0:
+            raise ConfigError("learning rates must be positive")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise ConfigError("Adam betas must be in [0, 1)")
+        for name in ("steps", "epochs", "minutes"):
+            v = getattr(self, name)
+            if v is not None and v <= 0:
+                raise ConfigError(f"--{name} must be positive")
+        if self.precision not in ("auto", "fp32", "bf16", "fp16"):
+            raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, not {self.precision!r}")
+        if self.channels_last not in ("auto", "on", "off"):
+            raise ConfigError("channels_last must be auto, on or off")
+        for name in ("sample_every", "checkpoint_every", "log_every", "n_samples"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in known})

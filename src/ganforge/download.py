@@ -1,0 +1,90 @@
+"""Fetch a file over HTTP(S) with a timeout, retries, a size limit and a checksum, atomically.
+
+Errors are ``DownloadError`` with a one-line message that says what to fetch by hand
+and where to put it, because users behind proxies or offline need exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from ganforge.errors import DownloadError
+from ganforge.utils import atomic_path
+
+USER_AGENT = "ganforge (+https://github.com/ganforge/ganforge)"
+
+
+def download(
+    url: str,
+    dest: str | Path,
+    *,
+    sha256: str | None = None,
+    md5: str | None = None,
+    timeout: float = 30.0,
+    retries: int = 3,
+    max_bytes: int = 2 << 30,
+    backoff: float = 1.0,
+) -> Path:
+    """Download ``url`` to ``dest`` (atomically) and verify its checksum; return ``dest``.
+
+    A file already at ``dest`` with the right checksum is kept without a request.
+    """
+    dest = Path(dest)
+    if dest.exists() and _matches(dest, sha256, md5):
+        return dest
+    last_error = "no attempt made"
+    for attempt in range(retries):
+        if attempt:
+            time.sleep(backoff * 2 ** (attempt - 1))
+        try:
+            with atomic_path(dest) as tmp:
+                _fetch(url, tmp, timeout, max_bytes)
+                if not _matches(tmp, sha256, md5):
+                    # A wrong checksum will not fix itself by retrying.
+                    raise _ChecksumMismatch()
+            return dest
+        except _ChecksumMismatch:
+            raise DownloadError(
+                f"{url} downloaded but its checksum does not match; the file may have changed upstream. "
+                f"Fetch it by hand and put it at {dest}"
+            ) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as e:
+            last_error = getattr(e, "reason", None) or str(e) or type(e).__name__
+            if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500 and e.code != 429:
+                break  # client errors are final
+    raise DownloadError(f"could not download {url} ({last_error}); fetch it by hand and put it at {dest}")
+
+
+class _ChecksumMismatch(Exception):
+    pass
+
+
+def _fetch(url: str, out: Path, timeout: float, max_bytes: int) -> None:
+    req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+    with urllib.request.urlopen(req, timeout=timeout) as resp, open(out, "wb") as f:
+        size = 0
+        while block := resp.read(1 << 16):
+            size += len(block)
+            if size > max_bytes:
+                raise OSError(f"larger than {max_bytes} bytes")
+            f.write(block)
+
+
+def _matches(path: Path, sha256: str | None, md5: str | None) -> bool:
+    if sha256 is None and md5 is None:
+        return True
+    data_hashes = {"sha256": hashlib.sha256(), "md5": hashlib.md5()}
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            for h in data_hashes.values():
+                h.update(block)
+    ok = True
+    if sha256 is not None:
+        ok &= data_hashes["sha256"].hexdigest() == sha256.lower()
+    if md5 is not None:
+        ok &= data_hashes["md5"].hexdigest() == md5.lower()
+    return ok

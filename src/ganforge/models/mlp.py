@@ -1,0 +1,58 @@
+"""The original GAN with dense layers (Goodfellow et al. 2014).
+
+Generator: z -> 256 -> 512 -> 1024 -> C*R*R (LeakyReLU, tanh output).
+Discriminator: C*R*R -> 1024 -> 512 -> 256 -> 1 (LeakyReLU 0.2, dropout 0.3).
+``width`` scales the hidden sizes (64 gives the sizes above).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from ganforge.config import ModelConfig
+from ganforge.errors import ConfigError
+
+
+def check(cfg: ModelConfig) -> None:
+    if cfg.resolution > 128:
+        raise ConfigError(f"mlp is meant for small images (up to 128 px), not {cfg.resolution}")
+
+
+def _hidden(cfg: ModelConfig) -> list[int]:
+    return [cfg.width * 4, cfg.width * 8, cfg.width * 16]
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        sizes = [cfg.latent_dim] + _hidden(cfg)
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        layers += [nn.Linear(sizes[-1], cfg.channels * cfg.resolution**2), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        c, r = self.cfg.channels, self.cfg.resolution
+        return self.net(z.flatten(1)).view(-1, c, r, r)
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        dropout = float(cfg.options.get("dropout", 0.3))
+        sizes = [cfg.channels * cfg.resolution**2] + list(reversed(_hidden(cfg)))
+        layers: list[nn.Module] = []
+        for a, b in zip(sizes[:-1], sizes[1:]):
+            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2), nn.Dropout(dropout)]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(sizes[-1], 1)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x.flatten(1))
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x)).flatten()

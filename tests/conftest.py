@@ -1,0 +1,97 @@
+"""Shared fixtures: an isolated cache, small data sets, and one short trained run per session."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("GANFORGE_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def shared(name: str) -> Path:
+    path = SHARED_DATA / name
+    if not path.is_file():
+        pytest.skip(f"shared data set {path} is not available")
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory):
+    """Each test session gets its own ganforge cache, so tests never see a user's files."""
+    cache = tmp_path_factory.mktemp("ganforge-cache")
+    old = os.environ.get("GANFORGE_CACHE")
+    os.environ["GANFORGE_CACHE"] = str(cache)
+    yield cache
+    if old is None:
+        os.environ.pop("GANFORGE_CACHE", None)
+    else:
+        os.environ["GANFORGE_CACHE"] = old
+
+
+def write_images(folder: Path, n: int, size: int = 40, mode: str = "RGB", seed: int = 0) -> list[Path]:
+    """``n`` random images of ``size``×``size`` in ``folder`` (PNG)."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        channels = {"RGB": 3, "RGBA": 4, "L": 1}[mode]
+        arr = rng.integers(0, 256, (size, size, channels), dtype=np.uint8)
+        img = Image.fromarray(arr[..., 0] if channels == 1 else arr, mode)
+        path = folder / f"img{i:03d}.png"
+        img.save(path)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def pokemon_zip() -> Path:
+    return shared("pokemon-809.zip")
+
+
+@pytest.fixture(scope="session")
+def pokemon32(tmp_path_factory, pokemon_zip) -> Path:
+    """The shared Pokémon set prepared at 32×32 RGB on white."""
+    from ganforge.data.prepare import PrepareOptions, prepare
+
+    out = tmp_path_factory.mktemp("data") / "pokemon32.zip"
+    prepare(str(pokemon_zip), out, PrepareOptions(resolution=32, channels=3, workers=2), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_dataset(tmp_path_factory) -> Path:
+    """128 random 16×16 grey images: the fastest thing that trains."""
+    from ganforge.data.prepare import PrepareOptions, prepare
+
+    root = tmp_path_factory.mktemp("tiny")
+    write_images(root / "src", 128, size=16, mode="L")
+    out = root / "tiny16.zip"
+    prepare(str(root / "src"), out, PrepareOptions(resolution=16, channels=1, workers=1), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, pokemon32) -> Path:
+    """A DCGAN trained for a few steps on Pokémon 32 px (shared by tests that need a run)."""
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.train import train
+
+    out = tmp_path_factory.mktemp("runs") / "pokemon"
+    cfg = TrainConfig(data=str(pokemon32), out=str(out), steps=12, batch_size=16, sample_every=6,
+                      checkpoint_every=6, n_samples=16)
+    train(cfg, ModelConfig(family="dcgan", width=16))
+    return out
+
+
+def zip_folder(folder: Path, out: Path) -> Path:
+    with zipfile.ZipFile(out, "w") as zf:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                zf.write(p, p.relative_to(folder))
+    return out
