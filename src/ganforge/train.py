@@ -106,6 +106,9 @@ class Trainer:
         self.fixed_labels = None
         if self.model_cfg.num_classes:
             self.fixed_labels = torch.arange(cfg.n_samples) % self.model_cfg.num_classes
+        # Callables run after every step as hook(trainer) on every rank (check trainer.is_main before
+        # writing files); used by periodic evaluation and anything else that watches training.
+        self.hooks: list = []
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
         if resume:
@@ -282,6 +285,8 @@ class Trainer:
                         self.write_samples()
                     if self.step % self.cfg.checkpoint_every == 0:
                         self.save(periodic=True)
+                    for hook in self.hooks:
+                        hook(self)
         finally:
             if log_file:
                 log_file.close()
