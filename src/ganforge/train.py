@@ -29,7 +29,7 @@ from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.losses import LOSSES
-from ganforge.models import build_discriminator, build_generator, init_dcgan_weights
+from ganforge.models import MODELS, build_discriminator, build_generator, init_dcgan_weights
 from ganforge.plots import plot_losses
 from ganforge.progress import Progress
 from ganforge.runs import RunDir, read_jsonl, truncate_jsonl
@@ -88,8 +88,11 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # weights are a function of the seed
         self.G = build_generator(self.model_cfg)
         self.D = build_discriminator(self.model_cfg)
-        init_dcgan_weights(self.G)
-        init_dcgan_weights(self.D)
+        family = MODELS[self.model_cfg.family]
+        if not resume:  # a resumed run's weights come from its checkpoint
+            init = getattr(family, "init_weights", init_dcgan_weights)  # a family may initialise its own way
+            init(self.G)
+            init(self.D)
         self.G.to(dev, memory_format=mem)
         self.D.to(dev, memory_format=mem)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
@@ -109,6 +112,8 @@ class Trainer:
         # Callables run after every step as hook(trainer) on every rank (check trainer.is_main before
         # writing files); used by periodic evaluation and anything else that watches training.
         self.hooks: list = []
+        if hasattr(family, "trainer_hook"):  # e.g. mitlgan unfreezes its parts after N steps
+            self.hooks.append(family.trainer_hook)
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
         if resume:

@@ -37,6 +37,11 @@ def register(sub) -> None:
     m.add_argument("--width", type=int, help="base width of the networks (default: 64)")
     m.add_argument("--g-activation", choices=("relu", "leaky_relu"), help="dcgan generator activation (default: relu)")
     m.add_argument("--max-width", type=int, help="dcgan: cap on channels per layer (default: 512)")
+    add_training_options(p)
+
+
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    """Budget, optimisation, runtime and output options (shared by train and compose)."""
     b = p.add_argument_group("budget (the first reached stops training; totals across resumes)")
     b.add_argument("--steps", type=int, help="generator updates (default if no budget given: 10000)")
     b.add_argument("--epochs", type=float, help="passes over the data set")

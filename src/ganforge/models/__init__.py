@@ -17,11 +17,12 @@ from types import ModuleType
 import torch.nn as nn
 
 from ganforge.config import ModelConfig
-from ganforge.models import dcgan, mlp
+from ganforge.models import dcgan, mitlgan, mlp
 
 MODELS: dict[str, ModuleType] = {
     "mlp": mlp,
     "dcgan": dcgan,
+    "mitlgan": mitlgan,  # composed of pretrained generators (ganforge compose)
 }
 
 
