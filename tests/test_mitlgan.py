@@ -175,3 +175,30 @@ def test_compose_cli_end_to_end(parts, tiny_dataset, tmp_path, capsys):
                  "--steps", "1"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("ganforge: error: ") and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_experiment_runs_every_stage_and_reports(tiny_dataset, tmp_path):
+    from ganforge.experiments.mitlgan import ExperimentOptions, run_experiment
+
+    o = ExperimentOptions(foreground=str(tiny_dataset), background=str(tiny_dataset), combined=str(tiny_dataset),
+                          out=str(tmp_path / "exp"), budget=0.03, width=8, latent_dim=6, refiner_width=8, blocks=2,
+                          batch_size=8, precision="fp32", n_separation=3)
+    results = run_experiment(o, log=open(tmp_path / "log.txt", "w"))
+    s = results["stats"]
+    assert set(s) == {"baseline", "baseline-total", "mitlgan", "foreground", "background"}
+    for name in ("baseline", "mitlgan", "foreground", "background"):  # everyone got B, the extension 3B
+        assert s[name]["minutes"] >= 0.03 and s[name]["steps"] > 0
+    assert s["baseline-total"]["minutes"] >= 0.09 and s["baseline-total"]["steps"] > s["baseline"]["steps"]
+    assert s["mitlgan"]["minutes_with_parts"] == pytest.approx(
+        s["mitlgan"]["minutes"] + s["foreground"]["minutes"] + s["background"]["minutes"], abs=0.011)
+    exp = tmp_path / "exp"
+    assert (exp / "separation.png").is_file() and (exp / "report.md").is_file()
+    assert "baseline-total" in (exp / "report.md").read_text()
+    # the separation view has one row per part plus the output, one column per seed
+    from PIL import Image
+    assert Image.open(exp / "separation.png").size[1] == 2 + 3 * (16 + 2)
+    # running it again continues: finished stages are kept, not retrained
+    before = s["mitlgan"]["steps"]
+    again = run_experiment(o, log=open(tmp_path / "log2.txt", "w"))
+    assert again["stats"]["mitlgan"]["steps"] == before

@@ -11,10 +11,10 @@ import argparse
 import sys
 
 from ganforge import __version__
-from ganforge.commands import compose, data, generate, serve, train
+from ganforge.commands import compose, data, experiment, generate, serve, train
 from ganforge.errors import GanforgeError
 
-COMMANDS = [data, train, compose, generate, serve]
+COMMANDS = [data, train, compose, experiment, generate, serve]
 
 
 def build_parser() -> argparse.ArgumentParser:

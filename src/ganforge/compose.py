@@ -67,3 +67,46 @@ def compose(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, o
     trainer = Trainer(cfg, model_cfg, resume=resume, out=out)
     trainer.hooks.extend(hooks or [])
     return trainer.fit()
+
+
+def separation_view(G, seeds, row_labels: bool = True):
+    """The foreground-background separation view of a composed generator, as one PIL image.
+
+    One column per seed (the same latents throughout); rows: each part's output, then for
+    ``alpha`` the learned mask of part 1 (white: part 1 shows) and the composite before
+    refining, for ``sum`` the sum, and last the composed output.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from ganforge.sampling import image_grid, latents_for_seeds, to_uint8
+
+    seeds = list(seeds)
+    device = next(G.parameters()).device
+    was_training = G.training
+    G.eval()
+    seen = G.explain(latents_for_seeds(seeds, G.cfg.latent_dim).to(device))
+    G.train(was_training)
+    names = [f"part {i + 1}: {p.get('name', '')}" for i, p in enumerate(G.cfg.options["parts"])]
+    rows = list(seen["parts"])
+    c = rows[0].shape[1]
+    if seen["mask"] is not None:
+        rows.append(seen["mask"][:, :1].mul(2).sub(1).expand(-1, c, -1, -1))
+        names.append("mask of part 1")
+    if seen["composite"] is not None:
+        rows.append(seen["composite"])
+        names.append("composite" if G.merge_kind == "alpha" else "sum")
+    rows.append(seen["output"])
+    names.append(f"output ({G.merge_kind})")
+    images = np.concatenate([to_uint8(r) for r in rows])
+    grid = image_grid(images, ncols=len(seeds)).convert("RGB")
+    if not row_labels:
+        return grid
+    margin = 130
+    out = Image.new("RGB", (grid.width + margin, grid.height), "white")
+    out.paste(grid, (margin, 0))
+    draw = ImageDraw.Draw(out)
+    row_h = (grid.height - 2) / len(rows)
+    for i, name in enumerate(names):
+        draw.text((4, 2 + i * row_h + row_h / 2 - 6), name[:21], fill="black")
+    return out
