@@ -4,7 +4,7 @@
 Makes three data sets from the shared zips (the images stay out of the repository), then
 runs ``ganforge experiment mitlgan`` on them and prints the exact command it ran:
 
-  foreground  the 721 Pokémon with transparency, on white                      (part 1)
+  foreground  the 721 Pokémon PNGs (alpha recovered from their white border), on white  (part 1)
   background  the 4,000 cats-dogs-160 photos, center-cropped, Gaussian-blurred (part 2)
   combined    each Pokémon pasted (by its own alpha) onto 3 different blurred backgrounds: 2,163 images
 
@@ -37,19 +37,29 @@ GANFORGE = [sys.executable, "-m", "ganforge"]
 
 
 def pokemon_rgba(size: int) -> list[Image.Image]:
-    """The Pokémon that have an alpha channel, resized to size×size RGBA (antialiased)."""
+    """The 721 Pokémon PNGs as size×size RGBA foregrounds.
+
+    The shared zip's PNGs are plain RGB (colour type 2) whose transparency was flattened
+    to exact white, so the alpha is recovered here: background = the exact-white pixels
+    connected to the image border (flood fill); white inside a Pokémon stays opaque. The
+    88 JPEGs (lossy, no clean background) are left out.
+    """
+    from scipy import ndimage
+
     out = []
     with zipfile.ZipFile(SHARED / "pokemon-809.zip") as zf:
         for name in sorted(zf.namelist()):
             if not name.lower().endswith(".png"):
                 continue
-            img = Image.open(io.BytesIO(zf.read(name)))
-            if img.mode not in ("RGBA", "LA", "P") or (img.mode == "P" and "transparency" not in img.info):
-                continue
-            img = img.convert("RGBA")
-            if img.getchannel("A").getextrema()[0] == 255:
-                continue  # no transparent pixel: not a foreground
-            out.append(img.resize((size, size), Image.LANCZOS))
+            img = Image.open(io.BytesIO(zf.read(name))).convert("RGBA")
+            a = np.asarray(img).copy()
+            white = (a[..., :3] == 255).all(-1)
+            labels, _ = ndimage.label(white)
+            border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+            a[..., 3] = np.where(np.isin(labels, border[border > 0]), 0, 255)
+            # premultiplied resize, so no white fringe around the alpha edge
+            img = Image.fromarray(a, "RGBA").convert("RGBa").resize((size, size), Image.LANCZOS).convert("RGBA")
+            out.append(img)
     return out
 
 
