@@ -69,6 +69,9 @@ class TrainConfig:
     log_every: int = 1             # steps between loss records in log.jsonl (1: every step)
     n_samples: int = 64            # images in each sample grid (fixed latents)
     flip: bool = False             # random horizontal flip of real images
+    eval_every: int = 0            # steps between evaluations into metrics.jsonl (0: none)
+    eval_metric: str = "fid"       # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
+    eval_n: int = 2000             # generated images per evaluation
 
     def validate(self) -> "TrainConfig":
         if self.batch_size < 1:
@@ -88,6 +91,8 @@ class TrainConfig:
         for name in ("sample_every", "checkpoint_every", "log_every", "n_samples"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.eval_every < 0 or self.eval_n < 2:
+            raise ConfigError("eval_every must be >= 0 and eval_n >= 2")
         return self
 
     def to_dict(self) -> dict:

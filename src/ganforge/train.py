@@ -329,4 +329,9 @@ class _SignalFlag:
 
 def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=sys.stderr) -> TrainResult:
     """Train (or resume) a run; returns where it is and why it stopped."""
-    return Trainer(cfg, model_cfg, resume=resume, out=out).fit()
+    trainer = Trainer(cfg, model_cfg, resume=resume, out=out)
+    if cfg.eval_every:
+        from ganforge.metrics.training import EvalHook
+
+        trainer.hooks.append(EvalHook(trainer, out=out))
+    return trainer.fit()
