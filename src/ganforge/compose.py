@@ -17,7 +17,7 @@ from ganforge.data.dataset import read_info
 from ganforge.errors import ConfigError
 from ganforge.losses import LOSSES
 from ganforge.models import mitlgan
-from ganforge.train import TrainResult, Trainer
+from ganforge.train import TrainResult, train
 from ganforge.utils import sha256_file
 
 THESIS_LOSS = "wgan-gp"  # the MITLGAN thesis trained with a WGAN-GP critic
@@ -59,14 +59,15 @@ def compose_model_config(parts: list[str | Path], data: str | Path, *, merge: st
     return cfg
 
 
-def compose(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=sys.stderr,
-            hooks: list | None = None) -> TrainResult:
-    """Train (or resume) a composed run; ``model_cfg`` from ``compose_model_config`` (or the run's saved one)."""
+def compose(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=sys.stderr) -> TrainResult:
+    """Train (or resume) a composed run; ``model_cfg`` from ``compose_model_config`` (or the run's saved one).
+
+    Goes through ``ganforge.train.train``, so everything a run can do (EMA, evaluation
+    during training, several GPUs) a composed run does too.
+    """
     if model_cfg.family != "mitlgan":
         raise ConfigError(f"compose trains a mitlgan model, not {model_cfg.family}")
-    trainer = Trainer(cfg, model_cfg, resume=resume, out=out)
-    trainer.hooks.extend(hooks or [])
-    return trainer.fit()
+    return train(cfg, model_cfg, resume=resume, out=out)
 
 
 def separation_view(G, seeds, row_labels: bool = True):

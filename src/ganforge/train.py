@@ -463,7 +463,12 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out
     if info.enabled:
         cfg = replace(cfg, device=device)  # each rank on its own GPU (cuda:LOCAL_RANK)
     try:
-        return Trainer(cfg, model_cfg, resume=resume, rank=info.rank, world_size=info.world_size, out=out).fit()
+        trainer = Trainer(cfg, model_cfg, resume=resume, rank=info.rank, world_size=info.world_size, out=out)
+        if cfg.eval_every:
+            from ganforge.metrics.training import EvalHook
+
+            trainer.hooks.append(EvalHook(trainer, out=out))
+        return trainer.fit()
     finally:
         if info.enabled:
             distributed.shutdown()
