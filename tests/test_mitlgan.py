@@ -183,7 +183,7 @@ def test_experiment_runs_every_stage_and_reports(tiny_dataset, tmp_path):
 
     o = ExperimentOptions(foreground=str(tiny_dataset), background=str(tiny_dataset), combined=str(tiny_dataset),
                           out=str(tmp_path / "exp"), budget=0.03, width=8, latent_dim=6, refiner_width=8, blocks=2,
-                          batch_size=8, precision="fp32", n_separation=3)
+                          batch_size=8, precision="fp32", n_separation=3, metrics="c2st", eval_n=64)
     results = run_experiment(o, log=open(tmp_path / "log.txt", "w"))
     s = results["stats"]
     assert set(s) == {"baseline", "baseline-total", "mitlgan", "foreground", "background"}
@@ -195,6 +195,9 @@ def test_experiment_runs_every_stage_and_reports(tiny_dataset, tmp_path):
     exp = tmp_path / "exp"
     assert (exp / "separation.png").is_file() and (exp / "report.md").is_file()
     assert "baseline-total" in (exp / "report.md").read_text()
+    assert (exp / "compare" / "report.html").is_file()
+    for name in ("baseline", "baseline-total", "mitlgan"):  # every compared run evaluated the same way
+        assert any(k.startswith("c2st") for k in results["metrics"][name]), results["metrics"][name]
     # the separation view has one row per part plus the output, one column per seed
     from PIL import Image
     assert Image.open(exp / "separation.png").size[1] == 2 + 3 * (16 + 2)

@@ -30,7 +30,8 @@ def register(sub) -> None:
     m.add_argument("--merge", choices=("conv1x1", "sum", "alpha"), default="conv1x1", help="MITLGAN merge")
     m.add_argument("--refiner-width", type=int, default=32, help="base width of the MITLGAN merge and refiner")
     m.add_argument("--blocks", type=int, default=6, help="dense blocks in the refiner")
-    m.add_argument("--loss", default="", help="loss of every model (default: wgan-gp when available, else bce)")
+    m.add_argument("--loss", default="", help="loss of every model (default: wgan-gp, as the thesis; with it Adam "
+                                              "lr 1e-4, betas 0/0.9 and dcgan's critic with layer norm)")
     m.add_argument("--batch-size", type=int, default=64, help="batch size of every model")
     m.add_argument("--lr-g", type=float, help="generator learning rate (default: the trainer's)")
     m.add_argument("--lr-d", type=float, help="critic learning rate (default: the trainer's)")
@@ -40,6 +41,11 @@ def register(sub) -> None:
     m.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     m.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="autocast precision")
     m.add_argument("--sample-every", type=int, default=200, help="steps between sample grids")
+    m.add_argument("--metrics", default="fid,kid,pr,c2st",
+                   help="metrics of baseline, baseline-total and MITLGAN on COMBINED ('' for none)")
+    m.add_argument("--features", default="inception",
+                   help="extractor for fid/kid/pr: inception, or a domain extractor from 'ganforge features fit'")
+    m.add_argument("--eval-n", type=int, default=2000, help="generated images per evaluation")
     m.add_argument("--no-equal-total", action="store_true",
                    help="skip baseline-total (the baseline continued to 3x the budget)")
 
@@ -52,7 +58,8 @@ def run_mitlgan(args: argparse.Namespace) -> int:
         budget=args.budget, family=args.model, width=args.width, latent_dim=args.latent_dim, merge=args.merge,
         refiner_width=args.refiner_width, blocks=args.blocks, loss=args.loss, batch_size=args.batch_size,
         lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1, beta2=args.beta2, seed=args.seed, device=args.device,
-        precision=args.precision, sample_every=args.sample_every, equal_total=not args.no_equal_total)
+        precision=args.precision, sample_every=args.sample_every, equal_total=not args.no_equal_total,
+        metrics=args.metrics, features=args.features, eval_n=args.eval_n)
     results = run_experiment(o)
     print(f"report: {args.out}/report.md; separation view: {args.out}/separation.png; numbers: {args.out}/results.json")
     for name, st in results["stats"].items():

@@ -67,6 +67,9 @@ class ExperimentOptions:
     equal_total: bool = True        # also train baseline-total (3B) for the with-pre-training comparison
     sample_every: int = 500
     n_separation: int = 8           # seeds in the separation view
+    metrics: str = "fid,kid,pr,c2st"  # evaluation of baseline, baseline-total and MITLGAN on COMBINED ("": none)
+    features: str = "inception"     # extractor for fid/kid/pr: inception, or a 'ganforge features fit' name/path
+    eval_n: int = 2000              # generated images per evaluation
 
     def validate(self) -> "ExperimentOptions":
         if self.budget <= 0:
@@ -81,11 +84,21 @@ class ExperimentOptions:
         return self
 
 
+# The WGAN-GP paper's optimiser (Gulrajani et al. 2017), used when the loss is wgan-gp and not overridden.
+WGAN_GP_ADAM = {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9}
+
+
 def _train_cfg(o: ExperimentOptions, data: str, out: Path, minutes: float) -> TrainConfig:
-    extra = {k: getattr(o, k) for k in ("lr_g", "lr_d", "beta1", "beta2") if getattr(o, k) is not None}
+    extra = dict(WGAN_GP_ADAM) if o.loss == "wgan-gp" else {}
+    extra.update({k: getattr(o, k) for k in ("lr_g", "lr_d", "beta1", "beta2") if getattr(o, k) is not None})
     return TrainConfig(data=data, out=str(out), loss=o.loss, batch_size=o.batch_size, minutes=minutes, seed=o.seed,
                        device=o.device, precision=o.precision, sample_every=o.sample_every,
                        checkpoint_every=10 * o.sample_every, **extra).validate()
+
+
+def _critic_options(o: ExperimentOptions) -> dict:
+    """A WGAN-GP critic must not use batch norm (the penalty is per image): dcgan's D then uses layer norm."""
+    return {"d_norm": "layer"} if o.loss == "wgan-gp" and o.family == "dcgan" else {}
 
 
 def _stage(name: str, cfg: TrainConfig, model_cfg: ModelConfig | None, log, runner=train) -> Path:
@@ -116,7 +129,7 @@ def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "experiment.json", asdict(o))
     B = o.budget
-    gen = lambda: ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim)
+    gen = lambda: ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=_critic_options(o))
 
     baseline = _stage("baseline", _train_cfg(o, o.combined, out / "baseline", B), gen(), log)
     fg = _stage("foreground part", _train_cfg(o, o.foreground, out / "foreground", B), gen(), log)
@@ -125,7 +138,7 @@ def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
     mitl_cfg = None
     if not RunDir(mitl_dir).latest_checkpoint.exists():
         mitl_cfg = compose_model_config([fg, bg], o.combined, merge=o.merge, width=o.refiner_width, blocks=o.blocks,
-                                        critic={"family": o.family, "width": o.width})
+                                        critic={"family": o.family, "width": o.width, "options": _critic_options(o)})
     mitl = _stage("MITLGAN", _train_cfg(o, o.combined, mitl_dir, B), mitl_cfg, log, runner=compose)
     runs = {"baseline": baseline, "mitlgan": mitl}
     if o.equal_total:
@@ -142,16 +155,29 @@ def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
     stats = {name: run_stats(path) for name, path in {**runs, "foreground": fg, "background": bg}.items()}
     pretrain = stats["foreground"]["minutes"] + stats["background"]["minutes"]
     stats["mitlgan"]["minutes_with_parts"] = round(stats["mitlgan"]["minutes"] + pretrain, 2)
-    results = {"options": asdict(o), "runs": {k: str(v) for k, v in runs.items()}, "stats": stats,
-               "metrics": evaluate(runs, o, log)}
+    metrics = compare(runs, o, out / "compare", log)
+    results = {"options": asdict(o), "runs": {k: str(v) for k, v in runs.items()}, "stats": stats, "metrics": metrics}
     write_json_atomic(out / "results.json", results)
     write_report(out, results)
     return results
 
 
-def evaluate(runs: dict[str, Path], o: ExperimentOptions, log) -> dict:
-    """Metrics of each run against the combined set (filled in by the evaluation module when present)."""
-    return {}
+def compare(runs: dict[str, Path], o: ExperimentOptions, out: Path, log) -> dict:
+    """The evaluation comparison report (``out``/report.md and .html) of the runs, every run evaluated the
+    same way on COMBINED; returns {run name: {metric key: value}} (empty when ``o.metrics`` is "")."""
+    from ganforge.metrics.report import compare_runs
+
+    names = list(runs)
+    ordered = [runs[n] for n in names]
+    evaluate = None
+    if o.metrics:
+        evaluate = {"metrics": o.metrics, "features": o.features, "n": o.eval_n, "data": o.combined,
+                    "device": o.device}
+    print(f"== comparison report -> {out}", file=log, flush=True)
+    compare_runs(ordered, out, evaluate=evaluate, log=log)
+    if not o.metrics:
+        return {}
+    return {n: json.loads((p / "evaluation.json").read_text())["metrics"] for n, p in zip(names, ordered)}
 
 
 def write_report(out: Path, results: dict) -> None:
@@ -189,7 +215,9 @@ def write_report(out: Path, results: dict) -> None:
         "Foreground–background separation (same seeds in every row): ![](separation.png)",
         "",
         "Loss curves: [baseline](baseline/loss.png), [MITLGAN](mitlgan/loss.png), "
-        "[foreground part](foreground/loss.png), [background part](background/loss.png).",
+        "[foreground part](foreground/loss.png), [background part](background/loss.png). The evaluation "
+        "comparison (metric table, curves on shared axes, grids side by side): [compare/report.html]"
+        "(compare/report.html), [compare/report.md](compare/report.md).",
         "",
     ]
     with atomic_path(out / "report.md") as tmp:
