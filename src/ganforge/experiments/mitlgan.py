@@ -107,7 +107,7 @@ def _stage(name: str, cfg: TrainConfig, model_cfg: ModelConfig | None, log, runn
     print(f"== {name}: {'continuing' if resume else 'training'} {cfg.out} for {cfg.minutes:g} min on {cfg.data}",
           file=log, flush=True)
     if resume:
-        model_cfg = ModelConfig.from_dict(run.read_config()["model"])
+        model_cfg = ModelConfig.from_dict(load_checkpoint(run.latest_checkpoint)["model_config"])
     result = runner(cfg, model_cfg, resume=resume, out=log)
     if result.stopped_by != "budget":
         raise Interrupted(f"stopped by {result.stopped_by} during {name}; run the same command again to continue")
