@@ -239,8 +239,8 @@ def run_midpoint(args: argparse.Namespace) -> int:
     images = render(m.G, torch.cat([za, mid, zb]), None if lab is None else lab.expand(3))
     save_png(images[1], out)
     save_latents(_sibling(out, "").with_suffix(".npz"), mid, lab, image=images[1])
-    save_png(strip(images), _sibling(out, "-strip"))
-    print(f"wrote {out}, {out.with_suffix('.npz')} and {_sibling(out, '-strip')}")
+    save_png(strip(images), _sibling(out, "-strip.png"))
+    print(f"wrote {out}, {out.with_suffix('.npz')} and {_sibling(out, '-strip.png')}")
     return 0
 
 

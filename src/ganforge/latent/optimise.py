@@ -50,7 +50,7 @@ def module_device(m: nn.Module) -> torch.device:
 
 def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (H, W, C) -> float (1, C, H, W) in [-1, 1]."""
-    x = torch.from_numpy(np.ascontiguousarray(image)).to(device=device, dtype=torch.float32)
+    x = torch.tensor(np.asarray(image), dtype=torch.float32, device=device)
     return (x.permute(2, 0, 1)[None] / 127.5) - 1.0
 
 
