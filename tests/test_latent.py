@@ -134,6 +134,8 @@ def test_projection_recovers_an_image_of_the_model(run_models):
     assert res.image.shape == target.shape and res.latent.shape == (cfg.latent_dim,)
     assert len(res.losses) == 80 and res.losses[-1] < 0.3 * res.losses[0]
     assert [s for s, _, _ in steps_seen] == list(range(1, 81)) and steps_seen[-1][1] == 80
+    stopped = L.project(G, target, steps=50, restarts=2, progress=lambda s, n, loss: s < 7)
+    assert len(stopped.losses) == 7  # returning False from progress stops early
     assert torch.equal(L.project(G, target, steps=5, restarts=2, D=D).latent,
                        L.project(G, target, steps=5, restarts=2, D=D).latent)  # deterministic by seed
 

@@ -75,7 +75,7 @@ def inpaint(G: nn.Module, image: np.ndarray, mask: np.ndarray, *, steps: int = 3
 
     ``D`` adds the realism prior (skipped when None). ``labels``: the class of a
     conditional model (None: chosen per restart). ``progress(step, steps, loss)`` after
-    every step. The returned image equals ``image`` wherever ``mask`` is False.
+    every step (returning False stops early). The returned image equals ``image`` wherever ``mask`` is False.
     """
     image = check_image(G, image, "image")
     mask = check_mask(mask, image.shape[:2])

@@ -19,8 +19,9 @@ import torch.nn as nn
 from ganforge.errors import GanforgeError
 from ganforge.sampling import latents_for_seeds, to_uint8
 
-# progress(step, total, loss): called after every step with the best restart's loss.
-ProgressFn = Callable[[int, int, float], None]
+# progress(step, total, loss): called after every step with the best restart's loss; returning
+# False stops the optimisation there (a web page's cancel button), keeping what was reached.
+ProgressFn = Callable[[int, int, float], bool | None]
 # loss(images (R, C, H, W) in [-1, 1], z (R, D), labels (R,) or None) -> per-restart losses (R,)
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor | None], torch.Tensor]
 
@@ -97,7 +98,7 @@ def optimise_latents(G: nn.Module, z0: torch.Tensor, labels: torch.Tensor | None
                      progress: ProgressFn | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """Minimise ``loss_fn`` over latents ``z0`` (R, D) for ``steps`` Adam steps.
 
-    Returns (latents (R, D) at the end, loss curves (steps, R) as float64). The noise
+    Returns (latents (R, D) at the end, loss curves (steps done, R) as float64). The noise
     added to the latents decays to zero by 3/4 of the steps, so the last steps are exact.
     """
     if steps < 1:
@@ -118,8 +119,9 @@ def optimise_latents(G: nn.Module, z0: torch.Tensor, labels: torch.Tensor | None
         losses.sum().backward()
         opt.step()
         curves[step] = losses.detach().cpu().double().numpy()
-        if progress is not None:
-            progress(step + 1, steps, float(curves[step].min()))
+        if progress is not None and progress(step + 1, steps, float(curves[step].min())) is False:
+            curves = curves[: step + 1]
+            break
     return z.detach(), curves
 
 

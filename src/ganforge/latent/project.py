@@ -61,7 +61,7 @@ def project(G: nn.Module, target: np.ndarray, *, steps: int = 300, restarts: int
     latents; the restart with the lowest final loss wins. ``D`` (optional) adds the
     feature distance. ``labels``: the class for a conditional model (None: each restart
     keeps the class of its best starting candidate). ``progress(step, steps, loss)`` is
-    called after every step. Deterministic for a given ``seed`` on a given device.
+    called after every step (returning False stops early). Deterministic for a given ``seed`` on a given device.
     """
     target = check_image(G, target)
     device = module_device(G)
