@@ -27,8 +27,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
-from ganforge.latent.optimise import (ProgressFn, check_image, frozen, image_to_tensor, initial_latents,
-                                      module_device, optimise_latents, render)
+from ganforge.latent.optimise import ProgressFn, check_image, frozen, image_to_tensor, module_device, search
 from ganforge.latent.project import shell_penalty
 
 BLENDS = ("poisson", "paste")
@@ -87,8 +86,6 @@ def inpaint(G: nn.Module, image: np.ndarray, mask: np.ndarray, *, steps: int = 3
     y = image_to_tensor(image, device)
     w = context_weights(mask, context_radius, base_weight).to(device)
     w_sum = w.sum() * y.shape[1]
-    if isinstance(labels, int):
-        labels = torch.tensor([labels])
     use_prior = D is not None and prior_weight > 0
 
     with frozen(G, D):
@@ -100,18 +97,12 @@ def inpaint(G: nn.Module, image: np.ndarray, mask: np.ndarray, *, steps: int = 3
                 loss = loss + reg_weight * shell_penalty(z)
             return loss
 
-        torch.manual_seed(seed)  # the latent noise of the optimiser
-        z0, lab = initial_latents(G, loss_fn, restarts, pool, seed, labels)
-        z, curves = optimise_latents(G, z0, lab, loss_fn, steps=steps, lr=lr, progress=progress)
-        with torch.no_grad():
-            final = loss_fn(G(z, lab), z, lab)
-        best = int(final.argmin())
-    latent = z[best].cpu()
-    label = None if lab is None else lab[best:best + 1].cpu()
-    generated = render(G, latent[None], label)[0]
+        found = search(G, loss_fn, steps=steps, restarts=restarts, pool=pool, lr=lr, seed=seed, labels=labels,
+                       progress=progress)
+    generated = found.image
     filled = poisson_blend(image, generated, mask) if blend == "poisson" else np.where(mask[..., None], generated, image)
-    return InpaintResult(image=filled, latent=latent, generated=generated, losses=[float(v) for v in curves[:, best]],
-                         label=None if label is None else int(label), restart_losses=curves)
+    return InpaintResult(image=filled, latent=found.latent, generated=generated, losses=found.losses,
+                         label=found.label, restart_losses=found.restart_losses)
 
 
 def poisson_blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -94,7 +95,7 @@ def initial_latents(G: nn.Module, loss_fn: LossFn, restarts: int, pool: int, see
 
 
 def optimise_latents(G: nn.Module, z0: torch.Tensor, labels: torch.Tensor | None, loss_fn: LossFn, *,
-                     steps: int, lr: float = 0.05, noise: float = 0.05,
+                     steps: int, lr: float = 0.05, noise: float = 0.05, seed: int = 0,
                      progress: ProgressFn | None = None) -> tuple[torch.Tensor, np.ndarray]:
     """Minimise ``loss_fn`` over latents ``z0`` (R, D) for ``steps`` Adam steps.
 
@@ -104,6 +105,7 @@ def optimise_latents(G: nn.Module, z0: torch.Tensor, labels: torch.Tensor | None
     if steps < 1:
         raise GanforgeError("the number of optimisation steps must be at least 1")
     z = z0.detach().clone().requires_grad_(True)
+    gen = torch.Generator(device=z.device).manual_seed(seed)  # the latent noise; global RNG untouched
     opt = torch.optim.Adam([z], lr=lr, betas=(0.9, 0.999))
     curves = np.zeros((steps, len(z0)))
     for step in range(steps):
@@ -113,7 +115,7 @@ def optimise_latents(G: nn.Module, z0: torch.Tensor, labels: torch.Tensor | None
         for group in opt.param_groups:
             group["lr"] = lr * rampdown * rampup
         scale = noise * max(0.0, 1 - t / 0.75) ** 2
-        zn = z + torch.randn_like(z) * scale if scale > 0 else z
+        zn = z + torch.randn(z.shape, generator=gen, device=z.device) * scale if scale > 0 else z
         losses = loss_fn(G(zn, labels), zn, labels)
         opt.zero_grad(set_to_none=True)
         losses.sum().backward()
@@ -123,6 +125,38 @@ def optimise_latents(G: nn.Module, z0: torch.Tensor, labels: torch.Tensor | None
             curves = curves[: step + 1]
             break
     return z.detach(), curves
+
+
+@dataclass
+class Found:
+    """The winning restart of ``search``."""
+
+    latent: torch.Tensor               # (D,) on CPU
+    labels: torch.Tensor | None        # (1,) class id on CPU, or None
+    image: np.ndarray                  # uint8 (H, W, C): G(latent)
+    losses: list[float]                # its loss after each step
+    restart_losses: np.ndarray         # (steps, restarts): every restart's curve
+
+    @property
+    def label(self) -> int | None:
+        return None if self.labels is None else int(self.labels)
+
+
+def search(G: nn.Module, loss_fn: LossFn, *, steps: int, restarts: int, pool: int, lr: float, seed: int,
+           labels: torch.Tensor | int | None, progress: ProgressFn | None) -> Found:
+    """Start ``restarts`` latents from the best of ``pool`` each, optimise them side by side,
+    and keep the one with the lowest final loss. G (and anything loss_fn uses) must be frozen."""
+    if restarts < 1 or pool < 1:
+        raise GanforgeError("restarts and pool must be at least 1")
+    if isinstance(labels, int):
+        labels = torch.tensor([labels])
+    z0, lab = initial_latents(G, loss_fn, restarts, pool, seed, labels)
+    z, curves = optimise_latents(G, z0, lab, loss_fn, steps=steps, lr=lr, seed=seed, progress=progress)
+    with torch.no_grad():
+        best = int(loss_fn(G(z, lab), z, lab).argmin())
+    latent = z[best].cpu()
+    label = None if lab is None else lab[best:best + 1].cpu()
+    return Found(latent, label, render(G, latent[None], label)[0], [float(v) for v in curves[:, best]], curves)
 
 
 @torch.no_grad()

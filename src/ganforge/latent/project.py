@@ -20,8 +20,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ganforge.latent.optimise import (ProgressFn, check_image, frozen, image_to_tensor, initial_latents,
-                                      module_device, optimise_latents, render)
+from ganforge.latent.optimise import ProgressFn, check_image, frozen, image_to_tensor, module_device, search
 
 
 @dataclass
@@ -66,8 +65,6 @@ def project(G: nn.Module, target: np.ndarray, *, steps: int = 300, restarts: int
     target = check_image(G, target)
     device = module_device(G)
     y = image_to_tensor(target, device)                                 # (1, C, H, W)
-    if isinstance(labels, int):
-        labels = torch.tensor([labels])
     use_features = D is not None and feature_weight > 0
     with frozen(G, D):
         fy = D.features(y).flatten(1) if use_features else None
@@ -81,15 +78,7 @@ def project(G: nn.Module, target: np.ndarray, *, steps: int = 300, restarts: int
                 loss = loss + reg_weight * shell_penalty(z)
             return loss
 
-        torch.manual_seed(seed)  # the latent noise of the optimiser
-        z0, lab = initial_latents(G, loss_fn, restarts, pool, seed, labels)
-        z, curves = optimise_latents(G, z0, lab, loss_fn, steps=steps, lr=lr, progress=progress)
-        with torch.no_grad():
-            final = loss_fn(G(z, lab), z, lab)
-        best = int(final.argmin())
-    latent = z[best].cpu()
-    label = None if lab is None else lab[best:best + 1].cpu()
-    image = render(G, latent[None], label)[0]
-    return ProjectionResult(latent=latent, image=image, losses=[float(v) for v in curves[:, best]],
-                            label=None if label is None else int(label), error=pixel_error(image, target),
-                            restart_losses=curves)
+        found = search(G, loss_fn, steps=steps, restarts=restarts, pool=pool, lr=lr, seed=seed, labels=labels,
+                       progress=progress)
+    return ProjectionResult(latent=found.latent, image=found.image, losses=found.losses, label=found.label,
+                            error=pixel_error(found.image, target), restart_losses=found.restart_losses)
