@@ -37,7 +37,8 @@ from ganforge.data.dataset import load_dataset  # noqa: E402
 def summary(errors: list[float]) -> dict:
     e = np.asarray(errors)
     return {"mse_mean": round(float(e.mean()), 5), "mse_median": round(float(np.median(e)), 5),
-            "mse_std": round(float(e.std()), 5), "psnr_mean_db": round(float(np.mean(10 * np.log10(1 / np.maximum(e, 1e-12)))), 2)}
+            "mse_std": round(float(e.std()), 5),
+            "psnr_mean_db": round(float(np.mean(10 * np.log10(1 / np.maximum(e, 1e-12)))), 2)}
 
 
 def main() -> None:
@@ -74,7 +75,8 @@ def main() -> None:
         p = L.project(G, img, steps=args.steps, restarts=args.restarts, D=D, seed=i)
         out["proj"].append(p.error)
         out["proj_nearest_random"].append(min(L.pixel_error(x, img) for x in randoms))
-        out["proj_mean_colour"].append(L.pixel_error(np.broadcast_to(img.mean((0, 1)).round().astype(np.uint8), img.shape), img))
+        flat = np.broadcast_to(img.mean((0, 1)).round().astype(np.uint8), img.shape)
+        out["proj_mean_colour"].append(L.pixel_error(flat, img))
         row = [img, p.image]
         for name, mask in (("rect", rect), ("free", L.free_form_mask(r, seed=i))):
             res = L.inpaint(G, img, mask, steps=args.steps, restarts=args.restarts, D=D, seed=i)
@@ -100,7 +102,8 @@ def main() -> None:
         "inpaint_rectangle_baseline_mean_fill": summary(out["rect_mean_fill"]),
         "inpaint_free_form_hole": summary(out["free"]),
         "inpaint_free_form_baseline_mean_fill": summary(out["free_mean_fill"]),
-        "free_form_coverage": round(float(np.mean([L.free_form_mask(r, seed=i).mean() for i in range(len(images))])), 3),
+        "free_form_coverage": round(float(np.mean([L.free_form_mask(r, seed=i).mean()
+                                                   for i in range(len(images))])), 3),
     }
     if args.examples:
         from ganforge.latent.figures import save_png

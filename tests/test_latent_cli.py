@@ -102,3 +102,27 @@ def test_bad_input_is_one_line(capsys, trained_run, tmp_path, argv, message):
     argv = [str(tmp_path / a) if a.endswith((".gif", ".avi", ".npz", ".pkl", ".png")) else a for a in argv]
     code, _, err = run_cli(capsys, *argv)
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.slow
+def test_class_directions_of_a_labelled_run(capsys, tmp_path):
+    """--classes: a classifier on D's features of the labelled data, then one latent direction per class."""
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.data.prepare import PrepareOptions, prepare
+    from ganforge.train import train
+
+    rng = np.random.default_rng(0)
+    for name, lo, hi in (("dark", 0, 90), ("light", 165, 256)):
+        (tmp_path / "src" / name).mkdir(parents=True)
+        for i in range(48):
+            Image.fromarray(rng.integers(lo, hi, (16, 16), dtype=np.uint8), "L").save(tmp_path / "src" / name / f"{i}.png")
+    prepare(str(tmp_path / "src"), tmp_path / "d.zip", PrepareOptions(resolution=16, channels=1, labels="subfolders",
+                                                                      workers=1), progress=False)
+    run = tmp_path / "run"
+    train(TrainConfig(data=str(tmp_path / "d.zip"), out=str(run), steps=30, batch_size=16, sample_every=30,
+                      checkpoint_every=30, n_samples=4), ModelConfig(family="mlp", width=8, latent_dim=16))
+    code, out, err = run_cli(capsys, "directions", run, "--classes", "--samples", 300)
+    assert code == 0, err
+    dirs = L.Directions.load(run / "directions.npz")
+    assert dirs.names == ["dark", "light"] and dirs.method == "class" and dirs.vectors.shape == (2, 16)
+    assert "accuracy" in out

@@ -72,7 +72,8 @@ def register(sub) -> None:
     p.add_argument("--latent", required=True, help=LATENT_HELP)
     p.add_argument("--direction", type=int, required=True, help="index of the direction in the direction file")
     p.add_argument("--directions", help="direction file (default: RUN/directions.npz)")
-    p.add_argument("--amount", default="-2..2", help="A..B (with --steps images) or a list a,b,c, in standard deviations")
+    p.add_argument("--amount", default="-2..2",
+                   help="A..B (with --steps images) or a list a,b,c; in standard deviations")
     p.add_argument("--steps", type=int, default=9, help="images in the strip for an A..B range")
     p.add_argument("--out", required=True, help="PNG strip")
     # Let "--amount -2..2" through: argparse would take "-2..2" for an option.

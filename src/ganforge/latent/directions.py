@@ -176,8 +176,9 @@ def feature_classifier(D: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     labels_t = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     n_classes = int(labels_t.max()) + 1
     with torch.no_grad(), frozen(D):
-        feats = torch.cat([D.features(torch.cat([image_to_tensor(im, device) for im in images[i:i + 256]])).flatten(1).cpu()
-                           for i in range(0, len(images), 256)]).double()
+        batches = (torch.cat([image_to_tensor(im, device) for im in images[i:i + 256]])
+                   for i in range(0, len(images), 256))
+        feats = torch.cat([D.features(x).flatten(1).cpu() for x in batches]).double()
     mu, sd = feats.mean(0), feats.std(0).clamp_min(1e-6)
     f = (feats - mu) / sd
     lin = nn.Linear(f.shape[1], n_classes).double()

@@ -100,7 +100,10 @@ def inpaint(G: nn.Module, image: np.ndarray, mask: np.ndarray, *, steps: int = 3
         found = search(G, loss_fn, steps=steps, restarts=restarts, pool=pool, lr=lr, seed=seed, labels=labels,
                        progress=progress)
     generated = found.image
-    filled = poisson_blend(image, generated, mask) if blend == "poisson" else np.where(mask[..., None], generated, image)
+    if blend == "poisson":
+        filled = poisson_blend(image, generated, mask)
+    else:
+        filled = np.where(mask[..., None], generated, image)
     return InpaintResult(image=filled, latent=found.latent, generated=generated, losses=found.losses,
                          label=found.label, restart_losses=found.restart_losses)
 

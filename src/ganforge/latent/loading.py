@@ -34,7 +34,8 @@ def load_discriminator(run_or_ckpt: str | Path, device: str | torch.device = "cp
     try:
         D.load_state_dict(state["D"])
     except RuntimeError as e:
-        raise CheckpointError(f"checkpoint weights do not fit a {cfg.family} discriminator: {str(e).splitlines()[0]}") from None
+        first = str(e).splitlines()[0]
+        raise CheckpointError(f"checkpoint weights do not fit a {cfg.family} discriminator: {first}") from None
     return D.to(device).eval().requires_grad_(False)
 
 
