@@ -169,6 +169,14 @@ def test_compose_cli_end_to_end(parts, tiny_dataset, tmp_path, capsys):
     assert load_checkpoint(out / "checkpoints" / "latest.pt")["step"] == 3
     assert main(["generate", str(out), "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "g.png").is_file()
+    # it is just another family: interpolation and the web app work on it unchanged
+    assert main(["interpolate", str(out), "--seeds", "1,2", "--frames", "3", "--out", str(tmp_path / "m.gif")]) == 0
+    assert (tmp_path / "m.gif").stat().st_size > 0
+    from ganforge.web import create_app
+
+    client = create_app(out).test_client()
+    r = client.get(f"/api/runs/{out.name}/grid.png?seed=3&n=4")
+    assert r.status_code == 200 and r.mimetype == "image/png"
     capsys.readouterr()
     # one part only: one line, exit code 1, nothing written
     assert main(["compose", "--part", str(parts[0]), "--data", str(tiny_dataset), "--out", str(tmp_path / "x"),
