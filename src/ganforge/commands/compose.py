@@ -6,7 +6,7 @@ import argparse
 import json
 
 from ganforge.commands import add_command
-from ganforge.commands.train import add_training_options, resolve_configs
+from ganforge.commands.train import add_training_options, report_result, resolve_configs
 from ganforge.errors import ConfigError
 
 
@@ -56,11 +56,4 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
         return 0
-    result = compose(cfg, model_cfg, resume=args.resume)
-    print(f"step {result.step}: samples {result.run_dir / 'samples' / 'latest.png'}, "
-          f"checkpoint {result.run_dir / 'checkpoints' / 'latest.pt'}")
-    if result.stopped_by != "budget":
-        print(f"stopped by {result.stopped_by}; continue with: ganforge compose --out {result.run_dir} --resume")
-        return 130 if result.stopped_by == "SIGINT" else 143
-    print(f"look at it in a browser: ganforge serve {result.run_dir}")
-    return 0
+    return report_result(compose(cfg, model_cfg, resume=args.resume), "compose")

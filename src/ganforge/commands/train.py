@@ -113,12 +113,16 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
         return 0
-    result = train(cfg, model_cfg, resume=args.resume)
+    return report_result(train(cfg, model_cfg, resume=args.resume), "train")
+
+
+def report_result(result, command: str) -> int:
+    """Say where a finished (or interrupted) run's outputs are; the exit code for its stop reason."""
     run_dir = result.run_dir
     print(f"step {result.step}: samples {run_dir / 'samples' / 'latest.png'}, loss plot {run_dir / 'loss.png'}, "
           f"checkpoint {run_dir / 'checkpoints' / 'latest.pt'}")
     if result.stopped_by != "budget":
-        print(f"stopped by {result.stopped_by}; continue with: ganforge train --out {run_dir} --resume")
+        print(f"stopped by {result.stopped_by}; continue with: ganforge {command} --out {run_dir} --resume")
         return 130 if result.stopped_by == "SIGINT" else 143
     print(f"look at it in a browser: ganforge serve {run_dir}")
     return 0
