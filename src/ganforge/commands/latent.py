@@ -301,7 +301,8 @@ def run_directions(args: argparse.Namespace) -> int:
     save_png(_as_array(image_grid(torch.cat([torch.from_numpy(r) for r in rows]).numpy(), ncols=7)), preview)
     what = "accuracy" if dirs.method == "class" else "explained variance"
     print(f"wrote {len(dirs)} directions to {out}, preview (seed 0, -2..2 sd per row) {preview}")
-    for i, (name, v) in enumerate(zip(dirs.names or [], dirs.explained_variance.tolist())):
+    names = dirs.names or [f"{dirs.method} {i}" for i in range(len(dirs))]
+    for i, (name, v) in enumerate(zip(names, dirs.explained_variance.tolist())):
         print(f"  {i}: {name} ({what} {v:.3f})")
     return 0
 
