@@ -111,6 +111,19 @@ def test_videos_decode_to_the_requested_frame_count(tmp_path, name):
         assert np.abs(decoded.astype(int) - frames).mean() < (20 if name.endswith("gif") else 1e-9)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_gif_keeps_repeated_frames_and_loops(tmp_path, channels):
+    frames = _distinct_frames(6, channels=channels)
+    frames[3] = frames[2]  # a still moment: must stay two frames
+    out = L.write_video(frames, tmp_path / "still.gif", fps=10)
+    decoded = L.read_video(out)
+    assert len(decoded) == 6 and np.array_equal(decoded[2], decoded[3])
+    with Image.open(out) as im:
+        assert im.n_frames == 6 and im.info.get("loop") == 0 and im.info.get("duration") == 100
+    if channels == 1:
+        assert np.array_equal(decoded[..., :1], frames)  # grey GIFs are exact
+
+
 def test_grey_and_odd_sized_mp4_and_grid_video(tmp_path):
     grey = _distinct_frames(5, size=15, channels=1)
     assert L.read_video(L.write_video(grey, tmp_path / "g.mp4")).shape == (5, 16, 16, 3)  # padded to even
