@@ -256,7 +256,8 @@ class Trainer:
         for i in range(k):
             part = slice(i * n // k, (i + 1) * n // k)
             last = i == k - 1
-            sync = contextlib.nullcontext() if last or module is self.G or module is self.D else module.no_sync()
+            ddp = isinstance(module, torch.nn.parallel.DistributedDataParallel)
+            sync = module.no_sync() if ddp and not last else contextlib.nullcontext()
             with sync:
                 with self.runtime.autocast():
                     loss, stats = compute(None if real is None else real[part], z[part],
@@ -384,7 +385,7 @@ class Trainer:
                     if self.step % self.cfg.sample_every == 0:
                         log_file and log_file.flush()
                         self.write_samples()
-                    if self.step % self.cfg.checkpoint_every == 0:
+                    if self.step % self.cfg.checkpoint_every == 0 and not bad_steps:  # never mid-failure
                         self.save(periodic=True)
                     for hook in self.hooks:
                         hook(self)
@@ -407,7 +408,7 @@ class Trainer:
         if log_file:
             log_file.close()
         distributed.barrier()  # rank 0 has finished writing the checkpoint every rank now reads
-        rollbacks = self.rollbacks
+        rollbacks, failed_at = self.rollbacks, self.step + 1
         self._restore(load_checkpoint(self.run.latest_checkpoint, map_location="cpu"))
         self.rollbacks = rollbacks
         self.latent_gen.manual_seed((self.cfg.seed + 1) * 1_000_003 + 7919 * rollbacks + self.step)
@@ -415,7 +416,7 @@ class Trainer:
             print(f"warning: rolled back to step {self.step} ({self.run.latest_checkpoint}), "
                   f"rollback {rollbacks} of at most {self.cfg.max_rollbacks}", file=self.out, flush=True)
             with open(self.run.log, "a") as f:
-                f.write(json.dumps({"step": self.step, "rolled_back": rollbacks}) + "\n")
+                f.write(json.dumps({"step": self.step, "rolled_back": rollbacks, "from_step": failed_at}) + "\n")
             return open(self.run.log, "a")
         return None
 
