@@ -295,7 +295,7 @@ class Trainer:
         self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G, self.step + 1)
-        return stats
+        return distributed.mean_over_ranks(stats)
 
     # ---- outputs -----------------------------------------------------------------------
     def write_samples(self) -> None:
