@@ -29,16 +29,17 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
+    enabled: bool = False  # started by torchrun (even with one process: the same code path, DDP included)
 
 
 def env_info() -> DistInfo:
-    """What torchrun put in the environment (a single process when nothing is set)."""
+    """What torchrun put in the environment (a single plain process when nothing is set)."""
     return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                    int(os.environ.get("LOCAL_RANK", 0)))
+                    int(os.environ.get("LOCAL_RANK", 0)), "WORLD_SIZE" in os.environ)
+
+
+def is_on() -> bool:
+    return dist.is_available() and dist.is_initialized()
 
 
 def init_from_env(device: str = "auto") -> tuple[DistInfo, str]:

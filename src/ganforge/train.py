@@ -113,7 +113,7 @@ class Trainer:
         init_weights(self.model_cfg.family, self.D)
         if rank > 0:  # dropout and penalties draw per-rank random numbers; rank 0 keeps the single-process stream
             torch.manual_seed(cfg.seed + 1_000_003 * rank)
-        if world_size > 1 and cfg.sync_bn:
+        if distributed.is_on() and cfg.sync_bn:
             self.G = distributed.convert_sync_batchnorm(self.G, dev)
             self.D = distributed.convert_sync_batchnorm(self.D, dev)
         self.G.to(dev, memory_format=mem)
@@ -152,7 +152,7 @@ class Trainer:
             self._write_config()
         # The modules whose updates DDP synchronises (the plain ones in a single process).
         self.G_train, self.D_train = self.G, self.D
-        if world_size > 1:
+        if distributed.is_on():
             self.G_train = distributed.wrap_ddp(self.G, dev)
             self.D_train = distributed.wrap_ddp(self.D, dev)
 
