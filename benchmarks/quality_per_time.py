@@ -56,7 +56,7 @@ def pooled(images: torch.Tensor) -> np.ndarray:
 def frechet(a: np.ndarray, b: np.ndarray) -> float:
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    covmean = linalg.sqrtm(cov_a @ cov_b)
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean.real))
 
 
