@@ -18,7 +18,7 @@ def test_keeps_shape_and_is_differentiable(name, channels):
 @pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
 def test_strength_zero_is_the_identity(name):
     x = torch.randn(3, 3, 8, 8)
-    assert torch.allclose(AUGMENTATIONS[name](x, 0.0, torch.Generator().manual_seed(0)), x)
+    assert torch.allclose(AUGMENTATIONS[name](x, 0.0, torch.Generator().manual_seed(0)), x, atol=1e-6)
 
 
 def test_translation_is_an_integer_shift_with_zero_fill():

@@ -238,3 +238,11 @@ def test_divergence_warning_when_d_wins_for_long(tmp_path, tiny_dataset):
     warned = [r["step"] for r in read_jsonl(tmp_path / "r" / "log.jsonl") if "warning" in r]
     assert warned == [3]
     assert "D has told every real and fake image apart for 3 steps" in out.getvalue()
+
+
+def test_sampling_a_conditional_model_without_labels_cycles_through_classes():
+    from ganforge.sampling import generate
+
+    G = build_generator(ModelConfig(family="acgan", resolution=16, channels=1, latent_dim=8, width=8, num_classes=3))
+    z = torch.randn(5, 8)
+    assert np.array_equal(generate(G, z), generate(G, z, torch.tensor([0, 1, 2, 0, 1])))

@@ -231,7 +231,6 @@ class Trainer:
         if not self.weights_finite():  # never overwrite the last good checkpoint with garbage
             print(f"warning: step {self.step}: weights are not finite; checkpoint not written", file=self.out, flush=True)
             return
-        self.rollbacks = 0
         state = self.state_dict()
         save_checkpoint(self.run.latest_checkpoint, state)
         if periodic:
@@ -361,7 +360,7 @@ class Trainer:
                             continue
                     else:
                         bad_steps = 0
-                    d_wins = d_wins + 1 if values.get("d_acc") == 1.0 else 0
+                    d_wins = d_wins + 1 if (values.get("d_acc") or 0) >= 0.9999 else 0
                     if d_wins == self.cfg.diverge_steps:
                         extra["warning"] = (f"D has told every real and fake image apart for {d_wins} steps: G gets "
                                             "little gradient (try --augment, --loss hinge or wgan-gp, a lower --lr-d, "
@@ -387,6 +386,7 @@ class Trainer:
                         self.write_samples()
                     if self.step % self.cfg.checkpoint_every == 0 and not bad_steps:  # never mid-failure
                         self.save(periodic=True)
+                        self.rollbacks = 0  # on every rank, so all agree when to give up
                     for hook in self.hooks:
                         hook(self)
         finally:
