@@ -12,13 +12,7 @@ from ganforge.metrics import inception
 from ganforge.metrics.features import load_extractor
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared, oversubscribed CPU, two spinning threads run ~10x slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 # The public architecture (torchvision's Inception3 as patched by pytorch-fid, 2015-12-05 graph):
 # every BasicConv2d as (name, in, out, kernel h, kernel w). Each has conv.weight (out, in, kh, kw)

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import scipy.linalg
-import torch
 
 from ganforge.metrics.c2st import binomial_p_value, classifier_two_sample_test
 from ganforge.metrics.fid import feature_stats, fid_from_features, frechet_distance
@@ -12,13 +11,7 @@ from ganforge.metrics.kid import kernel_inception_distance, mmd2_unbiased
 from ganforge.metrics.precision_recall import precision_recall
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared, oversubscribed CPU, two spinning threads run ~10x slower."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_rotation(d, rng):
