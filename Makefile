@@ -53,6 +53,7 @@ test-fast: setup
 
 benchmark: setup
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/metrics_speed.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
