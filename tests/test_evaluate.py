@@ -175,3 +175,18 @@ def test_user_errors_are_one_line(capsys, eval_runs, labelled_data, extractor_fi
     for argv, expected in cases:
         code, out, err = run_cli(capsys, *argv)
         assert code == 1 and expected in err and len(err.strip().splitlines()) == 1, (argv, err)
+
+
+def test_resumed_run_records_the_same_metrics(eval_runs, labelled_data, extractor_file, tmp_path):
+    """Stop at step 3 (an evaluation step), resume to 6: metrics.jsonl and best.json match the straight run."""
+    out = tmp_path / "resumed"
+    kw = dict(eval_every=3, eval_metric=f"fid[{extractor_file}]", eval_n=48)
+    train(_cfg(labelled_data, out, steps=3, **kw), ModelConfig(**MODEL))
+    with open(out / "metrics.jsonl", "a") as f:  # a record past the checkpoint, as after a crash
+        f.write(json.dumps({"step": 5, "fid[tiny-cnn]": -1.0}) + "\n")
+    train(_cfg(labelled_data, out, steps=6, **kw), ModelConfig(**MODEL), resume=True)
+    strip = lambda records: [{k: v for k, v in r.items() if k != "time"} for r in records]  # noqa: E731
+    assert strip(read_jsonl(out / "metrics.jsonl")) == strip(read_jsonl(eval_runs[0] / "metrics.jsonl"))
+    best = lambda run: {k: v for k, v in json.loads((run / "checkpoints" / "best.json").read_text()).items()  # noqa: E731
+                        if k != "metric"}
+    assert best(out) == best(eval_runs[0])

@@ -100,6 +100,7 @@ def test_kid_is_near_zero_for_one_distribution_and_positive_for_two():
     assert abs(mean) < 3 * std / np.sqrt(50) + 1e-3
     shifted, _ = kernel_inception_distance(a, b + 0.5, subsets=50, subset_size=500)
     assert shifted > 100 * abs(mean) and shifted > 0.01
+    assert kernel_inception_distance(a[:300], b[:300])[1] > 0  # small sets: subsets still differ
 
 
 def test_kid_unbiased_on_average():
@@ -166,3 +167,5 @@ def test_c2st_near_half_on_one_distribution_and_near_one_on_different():
     diff = classifier_two_sample_test(_noise_images(rng, 400, 128), _noise_images(rng, 400, 100), epochs=4)
     assert diff["accuracy"] >= 0.95 and diff["p_value"] < 1e-20
     assert same["n_test"] == diff["n_test"] == 400
+    tiny = classifier_two_sample_test(_noise_images(rng, 4, 128), _noise_images(rng, 4, 100), epochs=1)
+    assert tiny["n_test"] == 4 and 0 <= tiny["accuracy"] <= 1

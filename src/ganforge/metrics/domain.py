@@ -19,6 +19,7 @@ The file is a plain dict of tensors and values (loads with ``weights_only=True``
 
 from __future__ import annotations
 
+import math
 import pickle
 import sys
 import zipfile
@@ -91,7 +92,9 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     batch_size = min(batch_size, n)
     steps_per_epoch = max(1, n // batch_size)
     total = max(1, int(round(epochs * steps_per_epoch)))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.2)
+    warm = max(1, total // 10)  # linear warm-up, then cosine decay to 0: robust at any number of steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     y_all = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     step = 0
     while step < total:
