@@ -159,8 +159,12 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
     seen = len(items) + len(source.skipped)
     if seen == 0:
         raise DataError(f"no files found in {src}")
+    report_path = out.with_suffix(".report.json")
     if not items:
-        raise DataError(f"no image files among the {seen} files in {src}" + _first_reasons(source.skipped))
+        skipped = [{"file": k, "reason": r} for k, r in source.skipped]
+        write_json_atomic(report_path, _report(src, out, seen, 0, 0, skipped, [], 0.0))
+        raise DataError(f"no image files among the {seen} files in {src}{_first_reasons(source.skipped)}; "
+                        f"details in {report_path}")
 
     work = dict(
         image=dict(resolution=resolution, channels=channels, crop=opts.crop, crop_fraction=opts.crop_fraction,
@@ -180,7 +184,6 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
     workers = opts.workers or os.cpu_count() or 1
     started = last_print = time.time()
     tty = sys.stderr.isatty()
-    report_path = out.with_suffix(".report.json")
     used = variants = 0
 
     with DatasetWriter(out, resolution=resolution, channels=channels, source=source.description, params=params) as writer:
