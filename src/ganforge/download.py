@@ -61,6 +61,8 @@ def download(
             ) from None
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             last_error = getattr(e, "reason", None) or str(e) or type(e).__name__
+            if isinstance(e, urllib.error.HTTPError):
+                last_error = f"HTTP {e.code} {e.reason}"
             if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500 and e.code != 429:
                 break  # client errors are final
     raise DownloadError(f"could not download {url} ({last_error}); fetch it by hand and put it at {dest}")
