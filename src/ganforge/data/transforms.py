@@ -101,19 +101,15 @@ def pad_to_square(img: Image.Image, color: tuple[int, int, int] | tuple[int, int
 
 
 def square_around(img: Image.Image, box: tuple[float, float, float, float], margin: float, fill) -> Image.Image:
-    """The square of side ``(1 + 2 * margin) * max(box side)`` centred on ``box``.
+    """The square of side ``(1 + 2 * margin) * max(box side)`` centred on ``box``, padded with ``fill`` outside the image.
 
-    Shifted to stay inside the image where it fits; padded with ``fill`` where it cannot.
+    Always centred (never shifted back inside the image) so every face sits at the same
+    place in its crop: a GAN learns alignment from the data, and a shifted face teaches
+    it that faces wander.
     """
     x0, y0, x1, y1 = box
-    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
-    side = max(1, round(side))
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    left, top = round(cx - side / 2), round(cy - side / 2)
-    if side <= img.width:
-        left = min(max(left, 0), img.width - side)
-    if side <= img.height:
-        top = min(max(top, 0), img.height - side)
+    side = max(1, round(max(x1 - x0, y1 - y0) * (1 + 2 * margin)))
+    left, top = round((x0 + x1 - side) / 2), round((y0 + y1 - side) / 2)
     if 0 <= left and 0 <= top and left + side <= img.width and top + side <= img.height:
         return img.crop((left, top, left + side, top + side))
     canvas = Image.new(img.mode, (side, side), fill)
