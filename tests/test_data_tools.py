@@ -22,6 +22,7 @@ def olivetti_faces(n: int, start: int = 0) -> list[Image.Image]:
 
 # ---- face crops -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_face_crop_on_olivetti_reports_the_faceless(tmp_path):
     pytest.importorskip("cv2")
     report = prepare(str(shared("olivetti-faces.zip")), tmp_path / "f.zip",

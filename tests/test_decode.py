@@ -144,6 +144,7 @@ def test_min_side_is_checked_on_the_original_size():
         decode_image(data, min_side=31, need=8)
 
 
+@pytest.mark.slow
 def test_huge_jpeg_is_decoded_reduced_with_bounded_memory(tmp_path):
     """A 144-megapixel JPEG (over the pixel limit) decodes at 1/8 scale: far less memory than its pixels."""
     side = 12000
