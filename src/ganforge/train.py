@@ -156,6 +156,11 @@ class Trainer:
             self.G_train = distributed.wrap_ddp(self.G, dev)
             self.D_train = distributed.wrap_ddp(self.D, dev)
 
+    @property
+    def G_ema(self):
+        """The weight-averaged generator (eval mode), or None without --ema."""
+        return self.ema.model if self.ema is not None else None
+
     # ---- state -------------------------------------------------------------------------
     def _write_config(self) -> None:
         write_json_atomic(self.run.config, {
@@ -461,7 +466,12 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out
     if info.enabled:
         cfg = replace(cfg, device=device)  # each rank on its own GPU (cuda:LOCAL_RANK)
     try:
-        return Trainer(cfg, model_cfg, resume=resume, rank=info.rank, world_size=info.world_size, out=out).fit()
+        trainer = Trainer(cfg, model_cfg, resume=resume, rank=info.rank, world_size=info.world_size, out=out)
+        if cfg.eval_every:
+            from ganforge.metrics.training import EvalHook
+
+            trainer.hooks.append(EvalHook(trainer, out=out))
+        return trainer.fit()
     finally:
         if info.enabled:
             distributed.shutdown()

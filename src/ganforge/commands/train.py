@@ -91,6 +91,11 @@ def register(sub) -> None:
     r.add_argument("--max-bad-steps", type=int, help="NaN/inf steps in a row before rolling back (default: 3)")
     r.add_argument("--max-rollbacks", type=int, help="rollbacks before giving up (default: 3)")
     r.add_argument("--diverge-steps", type=int, help="steps of 100%% D accuracy before a warning (default: 1000)")
+    e = p.add_argument_group("evaluation during training")
+    e.add_argument("--eval-every", type=int, help="steps between evaluations into RUN/metrics.jsonl (default: 0, none)")
+    e.add_argument("--eval-metric", help="fid, kid, pr, is or c2st; NAME[EXTRACTOR] picks the features, e.g. "
+                                         "fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: fid)")
+    e.add_argument("--eval-n", type=int, help="generated images per evaluation (default: 2000)")
 
 
 def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]:
