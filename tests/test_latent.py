@@ -286,3 +286,25 @@ def test_conditional_generators_get_their_labels():
     assert res.label in (0, 1, 2) and len(torch.cat(seen).unique()) > 1
     assert L.edit(G, res.latent, torch.ones(4), [0, 1], labels=1).shape == (2, 8, 8, 1)
     assert L.find_directions(G, 2, 64, labels=1).vectors.shape == (2, 4)
+
+
+@pytest.mark.parametrize("family", sorted(__import__("ganforge.models", fromlist=["MODELS"]).MODELS))
+def test_every_family_projects_inpaints_and_edits(family):
+    """Every registered family, conditional ones with their labels, through each latent tool."""
+    from ganforge.models import init_weights, is_conditional
+
+    k = 3 if is_conditional(family) else 0
+    cfg = ModelConfig(family=family, resolution=16, channels=3, latent_dim=16, width=8, num_classes=k).validate()
+    torch.manual_seed(0)
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    init_weights(family, G)
+    labels = L.labels_for_seeds([4], k)
+    target = L.render(G, L.sample_latents([4], 16), labels)[0]
+    res = L.project(G, target, steps=25, restarts=2, D=D, pool=4, labels=None if labels is None else int(labels))
+    assert res.error < L.pixel_error(L.render(G, L.sample_latents([5], 16), labels)[0], target)
+    mask = L.rectangle_mask(16, 4, 4, 8, 8)
+    filled = L.inpaint(G, target, mask, steps=10, restarts=2, D=D, pool=2, labels=None if labels is None else int(labels))
+    assert np.array_equal(filled.image[~mask], target[~mask])
+    dirs = L.find_directions(G, k=3, n_samples=64, labels=None if labels is None else int(labels))
+    assert torch.allclose(dirs.vectors @ dirs.vectors.T, torch.eye(3), atol=1e-5)
+    assert L.edit(G, res.latent, dirs.vectors[0], [-1, 1], labels).shape == (2, 16, 16, 3)
