@@ -308,3 +308,13 @@ def test_every_family_projects_inpaints_and_edits(family):
     dirs = L.find_directions(G, k=3, n_samples=64, labels=None if labels is None else int(labels))
     assert torch.allclose(dirs.vectors @ dirs.vectors.T, torch.eye(3), atol=1e-5)
     assert L.edit(G, res.latent, dirs.vectors[0], [-1, 1], labels).shape == (2, 16, 16, 3)
+
+
+def test_mask_follows_the_photos_face_crop():
+    # A face crop cannot be detected on a mask: the photo's box is reused.
+    arr = np.zeros((60, 80), np.uint8)
+    arr[10:30, 40:60] = 255  # exactly the "face" box
+    mask = L.load_mask(Image.fromarray(arr), 8, {"crop": "face", "face_margin": 0.0}, {"face": [40, 10, 60, 30]})
+    assert mask.shape == (8, 8) and mask.all()
+    centre = L.load_mask(Image.fromarray(arr), 8, {"crop": "center"})
+    assert 0 < centre.mean() < 1
