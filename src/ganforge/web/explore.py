@@ -9,6 +9,7 @@ amounts, one per direction, in standard deviations of the prior).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
@@ -132,7 +133,7 @@ def prepared_photo(name: str, field: str = "image"):
     _, cfg = get_generator(name)
     image = read_image(field)
     try:
-        return load_photo(image, cfg.resolution, cfg.channels, data_params(run_path(name)))
+        return np.array(load_photo(image, cfg.resolution, cfg.channels, data_params(run_path(name))))  # writable
     except GanforgeError as e:
         abort(400, description=str(e))
 
