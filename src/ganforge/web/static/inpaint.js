@@ -34,18 +34,23 @@ $("photo").addEventListener("change", async () => {
   catch (err) { ganforge.say(status, err.message, true); }
 });
 
-// Painting: white, semi-transparent on screen; the mask sent is its alpha channel.
-let drawing = false;
+// Painting: strokes between successive pointer positions; the mask sent is where anything was painted.
+let last = null;
 function paint(e) {
-  if (!drawing) return;
+  if (!last) return;
   const r = maskCanvas.getBoundingClientRect();
   const x = (e.clientX - r.left) * maskCanvas.width / r.width, y = (e.clientY - r.top) * maskCanvas.height / r.height;
-  mctx.fillStyle = "rgba(255, 64, 64, 1)";
-  mctx.beginPath(); mctx.arc(x, y, Number($("brush").value) / 2, 0, 2 * Math.PI); mctx.fill();
+  Object.assign(mctx, { strokeStyle: "rgb(255, 64, 64)", lineWidth: Number($("brush").value), lineCap: "round", lineJoin: "round" });
+  mctx.beginPath(); mctx.moveTo(last.x, last.y); mctx.lineTo(x, y); mctx.stroke();
+  last = { x, y };
 }
-maskCanvas.addEventListener("pointerdown", (e) => { drawing = true; paint(e); });
+maskCanvas.addEventListener("pointerdown", (e) => {
+  const r = maskCanvas.getBoundingClientRect();
+  last = { x: (e.clientX - r.left) * maskCanvas.width / r.width, y: (e.clientY - r.top) * maskCanvas.height / r.height };
+  paint(e);
+});
 maskCanvas.addEventListener("pointermove", paint);
-window.addEventListener("pointerup", () => { drawing = false; });
+window.addEventListener("pointerup", () => { last = null; });
 $("clear").addEventListener("click", () => mctx.clearRect(0, 0, maskCanvas.width, maskCanvas.height));
 
 function maskBlob() {
