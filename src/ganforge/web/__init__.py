@@ -30,6 +30,7 @@ DEFAULTS = {
     "JOB_TIME_LIMIT": 300.0,         # seconds a job may run before it is stopped
     "PROJECT_STEPS": 300,            # default optimisation steps of embedding / inpainting
     "MAX_PROJECT_STEPS": 2000,
+    "DIRECTION_SAMPLES": 2000,       # latents sampled to find the editing directions (once per checkpoint)
     "GAME_DB": None,                 # SQLite file of the real-or-fake game (default RUNS/ganforge-web.sqlite)
 }
 

@@ -22,7 +22,6 @@ from ganforge.web.runs import run_summary
 bp = Blueprint("explore", __name__)
 
 MAX_DIRECTIONS = 10
-DIRECTION_SAMPLES = 2000  # latents sampled to find the directions (once per checkpoint)
 
 
 def resolve_key(name: str, key, psi: float = 1.0) -> tuple[torch.Tensor, int | None]:
@@ -71,7 +70,7 @@ def get_directions(name: str):
     hit = cache.get(name)
     if hit is None or hit[0] != version:
         k = min(MAX_DIRECTIONS, cfg.latent_dim)
-        hit = cache[name] = (version, find_directions(G, k=k, n_samples=max(DIRECTION_SAMPLES, 2 * k)))
+        hit = cache[name] = (version, find_directions(G, k=k, n_samples=max(current_app.config["DIRECTION_SAMPLES"], 2 * k)))
     return hit[1]
 
 
