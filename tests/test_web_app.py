@@ -188,9 +188,16 @@ def test_runs_show_latest_metrics_when_present(client, runs_dir):
 
 
 def test_training_view_json(client, runs_dir):
+    import os
+    import time
+
+    log = runs_dir / RUN / "log.jsonl"
+    os.utime(log, (time.time() - 3600, time.time() - 3600))  # an hour-old log: a finished run
+    assert client.get(f"/api/runs/{RUN}/training").json["running"] is False
+    os.utime(log)  # just written: the run counts as running
     st = client.get(f"/api/runs/{RUN}/training").json
     assert st["step"] == 12 and len(st["log"]) == 12 and {"d_loss", "g_loss"} <= set(st["log"][0])
-    assert st["running"] is True  # the log was written seconds ago
+    assert st["running"] is True
     assert st["samples_mtime"] is not None and st["metrics"] == []
     assert len(client.get(f"/api/runs/{RUN}/training?points=10").json["log"]) <= 11
     assert client.get(f"/api/runs/{RUN}/training?points=abc").status_code == 400
