@@ -12,7 +12,7 @@ PYTEST_ARGS  ?=
 PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast benchmark clean fashion-mnist-files
+.PHONY: setup demo test test-fast benchmark clean fashion-mnist-files emoji-files browser
 
 setup: $(VENV)/.installed
 
@@ -33,6 +33,16 @@ fashion-mnist-files:
 		echo "apt-get could not install dataset-fashion-mnist; ganforge will download the files"; \
 	fi
 
+# Debian's colour emoji font and Unicode's emoji-test.txt for the `emoji` built-in source (tests skip without).
+emoji-files:
+	@if { [ ! -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || [ ! -f /usr/share/unicode/emoji/emoji-test.txt ]; } \
+		&& command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's fonts-noto-color-emoji and unicode-data"; \
+		apt-get install -y -q fonts-noto-color-emoji unicode-data >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q fonts-noto-color-emoji unicode-data >/dev/null 2>&1) || \
+		echo "apt-get could not install the emoji font; the emoji tests will be skipped"; \
+	fi
+
 $(DEMO_DATA): | setup fashion-mnist-files
 	$(BIN)/ganforge data prepare fashion-mnist --out $@
 
@@ -45,7 +55,17 @@ demo: setup $(DEMO_DATA)
 	@echo "checkpoint: $(DEMO_RUN)/checkpoints/latest.pt"
 	@echo "in a browser: $(BIN)/ganforge serve $(DEMO_RUN)   (then open http://127.0.0.1:8000/)"
 
-test: setup fashion-mnist-files
+# Debian's chromium and chromedriver for the browser test (tests/test_web_browser.py), when apt-get
+# is there and we are root; without them that test is skipped.
+browser:
+	@if [ ! -x /usr/bin/chromedriver ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium and chromium-driver"; \
+		apt-get install -y -q chromium chromium-driver >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1) || \
+		echo "apt-get could not install chromium; the browser test will be skipped"; \
+	fi
+
+test: setup fashion-mnist-files emoji-files browser
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 test-fast: setup
@@ -53,6 +73,7 @@ test-fast: setup
 
 benchmark: setup
 	$(PY) benchmarks/train_throughput.py
+	$(PY) benchmarks/metrics_speed.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -34,6 +34,18 @@ def isolated_cache(tmp_path_factory):
         os.environ["GANFORGE_CACHE"] = old
 
 
+@pytest.fixture
+def one_thread():
+    """One intra-op torch thread for the test: on a shared, oversubscribed CPU two spinning threads
+    run small networks ~10x slower than one."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
 def write_images(folder: Path, n: int, size: int = 40, mode: str = "RGB", seed: int = 0) -> list[Path]:
     """``n`` random images of ``size``×``size`` in ``folder`` (PNG)."""
     rng = np.random.default_rng(seed)

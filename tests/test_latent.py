@@ -111,6 +111,19 @@ def test_videos_decode_to_the_requested_frame_count(tmp_path, name):
         assert np.abs(decoded.astype(int) - frames).mean() < (20 if name.endswith("gif") else 1e-9)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_gif_keeps_repeated_frames_and_loops(tmp_path, channels):
+    frames = _distinct_frames(6, channels=channels)
+    frames[3] = frames[2]  # a still moment: must stay two frames
+    out = L.write_video(frames, tmp_path / "still.gif", fps=10)
+    decoded = L.read_video(out)
+    assert len(decoded) == 6 and np.array_equal(decoded[2], decoded[3])
+    with Image.open(out) as im:
+        assert im.n_frames == 6 and im.info.get("loop") == 0 and im.info.get("duration") == 100
+    if channels == 1:
+        assert np.array_equal(decoded[..., :1], frames)  # grey GIFs are exact
+
+
 def test_grey_and_odd_sized_mp4_and_grid_video(tmp_path):
     grey = _distinct_frames(5, size=15, channels=1)
     assert L.read_video(L.write_video(grey, tmp_path / "g.mp4")).shape == (5, 16, 16, 3)  # padded to even
@@ -273,3 +286,37 @@ def test_conditional_generators_get_their_labels():
     assert res.label in (0, 1, 2) and len(torch.cat(seen).unique()) > 1
     assert L.edit(G, res.latent, torch.ones(4), [0, 1], labels=1).shape == (2, 8, 8, 1)
     assert L.find_directions(G, 2, 64, labels=1).vectors.shape == (2, 4)
+
+
+@pytest.mark.parametrize("family", sorted(__import__("ganforge.models", fromlist=["MODELS"]).MODELS))
+def test_every_family_projects_inpaints_and_edits(family):
+    """Every registered family, conditional ones with their labels, through each latent tool."""
+    from ganforge.models import init_weights, is_conditional
+
+    if family == "mitlgan":
+        pytest.skip("composed of pretrained parts: tests/test_mitlgan.py runs the latent tools on one")
+    k = 3 if is_conditional(family) else 0
+    cfg = ModelConfig(family=family, resolution=16, channels=3, latent_dim=16, width=8, num_classes=k).validate()
+    torch.manual_seed(0)
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    init_weights(family, G)
+    labels = L.labels_for_seeds([4], k)
+    target = L.render(G, L.sample_latents([4], 16), labels)[0]
+    res = L.project(G, target, steps=25, restarts=2, D=D, pool=4, labels=None if labels is None else int(labels))
+    assert res.error < L.pixel_error(L.render(G, L.sample_latents([5], 16), labels)[0], target)
+    mask = L.rectangle_mask(16, 4, 4, 8, 8)
+    filled = L.inpaint(G, target, mask, steps=10, restarts=2, D=D, pool=2, labels=None if labels is None else int(labels))
+    assert np.array_equal(filled.image[~mask], target[~mask])
+    dirs = L.find_directions(G, k=3, n_samples=64, labels=None if labels is None else int(labels))
+    assert torch.allclose(dirs.vectors @ dirs.vectors.T, torch.eye(3), atol=1e-5)
+    assert L.edit(G, res.latent, dirs.vectors[0], [-1, 1], labels).shape == (2, 16, 16, 3)
+
+
+def test_mask_follows_the_photos_face_crop():
+    # A face crop cannot be detected on a mask: the photo's box is reused.
+    arr = np.zeros((60, 80), np.uint8)
+    arr[10:30, 40:60] = 255  # exactly the "face" box
+    mask = L.load_mask(Image.fromarray(arr), 8, {"crop": "face", "face_margin": 0.0}, {"face": [40, 10, 60, 30]})
+    assert mask.shape == (8, 8) and mask.all()
+    centre = L.load_mask(Image.fromarray(arr), 8, {"crop": "center"})
+    assert 0 < centre.mean() < 1

@@ -44,7 +44,6 @@ def test_midpoint_writes_latent_image_and_strip(capsys, trained_run, tmp_path):
     assert Image.open(tmp_path / "child-strip.png").size == (3 * 32 + 8, 36)
 
 
-@pytest.mark.slow
 def test_project_then_edit_and_midpoint_of_photos(capsys, trained_run, tmp_path):
     from ganforge.checkpoint import load_generator
 
@@ -70,7 +69,6 @@ def test_project_then_edit_and_midpoint_of_photos(capsys, trained_run, tmp_path)
     assert run_cli(capsys, "midpoint", trained_run, tmp_path / "p.npz", 4, "--out", tmp_path / "m.png")[0] == 0
 
 
-@pytest.mark.slow
 def test_inpaint_command(capsys, trained_run, tmp_path):
     from ganforge.checkpoint import load_generator
 
@@ -104,7 +102,6 @@ def test_bad_input_is_one_line(capsys, trained_run, tmp_path, argv, message):
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
 
 
-@pytest.mark.slow
 def test_class_directions_of_a_labelled_run(capsys, tmp_path):
     """--classes: a classifier on D's features of the labelled data, then one latent direction per class."""
     from ganforge.config import ModelConfig, TrainConfig

@@ -213,3 +213,22 @@ def test_experiment_runs_every_stage_and_reports(tiny_dataset, tmp_path):
     before = s["mitlgan"]["steps"]
     again = run_experiment(o, log=open(tmp_path / "log2.txt", "w"))
     assert again["stats"]["mitlgan"]["steps"] == before
+
+
+def test_latent_tools_reach_through_frozen_parts(parts, tiny_dataset):
+    """Projection and inpainting optimise z: gradients must flow through the frozen parts to the latent."""
+    import numpy as np
+
+    import ganforge.latent as L
+
+    cfg = _model(parts, tiny_dataset, merge="alpha")
+    torch.manual_seed(0)
+    G = build_generator(cfg)
+    mitlgan.init_weights(G)
+    G.eval().requires_grad_(False)
+    target = L.render(G, L.sample_latents([4], cfg.latent_dim))[0]
+    res = L.project(G, target, steps=25, restarts=2, pool=4)
+    assert res.error < L.pixel_error(L.render(G, L.sample_latents([5], cfg.latent_dim))[0], target)
+    mask = L.rectangle_mask(16, 4, 4, 8, 8)
+    filled = L.inpaint(G, target, mask, steps=5, restarts=1, pool=2)
+    assert np.array_equal(filled.image[~mask], target[~mask])

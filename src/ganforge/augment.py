@@ -40,14 +40,22 @@ def color(x: torch.Tensor, strength: float, generator: torch.Generator | None) -
     return x
 
 
+def _side(size: int, ratio: float, strength: float) -> int:
+    return int(size * ratio * strength + 0.5)  # rounded half up, as in the DiffAugment code
+
+
+def _randint(low: int, high: int, n: int, generator, device) -> torch.Tensor:
+    """(n, 1, 1) integers in [low, high), drawn on CPU from ``generator``."""
+    return torch.randint(low, high, (n, 1, 1), generator=generator).to(device)
+
+
 def translation(x: torch.Tensor, strength: float, generator: torch.Generator | None, ratio: float = 0.125
                 ) -> torch.Tensor:
-    n, c, h, w = x.shape
-    sh, sw = int(h * ratio * strength + 0.5), int(w * ratio * strength + 0.5)
-    if sh == 0 and sw == 0:
+    n, _, h, w = x.shape
+    sh, sw = _side(h, ratio, strength), _side(w, ratio, strength)  # largest shifts
+    if sh == sw == 0:
         return x
-    ty = torch.randint(-sh, sh + 1, (n, 1, 1), generator=generator).to(x.device)
-    tx = torch.randint(-sw, sw + 1, (n, 1, 1), generator=generator).to(x.device)
+    ty, tx = _randint(-sh, sh + 1, n, generator, x.device), _randint(-sw, sw + 1, n, generator, x.device)
     # Output pixel (i, j) reads input pixel (i - ty, j - tx) of the image padded by one zero pixel.
     iy = torch.arange(h, device=x.device).view(1, h, 1) - ty + 1      # (N, H, 1) into padded rows
     ix = torch.arange(w, device=x.device).view(1, 1, w) - tx + 1      # (N, 1, W) into padded columns
@@ -59,12 +67,12 @@ def translation(x: torch.Tensor, strength: float, generator: torch.Generator | N
 
 def cutout(x: torch.Tensor, strength: float, generator: torch.Generator | None, ratio: float = 0.5
            ) -> torch.Tensor:
-    n, c, h, w = x.shape
-    ch, cw = int(h * ratio * strength + 0.5), int(w * ratio * strength + 0.5)
-    if ch == 0 or cw == 0:
+    n, _, h, w = x.shape
+    ch, cw = _side(h, ratio, strength), _side(w, ratio, strength)  # the hole's sides
+    if 0 in (ch, cw):
         return x
-    cy = torch.randint(0, h + (1 - ch % 2), (n, 1, 1), generator=generator).to(x.device)  # centres
-    cx = torch.randint(0, w + (1 - cw % 2), (n, 1, 1), generator=generator).to(x.device)
+    cy = _randint(0, h + (1 - ch % 2), n, generator, x.device)  # centres, as in the DiffAugment code
+    cx = _randint(0, w + (1 - cw % 2), n, generator, x.device)
     ys = torch.arange(h, device=x.device).view(1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, w)
     inside = ((ys - cy + ch // 2) >= 0) & ((ys - cy + ch // 2) < ch) & ((xs - cx + cw // 2) >= 0) & ((xs - cx + cw // 2) < cw)

@@ -29,16 +29,17 @@ class DistInfo:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
+    enabled: bool = False  # started by torchrun (even with one process: the same code path, DDP included)
 
 
 def env_info() -> DistInfo:
-    """What torchrun put in the environment (a single process when nothing is set)."""
+    """What torchrun put in the environment (a single plain process when nothing is set)."""
     return DistInfo(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)),
-                    int(os.environ.get("LOCAL_RANK", 0)))
+                    int(os.environ.get("LOCAL_RANK", 0)), "WORLD_SIZE" in os.environ)
+
+
+def is_on() -> bool:
+    return dist.is_available() and dist.is_initialized()
 
 
 def init_from_env(device: str = "auto") -> tuple[DistInfo, str]:
@@ -78,23 +79,47 @@ def barrier() -> None:
         dist.barrier()
 
 
+def mean_over_ranks(stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Average 0-d statistics over processes (one all-reduce), so logs describe the global batch."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1 or not stats:
+        return stats
+    keys = list(stats)  # the same order on every rank
+    values = torch.stack([stats[k].detach().float().reshape(()) for k in keys])
+    dist.all_reduce(values)
+    values /= dist.get_world_size()
+    return dict(zip(keys, values.unbind()))
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over processes; its gradient is the sum of every process's upstream gradient."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        x = x.clone()
+        dist.all_reduce(x)
+        return x
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics cover the batch of every process (any backend, CPU too).
 
-    Sums of x and x² over (N, H, W) are all-reduced with ``torch.distributed.nn.all_reduce``,
-    which is differentiable, so the backward pass is that of batch norm on the global batch.
+    Sums of x and x² over (N, H, W) are all-reduced by a differentiable all-reduce, so the backward pass is that of batch norm on the global batch.
     Same parameters and buffers as nn.BatchNorm2d: checkpoints move freely between the two.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
             return super().forward(x)
-        from torch.distributed.nn import all_reduce  # differentiable collective
-
         xf = x.float()
         local = torch.stack([xf.sum((0, 2, 3)), xf.square().sum((0, 2, 3))])        # (2, C)
         count = torch.tensor([float(x.shape[0] * x.shape[2] * x.shape[3])], device=x.device)
-        sums = all_reduce(local)
+        sums = _AllReduceSum.apply(local)
         dist.all_reduce(count)
         n = count.item()
         mean = sums[0] / n
@@ -130,7 +155,7 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module
 def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
     """DistributedDataParallel on this rank's device; parameters are broadcast from rank 0 here."""
     ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=True)
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
 
 def unwrap(module: nn.Module) -> nn.Module:

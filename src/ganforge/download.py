@@ -28,10 +28,13 @@ def download(
     retries: int = 3,
     max_bytes: int = 2 << 30,
     backoff: float = 1.0,
+    accept: tuple[str, ...] | None = None,
 ) -> Path:
     """Download ``url`` to ``dest`` (atomically) and verify its checksum; return ``dest``.
 
     A file already at ``dest`` with the right checksum is kept without a request.
+    ``accept``: allowed Content-Type prefixes (e.g. ``("image/",)``); another type is a
+    final error (a login page or error page served with status 200 is not an image).
     """
     dest = Path(dest)
     if dest.exists() and _matches(dest, sha256, md5):
@@ -42,11 +45,15 @@ def download(
             time.sleep(backoff * 2 ** (attempt - 1))
         try:
             with atomic_path(dest) as tmp:
-                _fetch(url, tmp, timeout, max_bytes)
+                _fetch(url, tmp, timeout, max_bytes, accept)
                 if not _matches(tmp, sha256, md5):
                     # A wrong checksum will not fix itself by retrying.
                     raise _ChecksumMismatch()
             return dest
+        except _TooLarge as e:
+            raise DownloadError(f"{url} is too large ({e})") from None
+        except _WrongType as e:
+            raise DownloadError(f"{url} is {e.args[0]}, not {' or '.join(accept or ())}") from None
         except _ChecksumMismatch:
             raise DownloadError(
                 f"{url} downloaded but its checksum does not match; the file may have changed upstream. "
@@ -54,6 +61,8 @@ def download(
             ) from None
         except (urllib.error.URLError, OSError, TimeoutError) as e:
             last_error = getattr(e, "reason", None) or str(e) or type(e).__name__
+            if isinstance(e, urllib.error.HTTPError):
+                last_error = f"HTTP {e.code} {e.reason}"
             if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500 and e.code != 429:
                 break  # client errors are final
     raise DownloadError(f"could not download {url} ({last_error}); fetch it by hand and put it at {dest}")
@@ -63,14 +72,28 @@ class _ChecksumMismatch(Exception):
     pass
 
 
-def _fetch(url: str, out: Path, timeout: float, max_bytes: int) -> None:
+class _WrongType(Exception):
+    pass
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _fetch(url: str, out: Path, timeout: float, max_bytes: int, accept: tuple[str, ...] | None = None) -> None:
     req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     with urllib.request.urlopen(req, timeout=timeout) as resp, open(out, "wb") as f:
+        ctype = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if accept and ctype and not ctype.startswith(accept):
+            raise _WrongType(ctype)
+        length = resp.headers.get("Content-Length")
+        if length and length.isdigit() and int(length) > max_bytes:
+            raise _TooLarge(f"{int(length)} bytes, over the limit of {max_bytes}")
         size = 0
         while block := resp.read(1 << 16):
             size += len(block)
             if size > max_bytes:
-                raise OSError(f"larger than {max_bytes} bytes")
+                raise _TooLarge(f"over the limit of {max_bytes} bytes")
             f.write(block)
 
 

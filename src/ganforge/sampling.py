@@ -29,8 +29,14 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
              batch_size: int = 64) -> np.ndarray:
-    """Run G (in eval mode) on latents ``z`` in batches; uint8 images (N, H, W, C)."""
+    """Run G (in eval mode) on latents ``z`` in batches; uint8 images (N, H, W, C).
+
+    A conditional generator given no ``labels`` draws classes 0, 1, ..., K-1, 0, ... in turn.
+    """
     device = next(G.parameters()).device
+    num_classes = getattr(getattr(G, "cfg", None), "num_classes", 0)
+    if labels is None and num_classes:
+        labels = torch.arange(len(z)) % num_classes
     was_training = G.training
     G.eval()
     out = []

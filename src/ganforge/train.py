@@ -114,7 +114,7 @@ class Trainer:
             init_weights(self.model_cfg.family, self.D)
         if rank > 0:  # dropout and penalties draw per-rank random numbers; rank 0 keeps the single-process stream
             torch.manual_seed(cfg.seed + 1_000_003 * rank)
-        if world_size > 1 and cfg.sync_bn:
+        if distributed.is_on() and cfg.sync_bn:
             self.G = distributed.convert_sync_batchnorm(self.G, dev)
             self.D = distributed.convert_sync_batchnorm(self.D, dev)
         self.G.to(dev, memory_format=mem)
@@ -155,9 +155,14 @@ class Trainer:
             self._write_config()
         # The modules whose updates DDP synchronises (the plain ones in a single process).
         self.G_train, self.D_train = self.G, self.D
-        if world_size > 1:
+        if distributed.is_on():
             self.G_train = distributed.wrap_ddp(self.G, dev)
             self.D_train = distributed.wrap_ddp(self.D, dev)
+
+    @property
+    def G_ema(self):
+        """The weight-averaged generator (eval mode), or None without --ema."""
+        return self.ema.model if self.ema is not None else None
 
     # ---- state -------------------------------------------------------------------------
     def _write_config(self) -> None:
@@ -235,7 +240,6 @@ class Trainer:
         if not self.weights_finite():  # never overwrite the last good checkpoint with garbage
             print(f"warning: step {self.step}: weights are not finite; checkpoint not written", file=self.out, flush=True)
             return
-        self.rollbacks = 0
         state = self.state_dict()
         save_checkpoint(self.run.latest_checkpoint, state)
         if periodic:
@@ -260,7 +264,8 @@ class Trainer:
         for i in range(k):
             part = slice(i * n // k, (i + 1) * n // k)
             last = i == k - 1
-            sync = contextlib.nullcontext() if last or module is self.G or module is self.D else module.no_sync()
+            ddp = isinstance(module, torch.nn.parallel.DistributedDataParallel)
+            sync = module.no_sync() if ddp and not last else contextlib.nullcontext()
             with sync:
                 with self.runtime.autocast():
                     loss, stats = compute(None if real is None else real[part], z[part],
@@ -298,7 +303,7 @@ class Trainer:
         self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G, self.step + 1)
-        return stats
+        return distributed.mean_over_ranks(stats)
 
     # ---- outputs -----------------------------------------------------------------------
     def write_samples(self) -> None:
@@ -364,7 +369,7 @@ class Trainer:
                             continue
                     else:
                         bad_steps = 0
-                    d_wins = d_wins + 1 if values.get("d_acc") == 1.0 else 0
+                    d_wins = d_wins + 1 if (values.get("d_acc") or 0) >= 0.9999 else 0
                     if d_wins == self.cfg.diverge_steps:
                         extra["warning"] = (f"D has told every real and fake image apart for {d_wins} steps: G gets "
                                             "little gradient (try --augment, --loss hinge or wgan-gp, a lower --lr-d, "
@@ -388,8 +393,9 @@ class Trainer:
                     if self.step % self.cfg.sample_every == 0:
                         log_file and log_file.flush()
                         self.write_samples()
-                    if self.step % self.cfg.checkpoint_every == 0:
+                    if self.step % self.cfg.checkpoint_every == 0 and not bad_steps:  # never mid-failure
                         self.save(periodic=True)
+                        self.rollbacks = 0  # on every rank, so all agree when to give up
                     for hook in self.hooks:
                         hook(self)
         finally:
@@ -411,7 +417,7 @@ class Trainer:
         if log_file:
             log_file.close()
         distributed.barrier()  # rank 0 has finished writing the checkpoint every rank now reads
-        rollbacks = self.rollbacks
+        rollbacks, failed_at = self.rollbacks, self.step + 1
         self._restore(load_checkpoint(self.run.latest_checkpoint, map_location="cpu"))
         self.rollbacks = rollbacks
         self.latent_gen.manual_seed((self.cfg.seed + 1) * 1_000_003 + 7919 * rollbacks + self.step)
@@ -419,7 +425,7 @@ class Trainer:
             print(f"warning: rolled back to step {self.step} ({self.run.latest_checkpoint}), "
                   f"rollback {rollbacks} of at most {self.cfg.max_rollbacks}", file=self.out, flush=True)
             with open(self.run.log, "a") as f:
-                f.write(json.dumps({"step": self.step, "rolled_back": rollbacks}) + "\n")
+                f.write(json.dumps({"step": self.step, "rolled_back": rollbacks, "from_step": failed_at}) + "\n")
             return open(self.run.log, "a")
         return None
 

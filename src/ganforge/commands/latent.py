@@ -301,7 +301,8 @@ def run_directions(args: argparse.Namespace) -> int:
     save_png(_as_array(image_grid(torch.cat([torch.from_numpy(r) for r in rows]).numpy(), ncols=7)), preview)
     what = "accuracy" if dirs.method == "class" else "explained variance"
     print(f"wrote {len(dirs)} directions to {out}, preview (seed 0, -2..2 sd per row) {preview}")
-    for i, (name, v) in enumerate(zip(dirs.names or [], dirs.explained_variance.tolist())):
+    names = dirs.names or [f"{dirs.method} {i}" for i in range(len(dirs))]
+    for i, (name, v) in enumerate(zip(names, dirs.explained_variance.tolist())):
         print(f"  {i}: {name} ({what} {v:.3f})")
     return 0
 
@@ -358,15 +359,16 @@ def run_edit(args: argparse.Namespace) -> int:
 def run_inpaint(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ganforge.latent import data_params, inpaint, load_mask, pixel_error
+    from ganforge.latent import data_params, inpaint, load_mask, load_photo, pixel_error
     from ganforge.latent.figures import save_png, strip
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise GanforgeError("--out must be a .png file")
     m = _Loaded(args)
-    image = m.photo(args.photo)
-    mask = load_mask(args.mask, m.cfg.resolution, data_params(args.run))
+    params = data_params(args.run)
+    image, note = load_photo(args.photo, m.cfg.resolution, m.cfg.channels, params, with_note=True)
+    mask = load_mask(args.mask, m.cfg.resolution, params, note)
     res = inpaint(m.G, image, mask, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
                   context_radius=args.context_radius, prior_weight=args.prior_weight, blend=args.blend,
                   labels=m.labels_tensor(), lr=args.lr, seed=args.seed, progress=_progress("inpaint"))

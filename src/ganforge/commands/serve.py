@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
+import os
+import secrets
 
 from ganforge.commands import add_command
 from ganforge.errors import GanforgeError
@@ -15,7 +18,24 @@ def register(sub) -> None:
     p.add_argument("--runs", help="directory of runs (same as the positional argument)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes it to the network")
     p.add_argument("--port", type=int, default=8000, help="port")
-    p.add_argument("--threads", type=int, default=4, help="request threads")
+    p.add_argument("--threads", type=int, default=8, help="request threads (light requests: pages, grids, edits)")
+    p.add_argument("--token", default=os.environ.get("GANFORGE_TOKEN"),
+                   help="access token every request must carry (env GANFORGE_TOKEN); made up and printed "
+                        "when --host is not a loopback address and none is given")
+    p.add_argument("--job-workers", type=int, default=1, help="long jobs (projection, inpainting, videos) run at once")
+    p.add_argument("--job-queue", type=int, default=4, help="long jobs that may wait; more are refused (503)")
+    p.add_argument("--job-time-limit", type=float, default=300.0, help="seconds a long job may run")
+    p.add_argument("--max-upload-mb", type=float, default=8.0, help="largest upload in megabytes")
+    p.add_argument("--db", help="SQLite file of the real-or-fake game (default: RUNS/ganforge-web.sqlite)")
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,7 +46,21 @@ def run(args: argparse.Namespace) -> int:
     path = args.runs or args.path
     if not path:
         raise GanforgeError("give a run directory or --runs DIRECTORY")
-    app = create_app(path)
-    print(f"ganforge: serving {path} at http://{args.host}:{args.port}/ (Ctrl-C stops)", flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="ganforge")
+    for name in ("threads", "job_workers", "port"):
+        if getattr(args, name) < 1:
+            raise GanforgeError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.job_queue < 0 or args.job_time_limit <= 0 or args.max_upload_mb <= 0:
+        raise GanforgeError("--job-queue must be 0 or more; --job-time-limit and --max-upload-mb positive")
+    token = args.token
+    if not token and not is_loopback(args.host):
+        token = secrets.token_urlsafe(24)  # never expose the app to a network without one
+    app = create_app(path, {
+        "ACCESS_TOKEN": token or None, "JOB_WORKERS": args.job_workers, "JOB_QUEUE": args.job_queue,
+        "JOB_TIME_LIMIT": args.job_time_limit, "MAX_CONTENT_LENGTH": int(args.max_upload_mb * (1 << 20)),
+        **({"GAME_DB": args.db} if args.db else {}),
+    })
+    url = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")
+    print(f"ganforge: serving {path} at {url} (Ctrl-C stops)", flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="ganforge",
+                   max_request_body_size=int(args.max_upload_mb * (1 << 20)) + (1 << 16))
     return 0

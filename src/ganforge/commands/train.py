@@ -1,7 +1,10 @@
 """``ganforge train``: options -> TrainConfig + ModelConfig -> ganforge.train.train().
 
 Priority of settings: flags given on this command line, then (with --resume) the
-run's saved config.json, then the defaults in ganforge.config.
+run's saved config.json, then the --preset, then the defaults in ganforge.config.
+
+Under ``torchrun --nproc-per-node N -m ganforge train ...`` every process runs this
+command; ganforge.train joins them into one data-parallel job and rank 0 alone writes.
 """
 
 from __future__ import annotations
@@ -18,7 +21,13 @@ from ganforge.errors import ConfigError
 TRAIN_FLAGS = {f.name: f.name for f in fields(TrainConfig)}
 MODEL_FLAGS = {"model": "family", "resolution": "resolution", "channels": "channels",
                "latent_dim": "latent_dim", "width": "width"}
-MODEL_OPTION_FLAGS = ("g_activation", "max_width")
+MODEL_OPTION_FLAGS = ("g_activation", "max_width", "d_norm", "spectral_norm", "g_spectral_norm", "dropout")
+
+
+def _on_off(text: str) -> bool:
+    if text not in ("on", "off"):
+        raise argparse.ArgumentTypeError("use on or off")
+    return text == "on"
 
 
 def register(sub) -> None:
@@ -26,17 +35,26 @@ def register(sub) -> None:
                     description="Train a GAN on a data set made by 'ganforge data prepare'. Writes samples, a loss "
                                 "log and plot, and checkpoints into --out. Ctrl-C saves a checkpoint; --resume continues.")
     p.add_argument("--data", help="data-set file (.zip from 'ganforge data prepare')")
-    p.add_argument("--out", required=True, help="run directory")
+    p.add_argument("--out", help="run directory (required)")
+    p.add_argument("--preset", help="a named set-up (model and training options; flags override it); "
+                                    "'--preset list' shows them")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     m = p.add_argument_group("model")
-    m.add_argument("--model", help="model family: mlp, dcgan (default: dcgan)")
+    m.add_argument("--model", help="model family: mlp, dcgan, resnet, cgan, acgan (default: dcgan)")
     m.add_argument("--resolution", type=int, help="image side in pixels (default: the data set's)")
     m.add_argument("--channels", type=int, choices=(1, 3), help="image channels (default: the data set's)")
     m.add_argument("--latent-dim", type=int, help="size of the latent vector z (default: 100)")
     m.add_argument("--width", type=int, help="base width of the networks (default: 64)")
     m.add_argument("--g-activation", choices=("relu", "leaky_relu"), help="dcgan generator activation (default: relu)")
-    m.add_argument("--max-width", type=int, help="dcgan: cap on channels per layer (default: 512)")
+    m.add_argument("--max-width", type=int, help="dcgan, resnet, cgan, acgan: cap on channels per layer (default: 512)")
+    m.add_argument("--d-norm", choices=("batch", "layer", "none"),
+                   help="dcgan/acgan discriminator normalisation; layer for WGAN-GP critics (default: batch)")
+    m.add_argument("--spectral-norm", type=_on_off, metavar="on|off",
+                   help="resnet/cgan: spectral normalisation in D (default: on)")
+    m.add_argument("--g-spectral-norm", type=_on_off, metavar="on|off",
+                   help="resnet/cgan: spectral normalisation in G too (default: off)")
+    m.add_argument("--dropout", type=float, help="mlp: dropout in D (default: 0.3)")
     add_training_options(p)
 
 
@@ -47,7 +65,18 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     b.add_argument("--epochs", type=float, help="passes over the data set")
     b.add_argument("--minutes", type=float, help="minutes of training")
     o = p.add_argument_group("optimisation")
-    o.add_argument("--loss", help="loss: bce (default: bce)")
+    o.add_argument("--loss", choices=("bce", "wgan-gp", "hinge", "lsgan"), help="loss (default: bce)")
+    o.add_argument("--n-critic", type=int, help="D steps per G step (default: 5 for wgan-gp, else 1)")
+    o.add_argument("--gp-weight", type=float, help="wgan-gp gradient-penalty weight (default: 10)")
+    o.add_argument("--r1-gamma", type=float, help="R1 penalty on real images, gamma (default: 0, off)")
+    o.add_argument("--ac-weight", type=float, help="acgan: weight of the classification term (default: 1)")
+    o.add_argument("--augment", help="DiffAugment policy before D, e.g. color,translation,cutout (default: off)")
+    o.add_argument("--augment-strength", type=float, help="scales the augmentations' magnitudes (default: 1)")
+    o.add_argument("--ema", type=float, help="decay of G's weight average used for samples, e.g. 0.999 (default: 0, off)")
+    o.add_argument("--ema-start", type=int, help="steps before the average starts (default: 0)")
+    o.add_argument("--grad-accum", type=int, help="micro-batches per update (default: 1)")
+    o.add_argument("--sync-bn", action="store_const", const=True,
+                   help="under torchrun: batch-norm statistics over the global batch")
     o.add_argument("--batch-size", type=int, help="global batch size (default: 64)")
     o.add_argument("--lr-g", type=float, help="generator learning rate (default: 2e-4)")
     o.add_argument("--lr-d", type=float, help="discriminator learning rate (default: 2e-4)")
@@ -64,6 +93,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--checkpoint-every", type=int, help="steps between kept checkpoints (default: 1000)")
     r.add_argument("--log-every", type=int, help="steps between loss records (default: 1)")
     r.add_argument("--n-samples", type=int, help="images per sample grid (default: 64)")
+    r.add_argument("--max-bad-steps", type=int, help="NaN/inf steps in a row before rolling back (default: 3)")
+    r.add_argument("--max-rollbacks", type=int, help="rollbacks before giving up (default: 3)")
+    r.add_argument("--diverge-steps", type=int, help="steps of 100%% D accuracy before a warning (default: 1000)")
     e = p.add_argument_group("evaluation during training")
     e.add_argument("--eval-every", type=int, help="steps between evaluations into RUN/metrics.jsonl (default: 0, none)")
     e.add_argument("--eval-metric", help="fid, kid, pr, is or c2st; NAME[EXTRACTOR] picks the features, e.g. "
@@ -72,11 +104,18 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]:
-    """Flags, then the saved run config (with --resume), then defaults."""
+    """Flags, then the saved run config (with --resume), then the preset, then defaults."""
+    from ganforge.presets import get_preset
     from ganforge.runs import RunDir
 
-    train_values: dict = {}
+    if not args.out:
+        raise ConfigError("--out is required (the run directory)")
+    train_values: dict = {"out": args.out}
     model_values: dict = {}
+    if getattr(args, "preset", None):
+        preset = get_preset(args.preset)
+        train_values.update(preset.get("train", {}))
+        model_values.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in preset.get("model", {}).items()})
     if args.resume:
         run = RunDir(args.out)
         if not run.exists():
@@ -109,6 +148,11 @@ def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]
 def run(args: argparse.Namespace) -> int:
     from ganforge.train import train
 
+    if args.preset == "list":
+        from ganforge.presets import describe_presets
+
+        print(describe_presets())
+        return 0
     cfg, model_cfg = resolve_configs(args)
     if args.dry_run:
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
@@ -118,6 +162,10 @@ def run(args: argparse.Namespace) -> int:
 
 def report_result(result, command: str) -> int:
     """Say where a finished (or interrupted) run's outputs are; the exit code for its stop reason."""
+    from ganforge.distributed import env_info
+
+    if env_info().rank != 0:  # under torchrun, rank 0 speaks for the job
+        return 0 if result.stopped_by == "budget" else 130 if result.stopped_by == "SIGINT" else 143
     run_dir = result.run_dir
     print(f"step {result.step}: samples {run_dir / 'samples' / 'latest.png'}, loss plot {run_dir / 'loss.png'}, "
           f"checkpoint {run_dir / 'checkpoints' / 'latest.pt'}")

@@ -5,7 +5,7 @@ Layout inside the zip::
     dataset.json            {"format": "ganforge-dataset", "version": 1, "resolution": 32,
                              "channels": 1, "count": N, "classes": [...] | null,
                              "source": "...", "params": {...}, "items": [{"file": ..., "source": ..., "label": ...}]}
-    images/000000.png ...   square, resolution × resolution, L or RGB
+    images/000000.png ...   square, resolution × resolution, L, RGB or RGBA (foreground sets)
 
 Reading decodes all PNGs once into a uint8 array (N, H, W, C) and caches it as a
 ``.npy`` keyed by the file's SHA-256, memory-mapped afterwards: training then only
@@ -160,7 +160,9 @@ def _decode_all(path: Path, info: dict) -> np.ndarray:
     r, c = int(info["resolution"]), int(info["channels"])
     n = int(info["count"])
     out = np.empty((n, r, r, c), dtype=np.uint8)
-    mode = "L" if c == 1 else "RGB"
+    mode = {1: "L", 3: "RGB", 4: "RGBA"}.get(c)
+    if mode is None:
+        raise DataError(f"{path} has {c} channels; ganforge reads 1 (grey), 3 (RGB) or 4 (RGBA)")
     with zipfile.ZipFile(path) as zf:
         blobs = [zf.read(rec["file"]) for rec in info["items"]]
 

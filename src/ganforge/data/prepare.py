@@ -1,13 +1,17 @@
-"""``ganforge data prepare``: any source -> a clean data-set file and a report of what was skipped.
+"""``ganforge data prepare``: any source -> a clean data-set file and a report of everything left out.
 
-Each item is loaded, decoded safely, cropped, resized and PNG-encoded in worker
-processes; the main process writes the data-set file in source order, so the
-result is the same whatever the number of workers. Every item either lands in the
-data set or is listed in the report with its reason: seen == written + skipped.
+Each item is loaded, decoded safely, cropped (center, pad, face, alpha), resized,
+optionally augmented and PNG-encoded in worker processes; the main process removes
+duplicates and writes the data-set file in source order, so the result is the same
+whatever the number of workers. Every source item is either *used* (at least one image
+of it is in the data set) or *skipped* with its reason in the report:
+
+    seen == used + skipped_count        written == images in the data set (faces, variants)
 """
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import os
 import sys
@@ -17,140 +21,267 @@ from pathlib import Path
 
 from PIL import Image
 
+from ganforge.data import augment as augment_mod
+from ganforge.data.clean import DEFAULT_NEAR_THRESHOLD, NearDuplicateIndex, content_hash, phash
 from ganforge.data.dataset import DatasetWriter, encode_png
 from ganforge.data.decode import UnusableImage, decode_image
 from ganforge.data.sources import Item, Source, open_source
-from ganforge.data.transforms import parse_color, process_image
+from ganforge.data.transforms import CROPS, parse_color, process_image
 from ganforge.errors import DataError
 from ganforge.utils import is_power_of_two, write_json_atomic
 
 
 @dataclass
 class PrepareOptions:
-    resolution: int | None = None   # output side, power of two 32..256 (default: source's, else 64)
-    channels: int | None = None     # 1 or 3 (default: source's, else 3)
-    crop: str = "center"            # center | none (pad to square)
+    resolution: int | None = None   # output side, power of two 8..256 (default: source's, else 64)
+    channels: int | None = None     # 1 grey, 3 RGB, 4 RGBA (default: source's, else 3)
+    crop: str = "center"            # center | none (pad to square) | face | alpha (cut-out of a sprite)
     crop_fraction: float = 1.0      # center crop: fraction of the short side kept
     background: str = "white"       # colour behind transparent pixels and padding
     labels: str | None = None       # None | subfolders
     min_size: int = 0               # skip images whose short side is below this (source pixels)
     workers: int = 0                # worker processes (0: one per core)
-    limit: int | None = None        # take only the first N items (quick experiments)
+    limit: int | None = None        # take only the first N items (online sources: fetch only N)
+    face_margin: float = 0.4        # face crop: fraction of the face's side added on each side
+    faces: str = "largest"          # face crop: largest | all
+    blur: float = 0.0               # Gaussian blur radius in output pixels (background sets)
+    dedup: str = "exact"            # none | exact | near (near includes exact)
+    near_threshold: int = DEFAULT_NEAR_THRESHOLD  # near duplicates: max differing bits of 64
+    augment: int = 0                # extra variants per image (offline augmentation)
+    augment_ops: str = "flip,rotate,shear,elastic"
+    source_options: dict | None = None  # passed to named sources (min_box_area, split, search_api, api...)
 
     def validate(self) -> None:
         if self.resolution is not None and (not is_power_of_two(self.resolution) or not 8 <= self.resolution <= 256):
             raise DataError(f"--size must be a power of two from 8 to 256, not {self.resolution}")
-        if self.channels not in (None, 1, 3):
-            raise DataError(f"--channels must be 1 or 3, not {self.channels}")
-        if self.crop not in ("center", "none"):
-            raise DataError(f"--crop must be center or none, not {self.crop!r}")
+        if self.channels not in (None, 1, 3, 4):
+            raise DataError(f"--channels must be 1, 3 or 4, not {self.channels}")
+        if self.crop not in CROPS:
+            raise DataError(f"--crop must be one of {', '.join(CROPS)}, not {self.crop!r}")
         if not 0 < self.crop_fraction <= 1:
             raise DataError(f"--crop-fraction must be in (0, 1], not {self.crop_fraction}")
         if self.labels not in (None, "subfolders"):
             raise DataError(f"--labels must be subfolders, not {self.labels!r}")
+        if self.faces not in ("largest", "all"):
+            raise DataError(f"--faces must be largest or all, not {self.faces!r}")
+        if not 0 <= self.face_margin <= 2:
+            raise DataError(f"--face-margin must be in [0, 2], not {self.face_margin}")
+        if self.dedup not in ("none", "exact", "near"):
+            raise DataError(f"--dedup must be none, exact or near, not {self.dedup!r}")
+        if not 0 <= self.near_threshold <= 32:
+            raise DataError(f"--near-threshold must be 0..32 bits, not {self.near_threshold}")
+        if not 0 <= self.augment <= 100:
+            raise DataError(f"--augment must be 0..100 variants, not {self.augment}")
+        if self.blur < 0 or self.min_size < 0 or (self.limit is not None and self.limit < 1):
+            raise DataError("--blur, --min-size and --limit must not be negative (and --limit at least 1)")
         try:
             parse_color(self.background)
+            augment_mod.parse_ops(self.augment_ops)
         except ValueError as e:
             raise DataError(str(e)) from None
+        if self.crop == "face":
+            from ganforge.data.faces import check_available
+
+            problem = check_available()
+            if problem:
+                raise DataError(problem)
 
 
 # Worker-process state, set once per process by _init_worker (sources can be large).
 _SOURCE: Source | None = None
-_OPTS: dict = {}
+_WORK: dict = {}
 
 
-def _init_worker(source: Source, opts: dict) -> None:
-    global _SOURCE, _OPTS
-    _SOURCE, _OPTS = source, opts
-    Image.MAX_IMAGE_PIXELS = None  # our own limit in decode_image applies instead
+def _init_worker(source: Source, work: dict) -> None:
+    global _SOURCE, _WORK
+    _SOURCE, _WORK = source, work
 
 
-def _process(item: Item) -> tuple[Item, bytes | None, str | None]:
-    """(item, PNG bytes, None) or (item, None, reason)."""
+def _process(item: Item) -> tuple[Item, list[tuple[bytes, dict, int | None]], str | None, str | None]:
+    """(item, [(PNG bytes, note, perceptual hash)], content hash, None) or (item, [], None, reason).
+
+    The first outputs are the cropped images; each is followed by its augmented variants
+    (note ``{"augment": ..., "variant": k}``) which carry no hash: they are never deduplicated.
+    """
+    w = _WORK
     try:
         loaded = _SOURCE.load(item)
-        img = loaded if isinstance(loaded, Image.Image) else decode_image(loaded)
-        out = process_image(img, **_OPTS)
-        return item, encode_png(out), None
+        digest = content_hash(loaded) if w["dedup"] != "none" else None
+        img = loaded if isinstance(loaded, Image.Image) else decode_image(loaded, need=w["need"], min_side=w["min_size"])
+        crops = process_image(img, **w["image"])
+        outputs = []
+        for n, (out, note) in enumerate(crops):
+            outputs.append((encode_png(out), note, phash(out) if w["dedup"] == "near" else None))
+            for k in range(w["augment"]):
+                var, how = augment_mod.variant(out, augment_mod.rng_for(item.key, n * 1000 + k), w["augment_ops"])
+                outputs.append((encode_png(var), {**note, "augment": how, "variant": k + 1}, None))
+        return item, outputs, digest, None
     except UnusableImage as e:
-        return item, None, str(e)
+        return item, [], None, str(e)
     except MemoryError:
-        return item, None, "out of memory while decoding"
+        return item, [], None, "out of memory while decoding"
     except OSError as e:
-        return item, None, f"cannot read: {e}"
+        return item, [], None, f"cannot read: {e}"
+    except Exception as e:  # noqa: BLE001 - one odd file must not end a long run; the reason is reported
+        return item, [], None, f"cannot process: {type(e).__name__}: {e}"
+
+
+def _need(resolution: int, crop: str, fraction: float) -> int | None:
+    """The smallest source short side worth decoding (JPEG draft mode may reduce down to it)."""
+    if crop == "center":
+        return math.ceil(2 * resolution / fraction)
+    if crop == "none":
+        return 2 * resolution
+    if crop == "face":
+        return max(1024, 4 * resolution)  # faces are a small part of a photo
+    return None
 
 
 def prepare(src: str, out: str | Path, opts: PrepareOptions, progress: bool = True) -> dict:
     """Build the data-set file at ``out`` from ``src``; return the report (also written as JSON)."""
     opts.validate()
     out = Path(out)
-    source = open_source(src, labels=opts.labels)
-    resolution = opts.resolution or getattr(source, "default_resolution", None) or (32 if src.startswith("fashion-mnist") else 64)
-    channels = opts.channels or getattr(source, "default_channels", None) or (1 if src.startswith("fashion-mnist") else 3)
+    source_options = dict(opts.source_options or {})
+    if opts.limit:
+        source_options["limit"] = opts.limit
+    source_options.setdefault("progress", progress)
+    source = open_source(src, labels=opts.labels, **source_options)
+    try:
+        return _prepare(src, out, opts, source, progress)
+    finally:
+        source.close()
+
+
+def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress: bool) -> dict:
+    resolution = opts.resolution or getattr(source, "default_resolution", None) or 64
+    channels = opts.channels or getattr(source, "default_channels", None) or (4 if opts.crop == "alpha" else 3)
     items = source.items[: opts.limit] if opts.limit else source.items
     seen = len(items) + len(source.skipped)
     if seen == 0:
         raise DataError(f"no files found in {src}")
+    report_path = out.with_suffix(".report.json")
     if not items:
-        raise DataError(f"no image files among the {seen} files in {src}")
+        skipped = [{"file": k, "reason": r} for k, r in source.skipped]
+        write_json_atomic(report_path, _report(src, out, seen, 0, 0, skipped, [], 0.0))
+        raise DataError(f"no image files among the {seen} files in {src}{_first_reasons(source.skipped)}; "
+                        f"details in {report_path}")
 
-    work_opts = dict(
-        resolution=resolution,
-        channels=channels,
-        crop=opts.crop,
-        crop_fraction=opts.crop_fraction,
-        background=parse_color(opts.background),
+    work = dict(
+        image=dict(resolution=resolution, channels=channels, crop=opts.crop, crop_fraction=opts.crop_fraction,
+                   background=parse_color(opts.background), min_size=opts.min_size, blur=opts.blur,
+                   face_margin=opts.face_margin, faces=opts.faces),
+        need=_need(resolution, opts.crop, opts.crop_fraction),
         min_size=opts.min_size,
+        dedup=opts.dedup,
+        augment=opts.augment,
+        augment_ops=augment_mod.parse_ops(opts.augment_ops),
     )
     params = {**asdict(opts), "resolution": resolution, "channels": channels}
     skipped = [{"file": k, "reason": r} for k, r in source.skipped]
+    steps = {"listing": len(source.skipped), "decode_and_crop": 0, "exact_duplicates": 0, "near_duplicates": 0}
+    exact: dict[str, str] = {}
+    near = NearDuplicateIndex(opts.near_threshold)
     workers = opts.workers or os.cpu_count() or 1
     started = last_print = time.time()
     tty = sys.stderr.isatty()
-    report_path = out.with_suffix(".report.json")
+    used = variants = 0
 
-    try:
-        with DatasetWriter(out, resolution=resolution, channels=channels, source=source.description, params=params) as writer:
-            for i, (item, png, reason) in enumerate(_run(source, items, work_opts, workers)):
-                if png is None:
-                    skipped.append({"file": item.key, "reason": reason})
-                else:
-                    writer.add(png, source=item.key, label=item.label, extra=source.provenance(item) or None)
-                now = time.time()
-                if progress and (now - last_print > (0.2 if tty else 10) or i + 1 == len(items)):
-                    last_print = now
-                    rate = (i + 1) / max(now - started, 1e-9)
-                    line = f"prepare: {i + 1}/{len(items)} images, {len(skipped)} skipped, {rate:.0f} img/s"
-                    print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-            if progress and tty:
-                print(file=sys.stderr)
-            written = writer.meta["count"]
-            report = _report(src, out, seen, written, skipped, writer.meta.get("items"), time.time() - started)
-            if written == 0:
-                write_json_atomic(report_path, report)
-                raise DataError(f"none of the {seen} files in {src} could be used; reasons in {report_path}")
-            writer.meta["skipped"] = len(skipped)
-    finally:
-        source.close()
+    with DatasetWriter(out, resolution=resolution, channels=channels, source=source.description, params=params) as writer:
+        for i, (item, outputs, digest, reason) in enumerate(_run(source, items, work, workers)):
+            if reason is None and digest is not None and digest in exact:
+                reason = f"exact duplicate of {exact[digest]}"
+                steps["exact_duplicates"] += 1
+            elif reason is not None:
+                steps["decode_and_crop"] += 1
+            kept = _keep_outputs(outputs, near, item.key) if reason is None and opts.dedup == "near" else outputs
+            if reason is None and not kept:
+                reason = f"near duplicate of {near.last_owner}"
+                steps["near_duplicates"] += 1
+            if reason is not None:
+                skipped.append({"file": item.key, "reason": reason})
+            else:
+                if digest is not None:
+                    exact[digest] = item.key
+                used += 1
+                provenance = source.provenance(item) or {}
+                first_of_crop = None
+                for png, note, _ in kept:
+                    if "variant" in note:
+                        variants += 1
+                        note = {**note, "variant_of": first_of_crop}
+                    record_extra = {**provenance, **note}
+                    writer.add(png, source=item.key, label=item.label, extra=record_extra or None)
+                    if "variant" not in note:
+                        first_of_crop = writer.meta["items"][-1]["file"]
+            now = time.time()
+            if progress and (now - last_print > (0.2 if tty else 10) or i + 1 == len(items)):
+                last_print = now
+                rate = (i + 1) / max(now - started, 1e-9)
+                line = f"prepare: {i + 1}/{len(items)} images, {len(skipped)} skipped, {rate:.0f} img/s"
+                print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+        if progress and tty:
+            print(file=sys.stderr)
+        written = writer.meta["count"]
+        report = _report(src, out, seen, used, written, skipped, writer.meta["items"], time.time() - started)
+        report["steps_removed"] = steps
+        report["augmented_variants"] = variants
+        report["source_stats"] = source.stats or None
+        if written == 0:
+            write_json_atomic(report_path, report)
+            raise DataError(f"none of the {seen} files in {src} could be used ({_reasons(report)}); details in {report_path}")
+        writer.meta["skipped"] = len(skipped)
+        writer.meta["used"] = used
     write_json_atomic(report_path, report)
     report["report_path"] = str(report_path)
     return report
 
 
-def _run(source: Source, items: list[Item], work_opts: dict, workers: int):
+def _keep_outputs(outputs, near: NearDuplicateIndex, key: str):
+    """The outputs (and their variants) whose crop is not a near duplicate of one kept before."""
+    kept, keep_current = [], False
+    for png, note, h in outputs:
+        if h is not None:  # a crop, not a variant
+            owner = near.match(h)
+            keep_current = owner is None
+            if keep_current:
+                near.add(h, key)
+            else:
+                near.last_owner = owner
+        if keep_current:
+            kept.append((png, note, h))
+    return kept
+
+
+def _run(source: Source, items: list[Item], work: dict, workers: int):
     if workers <= 1 or len(items) < 64:
-        _init_worker(source, work_opts)
+        _init_worker(source, work)
         yield from map(_process, items)
         return
     ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(source, work_opts)) as pool:
+    with ctx.Pool(workers, initializer=_init_worker, initargs=(source, work)) as pool:
         yield from pool.imap(_process, items, chunksize=32)
 
 
-def _report(src, out, seen, written, skipped, records, seconds) -> dict:
+def reason_kind(reason: str) -> str:
+    """A reason's category for counting: 'cannot decode: broken data stream' -> 'cannot decode'."""
+    return reason.split(" (")[0].split(":")[0].split(" of ")[0]
+
+
+def _first_reasons(skipped: list[tuple[str, str]]) -> str:
+    kinds: dict[str, int] = {}
+    for _, r in skipped:
+        kinds[reason_kind(r)] = kinds.get(reason_kind(r), 0) + 1
+    return " (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")" if kinds else ""
+
+
+def _reasons(report: dict) -> str:
+    return ", ".join(f"{n} {r}" for r, n in sorted(report["skipped_by_reason"].items(), key=lambda kv: -kv[1]))
+
+
+def _report(src, out, seen, used, written, skipped, records, seconds) -> dict:
     reasons: dict[str, int] = {}
     for s in skipped:
-        key = s["reason"].split(" (")[0].split(":")[0]
+        key = reason_kind(s["reason"])
         reasons[key] = reasons.get(key, 0) + 1
     per_class: dict[str, int] = {}
     for r in records or []:
@@ -160,6 +291,7 @@ def _report(src, out, seen, written, skipped, records, seconds) -> dict:
         "source": src,
         "output": str(out),
         "seen": seen,
+        "used": used,
         "written": written,
         "skipped_count": len(skipped),
         "skipped_by_reason": reasons,

@@ -80,35 +80,63 @@ def _process_kwargs(params: dict, resolution: int, channels: int) -> dict:
     return kwargs
 
 
+def _first(result) -> tuple[Image.Image, dict]:
+    """``process_image`` returns [(image, note), ...] (one per face with a face crop); older
+    versions returned the image alone. The photo is the first (the largest face)."""
+    if isinstance(result, list):
+        if not result:
+            raise GanforgeError("nothing usable in the image")
+        return result[0]
+    return result, {}
+
+
 def load_photo(path_or_image: str | Path | Image.Image, resolution: int, channels: int,
-               params: dict | None = None) -> np.ndarray:
+               params: dict | None = None, *, with_note: bool = False):
     """A photo -> uint8 (resolution, resolution, channels), cropped and resized as ``ganforge data
-    prepare`` did with ``params`` (a run's ``data_params``)."""
+    prepare`` did with ``params`` (a run's ``data_params``; with a face crop, around the largest face).
+
+    ``with_note``: also return the crop's note (e.g. ``{"face": box}``) for ``load_mask``.
+    """
     from ganforge.data.decode import UnusableImage, decode_image
     from ganforge.data.transforms import process_image
 
     img = _open(path_or_image, decode_image, UnusableImage)
     try:
-        out = process_image(img, **_process_kwargs(params or {}, resolution, channels))
+        out, note = _first(process_image(img, **_process_kwargs(params or {}, resolution, channels)))
     except (UnusableImage, ValueError) as e:
         raise GanforgeError(f"cannot use {path_or_image}: {e}") from None
     arr = np.asarray(out)
-    return arr[..., None] if arr.ndim == 2 else arr
+    arr = arr[..., None] if arr.ndim == 2 else arr
+    return (arr, note) if with_note else arr
 
 
-def load_mask(path_or_image: str | Path | Image.Image, resolution: int, params: dict | None = None) -> np.ndarray:
+def load_mask(path_or_image: str | Path | Image.Image, resolution: int, params: dict | None = None,
+              note: dict | None = None) -> np.ndarray:
     """A mask image (white = missing, same size as the photo) -> bool (resolution, resolution),
-    cropped like the photo; a resized pixel counts as missing if it is more than half white."""
+    cropped like the photo (``note``: the photo's crop note from ``load_photo(with_note=True)``,
+    needed for face and alpha crops, which a mask cannot be detected on); a resized pixel
+    counts as missing if it is more than half white."""
+    from ganforge.data import transforms as T
     from ganforge.data.decode import UnusableImage, decode_image
-    from ganforge.data.transforms import process_image
 
-    img = _open(path_or_image, decode_image, UnusableImage).convert("L")
-    kwargs = _process_kwargs({**(params or {}), "background": (0, 0, 0)}, resolution, 1)
+    img = _open(path_or_image, decode_image, UnusableImage).convert("RGB")
+    params = {**(params or {}), "background": (0, 0, 0)}
+    crop, note = params.get("crop", "center"), note or {}
     try:
-        out = process_image(img, **kwargs)
+        if crop == "face" and "face" in note:
+            square = T.square_around(img, tuple(note["face"]), float(params.get("face_margin", 0.4)), (0, 0, 0))
+        elif crop == "alpha" and "box" in note:
+            square = T.pad_to_square(img.crop(tuple(note["box"])), (0, 0, 0))
+        else:
+            params["crop"] = crop if crop in ("center", "none") else "center"
+            square = None
+        if square is not None:
+            out = T.finish(square, resolution=resolution, channels=1, background=(0, 0, 0))
+        else:
+            out, _ = _first(T.process_image(img, **_process_kwargs(params, resolution, 1)))
     except (UnusableImage, ValueError) as e:
         raise GanforgeError(f"cannot use mask {path_or_image}: {e}") from None
-    return np.asarray(out) > 127
+    return np.asarray(out.convert("L")) > 127
 
 
 def _open(path_or_image, decode_image, UnusableImage) -> Image.Image:

@@ -40,8 +40,8 @@ def _check(frames: np.ndarray) -> np.ndarray:
 def write_video(frames: np.ndarray, path: str | Path, fps: float = 24.0, loop: bool = True) -> Path:
     """Write ``frames`` uint8 (T, H, W, C) to ``path`` (.gif, .mp4 or a folder); returns the path.
 
-    GIF: one palette per frame, looping forever unless ``loop`` is False; Pillow merges
-    consecutive identical frames into one longer frame (same play time). MP4: H.264,
+    GIF: one palette for the whole video (no colour flicker between frames), every frame
+    kept, looping forever unless ``loop`` is False. MP4: H.264,
     yuv420p; odd sides are padded by one edge pixel since yuv420p needs even sides.
     """
     frames = _check(frames)
@@ -50,10 +50,7 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float = 24.0, loop: b
     kind = video_kind(path)
     path = Path(path)
     if kind == "gif":
-        images = [to_pil(f) for f in frames]
-        with atomic_path(path) as tmp:
-            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                           duration=max(1, round(1000 / fps)), disposal=1, **({"loop": 0} if loop else {}))
+        _write_gif(frames, path, fps, loop)
     elif kind == "mp4":
         _write_mp4(frames, path, fps)
     else:
@@ -62,6 +59,33 @@ def write_video(frames: np.ndarray, path: str | Path, fps: float = 24.0, loop: b
             with atomic_path(path / f"frame{i:05d}.png") as tmp:
                 to_pil(f).save(tmp, format="PNG")
     return path
+
+
+def _write_gif(frames: np.ndarray, path: Path, fps: float, loop: bool) -> None:
+    """Pillow's GIF encoder, frame by frame. ``Image.save(save_all=True)`` would merge identical
+    consecutive frames (a still stretch of a morph) and pick a palette per frame; here every
+    frame is written, all with one palette quantised from up to 64 frames spread over the video."""
+    from PIL import GifImagePlugin, Image
+
+    if frames.shape[-1] == 1:
+        images = [Image.fromarray(f[..., 0], "L") for f in frames]  # grey: GIF's exact 256-level palette
+    else:
+        sample = frames[np.linspace(0, len(frames) - 1, min(len(frames), 64)).round().astype(int)]
+        mosaic = Image.fromarray(np.concatenate(list(sample), axis=0), "RGB")
+        palette = mosaic.quantize(256, method=Image.Quantize.MEDIANCUT)
+        # No dithering: dither patterns change from frame to frame and shimmer in a morph.
+        images = [Image.fromarray(f, "RGB").quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
+    header, _ = GifImagePlugin.getheader(images[0], info={"optimize": False})
+    duration = max(1, round(1000 / fps))
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        for chunk in header:
+            f.write(chunk)
+        if loop:  # NETSCAPE2.0 application extension: repeat forever
+            f.write(b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00")
+        for im in images:
+            for chunk in GifImagePlugin.getdata(im, duration=duration, disposal=1):
+                f.write(chunk)
+        f.write(b";")
 
 
 def _write_mp4(frames: np.ndarray, path: Path, fps: float) -> None:

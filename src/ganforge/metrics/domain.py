@@ -19,6 +19,7 @@ The file is a plain dict of tensors and values (loads with ``weights_only=True``
 
 from __future__ import annotations
 
+import math
 import pickle
 import sys
 import zipfile
@@ -88,9 +89,12 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     net.to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     n = len(images)
+    batch_size = min(batch_size, n)
     steps_per_epoch = max(1, n // batch_size)
     total = max(1, int(round(epochs * steps_per_epoch)))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.2)
+    warm = max(1, total // 10)  # linear warm-up, then cosine decay to 0: robust at any number of steps
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     y_all = torch.from_numpy(np.asarray(labels, dtype=np.int64))
     step = 0
     while step < total:
@@ -160,13 +164,13 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     arch = {"channels": data.channels, "resolution": data.resolution, "num_classes": len(data.classes),
             "width": width, "feature_dim": feature_dim}
     net = SmallCNN(data.channels, len(data.classes), width, feature_dim)
-    print(f"ganforge: fitting {name} on {len(train_idx)} images of {data_path} ({len(data.classes)} classes), "
+    log and print(f"ganforge: fitting {name} on {len(train_idx)} images of {data_path} ({len(data.classes)} classes), "
           f"{epochs} epochs on {dev}", file=log, flush=True)
     train_classifier(net, data.images[train_idx], labels[train_idx], epochs=epochs, batch_size=batch_size,
                      seed=seed, device=dev, log=log)
     _, logits = predict(net, data.images[val_idx], device=dev)
     acc = float((logits.argmax(1) == labels[val_idx]).mean())
-    print(f"ganforge: held-out accuracy {acc:.4f} on {len(val_idx)} images", file=log, flush=True)
+    log and print(f"ganforge: held-out accuracy {acc:.4f} on {len(val_idx)} images", file=log, flush=True)
     state = {"format": FORMAT, "version": VERSION, "name": name, "arch": arch,
              "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
              "classes": list(data.classes), "val_accuracy": acc, "epochs": epochs,

@@ -38,10 +38,11 @@ def coverage(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, c
     return float(torch.cat(inside).double().mean())
 
 
-def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
-    """(precision, recall) of generated features ``fake`` against ``real``, both (N, F)."""
-    r = torch.as_tensor(np.asarray(real), dtype=torch.float64)
-    f = torch.as_tensor(np.asarray(fake), dtype=torch.float64)
+def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3,
+                     device: str | torch.device = "cpu") -> tuple[float, float]:
+    """(precision, recall) of generated features ``fake`` against ``real``, both (N, F); float64 on ``device``."""
+    r = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    f = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
     if min(len(r), len(f)) <= k:
         raise ValueError(f"precision/recall with k={k} needs more than {k} samples per set")
     precision = coverage(f, r, knn_radii(r, k))
@@ -52,5 +53,5 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[fl
 @register("pr", uses_features=True, score=lambda v: -(v["precision"] + v["recall"]) / 2,
           help="precision (fidelity) and recall (coverage), k=3 (higher is better)")
 def _pr(ctx: EvalContext) -> dict:
-    p, r = precision_recall(ctx.real_features, ctx.fake_features)
+    p, r = precision_recall(ctx.real_features, ctx.fake_features, device=ctx.device)
     return {"precision": p, "recall": r}

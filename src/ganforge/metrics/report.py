@@ -80,6 +80,8 @@ def plot_metric_curves(series: dict[str, list[dict]], out: str | Path) -> bool:
                 ax.fill_between(steps, vals - std, vals + std, alpha=0.2)
         ax.set_title(key)
         ax.set_xlabel("step")
+        if base.endswith("_p"):
+            ax.set_yscale("log")  # p-values span hundreds of orders of magnitude
         if any(series):
             ax.legend(fontsize=8)
     for ax in list(axes.flat)[len(keys):]:
@@ -175,7 +177,9 @@ def _table(runs: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
 def _cell(v) -> str:
     from ganforge.metrics.evaluate import format_value
 
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
+    if isinstance(v, bool) or isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
         return format_value(v)
     return "-" if v is None else str(v)
 

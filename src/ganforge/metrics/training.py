@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from ganforge.checkpoint import save_checkpoint
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.metrics.registry import METRICS, metric_score
 from ganforge.runs import read_jsonl, truncate_jsonl
 from ganforge.utils import write_json_atomic
@@ -87,10 +87,16 @@ class EvalHook:
 
         t0 = time.time()
         G = getattr(trainer, "G_ema", None) or trainer.G
-        with torch.random.fork_rng(devices=[trainer.runtime.device] if trainer.runtime.device.type == "cuda" else []):
-            fake = generate_images(G, trainer.model_cfg, self.n)
-            values = evaluate_images(fake, trainer.data, [self.name], extractor=self.extractor,
-                                     device=trainer.runtime.device)
+        try:
+            with torch.random.fork_rng(devices=[trainer.runtime.device] if trainer.runtime.device.type == "cuda" else []):
+                fake = generate_images(G, trainer.model_cfg, self.n)
+                values = evaluate_images(fake, trainer.data, [self.name], extractor=self.extractor,
+                                         device=trainer.runtime.device)
+        except (GanforgeError, ValueError, RuntimeError) as e:
+            # A failed evaluation (too few images, out of memory...) must not end hours of training.
+            print(f"\nganforge: warning: evaluation at step {trainer.step} failed: {str(e).splitlines()[0]}",
+                  file=self.out, flush=True)
+            return
         record = {"step": trainer.step, "time": round(trainer.elapsed, 3), "n": self.n, **values}
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")

@@ -18,9 +18,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganforge.config import ModelConfig
-from ganforge.errors import ConfigError
 from ganforge.models import dcgan
-from ganforge.models.cgan import require_labels
+from ganforge.models.cgan import check_classes, require_labels
 
 CONDITIONAL = True
 AUXILIARY_CLASSIFIER = True  # D(x, with_classes=True) -> (logits, class logits)
@@ -29,9 +28,7 @@ OPTIONS = dcgan.OPTIONS
 
 def check(cfg: ModelConfig) -> None:
     dcgan.check(cfg)
-    if cfg.num_classes < 2:
-        raise ConfigError(f"{cfg.family} is conditional: it needs a data set with at least 2 classes "
-                          "(prepare one with --labels subfolders, or use fashion-mnist)")
+    check_classes(cfg)
 
 
 class Generator(nn.Module):

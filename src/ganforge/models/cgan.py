@@ -27,6 +27,10 @@ init_weights = resnet.init_weights
 
 def check(cfg: ModelConfig) -> None:
     resnet.check(cfg)
+    check_classes(cfg)
+
+
+def check_classes(cfg: ModelConfig) -> None:
     if cfg.num_classes < 2:
         raise ConfigError(f"{cfg.family} is conditional: it needs a data set with at least 2 classes "
                           "(prepare one with --labels subfolders, or use fashion-mnist)")

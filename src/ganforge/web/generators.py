@@ -1,21 +1,37 @@
-"""Run lookup confined to the runs directory, and generators loaded once per app."""
+"""Run lookup confined to the runs directory, and per-app caches: generators, data sets, latents.
+
+Everything expensive is loaded once per app and kept: a run's generator (reloaded when
+its checkpoint file changes), its real images for the game, its editing directions, and
+latents made by embedding (an LRU store keyed by unguessable ids).
+"""
 
 from __future__ import annotations
 
+import io
+import json
 import re
+import secrets
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
-from flask import Flask, abort, current_app
+import numpy as np
+import torch
+from flask import Flask, abort, current_app, send_file
 
 from ganforge.runs import find_runs
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+MAX_LATENTS = 512  # embedded/derived latents kept per app (oldest forgotten first)
 
 
 def init_app(app: Flask) -> None:
     app.extensions["ganforge.generators"] = {}
     app.extensions["ganforge.lock"] = threading.Lock()
+    app.extensions["ganforge.datasets"] = {}
+    app.extensions["ganforge.directions"] = {}
+    app.extensions["ganforge.discriminators"] = {}
+    app.extensions["ganforge.latents"] = OrderedDict()
 
 
 def run_names() -> list[str]:
@@ -37,6 +53,13 @@ def run_path(name: str) -> Path:
     return path
 
 
+def run_config(name: str) -> dict:
+    try:
+        return json.loads((run_path(name) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
 def get_generator(name: str):
     """(G, model config) of run ``name``, loaded on first use and cached; reloaded when its checkpoint changes."""
     from ganforge.checkpoint import load_generator
@@ -50,6 +73,77 @@ def get_generator(name: str):
     with current_app.extensions["ganforge.lock"]:
         hit = cache.get(name)
         if hit is None or hit[0] != mtime:
-            G, cfg, _ = load_generator(ckpt, device="cpu")
+            G, cfg, _ = load_generator(ckpt, device="cpu")  # weights_only=True inside
             hit = cache[name] = (mtime, G, cfg)
     return hit[1], hit[2]
+
+
+def get_discriminator(name: str):
+    """The run's discriminator (feature and realism losses of projection/inpainting), cached like G."""
+    from ganforge.latent import load_discriminator
+
+    version = generator_version(name)
+    cache = current_app.extensions["ganforge.discriminators"]
+    with current_app.extensions["ganforge.lock"]:
+        hit = cache.get(name)
+        if hit is None or hit[0] != version:
+            hit = cache[name] = (version, load_discriminator(run_path(name) / "checkpoints" / "latest.pt"))
+    return hit[1]
+
+
+def generator_version(name: str) -> int:
+    """Changes whenever the run's checkpoint changes (keys caches derived from G)."""
+    get_generator(name)
+    return current_app.extensions["ganforge.generators"][name][0]
+
+
+def get_real_images(name: str) -> np.ndarray:
+    """The run's training images, uint8 (N, H, W, C), loaded once; 409 when the data set is gone."""
+    from ganforge.data.dataset import load_dataset
+    from ganforge.errors import DataError
+
+    path = run_config(name).get("data", {}).get("path")
+    cache = current_app.extensions["ganforge.datasets"]
+    with current_app.extensions["ganforge.lock"]:
+        if name not in cache:
+            if not path:
+                abort(409, description=f"run {name!r} does not record its data set")
+            try:
+                cache[name] = load_dataset(path).images
+            except DataError as e:
+                abort(409, description=f"the data set of run {name!r} is not available: {e}")
+    return cache[name]
+
+
+def store_latent(run: str, z: torch.Tensor, **info) -> str:
+    """Keep latent ``z`` (latent_dim,) of ``run``; returns its id."""
+    store: OrderedDict = current_app.extensions["ganforge.latents"]
+    key = secrets.token_urlsafe(9)
+    with current_app.extensions["ganforge.lock"]:
+        store[key] = {"run": run, "z": z.detach().float().cpu().reshape(-1), **info}
+        while len(store) > MAX_LATENTS:
+            store.popitem(last=False)
+    return key
+
+
+def get_latent(run: str, key: str) -> torch.Tensor:
+    """The stored latent ``key`` of ``run`` (latent_dim,), or 404."""
+    entry = current_app.extensions["ganforge.latents"].get(key)
+    if entry is None or entry["run"] != run:
+        abort(404, description=f"no latent {key!r} for run {run!r} (latents are kept while the server runs)")
+    return entry["z"]
+
+
+def png_response(image, download_name: str | None = None):
+    """A PIL image (or uint8 (H, W, C) array) as a PNG response."""
+    return send_file(io.BytesIO(png_bytes(image)), mimetype="image/png", max_age=0, download_name=download_name)
+
+
+def png_bytes(image) -> bytes:
+    from ganforge.sampling import to_pil
+
+    if isinstance(image, np.ndarray):
+        image = to_pil(image)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()

@@ -1,15 +1,11 @@
-"""Runs: the list of runs, one run's page (samples, loss plot, a grid for any seed), and their JSON."""
+"""Runs: the list of runs, one run's page (samples, loss plot, latest metrics, a grid for any seed), and their JSON."""
 
 from __future__ import annotations
 
-import io
-import json
-
-import torch
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, send_file, url_for
 
 from ganforge.runs import read_jsonl
-from ganforge.web.generators import get_generator, run_names, run_path
+from ganforge.web.generators import run_config, run_names, run_path
 
 bp = Blueprint("runs", __name__)
 
@@ -18,10 +14,7 @@ RUN_FILES = {"samples.png": "samples/latest.png", "loss.png": "loss.png"}
 
 def run_summary(name: str) -> dict:
     path = run_path(name)
-    try:
-        config = json.loads((path / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        config = {}
+    config = run_config(name)
     log = read_jsonl(path / "log.jsonl")
     last = log[-1] if log else {}
     model = config.get("model", {})
@@ -36,8 +29,25 @@ def run_summary(name: str) -> dict:
         "images": data.get("count"),
         "step": last.get("step", 0),
         "last": {k: v for k, v in last.items() if k != "step"},
+        "classes": data.get("classes") or [],
         "has_checkpoint": (path / "checkpoints" / "latest.pt").is_file(),
+        "metrics": latest_metrics(read_jsonl(path / "metrics.jsonl")),
     }
+
+
+def latest_metrics(records: list[dict]) -> dict:
+    """The newest value of every metric in ``metrics.jsonl`` records, with the step it was measured at.
+
+    Metrics may be measured at different steps (e.g. FID every 5k, precision every 10k), so
+    each key keeps its own latest record: {"fid[...]": {"value": 31.2, "step": 5000}, ...}.
+    """
+    out: dict = {}
+    for record in records:
+        step = record.get("step")
+        for key, value in record.items():
+            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = {"value": value, "step": step}
+    return out
 
 
 @bp.get("/")
@@ -73,28 +83,8 @@ def api_run(name: str):
     return jsonify(run_summary(name))
 
 
-def _int_arg(key: str, default: int, lo: int, hi: int) -> int:
-    raw = request.args.get(key, default)
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        abort(400, description=f"{key} must be an integer")
-    if not lo <= value <= hi:
-        abort(400, description=f"{key} must be between {lo} and {hi}")
-    return value
-
-
 @bp.get("/api/runs/<name>/grid.png")
 def api_grid(name: str):
-    from ganforge.sampling import generate, image_grid, latents_for_seeds
+    from ganforge.web.explore import grid_image
 
-    seed = _int_arg("seed", 0, 0, 2**31 - 1)
-    n = _int_arg("n", 16, 1, current_app.config["MAX_GRID_IMAGES"])
-    G, cfg = get_generator(name)
-    z = latents_for_seeds(range(seed, seed + n), cfg.latent_dim)
-    with torch.inference_mode():
-        images = generate(G, z)
-    buf = io.BytesIO()
-    image_grid(images).save(buf, format="PNG")
-    buf.seek(0)
-    return send_file(buf, mimetype="image/png", max_age=0)
+    return grid_image(name)

@@ -1,0 +1,158 @@
+"""Offline built-in sources: scikit-learn's digits and colour emoji rendered from an installed font.
+
+``digits``: the 1,797 8×8 handwritten digits bundled inside scikit-learn (no download),
+upscaled to 32×32; labels 0–9. A tiny, fully offline data set for tests and demos.
+
+``emoji``: faces, people and animals from Noto Color Emoji, chosen by the groups of
+Unicode's ``emoji-test.txt`` (Debian: ``fonts-noto-color-emoji`` and ``unicode-data``).
+About 2,400 images, 600 without skin-tone variants (``emoji:noskin``); each is an RGBA
+sprite, so prepare composites it on ``--background`` or keeps the alpha (``--channels 4``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from ganforge.data.decode import UnusableImage
+from ganforge.data.sources import Item, Source
+from ganforge.errors import DataError
+
+EMOJI_FONTS = [
+    "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf",
+    "/usr/share/fonts/noto/NotoColorEmoji.ttf",
+    "/System/Library/Fonts/Apple Color Emoji.ttc",
+]
+EMOJI_TEST = ["/usr/share/unicode/emoji/emoji-test.txt", "/usr/share/unicode-data/emoji/emoji-test.txt"]
+EMOJI_SIZE = 109          # the one size at which the bitmap font Noto Color Emoji renders (136×128 glyphs)
+SKIN_TONES = {0x1F3FB, 0x1F3FC, 0x1F3FD, 0x1F3FE, 0x1F3FF}
+EMOJI_GROUPS = ("faces", "people", "animals")
+
+
+def digits_available() -> str | None:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return "needs scikit-learn: pip install scikit-learn"
+    return None
+
+
+class DigitsSource(Source):
+    """scikit-learn's 1,797 handwritten digits (UCI optdigits test set), 8×8 in 17 grey levels."""
+
+    default_resolution, default_channels = 32, 1
+
+    def __init__(self, argument: str = "", labels: str | None = None, **_):
+        problem = digits_available()
+        if problem:
+            raise DataError(f"digits: {problem}")
+        from sklearn.datasets import load_digits
+
+        super().__init__(description="digits (scikit-learn)")
+        bunch = load_digits()
+        # 0..16 -> 0..255; digits are dark-on-light in the originals' convention of ink = high.
+        self.images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)
+        self.items = [Item(f"{i:04d}", str(int(t))) for i, t in enumerate(bunch.target)]
+
+    def load(self, item: Item) -> Image.Image:
+        img = Image.fromarray(self.images[int(item.key)], "L")
+        return img.resize((32, 32), Image.Resampling.BICUBIC)  # smooth strokes, not 4×4 blocks
+
+
+def _first(paths: list[str], env: str) -> str | None:
+    for p in [os.environ.get(env)] + paths:
+        if p and Path(p).is_file():
+            return p
+    return None
+
+
+def emoji_available() -> str | None:
+    if _first(EMOJI_FONTS, "GANFORGE_EMOJI_FONT") is None:
+        return "needs a colour emoji font: apt-get install fonts-noto-color-emoji (or set GANFORGE_EMOJI_FONT)"
+    if _first(EMOJI_TEST, "GANFORGE_EMOJI_TEST") is None:
+        return "needs Unicode's emoji-test.txt: apt-get install unicode-data (or set GANFORGE_EMOJI_TEST)"
+    return None
+
+
+def parse_emoji_test(path: str) -> list[tuple[str, str, str, str]]:
+    """Fully-qualified emoji of ``emoji-test.txt``: (code points 'hex hex', group, subgroup, name)."""
+    rows = []
+    group = subgroup = ""
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.startswith("# group:"):
+            group = line.split(":", 1)[1].strip()
+        elif line.startswith("# subgroup:"):
+            subgroup = line.split(":", 1)[1].strip()
+        elif line and not line.startswith("#") and ";" in line:
+            codes, rest = line.split(";", 1)
+            status, _, comment = rest.partition("#")
+            if status.strip() == "fully-qualified":
+                name = comment.strip().split(" ", 2)[-1] if comment.strip() else ""
+                rows.append((" ".join(codes.split()), group, subgroup, name))
+    return rows
+
+
+def emoji_group(group: str, subgroup: str) -> str | None:
+    """Our class of an emoji: faces, people, animals, or None (not an avatar)."""
+    if group == "Smileys & Emotion" and (subgroup.startswith("face-") or subgroup in ("cat-face", "monkey-face")):
+        return "faces"
+    if group == "People & Body":
+        return "people"
+    if group == "Animals & Nature" and subgroup.startswith("animal-"):
+        return "animals"
+    return None
+
+
+class EmojiSource(Source):
+    """``emoji[:faces,people,animals][:noskin]``: colour emoji as RGBA sprites, labelled by group."""
+
+    default_resolution, default_channels = 64, 3
+
+    def __init__(self, argument: str = "", labels: str | None = None, **_):
+        problem = emoji_available()
+        if problem:
+            raise DataError(f"emoji: {problem}")
+        super().__init__(description="emoji (Noto Color Emoji)")
+        words = {w.strip() for part in argument.split(":") for w in part.split(",") if w.strip()}
+        noskin = "noskin" in words
+        wanted = (words - {"noskin"}) or set(EMOJI_GROUPS)
+        unknown = wanted - set(EMOJI_GROUPS)
+        if unknown:
+            raise DataError(f"emoji: unknown group {', '.join(sorted(unknown))} (groups: {', '.join(EMOJI_GROUPS)}; add :noskin to drop skin tones)")
+        self.font_path = _first(EMOJI_FONTS, "GANFORGE_EMOJI_FONT")
+        self.names: dict[str, str] = {}
+        for codes, group, subgroup, name in parse_emoji_test(_first(EMOJI_TEST, "GANFORGE_EMOJI_TEST")):
+            ours = emoji_group(group, subgroup)
+            if ours not in wanted:
+                continue
+            if noskin and any(int(c, 16) in SKIN_TONES for c in codes.split()):
+                continue
+            self.names[codes] = name
+            self.items.append(Item(codes, ours))
+        self._font = None
+
+    def load(self, item: Item) -> Image.Image:
+        if self._font is None:
+            self._font = ImageFont.truetype(self.font_path, EMOJI_SIZE)
+        text = "".join(chr(int(c, 16)) for c in item.key.split())
+        # A canvas 3 glyphs wide: a sequence the font cannot join draws as several glyphs, which we refuse.
+        canvas = Image.new("RGBA", (3 * 136, 160), (0, 0, 0, 0))
+        ImageDraw.Draw(canvas).text((8, 8), text, font=self._font, embedded_color=True)
+        box = canvas.getbbox()
+        if box is None:
+            raise UnusableImage("the font has no glyph for it")
+        if box[2] - box[0] > 160:
+            raise UnusableImage("the font draws it as several glyphs")
+        return canvas.crop((8, 8, 8 + 136, 8 + 128))
+
+    def provenance(self, item: Item) -> dict:
+        return {"emoji": "".join(chr(int(c, 16)) for c in item.key.split()), "name": self.names.get(item.key),
+                "licence": "OFL-1.1 (Noto Color Emoji)"}
+
+    def __getstate__(self):  # fonts do not cross process boundaries
+        state = self.__dict__.copy()
+        state["_font"] = None
+        return state

@@ -1,0 +1,64 @@
+"""Embed: project an uploaded photo into the generator's latent space (a job with live progress),
+then edit the embedded latent with the direction sliders, and make the "child" of two latents."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+
+from ganforge.web.explore import prepared_photo, resolve_key
+from ganforge.web.generators import get_discriminator, get_generator, png_bytes, store_latent
+from ganforge.web.jobs import submit
+from ganforge.web.params import int_arg, json_body
+from ganforge.web.runs import run_summary
+
+bp = Blueprint("embed", __name__)
+
+
+def steps_arg(source) -> int:
+    return int_arg("steps", current_app.config["PROJECT_STEPS"], 1, current_app.config["MAX_PROJECT_STEPS"],
+                   source=source)
+
+
+@bp.get("/runs/<name>/embed")
+def page(name: str):
+    return render_template("embed.html", run=run_summary(name))
+
+
+@bp.post("/api/runs/<name>/embed")
+def api_embed(name: str):
+    """Multipart ``image`` (+ ``steps``, ``restarts``) -> 202 and a job; its data hold ``latent``
+    (a key for the other endpoints), ``psnr`` and the loss curve; its file the reconstruction."""
+    from ganforge.latent import project
+
+    target = prepared_photo(name)
+    steps = steps_arg(request.form)
+    restarts = int_arg("restarts", 2, 1, 8, source=request.form)
+    G, cfg = get_generator(name)
+    D = get_discriminator(name)
+    image_url = url_for("explore.api_image", name=name)  # jobs run outside the request
+
+    def job_fn(job):
+        result = project(G, target, steps=steps, restarts=restarts, D=D, progress=job.report)
+        key = "latent:" + store_latent(name, result.latent, label=result.label, source="embed")
+        losses = result.losses[:: max(1, len(result.losses) // 200)]
+        return ({"latent": key, "psnr": result.psnr, "error": result.error, "losses": losses,
+                 "image_url": f"{image_url}?key={quote(key)}"},
+                (png_bytes(result.image), "image/png", "reconstruction.png"))
+
+    return submit("embed", job_fn)
+
+
+@bp.post("/api/runs/<name>/child")
+def api_child(name: str):
+    """JSON ``{"a": KEY, "b": KEY}`` -> the spherical midpoint of the two latents as a new key."""
+    from ganforge.latent import midpoint
+
+    body = json_body()
+    for field in ("a", "b"):
+        if not isinstance(body.get(field), (str, int)) or isinstance(body.get(field), bool):
+            abort(400, description=f"missing field {field!r} (a latent key: seed:N or latent:ID)")
+    (za, la), (zb, _) = resolve_key(name, body["a"]), resolve_key(name, body["b"])
+    key = "latent:" + store_latent(name, midpoint(za, zb), label=la, source="child")
+    return jsonify(latent=key, image_url=url_for("explore.api_image", name=name, key=key)), 201

@@ -1,0 +1,225 @@
+"""Real or fake?: a human evaluation game with the HYPE-∞ protocol (Zhou et al. 2019).
+
+One image at a time, real (from the run's data set) or generated with probability 1/2
+each; the player answers "real" or "fake" and the answer is stored with its response
+time in SQLite. Per run we report:
+
+- ``fool_rate``: the share of generated images judged real (higher = more convincing G);
+- ``hype_inf``: HYPE-∞ itself, the error rate over all judgements, real and fake
+  (50 % = people cannot tell them apart);
+- ``real_accuracy``: the share of real images judged real (a check on the players);
+
+each with a bootstrap 95 % confidence interval (percentile method, 2,000 resamples of the
+judgements, fixed seed so the page is stable), and the counts they rest on.
+
+The truth is kept on the server: a round's image URL carries only the round id, real and
+generated images go through the same PNG encoder at the same size, and the truth is
+revealed only in the answer's reply. A round can be answered once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import secrets
+import sqlite3
+import time
+
+import numpy as np
+import torch
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, url_for
+
+from ganforge.web.generators import get_generator, get_real_images, png_response, run_names, run_path
+from ganforge.web.params import choice_arg, int_arg, json_body
+from ganforge.web.runs import run_summary
+
+bp = Blueprint("game", __name__)
+
+PLAYER_COOKIE = "ganforge_player"
+BOOTSTRAP_SAMPLES = 2000
+MAX_RESPONSE_MS = 10 * 60 * 1000  # a longer "response time" is someone who walked away: stored as unknown
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS rounds (
+    id         TEXT PRIMARY KEY,
+    run        TEXT NOT NULL,
+    truth      TEXT NOT NULL CHECK (truth IN ('real', 'fake')),
+    source     INTEGER NOT NULL,          -- data-set index (real) or latent seed (fake)
+    player     TEXT NOT NULL,
+    created    REAL NOT NULL,             -- unix time the round was dealt
+    answer     TEXT CHECK (answer IN ('real', 'fake')),
+    response_ms INTEGER,                  -- measured in the browser from image shown to click
+    server_ms  INTEGER,                   -- dealt to answered, measured on the server
+    answered   REAL
+);
+CREATE INDEX IF NOT EXISTS rounds_run ON rounds (run, answer);
+"""
+
+
+def init_app(app: Flask) -> None:
+    with sqlite3.connect(app.config["GAME_DB"]) as db:
+        db.execute("PRAGMA journal_mode=WAL")  # readers (results page) do not block the players
+        db.executescript(SCHEMA)
+    app.teardown_appcontext(_close_db)
+
+
+def db() -> sqlite3.Connection:
+    if "game_db" not in g:
+        g.game_db = sqlite3.connect(current_app.config["GAME_DB"], timeout=10)
+        g.game_db.row_factory = sqlite3.Row
+    return g.game_db
+
+
+def _close_db(exc) -> None:
+    conn = g.pop("game_db", None)
+    if conn is not None:
+        conn.close()
+
+
+# ---- statistics --------------------------------------------------------------------------
+def bootstrap_ci(outcomes: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> list[float] | None:
+    """Percentile 95 % interval of the mean of 0/1 ``outcomes`` (N,); None when there are none."""
+    if len(outcomes) == 0:
+        return None
+    rng = np.random.default_rng(seed)
+    means = outcomes[rng.integers(0, len(outcomes), (samples, len(outcomes)))].mean(axis=1)
+    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
+
+
+def _rate(outcomes: np.ndarray) -> dict:
+    return {"value": float(outcomes.mean()) if len(outcomes) else None, "ci95": bootstrap_ci(outcomes),
+            "n": int(len(outcomes))}
+
+
+def results_for(run: str) -> dict:
+    rows = db().execute("SELECT truth, answer, response_ms FROM rounds WHERE run = ? AND answer IS NOT NULL",
+                        (run,)).fetchall()
+    truth = np.array([r["truth"] for r in rows])
+    answer = np.array([r["answer"] for r in rows])
+    fake, real = truth == "fake", truth == "real"
+    times = [r["response_ms"] for r in rows if r["response_ms"] is not None]
+    return {
+        "run": run,
+        "judgements": len(rows),
+        "players": db().execute("SELECT COUNT(DISTINCT player) FROM rounds WHERE run = ? AND answer IS NOT NULL",
+                                (run,)).fetchone()[0],
+        "fool_rate": _rate((answer[fake] == "real").astype(float)),
+        "hype_inf": _rate((answer != truth).astype(float)),
+        "real_accuracy": _rate((answer[real] == "real").astype(float)),
+        "median_response_ms": float(np.median(times)) if times else None,
+    }
+
+
+# ---- rounds ------------------------------------------------------------------------------
+def _player() -> str:
+    player = request.cookies.get(PLAYER_COOKIE, "")
+    return player if len(player) == 16 and player.isalnum() else secrets.token_hex(8)
+
+
+def _round(round_id: str) -> sqlite3.Row:
+    row = db().execute("SELECT * FROM rounds WHERE id = ?", (round_id,)).fetchone()
+    if row is None or row["run"] not in run_names():
+        abort(404, description="no such round")
+    return row
+
+
+@bp.post("/api/game/<name>/rounds")
+def new_round(name: str):
+    """Deal a round: ``{"id", "image_url"}``; the truth stays on the server."""
+    run_path(name)
+    real_images = get_real_images(name)
+    get_generator(name)  # a run without a checkpoint cannot play: 404 now, not at the image
+    rng = secrets.SystemRandom()
+    truth = rng.choice(("real", "fake"))
+    source = rng.randrange(len(real_images)) if truth == "real" else rng.randrange(2**31)
+    round_id, player = secrets.token_urlsafe(12), _player()
+    with db():
+        db().execute("INSERT INTO rounds (id, run, truth, source, player, created) VALUES (?, ?, ?, ?, ?, ?)",
+                     (round_id, name, truth, source, player, time.time()))
+    response = jsonify(id=round_id, image_url=url_for("game.round_image", round_id=round_id))
+    response.set_cookie(PLAYER_COOKIE, player, max_age=365 * 86400, httponly=True, samesite="Strict")
+    return response, 201
+
+
+@bp.get("/api/game/rounds/<round_id>/image.png")
+def round_image(round_id: str):
+    from ganforge.sampling import generate, latents_for_seeds
+
+    row = _round(round_id)
+    if row["truth"] == "real":
+        images = get_real_images(row["run"])
+        image = np.asarray(images[row["source"] % len(images)])
+    else:
+        G, cfg = get_generator(row["run"])
+        labels = None
+        if cfg.num_classes:
+            labels = torch.tensor([row["source"] % cfg.num_classes])
+        image = generate(G, latents_for_seeds([row["source"]], cfg.latent_dim), labels)[0]
+    return png_response(image)
+
+
+@bp.post("/api/game/rounds/<round_id>/answer")
+def answer(round_id: str):
+    body = json_body()
+    guess = choice_arg("answer", ("real", "fake"), source=body)
+    response_ms = int_arg("response_ms", None, 0, 2**31, source=body) if body.get("response_ms") is not None else None
+    if response_ms is not None and response_ms > MAX_RESPONSE_MS:
+        response_ms = None
+    row = _round(round_id)
+    now = time.time()
+    with db():
+        updated = db().execute(
+            "UPDATE rounds SET answer = ?, response_ms = ?, server_ms = ?, answered = ? WHERE id = ? AND answer IS NULL",
+            (guess, response_ms, int((now - row["created"]) * 1000), now, round_id)).rowcount
+    if not updated:
+        abort(409, description="this round was answered already")
+    return jsonify(id=round_id, answer=guess, truth=row["truth"], correct=guess == row["truth"])
+
+
+# ---- results -----------------------------------------------------------------------------
+def _played_runs() -> list[str]:
+    known = set(run_names())
+    played = [r[0] for r in db().execute("SELECT DISTINCT run FROM rounds WHERE answer IS NOT NULL ORDER BY run")]
+    return [r for r in played if r in known]
+
+
+@bp.get("/api/game/results")
+def api_results():
+    return jsonify(results=[results_for(r) for r in _played_runs()])
+
+
+@bp.get("/api/game/<name>/results")
+def api_run_results(name: str):
+    run_path(name)
+    return jsonify(results_for(name))
+
+
+@bp.get("/api/game/answers.csv")
+def answers_csv():
+    """Every answered round as CSV (one row per judgement); ``?run=NAME`` for one run."""
+    run = request.args.get("run")
+    if run is not None:
+        run_path(run)
+    query = ("SELECT run, id, player, truth, answer, response_ms, server_ms, source, created, answered "
+             "FROM rounds WHERE answer IS NOT NULL" + (" AND run = ?" if run else "") + " ORDER BY answered")
+    buf = io.StringIO()
+    out = csv.writer(buf)
+    out.writerow(["run", "round", "player", "truth", "answer", "correct", "response_ms", "server_ms",
+                  "source", "dealt_unix", "answered_unix"])
+    for r in db().execute(query, (run,) if run else ()):
+        out.writerow([r["run"], r["id"], r["player"], r["truth"], r["answer"], int(r["truth"] == r["answer"]),
+                      r["response_ms"] if r["response_ms"] is not None else "", r["server_ms"], r["source"],
+                      f"{r['created']:.3f}", f"{r['answered']:.3f}"])
+    return Response(buf.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=ganforge-answers{'-' + run if run else ''}.csv"})
+
+
+# ---- pages -------------------------------------------------------------------------------
+@bp.get("/runs/<name>/game")
+def page(name: str):
+    return render_template("game/play.html", run=run_summary(name))
+
+
+@bp.get("/game/results")
+def results_page():
+    return render_template("game/results.html", results=[results_for(r) for r in _played_runs()])

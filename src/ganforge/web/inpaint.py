@@ -1,0 +1,56 @@
+"""Inpaint: fill the region of an uploaded or generated image that the user painted over.
+
+The page sends the image (already at the model's resolution: a generated image, or the
+upload as ``/api/runs/<name>/photo.png`` prepared it) and the drawn mask (white = fill,
+any size: resized to the model's resolution); the fill runs as a job."""
+
+from __future__ import annotations
+
+import numpy as np
+from urllib.parse import quote
+
+from flask import Blueprint, abort, render_template, request, url_for
+from PIL import Image
+
+from ganforge.web.embed import steps_arg
+from ganforge.web.explore import prepared_photo
+from ganforge.web.generators import get_discriminator, get_generator, png_bytes, store_latent
+from ganforge.web.jobs import submit
+from ganforge.web.params import int_arg
+from ganforge.web.runs import run_summary
+from ganforge.web.security import read_image
+
+bp = Blueprint("inpaint", __name__)
+
+
+@bp.get("/runs/<name>/inpaint")
+def page(name: str):
+    return render_template("inpaint.html", run=run_summary(name))
+
+
+@bp.post("/api/runs/<name>/inpaint")
+def api_inpaint(name: str):
+    """Multipart ``image`` and ``mask`` (+ ``steps``, ``restarts``) -> 202 and a job whose file is the filled image."""
+    from ganforge.latent import inpaint
+
+    G, cfg = get_generator(name)
+    image = prepared_photo(name)
+    drawn = read_image("mask", "L").resize((cfg.resolution, cfg.resolution), Image.Resampling.BOX)
+    mask = np.asarray(drawn) > 127  # a pixel is missing when more than half of it was painted
+    if not mask.any():
+        abort(400, description="the mask marks no pixels to fill (paint over the part to replace)")
+    if mask.all():
+        abort(400, description="the mask covers the whole image: nothing is known to fill from")
+    steps = steps_arg(request.form)
+    restarts = int_arg("restarts", 2, 1, 8, source=request.form)
+    D = get_discriminator(name)
+    image_url = url_for("explore.api_image", name=name)  # jobs run outside the request
+
+    def job_fn(job):
+        result = inpaint(G, image, mask, steps=steps, restarts=restarts, D=D, progress=job.report)
+        key = "latent:" + store_latent(name, result.latent, label=result.label, source="inpaint")
+        return ({"latent": key, "generated_url": f"{image_url}?key={quote(key)}",
+                 "masked_pixels": int(mask.sum())},
+                (png_bytes(result.image), "image/png", "inpainted.png"))
+
+    return submit("inpaint", job_fn)

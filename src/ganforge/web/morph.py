@@ -1,0 +1,71 @@
+"""Morph: a path through two or more latents (seeds or embedded photos), previewed in the page,
+downloadable as GIF or MP4. Rendering and encoding run as a job in the worker pool."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from flask import Blueprint, abort, render_template
+
+from ganforge.web.explore import resolve_key
+from ganforge.web.generators import get_generator
+from ganforge.web.jobs import submit
+from ganforge.web.params import choice_arg, float_arg, int_arg, json_body
+from ganforge.web.runs import run_summary
+
+bp = Blueprint("morph", __name__)
+
+MAX_KEYS = 16
+MAX_FRAMES = 240
+RENDER_BATCH = 16
+
+
+@bp.get("/runs/<name>/morph")
+def page(name: str):
+    return render_template("morph.html", run=run_summary(name))
+
+
+@bp.post("/api/runs/<name>/morph")
+def api_morph(name: str):
+    """JSON ``{"keys": ["seed:1", "latent:ID", ...], "frames": 48, "mode": "slerp", "loop": false,
+    "fps": 24, "format": "gif"|"mp4", "psi": 1}`` -> 202 and a job whose result is the video."""
+    from ganforge.latent import MODES, interpolate, write_video
+
+    body = json_body()
+    keys = body.get("keys")
+    if not isinstance(keys, list) or not 2 <= len(keys) <= MAX_KEYS:
+        abort(400, description=f"keys must be a list of 2 to {MAX_KEYS} latents (seed:N or latent:ID)")
+    frames = int_arg("frames", 48, 2, MAX_FRAMES, source=body)
+    mode = choice_arg("mode", MODES, "slerp", source=body)
+    fmt = choice_arg("format", ("gif", "mp4"), "gif", source=body)
+    fps = float_arg("fps", 24.0, 1.0, 60.0, source=body)
+    psi = float_arg("psi", 1.0, 0.0, 2.0, source=body)
+    loop = body.get("loop", False)
+    if not isinstance(loop, bool):
+        abort(400, description="loop must be true or false")
+    G, cfg = get_generator(name)
+    resolved = [resolve_key(name, k, psi) for k in keys]
+    latents = torch.stack([z for z, _ in resolved])                     # (K, D)
+    path = interpolate(latents, frames, mode, loop)                     # (frames, D)
+    labels = None
+    if cfg.num_classes:  # a conditional morph keeps the first key's class
+        labels = torch.full((frames,), int(resolved[0][1] or 0), dtype=torch.long)
+
+    def job_fn(job):
+        from ganforge.latent import render
+
+        out = []
+        for i in range(0, frames, RENDER_BATCH):
+            job.report(i, frames)
+            out.append(render(G, path[i:i + RENDER_BATCH], None if labels is None else labels[i:i + RENDER_BATCH]))
+        job.report(frames, frames)
+        with tempfile.TemporaryDirectory() as tmp:
+            video = write_video(np.concatenate(out), Path(tmp) / f"morph.{fmt}", fps=fps)  # the GIF repeats forever
+            data = video.read_bytes()
+        return ({"frames": frames, "format": fmt, "bytes": len(data)},
+                (data, "image/gif" if fmt == "gif" else "video/mp4", f"{name}-morph.{fmt}"))
+
+    return submit("morph", job_fn)

@@ -1,0 +1,127 @@
+"""The safety layer: access token, cross-site request protection, response headers, uploads.
+
+- Access token (optional, for non-local use): when ``ACCESS_TOKEN`` is set every request
+  must carry it as ``Authorization: Bearer T``, the ``ganforge_token`` cookie, or once as
+  ``?token=T`` (which sets the cookie and redirects to the clean URL).
+- CSRF: a state-changing request (anything but GET/HEAD/OPTIONS) must send the header
+  ``X-CSRF-Token`` with this app's token (in every page's ``<meta name="csrf-token">`` and at
+  ``GET /api/csrf``); another site's page can neither read the token nor set the header
+  without a CORS pre-flight we never grant. Requests a browser marks as cross-site are
+  refused outright.
+- Uploads: size capped by ``MAX_CONTENT_LENGTH`` (413), type sniffed from the first bytes,
+  never the file name or declared type (415), decoded with the data pipeline's safe decoder
+  under a pixel limit (400).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import urlencode, urlsplit
+
+from flask import Flask, abort, current_app, jsonify, redirect, request
+from PIL import Image
+
+from ganforge.data.decode import UnusableImage, decode_image
+
+TOKEN_COOKIE = "ganforge_token"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+# Leading bytes of the image formats we accept.
+SIGNATURES = {
+    b"\x89PNG\r\n\x1a\n": "PNG",
+    b"\xff\xd8\xff": "JPEG",
+    b"GIF87a": "GIF",
+    b"GIF89a": "GIF",
+    b"BM": "BMP",
+}
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("CSRF_TOKEN", secrets.token_urlsafe(32))
+    app.before_request(check_access_token)
+    app.before_request(check_csrf)
+    app.after_request(add_headers)
+    app.context_processor(lambda: {"csrf_token": current_app.config["CSRF_TOKEN"]})
+    app.add_url_rule("/api/csrf", "csrf", lambda: jsonify(csrf=current_app.config["CSRF_TOKEN"]))
+
+
+def _same(a: str | None, b: str) -> bool:
+    return a is not None and hmac.compare_digest(a.encode(), b.encode())
+
+
+def check_access_token():
+    token = current_app.config.get("ACCESS_TOKEN")
+    if not token:
+        return None
+    auth = request.headers.get("Authorization", "")
+    if auth.startswith("Bearer ") and _same(auth[7:], token):
+        return None
+    if _same(request.cookies.get(TOKEN_COOKIE), token):
+        return None
+    if _same(request.args.get("token"), token) and request.method in SAFE_METHODS:
+        # Trade the URL token for a cookie and drop it from the address bar (and from logs/history).
+        rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
+        response = redirect(request.path + ("?" + urlencode(rest) if rest else ""))
+        response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict", secure=request.is_secure)
+        return response
+    response = jsonify(error="this server needs an access token: open the URL printed by 'ganforge serve'")
+    response.status_code = 401
+    response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def check_csrf():
+    if request.method in SAFE_METHODS:
+        return None
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        abort(403, description="cross-site request refused")
+    origin = request.headers.get("Origin")
+    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+        abort(403, description="cross-origin request refused")
+    if not _same(request.headers.get("X-CSRF-Token"), current_app.config["CSRF_TOKEN"]):
+        abort(403, description="missing or wrong X-CSRF-Token header (GET /api/csrf gives the token)")
+    return None
+
+
+def add_headers(response):
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    # All scripts and styles are files under /static: no inline code runs.
+    response.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+                                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+    return response
+
+
+def sniff(data: bytes) -> str | None:
+    """The image format named by ``data``'s first bytes, or None."""
+    for magic, name in SIGNATURES.items():
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def read_image(field: str = "image", mode: str = "RGB") -> Image.Image:
+    """The uploaded image in form field ``field``, checked and safely decoded, in ``mode``; else 400/415."""
+    upload = request.files.get(field)
+    if upload is None:
+        abort(400, description=f"missing file field {field!r}")
+    data = upload.read(current_app.config["MAX_CONTENT_LENGTH"] + 1)
+    if not data:
+        abort(400, description=f"{field!r} is empty")
+    if sniff(data) is None:
+        abort(415, description=f"{field!r} is not a PNG, JPEG, GIF, WebP or BMP image")
+    try:
+        img = decode_image(data, max_pixels=current_app.config["MAX_UPLOAD_PIXELS"])
+    except UnusableImage as e:
+        abort(400, description=f"{field!r}: {e}")
+    if img.mode in ("RGBA", "LA", "P") and mode != "RGBA":
+        # Transparent pixels become white, as in `ganforge data prepare`.
+        rgba = img.convert("RGBA")
+        img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img.alpha_composite(rgba)
+    return img.convert(mode)

@@ -1,0 +1,96 @@
+// Shared helpers for every page: CSRF-protected requests, job polling, messages.
+"use strict";
+
+const ganforge = (() => {
+  const csrf = () => document.querySelector('meta[name="csrf-token"]').content;
+
+  // POST a JSON object or a FormData; resolves to the parsed JSON reply, rejects with its error message.
+  async function post(url, body) {
+    const isForm = body instanceof FormData;
+    const r = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: isForm ? { "X-CSRF-Token": csrf() } : { "X-CSRF-Token": csrf(), "Content-Type": "application/json" },
+      body: isForm ? body : JSON.stringify(body || {}),
+    });
+    const data = await r.json().catch(() => ({ error: r.statusText }));
+    if (!r.ok) throw new Error(data.error || r.statusText);
+    return data;
+  }
+
+  async function getJSON(url) {
+    const r = await fetch(url, { credentials: "same-origin" });
+    const data = await r.json().catch(() => ({ error: r.statusText }));
+    if (!r.ok) throw new Error(data.error || r.statusText);
+    return data;
+  }
+
+  // Poll a job until it ends; onProgress(job) after every poll. Resolves to the finished job.
+  async function waitJob(job, onProgress, interval = 500) {
+    while (job.status === "queued" || job.status === "running") {
+      await new Promise((res) => setTimeout(res, interval));
+      job = await getJSON("/api/jobs/" + job.id);
+      if (onProgress) onProgress(job);
+    }
+    if (job.status !== "done") throw new Error(job.error || job.status);
+    return job;
+  }
+
+  function say(el, text, isError = false) {
+    el.textContent = text;
+    el.classList.toggle("error", isError);
+  }
+
+  // Fetch an image URL and show it in <img> (errors as text in `status`); resolves when shown.
+  async function showImage(img, url, status) {
+    const r = await fetch(url, { credentials: "same-origin" });
+    if (!r.ok) {
+      const data = await r.json().catch(() => ({ error: r.statusText }));
+      if (status) say(status, data.error || r.statusText, true);
+      throw new Error(data.error);
+    }
+    const blob = await r.blob();
+    if (img.dataset.blobUrl) URL.revokeObjectURL(img.dataset.blobUrl);
+    img.dataset.blobUrl = URL.createObjectURL(blob);
+    await new Promise((res) => { img.onload = res; img.src = img.dataset.blobUrl; });
+    if (status) say(status, "");
+  }
+
+  return { post, getJSON, waitJob, say, showImage };
+})();
+
+// Sliders along the run's editing directions for one latent key; the image re-renders as they move.
+// Only one render is in flight; the latest slider position wins.
+ganforge.editor = async function (box, apiBase, key, psi = 1) {
+  box.innerHTML = "";
+  const img = document.createElement("img");
+  img.className = "edit-image"; img.alt = "selected image";
+  const sliders = document.createElement("div");
+  sliders.className = "sliders";
+  const status = document.createElement("p");
+  status.className = "meta";
+  box.append(img, sliders, status);
+  let dirs;
+  try { dirs = await ganforge.getJSON(apiBase + "/directions"); }
+  catch (e) { ganforge.say(status, e.message, true); return; }
+  const values = new Array(dirs.k).fill(0);
+  let busy = false, again = false;
+  async function render() {
+    if (busy) { again = true; return; }
+    busy = true;
+    const q = new URLSearchParams({ key, psi, edits: values.join(",") });
+    try { await ganforge.showImage(img, apiBase + "/image.png?" + q, status); } catch (e) { /* shown */ }
+    box.dataset.renders = String(Number(box.dataset.renders || 0) + 1);
+    busy = false;
+    if (again) { again = false; render(); }
+  }
+  dirs.names.forEach((name, i) => {
+    const label = document.createElement("label");
+    const input = Object.assign(document.createElement("input"), { type: "range", min: -5, max: 5, step: 0.25, value: 0 });
+    input.className = "direction"; input.dataset.index = i;
+    const out = document.createElement("output"); out.textContent = "0";
+    input.addEventListener("input", () => { values[i] = Number(input.value); out.textContent = input.value; render(); });
+    label.append(`#${i} (${(100 * dirs.explained_variance[i]).toFixed(1)} %) `, input, out);
+    sliders.append(label);
+  });
+  render();
+};

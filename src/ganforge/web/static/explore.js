@@ -1,0 +1,37 @@
+// Explore: grid from a seed with truncation and class; click an image to edit it with sliders.
+"use strict";
+const ex = document.getElementById("explore"), api = ex.dataset.api;
+const grid = document.getElementById("grid"), status = document.getElementById("status");
+const $ = (id) => document.getElementById(id);
+let shown = { seed: 0, n: 16 };
+
+function params() {
+  const p = { seed: $("seed").value, n: $("n").value, psi: $("psi").value };
+  if ($("class") && $("class").value !== "") p.class = $("class").value;
+  return p;
+}
+
+async function loadGrid() {
+  const p = params();
+  try {
+    await ganforge.showImage(grid, api + "/grid.png?" + new URLSearchParams(p), status);
+    shown = { seed: Number(p.seed), n: Number(p.n) };
+    ex.dataset.grids = String(Number(ex.dataset.grids || 0) + 1);
+  } catch (e) { /* message shown */ }
+}
+
+$("grid-form").addEventListener("submit", (e) => { e.preventDefault(); loadGrid(); });
+$("psi").addEventListener("input", () => { $("psi-out").textContent = $("psi").value; });
+$("psi").addEventListener("change", loadGrid);
+
+// The grid is image_grid's layout: ceil(sqrt(n)) columns of R-pixel cells with 2-pixel padding.
+grid.addEventListener("click", (e) => {
+  const r = Number(ex.dataset.resolution), cols = Math.ceil(Math.sqrt(shown.n));
+  const scale = grid.naturalWidth / grid.clientWidth;
+  const x = e.offsetX * scale, y = e.offsetY * scale;
+  const col = Math.floor((x - 2) / (r + 2)), row = Math.floor((y - 2) / (r + 2));
+  const i = row * cols + col;
+  if (col < 0 || col >= cols || i < 0 || i >= shown.n) return;
+  ganforge.editor($("editor"), api, "seed:" + (shown.seed + i), $("psi").value);
+});
+loadGrid();

@@ -1,0 +1,61 @@
+"""Training: a live view of a running or finished run (latest samples, loss and metric curves).
+
+The page polls ``/api/runs/<name>/training`` every few seconds; the JSON holds the loss
+log thinned to at most ``points`` records (every k-th, always keeping the last), every
+metrics record, and the samples' modification time so the page reloads the grid only
+when the trainer wrote a new one. A run counts as "running" while its log changed in
+the last minute.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, jsonify, render_template
+
+from ganforge.runs import read_jsonl
+from ganforge.web.generators import run_path
+from ganforge.web.params import int_arg
+from ganforge.web.runs import run_summary
+
+bp = Blueprint("training", __name__)
+
+RUNNING_WINDOW_S = 60  # a log written to within this many seconds means training is going on
+CURVE_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "d_acc", "img_per_s")
+
+
+def thin(records: list[dict], points: int) -> list[dict]:
+    """At most ``points`` records, evenly strided, always including the last one."""
+    if len(records) <= points:
+        return records
+    stride = -(-len(records) // points)
+    kept = records[::stride]
+    if kept[-1] is not records[-1]:
+        kept.append(records[-1])
+    return kept
+
+
+def training_state(name: str, points: int = 400) -> dict:
+    path = run_path(name)
+    log_file = path / "log.jsonl"
+    log = read_jsonl(log_file)
+    samples = path / "samples" / "latest.png"
+    now = time.time()
+    return {
+        "run": name,
+        "step": log[-1].get("step", 0) if log else 0,
+        "running": log_file.is_file() and now - log_file.stat().st_mtime < RUNNING_WINDOW_S,
+        "log": [{k: r[k] for k in ("step", *CURVE_KEYS) if k in r} for r in thin(log, points)],
+        "metrics": read_jsonl(path / "metrics.jsonl"),
+        "samples_mtime": samples.stat().st_mtime if samples.is_file() else None,
+    }
+
+
+@bp.get("/runs/<name>/training")
+def page(name: str):
+    return render_template("training.html", run=run_summary(name))
+
+
+@bp.get("/api/runs/<name>/training")
+def api(name: str):
+    return jsonify(training_state(name, int_arg("points", 400, 10, 5000)))

@@ -1,0 +1,191 @@
+"""End to end: the real server (``ganforge serve`` under waitress) driven by Debian's headless chromium.
+
+Generates a grid, moves an editing slider, makes a morph, embeds and inpaints, watches
+training, answers ten real-or-fake rounds and finds them on the results page. Saves a
+screenshot of every page under docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+SHOTS = REPO / "docs" / "screenshots"
+CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+RUN = "pokemon"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path, trained_run):
+    runs = tmp_path / "runs"
+    shutil.copytree(trained_run, runs / RUN)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", "--runs", str(runs), "--port", str(port),
+                             "--db", str(tmp_path / "game.sqlite")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            urllib.request.urlopen(base + "/api/runs", timeout=5).read()
+            break
+        except OSError:
+            if time.time() > deadline or proc.poll() is not None:
+                proc.kill()
+                pytest.fail("the server did not start: " + (proc.stdout.read() if proc.stdout else ""))
+            time.sleep(0.3)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        pytest.skip("needs Debian's chromium and chromium-driver (make test installs them)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'chromium-profile'}",
+                 "--window-size=1280,1000"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait_for(driver, condition, timeout=120, what="condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = driver.execute_script(condition)
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}; page says: "
+                         + driver.execute_script("return document.body.innerText")[:500])
+
+
+def shoot(driver, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+
+
+def test_browser_drives_every_page(server, browser, tmp_path, trained_run):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    d = browser
+    find = lambda css: d.find_element(By.CSS_SELECTOR, css)  # noqa: E731
+
+    # Runs and the run page.
+    d.get(server + "/")
+    assert RUN in find(".cards").text
+    shoot(d, "runs")
+    d.get(f"{server}/runs/{RUN}")
+    wait_for(d, "return document.getElementById('grid').naturalWidth > 0", what="run grid")
+    shoot(d, "run")
+
+    # Explore: a grid for a new seed, then click an image and move a slider.
+    d.get(f"{server}/runs/{RUN}/explore")
+    wait_for(d, "return document.getElementById('explore').dataset.grids === '1'", what="first grid")
+    find("#seed").clear()
+    find("#seed").send_keys("100")
+    find("#generate").click()
+    wait_for(d, "return document.getElementById('explore').dataset.grids === '2'", what="second grid")
+    ActionChains(d).move_to_element_with_offset(find("#grid"), -100, -100).click().perform()
+    wait_for(d, "return Number(document.getElementById('editor').dataset.renders || 0) >= 1", what="editor image")
+    before = d.execute_script("return document.querySelector('#editor img').src")
+    slider = find("input.direction")
+    for _ in range(8):
+        slider.send_keys(Keys.RIGHT)
+    wait_for(d, "return document.querySelector('#editor output').textContent === '2'", what="slider value")
+    wait_for(d, f"return document.querySelector('#editor img').src !== {before!r} && "
+                "document.querySelector('#editor img').complete", what="edited image")
+    shoot(d, "explore")
+
+    # Morph three seeds into a GIF.
+    d.get(f"{server}/runs/{RUN}/morph")
+    find("#frames").clear()
+    find("#frames").send_keys("12")
+    find("#make").click()
+    wait_for(d, "return document.getElementById('morph').dataset.done === '1'", what="morph")
+    wait_for(d, "return document.querySelector('#preview img').naturalWidth === 32", what="morph preview")
+    assert find("#download").get_attribute("href").endswith("?download=1")
+    shoot(d, "morph")
+
+    # Embed a training image.
+    photo = tmp_path / "photo.png"
+    from ganforge.data.dataset import load_dataset
+    import json
+
+    data = json.loads((trained_run / "config.json").read_text())["data"]["path"]
+    Image.fromarray(np.asarray(load_dataset(data).images[3])).resize((128, 128), Image.Resampling.NEAREST).save(photo)
+    d.get(f"{server}/runs/{RUN}/embed")
+    find("#photo").send_keys(str(photo))
+    find("#steps").clear()
+    find("#steps").send_keys("20")
+    find("#embed-form button").click()
+    wait_for(d, "return Number(document.getElementById('editor').dataset.renders || 0) >= 1", what="embedding")
+    assert "PSNR" in find("#status").text
+    shoot(d, "embed")
+
+    # Inpaint: a generated image, a painted stroke, fill.
+    d.get(f"{server}/runs/{RUN}/inpaint")
+    find("#source-form button").click()
+    wait_for(d, "return document.getElementById('inpaint').dataset.ready === '1'", what="inpaint source")
+    mask = find("#mask")
+    ActionChains(d).move_to_element_with_offset(mask, -60, -20).click_and_hold().move_by_offset(120, 30) \
+        .move_by_offset(0, 40).release().perform()
+    find("#steps").clear()
+    find("#steps").send_keys("10")
+    find("#fill").click()
+    wait_for(d, "return document.getElementById('result').naturalWidth === 32", what="inpainted image")
+    shoot(d, "inpaint")
+
+    # Training view.
+    d.get(f"{server}/runs/{RUN}/training")
+    wait_for(d, "return document.getElementById('training').dataset.loaded === '1'", what="training data")
+    wait_for(d, "return document.getElementById('samples').naturalWidth > 0", what="training samples")
+    assert find("#step").text == "12"
+    shoot(d, "training")
+
+    # Ten rounds of real or fake?
+    d.get(f"{server}/runs/{RUN}/game")
+    for i in range(10):
+        wait_for(d, "return !document.getElementById('answer-real').disabled", what=f"round {i + 1}")
+        find("#answer-real" if i % 2 else "#answer-fake").click()
+        wait_for(d, f"return document.getElementById('game').dataset.answered === '{i + 1}'", what=f"answer {i + 1}")
+    wait_for(d, "return !document.getElementById('answer-real').disabled", what="next round")
+    shoot(d, "game")
+
+    d.get(server + "/game/results")
+    row = find(f"#results tr[data-run='{RUN}']")
+    assert row.get_attribute("data-judgements") == "10"
+    assert "n=10" in row.text  # HYPE-∞ over all ten judgements
+    shoot(d, "results")
+    errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+    assert not errors  # no script errors, no CSP violations

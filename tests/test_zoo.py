@@ -1,0 +1,248 @@
+"""The model zoo in training: conditional families, presets, resume with the new state, robustness."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.checkpoint import load_checkpoint, load_generator
+from ganforge.cli import main
+from ganforge.config import ModelConfig, TrainConfig
+from ganforge.models import build_discriminator, build_generator
+from ganforge.runs import read_jsonl
+from ganforge.train import Trainer, TrainingDiverged, train
+
+
+@pytest.fixture(scope="module")
+def dark_bright(tmp_path_factory):
+    """128 grey 16x16 images in two classes that differ in brightness: 'bright' (~200) and 'dark' (~50)."""
+    from ganforge.data.prepare import PrepareOptions, prepare
+
+    root = tmp_path_factory.mktemp("labelled")
+    rng = np.random.default_rng(0)
+    for name, level in (("bright", 200), ("dark", 50)):
+        (root / "src" / name).mkdir(parents=True)
+        for i in range(64):
+            arr = np.clip(rng.normal(level, 20, (16, 16)), 0, 255).astype(np.uint8)
+            Image.fromarray(arr, "L").save(root / "src" / name / f"{i:03d}.png")
+    out = root / "db16.zip"
+    prepare(str(root / "src"), out, PrepareOptions(resolution=16, channels=1, labels="subfolders", workers=1),
+            progress=False)
+    return out
+
+
+def _cfg(data, out, **kw):
+    base = dict(data=str(data), out=str(out), steps=4, batch_size=16, seed=3, sample_every=1000,
+                checkpoint_every=1000, n_samples=4, precision="fp32")
+    return TrainConfig(**{**base, **kw})
+
+
+# ---- conditional families ----------------------------------------------------------------
+@pytest.mark.parametrize("family", ["cgan", "acgan"])
+def test_conditional_generators_use_the_label(family):
+    cfg = ModelConfig(family=family, resolution=16, channels=1, latent_dim=8, width=8, num_classes=3)
+    G = build_generator(cfg).eval()
+    from ganforge.models.cgan import ConditionalBatchNorm
+
+    for m in G.modules():  # conditional norms start equal for every class (gain 1, shift 0): as if trained
+        if isinstance(m, ConditionalBatchNorm):
+            torch.nn.init.normal_(m.gain.weight, 1.0, 0.1)
+            torch.nn.init.normal_(m.bias.weight, 0.0, 0.1)
+    z = torch.randn(1, 8).expand(3, 8)
+    with torch.no_grad():
+        x = G(z, torch.tensor([0, 1, 1]))
+        again = G(z, torch.tensor([0, 1, 1]))
+    assert not torch.allclose(x[0], x[1])   # same latent, other class: other image
+    assert torch.equal(x[1], x[2])          # same latent, same class: same image
+    assert torch.equal(x, again)
+    with pytest.raises(ValueError, match="conditional"):
+        G(z, None)
+
+
+def test_projection_discriminator_scores_depend_on_the_label():
+    cfg = ModelConfig(family="cgan", resolution=16, channels=1, latent_dim=8, width=8, num_classes=3)
+    D = build_discriminator(cfg).eval()
+    x = torch.randn(1, 1, 16, 16).expand(3, 1, 16, 16)
+    with torch.no_grad():
+        scores = D(x, torch.tensor([0, 1, 2]))
+    assert len(set(scores.tolist())) == 3
+
+
+def test_acgan_discriminator_returns_class_logits_on_request():
+    cfg = ModelConfig(family="acgan", resolution=16, channels=1, latent_dim=8, width=8, num_classes=4)
+    D = build_discriminator(cfg)
+    x = torch.randn(2, 1, 16, 16)
+    logits, classes = D(x, with_classes=True)
+    assert logits.shape == (2,) and classes.shape == (2, 4)
+    assert torch.equal(D(x), logits)
+
+
+def test_num_classes_comes_from_the_data_set(tmp_path, dark_bright, tiny_dataset):
+    trainer = Trainer(_cfg(dark_bright, tmp_path / "c"), ModelConfig(family="cgan", width=8, latent_dim=8))
+    assert trainer.model_cfg.num_classes == 2
+    with pytest.raises(Exception, match="conditional model but .* has no classes"):
+        Trainer(_cfg(tiny_dataset, tmp_path / "u"), ModelConfig(family="acgan", width=8, latent_dim=8))
+
+
+@pytest.mark.slow
+def test_a_trained_acgan_draws_the_class_asked_for(tmp_path, dark_bright):
+    """After a short run on dark vs bright images, G's class 'bright' is brighter than its class 'dark'."""
+    train(_cfg(dark_bright, tmp_path / "r", steps=60, batch_size=32, lr_g=1e-3, lr_d=1e-3),
+          ModelConfig(family="acgan", width=8, latent_dim=8))
+    G, cfg, state = load_generator(tmp_path / "r")
+    classes = state["dataset"]["classes"]
+    z = torch.randn(64, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        bright = G(z, torch.full((64,), classes.index("bright"))).mean().item()
+        dark = G(z, torch.full((64,), classes.index("dark"))).mean().item()
+    assert bright > dark + 0.3, (bright, dark)
+
+
+def test_generate_class_flag(tmp_path, dark_bright, trained_run, capsys):
+    train(_cfg(dark_bright, tmp_path / "r", steps=2), ModelConfig(family="cgan", width=8, latent_dim=8))
+    assert main(["generate", str(tmp_path / "r"), "--class", "dark", "--n", "4", "--out", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").is_file()
+    assert main(["generate", str(tmp_path / "r"), "--class", "cat", "--n", "4", "--out", str(tmp_path / "x.png")]) == 1
+    assert "unknown class 'cat'; this model knows: bright, dark" in capsys.readouterr().err
+    assert main(["generate", str(trained_run), "--class", "dark", "--out", str(tmp_path / "y.png")]) == 1
+    assert "--class needs a conditional model" in capsys.readouterr().err
+
+
+# ---- presets ------------------------------------------------------------------------------
+def test_preset_list_and_priority(tmp_path, tiny_dataset, capsys):
+    assert main(["train", "--preset", "list"]) == 0
+    listed = capsys.readouterr().out
+    for name in ("spiders-dcgan-64", "faces-dcgan-128", "mitlgan-wgan-gp-128", "mnist-dense", "mnist-conv"):
+        assert name in listed
+    assert main(["train", "--preset", "sngan-32", "--data", str(tiny_dataset), "--out", str(tmp_path / "r"),
+                 "--loss", "bce", "--dry-run"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["model"]["family"] == "resnet" and resolved["train"]["n_critic"] == 5
+    assert resolved["train"]["loss"] == "bce"  # the flag wins over the preset
+    assert main(["train", "--preset", "nope", "--data", "x", "--out", "y"]) == 1
+
+
+# ---- every family with every loss, and exact resume with the new state -----------------------
+@pytest.mark.parametrize("family,loss", [("resnet", "hinge"), ("resnet", "wgan-gp"), ("cgan", "hinge"),
+                                         ("acgan", "lsgan"), ("dcgan", "wgan-gp"), ("mlp", "lsgan")])
+def test_families_train_with_losses(tmp_path, dark_bright, family, loss):
+    options = {"d_norm": "layer"} if family == "dcgan" else {}
+    result = train(_cfg(dark_bright, tmp_path / "r", steps=2, loss=loss),
+                   ModelConfig(family=family, width=8, latent_dim=8, options=options))
+    records = read_jsonl(result.run_dir / "log.jsonl")
+    assert len(records) == 2 and all(math.isfinite(r["d_loss"]) and math.isfinite(r["g_loss"]) for r in records)
+    if loss == "wgan-gp":
+        assert "gp" in records[0]
+    if family == "acgan":
+        assert "d_ac" in records[0] and "g_ac" in records[0]
+
+
+@pytest.mark.parametrize("family,extra", [
+    ("resnet", dict(loss="hinge", augment="color,translation,cutout", ema=0.9)),
+    ("acgan", dict(loss="wgan-gp", n_critic=2, r1_gamma=1.0, ema=0.5, ema_start=3)),
+])
+def test_resume_is_exact_with_ema_augmentation_and_penalties(tmp_path, dark_bright, family, extra):
+    model = dict(family=family, width=8, latent_dim=8)
+    train(_cfg(dark_bright, tmp_path / "straight", steps=6, checkpoint_every=2, **extra), ModelConfig(**model))
+    train(_cfg(dark_bright, tmp_path / "resumed", steps=3, checkpoint_every=2, **extra), ModelConfig(**model))
+    train(_cfg(dark_bright, tmp_path / "resumed", steps=6, checkpoint_every=2, **extra), ModelConfig(**model),
+          resume=True)
+    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
+    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "latest.pt")
+    for net in ("G", "D", "G_ema"):
+        assert a[net] is not None
+        for name in a[net]:
+            assert torch.equal(a[net][name], b[net][name]), f"{net}.{name}"
+    assert not all(torch.equal(a["G"][k], a["G_ema"][k]) for k in a["G"])  # the average lags G
+    G, _, _ = load_generator(tmp_path / "straight")  # sampling uses the average
+    assert all(torch.equal(v, a["G_ema"][k]) for k, v in G.state_dict().items())
+
+
+def test_gradient_accumulation_gives_the_full_batch_gradient(tmp_path, tiny_dataset):
+    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", grad_accum=4), ModelConfig(family="mlp", width=8, latent_dim=8))
+    net = torch.nn.Linear(3, 1)
+    x, z = torch.randn(8, 3), torch.randn(8, 3)
+    target = (net(x) ** 2).mean()
+    full = torch.autograd.grad(target, net.weight)[0]
+    before = net.weight.detach().clone()
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    stats = trainer._update(opt, trainer.scaler_D, net, lambda r, zz, y: ((net(r) ** 2).mean(), {"x": (net(r) ** 2).mean()}),
+                            x, z, None, "x")
+    assert torch.allclose(before - net.weight.detach(), full, atol=1e-6)  # one SGD step of lr 1
+    assert stats["x"].item() == pytest.approx(target.item(), rel=1e-5)     # stats are micro-batch means
+
+
+# ---- robustness -------------------------------------------------------------------------------
+def _poison(trainer, bad_steps, again=False):
+    """Make D's loss NaN on the given (1-based) step numbers (once each, or ``again`` after rollbacks too)."""
+    original = trainer.loss.d_loss
+    bad_steps = set(bad_steps)
+
+    def d_loss(*args):
+        loss, stats = original(*args)
+        if trainer.step + 1 in bad_steps:
+            if not again:
+                bad_steps.discard(trainer.step + 1)
+            loss = loss * float("nan")
+            stats = {**stats, "d_loss": loss.detach()}
+        return loss, stats
+
+    trainer.loss.d_loss = d_loss
+
+
+def test_non_finite_steps_are_skipped_then_rolled_back(tmp_path, tiny_dataset):
+    import io
+
+    out = io.StringIO()
+    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", steps=8, checkpoint_every=3),
+                      ModelConfig(family="dcgan", width=8, latent_dim=8), out=out)
+    _poison(trainer, {2, 5, 6, 7})  # 2: one bad step, skipped; 5-7: three in a row -> back to step 3
+    # (no checkpoint at step 6: it is never written in the middle of failures)
+    d_before = {k: v.clone() for k, v in trainer.D.state_dict().items()}
+    result = trainer.fit()
+    assert result.step == 8
+    records = read_jsonl(tmp_path / "r" / "log.jsonl")
+    assert [r["step"] for r in records if "skipped" in r] == [2]  # 5 and 6 were undone by the rollback
+    assert [r for r in records if "rolled_back" in r] == [{"step": 3, "rolled_back": 1, "from_step": 7}]
+    assert [r["step"] for r in records if "d_loss" in r] == list(range(1, 9))
+    assert records[1]["d_loss"] is None and records[1]["skipped"] == ["d_loss"]
+    assert "rolled back to step 3" in out.getvalue()
+    state = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
+    assert all(torch.isfinite(t).all() for t in state["D"].values() if t.is_floating_point())
+    assert any(not torch.equal(d_before[k], state["D"][k]) for k in d_before)
+
+
+def test_persistent_nans_give_up_with_the_good_checkpoint_kept(tmp_path, tiny_dataset):
+    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", steps=50, checkpoint_every=2, max_bad_steps=2, max_rollbacks=2),
+                      ModelConfig(family="dcgan", width=8, latent_dim=8))
+    _poison(trainer, set(range(3, 100)), again=True)
+    with pytest.raises(TrainingDiverged, match="after 2 rollbacks"):
+        trainer.fit()
+    state = load_checkpoint(tmp_path / "r" / "checkpoints" / "latest.pt")
+    assert state["step"] == 2
+    assert all(torch.isfinite(t).all() for t in state["G"].values() if t.is_floating_point())
+
+
+def test_divergence_warning_when_d_wins_for_long(tmp_path, tiny_dataset):
+    import io
+
+    out = io.StringIO()
+    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", steps=6, diverge_steps=3),
+                      ModelConfig(family="dcgan", width=8, latent_dim=8), out=out)
+    original = trainer.loss.d_loss
+    trainer.loss.d_loss = lambda *a: (lambda l, s: (l, {**s, "d_acc": torch.tensor(1.0)}))(*original(*a))
+    trainer.fit()
+    warned = [r["step"] for r in read_jsonl(tmp_path / "r" / "log.jsonl") if "warning" in r]
+    assert warned == [3]
+    assert "D has told every real and fake image apart for 3 steps" in out.getvalue()
+
+
+def test_sampling_a_conditional_model_without_labels_cycles_through_classes():
+    from ganforge.sampling import generate
+
+    G = build_generator(ModelConfig(family="acgan", resolution=16, channels=1, latent_dim=8, width=8, num_classes=3))
+    z = torch.randn(5, 8)
+    assert np.array_equal(generate(G, z), generate(G, z, torch.tensor([0, 1, 2, 0, 1])))
