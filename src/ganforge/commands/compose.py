@@ -32,7 +32,8 @@ def register(sub) -> None:
     m.add_argument("--growth", type=int, help="channels each dense block adds (default: --refiner-width)")
     m.add_argument("--unfreeze-after", type=int, metavar="N",
                    help="fine-tune the parts from step N on (default: they stay frozen)")
-    m.add_argument("--critic", default="dcgan", help="discriminator family of the critic")
+    m.add_argument("--critic", default="dcgan",
+                   help="discriminator family of the critic (dcgan's D uses layer norm under wgan-gp)")
     m.add_argument("--critic-width", type=int, default=64, help="base width of the critic")
     m.add_argument("--no-ema", action="store_true", help="take the parts' raw weights even if they have EMA weights")
     add_training_options(p)
@@ -51,9 +52,15 @@ def run(args: argparse.Namespace) -> int:
     if not args.resume:
         model_cfg = compose_model_config(
             args.part, cfg.data, merge=args.merge, width=args.refiner_width, blocks=args.blocks, growth=args.growth,
-            unfreeze_after=args.unfreeze_after, critic={"family": args.critic, "width": args.critic_width},
+            unfreeze_after=args.unfreeze_after, critic={"family": args.critic, "width": args.critic_width,
+                                                        "options": _critic_options(args.critic, cfg.loss)},
             ema=not args.no_ema)
     if args.dry_run:
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
         return 0
     return report_result(compose(cfg, model_cfg, resume=args.resume), "compose")
+
+
+def _critic_options(family: str, loss: str) -> dict:
+    """A WGAN-GP critic needs a per-image normalisation (the penalty is per image): dcgan/acgan's D gets layer norm."""
+    return {"d_norm": "layer"} if loss == "wgan-gp" and family in ("dcgan", "acgan") else {}
