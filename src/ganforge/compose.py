@@ -41,6 +41,11 @@ def default_loss() -> str:
     return THESIS_LOSS if THESIS_LOSS in LOSSES else "bce"
 
 
+def critic_options(family: str, loss: str) -> dict:
+    """A WGAN-GP critic needs a per-image normalisation (the penalty is per image): dcgan/acgan's D gets layer norm."""
+    return {"d_norm": "layer"} if loss == "wgan-gp" and family in ("dcgan", "acgan") else {}
+
+
 def compose_model_config(parts: list[str | Path], data: str | Path, *, merge: str = "conv1x1", width: int = 64,
                          blocks: int = 6, growth: int | None = None, unfreeze_after: int | None = None,
                          critic: dict | None = None, ema: bool = True) -> ModelConfig:

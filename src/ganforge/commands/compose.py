@@ -40,7 +40,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.compose import compose, compose_model_config, default_loss
+    from ganforge.compose import compose, compose_model_config, critic_options, default_loss
 
     if args.resume and args.part:
         raise ConfigError("--resume continues the composed run as it was saved; drop --part")
@@ -53,14 +53,10 @@ def run(args: argparse.Namespace) -> int:
         model_cfg = compose_model_config(
             args.part, cfg.data, merge=args.merge, width=args.refiner_width, blocks=args.blocks, growth=args.growth,
             unfreeze_after=args.unfreeze_after, critic={"family": args.critic, "width": args.critic_width,
-                                                        "options": _critic_options(args.critic, cfg.loss)},
+                                                        "options": critic_options(args.critic, cfg.loss)},
             ema=not args.no_ema)
     if args.dry_run:
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
         return 0
     return report_result(compose(cfg, model_cfg, resume=args.resume), "compose")
 
-
-def _critic_options(family: str, loss: str) -> dict:
-    """A WGAN-GP critic needs a per-image normalisation (the penalty is per image): dcgan/acgan's D gets layer norm."""
-    return {"d_norm": "layer"} if loss == "wgan-gp" and family in ("dcgan", "acgan") else {}

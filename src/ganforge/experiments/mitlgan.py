@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ganforge.checkpoint import load_checkpoint, load_generator
-from ganforge.compose import compose, compose_model_config, default_loss, separation_view
+from ganforge.compose import compose, compose_model_config, critic_options, default_loss, separation_view
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info
 from ganforge.errors import ConfigError, GanforgeError
@@ -96,11 +96,6 @@ def _train_cfg(o: ExperimentOptions, data: str, out: Path, minutes: float) -> Tr
                        checkpoint_every=10 * o.sample_every, **extra).validate()
 
 
-def _critic_options(o: ExperimentOptions) -> dict:
-    """A WGAN-GP critic must not use batch norm (the penalty is per image): dcgan's D then uses layer norm."""
-    return {"d_norm": "layer"} if o.loss == "wgan-gp" and o.family == "dcgan" else {}
-
-
 def _stage(name: str, cfg: TrainConfig, model_cfg: ModelConfig | None, log, runner=train) -> Path:
     run = RunDir(cfg.out)
     resume = run.latest_checkpoint.exists()
@@ -129,7 +124,8 @@ def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "experiment.json", asdict(o))
     B = o.budget
-    gen = lambda: ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=_critic_options(o))
+    opts = critic_options(o.family, o.loss)
+    gen = lambda: ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=dict(opts))
 
     baseline = _stage("baseline", _train_cfg(o, o.combined, out / "baseline", B), gen(), log)
     fg = _stage("foreground part", _train_cfg(o, o.foreground, out / "foreground", B), gen(), log)
@@ -138,7 +134,7 @@ def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
     mitl_cfg = None
     if not RunDir(mitl_dir).latest_checkpoint.exists():
         mitl_cfg = compose_model_config([fg, bg], o.combined, merge=o.merge, width=o.refiner_width, blocks=o.blocks,
-                                        critic={"family": o.family, "width": o.width, "options": _critic_options(o)})
+                                        critic={"family": o.family, "width": o.width, "options": dict(opts)})
     mitl = _stage("MITLGAN", _train_cfg(o, o.combined, mitl_dir, B), mitl_cfg, log, runner=compose)
     runs = {"baseline": baseline, "mitlgan": mitl}
     if o.equal_total:
