@@ -30,7 +30,7 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
              batch_size: int = 64) -> np.ndarray:
     """Run G (in eval mode) on latents ``z`` in batches; uint8 images (N, H, W, C)."""
-    device = next(G.parameters()).device
+    device = next(G.parameters(), torch.empty(0)).device  # an ONNX export has no parameters: CPU
     was_training = G.training
     G.eval()
     out = []
