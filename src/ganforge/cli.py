@@ -11,10 +11,10 @@ import argparse
 import sys
 
 from ganforge import __version__
-from ganforge.commands import data, export, generate, serve, train
+from ganforge.commands import data, export, generate, hub, serve, train
 from ganforge.errors import GanforgeError
 
-COMMANDS = [data, train, generate, serve, export]
+COMMANDS = [data, train, generate, serve, export, hub]
 
 
 def build_parser() -> argparse.ArgumentParser:
