@@ -3,6 +3,8 @@
 #   docker build -t ganforge:cpu .                                   CPU (the default)
 #   docker build --build-arg VARIANT=cuda -t ganforge:cuda .         CUDA 12.8 (needs the NVIDIA runtime)
 #   docker compose up                                                web + jupyter, see compose.yaml
+#   podman build --build-arg VARIANT=cpu -t ganforge:cpu .            podman/buildah: name VARIANT
+#     explicitly (buildah does not apply a global ARG's default to the stage name in FROM)
 #
 # Every install step is docker/install.sh (CI runs the same script in a fresh virtual environment).
 # The base images are pinned; CPU_BASE/CUDA_BASE substitute others (a mirror, or the Debian image
