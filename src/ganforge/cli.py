@@ -11,10 +11,10 @@ import argparse
 import sys
 
 from ganforge import __version__
-from ganforge.commands import data, export, generate, hub, serve, train
+from ganforge.commands import data, export, generate, hub, latent, serve, train
 from ganforge.errors import GanforgeError
 
-COMMANDS = [data, train, generate, serve, export, hub]
+COMMANDS = [data, train, generate, latent, serve, export, hub]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -130,7 +130,8 @@ class Trainer:
     def data_summary(self) -> dict:
         return {"path": str(self.data.path), "sha256": self.data.sha256, "count": len(self.data),
                 "resolution": self.data.resolution, "channels": self.data.channels, "classes": self.data.classes,
-                "source": self.data.info.get("source")}
+                "source": self.data.info.get("source"),
+                "params": self.data.info.get("params")}  # how it was cropped/resized: photos are prepared alike
 
     def state_dict(self) -> dict:
         rng = {"torch": torch.get_rng_state(), "latent": self.latent_gen.get_state()}

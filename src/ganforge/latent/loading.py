@@ -1,0 +1,123 @@
+"""A run's discriminator, and photos/masks prepared exactly like the run's training data."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn as nn
+from PIL import Image
+
+from ganforge.checkpoint import find_checkpoint, load_checkpoint
+from ganforge.config import ModelConfig
+from ganforge.errors import CheckpointError, GanforgeError
+
+
+def load_discriminator(run_or_ckpt: str | Path, device: str | torch.device = "cpu",
+                       state: dict | None = None) -> nn.Module:
+    """The run's discriminator in eval mode, frozen (for feature and realism losses).
+
+    ``state``: a checkpoint dict already loaded (e.g. the third value of ``load_generator``).
+    """
+    from ganforge.models import build_discriminator
+
+    if state is None or state.get("D") is None:
+        state = load_checkpoint(find_checkpoint(run_or_ckpt), map_location="cpu")
+    if state.get("D") is None:
+        raise CheckpointError(f"{run_or_ckpt} holds no discriminator weights")
+    cfg = ModelConfig.from_dict(state["model_config"])
+    D = build_discriminator(cfg)
+    try:
+        D.load_state_dict(state["D"])
+    except RuntimeError as e:
+        first = str(e).splitlines()[0]
+        raise CheckpointError(f"checkpoint weights do not fit a {cfg.family} discriminator: {first}") from None
+    return D.to(device).eval().requires_grad_(False)
+
+
+def data_params(run_dir: str | Path | None) -> dict:
+    """How the run's data set was prepared (crop, crop_fraction, background, ...).
+
+    Read from ``config.json``'s ``data.params`` when the run recorded them, else from the
+    data-set file's ``dataset.json`` if it is still there; {} when neither is found (the
+    defaults of ``ganforge data prepare`` then apply).
+    """
+    if run_dir is None:
+        return {}
+    root = Path(run_dir)
+    root = root if root.is_dir() else root.parent.parent  # RUN/checkpoints/x.pt -> RUN
+    cfg_path = root / "config.json"
+    if not cfg_path.is_file():
+        return {}
+    try:
+        data = json.loads(cfg_path.read_text()).get("data") or {}
+    except (OSError, json.JSONDecodeError):
+        return {}
+    if isinstance(data.get("params"), dict):
+        return data["params"]
+    path = Path(data.get("path") or "")
+    if path.is_file():
+        try:
+            with zipfile.ZipFile(path) as zf:
+                return json.loads(zf.read("dataset.json")).get("params") or {}
+        except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError):
+            return {}
+    return {}
+
+
+def _process_kwargs(params: dict, resolution: int, channels: int) -> dict:
+    from ganforge.data.transforms import parse_color, process_image
+
+    accepted = set(inspect.signature(process_image).parameters)
+    kwargs = {k: v for k, v in params.items() if k in accepted and k not in ("img", "min_size")}
+    if isinstance(kwargs.get("background"), str):
+        kwargs["background"] = parse_color(kwargs["background"])
+    kwargs.update(resolution=resolution, channels=channels)
+    return kwargs
+
+
+def load_photo(path_or_image: str | Path | Image.Image, resolution: int, channels: int,
+               params: dict | None = None) -> np.ndarray:
+    """A photo -> uint8 (resolution, resolution, channels), cropped and resized as ``ganforge data
+    prepare`` did with ``params`` (a run's ``data_params``)."""
+    from ganforge.data.decode import UnusableImage, decode_image
+    from ganforge.data.transforms import process_image
+
+    img = _open(path_or_image, decode_image, UnusableImage)
+    try:
+        out = process_image(img, **_process_kwargs(params or {}, resolution, channels))
+    except (UnusableImage, ValueError) as e:
+        raise GanforgeError(f"cannot use {path_or_image}: {e}") from None
+    arr = np.asarray(out)
+    return arr[..., None] if arr.ndim == 2 else arr
+
+
+def load_mask(path_or_image: str | Path | Image.Image, resolution: int, params: dict | None = None) -> np.ndarray:
+    """A mask image (white = missing, same size as the photo) -> bool (resolution, resolution),
+    cropped like the photo; a resized pixel counts as missing if it is more than half white."""
+    from ganforge.data.decode import UnusableImage, decode_image
+    from ganforge.data.transforms import process_image
+
+    img = _open(path_or_image, decode_image, UnusableImage).convert("L")
+    kwargs = _process_kwargs({**(params or {}), "background": (0, 0, 0)}, resolution, 1)
+    try:
+        out = process_image(img, **kwargs)
+    except (UnusableImage, ValueError) as e:
+        raise GanforgeError(f"cannot use mask {path_or_image}: {e}") from None
+    return np.asarray(out) > 127
+
+
+def _open(path_or_image, decode_image, UnusableImage) -> Image.Image:
+    if isinstance(path_or_image, Image.Image):
+        return path_or_image
+    path = Path(path_or_image)
+    if not path.is_file():
+        raise GanforgeError(f"no image at {path}")
+    try:
+        return decode_image(path.read_bytes())
+    except UnusableImage as e:
+        raise GanforgeError(f"cannot read {path}: {e}") from None
