@@ -40,7 +40,6 @@ def test_notebook_runs_top_to_bottom(path, tmp_path, monkeypatch):
     monkeypatch.setenv("GANFORGE_NOTEBOOK_SMOKE", "1")
     monkeypatch.setenv("GANFORGE_NOTEBOOK_DATA", str(shared("pokemon-809.zip")))
     monkeypatch.setenv("GANFORGE_NOTEBOOK_WORK", str(tmp_path / "work"))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
