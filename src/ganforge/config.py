@@ -69,6 +69,26 @@ class TrainConfig:
     log_every: int = 1             # steps between loss records in log.jsonl (1: every step)
     n_samples: int = 64            # images in each sample grid (fixed latents)
     flip: bool = False             # random horizontal flip of real images
+    # losses (ganforge.losses): penalties and the auxiliary classifier's weight
+    n_critic: int | None = None    # D steps per G step (None: the loss's default: 5 for wgan-gp, else 1)
+    gp_weight: float = 10.0        # WGAN-GP gradient-penalty weight (wgan-gp only)
+    r1_gamma: float = 0.0          # R1 penalty gamma on real images (0: off)
+    ac_weight: float = 1.0         # weight of ACGAN's classification term (families with an auxiliary classifier)
+    # small-data tools
+    augment: str = ""              # DiffAugment policy: comma list of color, translation, cutout ("": off)
+    augment_strength: float = 1.0  # scales every augmentation's magnitude (1: the paper's)
+    ema: float = 0.0               # decay per step of G's weight average used for sampling (0: off; e.g. 0.999)
+    ema_start: int = 0             # steps before the average starts (it copies G until then)
+    # scale: data parallel (torchrun) and gradient accumulation
+    sync_bn: bool = False          # synchronise batch-norm statistics across processes
+    grad_accum: int = 1            # micro-batches per update: each process computes batch/(processes*grad_accum) at a time
+    # robustness
+    max_bad_steps: int = 3         # consecutive steps with NaN/inf losses before rolling back to the last checkpoint
+    max_rollbacks: int = 3         # rollbacks without a good checkpoint in between before giving up
+    diverge_steps: int = 1000      # steps with D accuracy at 100 % before a divergence warning
+    eval_every: int = 0            # steps between evaluations into metrics.jsonl (0: none)
+    eval_metric: str = "fid"       # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
+    eval_n: int = 2000             # generated images per evaluation
 
     def validate(self) -> "TrainConfig":
         if self.batch_size < 1:
@@ -85,9 +105,24 @@ class TrainConfig:
             raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, not {self.precision!r}")
         if self.channels_last not in ("auto", "on", "off"):
             raise ConfigError("channels_last must be auto, on or off")
-        for name in ("sample_every", "checkpoint_every", "log_every", "n_samples"):
+        if self.n_critic is not None and self.n_critic < 1:
+            raise ConfigError("n_critic must be at least 1")
+        if min(self.gp_weight, self.r1_gamma, self.ac_weight, self.augment_strength) < 0:
+            raise ConfigError("gp_weight, r1_gamma, ac_weight and augment_strength must be >= 0")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema is a decay per step in [0, 1) (e.g. 0.999), not {self.ema}")
+        if self.batch_size % self.grad_accum:
+            raise ConfigError(f"batch size {self.batch_size} is not divisible by grad_accum {self.grad_accum}")
+        if self.augment:
+            from ganforge.augment import parse_policy
+
+            parse_policy(self.augment)
+        for name in ("sample_every", "checkpoint_every", "log_every", "n_samples", "grad_accum", "max_bad_steps",
+                     "max_rollbacks", "diverge_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.eval_every < 0 or self.eval_n < 2:
+            raise ConfigError("eval_every must be >= 0 and eval_n >= 2")
         return self
 
     def to_dict(self) -> dict:

@@ -7,7 +7,7 @@ minimise and a dict of detached 0-d tensors for the log (the trainer calls
 D steps per G step. ``augment`` (if set) is applied to real and fake images right
 before D, as differentiable augmentation must be.
 
-To add a loss: subclass ``GANLoss`` and add it to ``LOSSES``.
+To add a loss: subclass ``GANLoss`` (its ``d_terms`` and ``g_term``) and add it to ``LOSSES``.
 """
 
 from __future__ import annotations
@@ -19,28 +19,118 @@ import torch.nn.functional as F
 
 
 class GANLoss:
+    """Base: the discriminator's pass (with augmentation), penalties and the auxiliary-classifier term.
+
+    Subclasses give the adversarial terms only: ``d_terms(real_logits, fake_logits)`` and
+    ``g_term(fake_logits)``. Options, all independent of the architecture:
+
+    - ``n_critic``: D steps per G step (None: the loss's own default, 5 for wgan-gp, else 1);
+    - ``gp_weight``: weight of the WGAN-GP gradient penalty (used by losses with ``gradient_penalty``);
+    - ``r1_gamma``: R1 penalty gamma/2 * E|grad_x D(x)|^2 on real images (0: off; Mescheder et al. 2018);
+    - ``auxiliary_weight``: > 0 for families whose D also classifies (ACGAN): D is called with
+      ``with_classes=True`` and returns (logits (N,), class logits (N, K)); the cross-entropy of
+      real and fake images' classes is added to D's loss, the fake images' to G's.
+    """
+
     name = "base"
     n_critic = 1  # discriminator steps per generator step
+    gradient_penalty = False
 
-    def __init__(self, augment: Callable[[torch.Tensor], torch.Tensor] | None = None):
+    def __init__(self, augment: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
+                 n_critic: int | None = None, gp_weight: float = 10.0, r1_gamma: float = 0.0,
+                 auxiliary_weight: float = 0.0):
         self.augment = augment
+        if n_critic is not None:
+            self.n_critic = n_critic
+        self.gp_weight = gp_weight
+        self.r1_gamma = r1_gamma
+        self.auxiliary_weight = auxiliary_weight
 
     def _d(self, D, x: torch.Tensor, labels) -> torch.Tensor:
+        return self._d_out(D, x, labels)[0]
+
+    def _d_out(self, D, x: torch.Tensor, labels) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits (N,) float32, class logits (N, K) float32 or None), after augmentation."""
         if self.augment is not None:
             x = self.augment(x)
-        return D(x, labels).float()  # logits in float32 whatever the autocast dtype
+        if self.auxiliary_weight:
+            logits, classes = D(x, labels, with_classes=True)
+            return logits.float(), classes.float()
+        return D(x, labels).float(), None  # logits in float32 whatever the autocast dtype
 
-    def d_loss(self, G, D, real, z, labels) -> tuple[torch.Tensor, dict]:
+    # ---- the adversarial terms (subclasses) --------------------------------------------
+    def d_terms(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def g_term(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def d_stats(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict:
+        return {"d_real": real_logits.mean().detach(), "d_fake": fake_logits.mean().detach(),
+                "d_acc": d_accuracy(real_logits, fake_logits)}
+
+    # ---- the steps ---------------------------------------------------------------------
+    def d_loss(self, G, D, real, z, labels) -> tuple[torch.Tensor, dict]:
+        with torch.no_grad():
+            fake = G(z, labels)
+        if self.r1_gamma:
+            real = real.detach().requires_grad_(True)  # R1 is the gradient w.r.t. the un-augmented image
+        real_logits, real_cls = self._d_out(D, real, labels)
+        fake_logits, fake_cls = self._d_out(D, fake, labels)
+        loss = self.d_terms(real_logits, fake_logits)
+        stats = {"d_adv": loss.detach(), **self.d_stats(real_logits, fake_logits)}
+        if self.gradient_penalty and self.gp_weight:
+            gp = gradient_penalty(lambda x: self._d(D, x, labels), real.detach(), fake)
+            loss = loss + self.gp_weight * gp
+            stats["gp"] = gp.detach()
+        if self.r1_gamma:
+            r1 = r1_penalty(real_logits, real)
+            loss = loss + 0.5 * self.r1_gamma * r1
+            stats["r1"] = r1.detach()
+        if self.auxiliary_weight:
+            ac = F.cross_entropy(real_cls, labels) + F.cross_entropy(fake_cls, labels)
+            loss = loss + self.auxiliary_weight * ac
+            stats["d_ac"] = ac.detach()
+            stats["d_class_acc"] = (real_cls.argmax(1) == labels).float().mean().detach()
+        stats["d_loss"] = loss.detach()
+        return loss, stats
 
     def g_loss(self, G, D, z, labels) -> tuple[torch.Tensor, dict]:
-        raise NotImplementedError
+        fake_logits, fake_cls = self._d_out(D, G(z, labels), labels)
+        loss = self.g_term(fake_logits)
+        stats = {}
+        if self.auxiliary_weight:
+            ac = F.cross_entropy(fake_cls, labels)
+            loss = loss + self.auxiliary_weight * ac
+            stats["g_ac"] = ac.detach()
+        stats["g_loss"] = loss.detach()
+        return loss, stats
 
 
-def d_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-    """Fraction of real and fake images D classifies correctly at threshold 0 (a training diagnostic)."""
-    correct = (real_logits > 0).float().sum() + (fake_logits < 0).float().sum()
+def d_accuracy(real_logits: torch.Tensor, fake_logits: torch.Tensor, threshold: float | torch.Tensor = 0.0
+               ) -> torch.Tensor:
+    """Fraction of real and fake images D classifies correctly at ``threshold`` (a training diagnostic)."""
+    correct = (real_logits > threshold).float().sum() + (fake_logits < threshold).float().sum()
     return (correct / (real_logits.numel() + fake_logits.numel())).detach()
+
+
+def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+                     eps: torch.Tensor | None = None) -> torch.Tensor:
+    """WGAN-GP (Gulrajani et al. 2017): E[(|grad_x critic(x)|_2 - 1)^2] at x = eps*real + (1-eps)*fake.
+
+    real, fake: (N, C, H, W); eps: (N, 1, 1, 1) uniform in [0, 1] (drawn here if not given).
+    """
+    if eps is None:
+        eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    x = (eps * real.float() + (1 - eps) * fake.float()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """E[|grad_x D(x)|^2] over real images (``real`` must require grad and be D's input)."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return grad.float().flatten(1).square().sum(1).mean()
 
 
 class NonSaturatingLoss(GANLoss):
@@ -51,25 +141,73 @@ class NonSaturatingLoss(GANLoss):
 
     name = "bce"
 
-    def d_loss(self, G, D, real, z, labels):
-        with torch.no_grad():
-            fake = G(z, labels)
-        real_logits = self._d(D, real, labels)
-        fake_logits = self._d(D, fake, labels)
-        loss = F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
-        return loss, {
-            "d_loss": loss.detach(),
-            "d_real": torch.sigmoid(real_logits).mean().detach(),
-            "d_fake": torch.sigmoid(fake_logits).mean().detach(),
-            "d_acc": d_accuracy(real_logits, fake_logits),
-        }
+    def d_terms(self, real_logits, fake_logits):
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
-    def g_loss(self, G, D, z, labels):
-        fake_logits = self._d(D, G(z, labels), labels)
-        loss = F.softplus(-fake_logits).mean()
-        return loss, {"g_loss": loss.detach()}
+    def g_term(self, fake_logits):
+        return F.softplus(-fake_logits).mean()
+
+    def d_stats(self, real_logits, fake_logits):
+        return {"d_real": torch.sigmoid(real_logits).mean().detach(),
+                "d_fake": torch.sigmoid(fake_logits).mean().detach(),
+                "d_acc": d_accuracy(real_logits, fake_logits)}
+
+
+class WGANGPLoss(GANLoss):
+    """Wasserstein loss with gradient penalty (Gulrajani et al. 2017), 5 critic steps per G step.
+
+    D minimises D(G(z)) - D(x) + gp_weight * GP; G minimises -D(G(z)). The critic's outputs
+    have no fixed threshold, so ``d_acc`` counts images on the right side of the midpoint
+    between the mean real and mean fake scores.
+    """
+
+    name = "wgan-gp"
+    n_critic = 5
+    gradient_penalty = True
+
+    def d_terms(self, real_logits, fake_logits):
+        return fake_logits.mean() - real_logits.mean()
+
+    def g_term(self, fake_logits):
+        return -fake_logits.mean()
+
+    def d_stats(self, real_logits, fake_logits):
+        mid = (real_logits.mean() + fake_logits.mean()) / 2
+        return {"d_real": real_logits.mean().detach(), "d_fake": fake_logits.mean().detach(),
+                "d_acc": d_accuracy(real_logits, fake_logits, mid.detach())}
+
+
+class HingeLoss(GANLoss):
+    """Hinge loss (Lim & Ye 2017; SNGAN, BigGAN): D minimises relu(1-D(x)) + relu(1+D(G(z))); G: -D(G(z))."""
+
+    name = "hinge"
+
+    def d_terms(self, real_logits, fake_logits):
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+    def g_term(self, fake_logits):
+        return -fake_logits.mean()
+
+
+class LeastSquaresLoss(GANLoss):
+    """LSGAN (Mao et al. 2017, targets a=0, b=c=1): D: (D(x)-1)^2/2 + D(G(z))^2/2; G: (D(G(z))-1)^2/2."""
+
+    name = "lsgan"
+
+    def d_terms(self, real_logits, fake_logits):
+        return 0.5 * (real_logits - 1).square().mean() + 0.5 * fake_logits.square().mean()
+
+    def g_term(self, fake_logits):
+        return 0.5 * (fake_logits - 1).square().mean()
+
+    def d_stats(self, real_logits, fake_logits):  # LSGAN's decision boundary is at 0.5
+        return {"d_real": real_logits.mean().detach(), "d_fake": fake_logits.mean().detach(),
+                "d_acc": d_accuracy(real_logits, fake_logits, 0.5)}
 
 
 LOSSES: dict[str, type[GANLoss]] = {
     "bce": NonSaturatingLoss,
+    "wgan-gp": WGANGPLoss,
+    "hinge": HingeLoss,
+    "lsgan": LeastSquaresLoss,
 }

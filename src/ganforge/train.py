@@ -8,28 +8,42 @@ Resume is exact on CPU: the checkpoint holds the networks, optimisers, step, the
 data order position, and the states of every random generator the loop draws from
 (the latent generator and torch's global one, which dropout uses), so a run stopped
 at step N and resumed ends with the same weights as one that never stopped.
+
+Under torchrun (see ganforge.distributed) every rank runs this loop on its slice of the
+global batch; G and D are wrapped in DistributedDataParallel for their own updates and
+used unwrapped where they only pass gradients through (G in D's step, D in G's step),
+so DDP sees exactly one forward/backward per update of the module it wraps.
+
+A step whose loss or gradients are NaN/inf is not applied (the record says which update was
+skipped); after ``max_bad_steps`` such steps in a row the run rolls back to the last
+checkpoint, which is only ever written with finite weights.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
 
 from ganforge import __version__
+from ganforge import distributed
+from ganforge.augment import DiffAugment
 from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.ema import EMA
 from ganforge.losses import LOSSES
-from ganforge.models import build_discriminator, build_generator, init_dcgan_weights
+from ganforge.models import (MODELS, build_discriminator, build_generator, has_auxiliary_classifier, init_weights,
+                             is_conditional)
 from ganforge.plots import plot_losses
 from ganforge.progress import Progress
 from ganforge.runs import RunDir, read_jsonl, truncate_jsonl
@@ -60,6 +74,13 @@ def model_config_for_data(model: ModelConfig, data: Dataset) -> ModelConfig:
     if model.channels and model.channels != data.channels:
         raise ConfigError(f"the data set has {data.channels} channel(s) but the model was set to {model.channels}")
     model.resolution, model.channels = data.resolution, data.channels
+    from ganforge.models import MODELS
+
+    if model.family in MODELS and is_conditional(model.family):
+        if not data.classes:
+            raise ConfigError(f"{model.family} is a conditional model but {data.path.name} has no classes; prepare "
+                              "it with --labels subfolders (or use fashion-mnist), or choose an unconditional model")
+        model.num_classes = len(data.classes)
     return model.validate()
 
 
@@ -88,16 +109,28 @@ class Trainer:
         torch.manual_seed(cfg.seed)  # weights are a function of the seed
         self.G = build_generator(self.model_cfg)
         self.D = build_discriminator(self.model_cfg)
-        init_dcgan_weights(self.G)
-        init_dcgan_weights(self.D)
+        if not resume:  # a resumed run's weights come from its checkpoint (mitlgan's parts' sources may be gone)
+            init_weights(self.model_cfg.family, self.G)
+            init_weights(self.model_cfg.family, self.D)
+        if rank > 0:  # dropout and penalties draw per-rank random numbers; rank 0 keeps the single-process stream
+            torch.manual_seed(cfg.seed + 1_000_003 * rank)
+        if world_size > 1 and cfg.sync_bn:
+            self.G = distributed.convert_sync_batchnorm(self.G, dev)
+            self.D = distributed.convert_sync_batchnorm(self.D, dev)
         self.G.to(dev, memory_format=mem)
         self.D.to(dev, memory_format=mem)
+        self.ema = EMA(self.G, cfg.ema, cfg.ema_start) if cfg.ema else None
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         scaler_on = self.runtime.needs_grad_scaler
         self.scaler_G = torch.amp.GradScaler("cuda", enabled=scaler_on)
         self.scaler_D = torch.amp.GradScaler("cuda", enabled=scaler_on)
-        self.loss = LOSSES[cfg.loss]()
+        # augmentation's random numbers: one CPU stream per rank, saved in the checkpoint
+        self.augment_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 2 + rank)
+        augment = DiffAugment(cfg.augment, cfg.augment_strength, self.augment_gen) if cfg.augment else None
+        aux = cfg.ac_weight if has_auxiliary_classifier(self.model_cfg.family) else 0.0
+        self.loss = LOSSES[cfg.loss](augment, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
+                                     r1_gamma=cfg.r1_gamma, auxiliary_weight=aux)
 
         self.loader = BatchLoader(self.data, cfg.batch_size, seed=cfg.seed, device=dev, rank=rank,
                                   world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last)
@@ -109,13 +142,22 @@ class Trainer:
         # Callables run after every step as hook(trainer) on every rank (check trainer.is_main before
         # writing files); used by periodic evaluation and anything else that watches training.
         self.hooks: list = []
+        if hasattr(MODELS[self.model_cfg.family], "trainer_hook"):  # e.g. mitlgan unfreezes its parts after N steps
+            self.hooks.append(MODELS[self.model_cfg.family].trainer_hook)
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
+        self.skipped: list[str] = []   # updates of the last step that were not applied (non-finite)
+        self.rollbacks = 0             # rollbacks since the last good checkpoint
         if resume:
             self._restore(load_checkpoint(self.run.latest_checkpoint, map_location="cpu"))
         elif self.is_main:
             self.run.root.mkdir(parents=True, exist_ok=True)
             self._write_config()
+        # The modules whose updates DDP synchronises (the plain ones in a single process).
+        self.G_train, self.D_train = self.G, self.D
+        if world_size > 1:
+            self.G_train = distributed.wrap_ddp(self.G, dev)
+            self.D_train = distributed.wrap_ddp(self.D, dev)
 
     # ---- state -------------------------------------------------------------------------
     def _write_config(self) -> None:
@@ -134,7 +176,8 @@ class Trainer:
                 "params": self.data.info.get("params")}  # how it was cropped/resized: photos are prepared alike
 
     def state_dict(self) -> dict:
-        rng = {"torch": torch.get_rng_state(), "latent": self.latent_gen.get_state()}
+        rng = {"torch": torch.get_rng_state(), "latent": self.latent_gen.get_state(),
+               "augment": self.augment_gen.get_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
@@ -144,7 +187,7 @@ class Trainer:
             "elapsed": self.elapsed,
             "G": self.G.state_dict(),
             "D": self.D.state_dict(),
-            "G_ema": None,
+            "G_ema": self.ema.state_dict() if self.ema else None,
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "scaler_G": self.scaler_G.state_dict(),
@@ -162,6 +205,10 @@ class Trainer:
             print(f"warning: {self.cfg.data} differs from the data set this run started with", file=self.out)
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
+        if "augment" in state["rng"] and self.is_main:  # other ranks' streams are not saved; they keep their seeds
+            self.augment_gen.set_state(state["rng"]["augment"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         if state.get("scaler_G"):
@@ -169,7 +216,8 @@ class Trainer:
             self.scaler_D.load_state_dict(state["scaler_D"])
         self.loader.load_state_dict(state["loader"])
         self.latent_gen.set_state(state["rng"]["latent"])
-        torch.set_rng_state(state["rng"]["torch"])
+        if self.is_main:
+            torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.step = int(state["step"])
@@ -177,9 +225,17 @@ class Trainer:
         if self.is_main:
             truncate_jsonl(self.run.log, self.step)  # records past the checkpoint will be redone
 
+    def weights_finite(self) -> bool:
+        tensors = [*self.G.state_dict().values(), *self.D.state_dict().values()]
+        return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
+
     def save(self, periodic: bool = False) -> None:
         if not self.is_main:
             return
+        if not self.weights_finite():  # never overwrite the last good checkpoint with garbage
+            print(f"warning: step {self.step}: weights are not finite; checkpoint not written", file=self.out, flush=True)
+            return
+        self.rollbacks = 0
         state = self.state_dict()
         save_checkpoint(self.run.latest_checkpoint, state)
         if periodic:
@@ -191,35 +247,64 @@ class Trainer:
         z = torch.randn(n_local * self.world_size, self.model_cfg.latent_dim, generator=self.latent_gen)
         return z[self.rank * n_local : (self.rank + 1) * n_local].to(self.runtime.device)
 
-    def _update(self, loss: torch.Tensor, opt, scaler) -> None:
+    def _update(self, opt, scaler, module, compute, real, z, labels, name: str) -> dict:
+        """One optimiser update over ``grad_accum`` micro-batches; skipped if the loss or gradients are not finite.
+
+        ``compute(real, z, labels) -> (loss, stats)`` on a micro-batch; ``module`` is the
+        DDP-wrapped network being updated (its gradient all-reduce waits for the last micro-batch).
+        """
+        k = self.cfg.grad_accum
+        n = len(z)
         opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        scaler.step(opt)
-        scaler.update()
+        totals: dict = {}
+        for i in range(k):
+            part = slice(i * n // k, (i + 1) * n // k)
+            last = i == k - 1
+            sync = contextlib.nullcontext() if last or module is self.G or module is self.D else module.no_sync()
+            with sync:
+                with self.runtime.autocast():
+                    loss, stats = compute(None if real is None else real[part], z[part],
+                                          None if labels is None else labels[part])
+                scaler.scale(loss / k).backward()
+            for key, v in stats.items():
+                totals[key] = totals[key] + v / k if key in totals else v / k
+        ok = torch.isfinite(totals[name])
+        if not scaler.is_enabled():  # with a scaler, overflowing gradients are its business: it skips and rescales
+            grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+            if grads:
+                ok = ok & torch.isfinite(torch.stack(torch._foreach_norm(grads))).all()
+        if distributed.any_true(not bool(ok), self.runtime.device):  # every rank skips together
+            opt.zero_grad(set_to_none=True)
+            self.skipped.append(name)
+        else:
+            scaler.step(opt)
+            scaler.update()
+        return totals
 
     def train_step(self) -> dict:
         stats: dict = {}
+        self.skipped = []
         for _ in range(self.loss.n_critic):
             real, labels = next(self.loader)
             z = self.sample_z(len(real))
-            with self.runtime.autocast():
-                d_loss, d_stats = self.loss.d_loss(self.G, self.D, real, z, labels)
-            self._update(d_loss, self.opt_D, self.scaler_D)
-            stats.update(d_stats)
+            stats.update(self._update(self.opt_D, self.scaler_D, self.D_train,
+                                      lambda r, zz, y: self.loss.d_loss(self.G, self.D_train, r, zz, y),
+                                      real, z, labels, "d_loss"))
         z = self.sample_z(len(real))
         self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-        with self.runtime.autocast():
-            g_loss, g_stats = self.loss.g_loss(self.G, self.D, z, labels)
-        self._update(g_loss, self.opt_G, self.scaler_G)
+        stats.update(self._update(self.opt_G, self.scaler_G, self.G_train,
+                                  lambda r, zz, y: self.loss.g_loss(self.G_train, self.D, zz, y),
+                                  None, z, labels, "g_loss"))
         self.D.requires_grad_(True)
-        stats.update(g_stats)
+        if self.ema is not None:
+            self.ema.update(self.G, self.step + 1)
         return stats
 
     # ---- outputs -----------------------------------------------------------------------
     def write_samples(self) -> None:
         if not self.is_main:
             return
-        images = generate(self.G, self.fixed_z, self.fixed_labels)
+        images = generate(self.ema.model if self.ema else self.G, self.fixed_z, self.fixed_labels)
         grid = image_grid(images)
         with atomic_path(self.run.latest_samples) as tmp:
             grid.save(tmp, format="PNG")
@@ -255,30 +340,49 @@ class Trainer:
                   file=self.out, flush=True)
         window_start, window_images = time.time(), 0
         bad_steps = 0
+        d_wins = 0  # consecutive steps with D accuracy at 100 %
+        if not self.run.latest_checkpoint.exists():
+            self.save()  # step 0: something to roll back to
         try:
             with stop:
                 while self.budget_fraction() < 1 and not stop.signal:
                     t0 = time.time()
                     stats = self.train_step()
                     values = {k: float(v) for k, v in stats.items()}
-                    if not all(v == v and abs(v) != float("inf") for v in values.values()):
+                    extra: dict = {}
+                    if self.skipped:
                         bad_steps += 1
-                        if bad_steps >= 3:
-                            raise TrainingDiverged(f"losses became NaN or infinite at step {self.step + 1}; "
-                                                   f"the last good checkpoint is {self.run.latest_checkpoint}")
+                        extra["skipped"] = list(self.skipped)
+                        values = {k: (v if v == v and abs(v) != float("inf") else None) for k, v in values.items()}
+                        if self.is_main:
+                            print(f"\nwarning: step {self.step + 1}: non-finite {', '.join(self.skipped)}; update skipped "
+                                  f"({bad_steps} in a row)", file=self.out, flush=True)
+                        if bad_steps >= self.cfg.max_bad_steps:
+                            log_file = self._roll_back(log_file)
+                            bad_steps, d_wins = 0, 0
+                            window_start, window_images = time.time(), 0
+                            continue
                     else:
                         bad_steps = 0
+                    d_wins = d_wins + 1 if values.get("d_acc") == 1.0 else 0
+                    if d_wins == self.cfg.diverge_steps:
+                        extra["warning"] = (f"D has told every real and fake image apart for {d_wins} steps: G gets "
+                                            "little gradient (try --augment, --loss hinge or wgan-gp, a lower --lr-d, "
+                                            "or spectral norm)")
+                        if self.is_main:
+                            print(f"\nwarning: {extra['warning']}", file=self.out, flush=True)
                     self.step += 1
                     self.elapsed += time.time() - t0
                     window_images += self.cfg.batch_size * self.loss.n_critic
                     if self.is_main:
                         rate = window_images / max(time.time() - window_start, 1e-9)
-                        if self.step % self.cfg.log_every == 0:
+                        if self.step % self.cfg.log_every == 0 or extra:
                             log_file.write(json.dumps({"step": self.step, "epoch": round(self.loader.epoch_progress, 4),
                                                        "time": round(self.elapsed, 3), **values,
-                                                       "img_per_s": round(rate, 1)}) + "\n")
+                                                       "img_per_s": round(rate, 1), **extra}) + "\n")
                         progress.update(step=self.step, total_fraction=self.budget_fraction(), elapsed=self.elapsed,
-                                        images_per_s=rate, stats={k: values[k] for k in ("d_loss", "g_loss") if k in values})
+                                        images_per_s=rate, stats={k: values[k] for k in ("d_loss", "g_loss")
+                                                                  if values.get(k) is not None})
                         if time.time() - window_start > 30:  # rate over a recent window
                             window_start, window_images = time.time(), 0
                     if self.step % self.cfg.sample_every == 0:
@@ -296,6 +400,28 @@ class Trainer:
         self.save(periodic=False)
         self.write_samples()
         return TrainResult(self.run.root, self.step, stop.signal or "budget")
+
+    def _roll_back(self, log_file):
+        """Reload the last checkpoint after repeated non-finite steps; draw new latents so it need not recur."""
+        self.rollbacks += 1
+        if self.rollbacks > self.cfg.max_rollbacks:
+            raise TrainingDiverged(f"losses stayed NaN or infinite after {self.cfg.max_rollbacks} rollbacks to "
+                                   f"{self.run.latest_checkpoint}; try lower learning rates (--lr-g/--lr-d), "
+                                   "--precision fp32, or another --loss")
+        if log_file:
+            log_file.close()
+        distributed.barrier()  # rank 0 has finished writing the checkpoint every rank now reads
+        rollbacks = self.rollbacks
+        self._restore(load_checkpoint(self.run.latest_checkpoint, map_location="cpu"))
+        self.rollbacks = rollbacks
+        self.latent_gen.manual_seed((self.cfg.seed + 1) * 1_000_003 + 7919 * rollbacks + self.step)
+        if self.is_main:
+            print(f"warning: rolled back to step {self.step} ({self.run.latest_checkpoint}), "
+                  f"rollback {rollbacks} of at most {self.cfg.max_rollbacks}", file=self.out, flush=True)
+            with open(self.run.log, "a") as f:
+                f.write(json.dumps({"step": self.step, "rolled_back": rollbacks}) + "\n")
+            return open(self.run.log, "a")
+        return None
 
     def _budget_text(self) -> str:
         c = self.cfg
@@ -329,5 +455,21 @@ class _SignalFlag:
 
 
 def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=sys.stderr) -> TrainResult:
-    """Train (or resume) a run; returns where it is and why it stopped."""
-    return Trainer(cfg, model_cfg, resume=resume, out=out).fit()
+    """Train (or resume) a run; returns where it is and why it stopped.
+
+    Under torchrun this joins the process group first (see ganforge.distributed); each
+    rank trains on its slice, rank 0 alone writes the run directory.
+    """
+    info, device = distributed.init_from_env(cfg.device)
+    if info.enabled:
+        cfg = replace(cfg, device=device)  # each rank on its own GPU (cuda:LOCAL_RANK)
+    try:
+        trainer = Trainer(cfg, model_cfg, resume=resume, rank=info.rank, world_size=info.world_size, out=out)
+        if cfg.eval_every:
+            from ganforge.metrics.training import EvalHook
+
+            trainer.hooks.append(EvalHook(trainer, out=out))
+        return trainer.fit()
+    finally:
+        if info.enabled:
+            distributed.shutdown()

@@ -37,6 +37,11 @@ def register(sub) -> None:
     m.add_argument("--width", type=int, help="base width of the networks (default: 64)")
     m.add_argument("--g-activation", choices=("relu", "leaky_relu"), help="dcgan generator activation (default: relu)")
     m.add_argument("--max-width", type=int, help="dcgan: cap on channels per layer (default: 512)")
+    add_training_options(p)
+
+
+def add_training_options(p: argparse.ArgumentParser) -> None:
+    """Budget, optimisation, runtime and output options (shared by train and compose)."""
     b = p.add_argument_group("budget (the first reached stops training; totals across resumes)")
     b.add_argument("--steps", type=int, help="generator updates (default if no budget given: 10000)")
     b.add_argument("--epochs", type=float, help="passes over the data set")
@@ -59,6 +64,11 @@ def register(sub) -> None:
     r.add_argument("--checkpoint-every", type=int, help="steps between kept checkpoints (default: 1000)")
     r.add_argument("--log-every", type=int, help="steps between loss records (default: 1)")
     r.add_argument("--n-samples", type=int, help="images per sample grid (default: 64)")
+    e = p.add_argument_group("evaluation during training")
+    e.add_argument("--eval-every", type=int, help="steps between evaluations into RUN/metrics.jsonl (default: 0, none)")
+    e.add_argument("--eval-metric", help="fid, kid, pr, is or c2st; NAME[EXTRACTOR] picks the features, e.g. "
+                                         "fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: fid)")
+    e.add_argument("--eval-n", type=int, help="generated images per evaluation (default: 2000)")
 
 
 def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]:

@@ -7,6 +7,12 @@ family cannot build. Every generator takes ``(z, labels=None)`` with ``z`` of sh
 takes ``(x, labels=None)`` and returns logits of shape (N,), and ``features(x)``
 gives its penultimate activations (N, F) for feature-matching losses.
 
+Optional module attributes: ``OPTIONS`` (names of the ``options`` it reads),
+``CONDITIONAL = True`` (labels required; ``num_classes`` comes from the data set),
+``AUXILIARY_CLASSIFIER = True`` (``D(x, labels, with_classes=True)`` also returns class
+logits (N, K), for the loss's auxiliary term), ``init_weights(module)`` (replaces the
+DCGAN initialisation the trainer applies otherwise).
+
 To add a family: write ``models/<name>.py`` and add one line to ``MODELS``.
 """
 
@@ -17,12 +23,29 @@ from types import ModuleType
 import torch.nn as nn
 
 from ganforge.config import ModelConfig
-from ganforge.models import dcgan, mlp
+from ganforge.models import acgan, cgan, dcgan, mitlgan, mlp, resnet
 
 MODELS: dict[str, ModuleType] = {
     "mlp": mlp,
     "dcgan": dcgan,
+    "resnet": resnet,
+    "cgan": cgan,
+    "acgan": acgan,
+    "mitlgan": mitlgan,  # composed of pretrained generators (ganforge compose)
 }
+
+
+def is_conditional(family: str) -> bool:
+    return bool(getattr(MODELS[family], "CONDITIONAL", False))
+
+
+def has_auxiliary_classifier(family: str) -> bool:
+    return bool(getattr(MODELS[family], "AUXILIARY_CLASSIFIER", False))
+
+
+def init_weights(family: str, module: nn.Module) -> None:
+    """The family's own initialisation, or DCGAN's."""
+    getattr(MODELS[family], "init_weights", init_dcgan_weights)(module)
 
 
 def build_generator(cfg: ModelConfig) -> nn.Module:

@@ -8,6 +8,9 @@ the first, and a 4×4 conv to one logit.
 Widths: the layer at resolution r has ``width * R / (2 r)`` channels (R the output
 size), capped at ``options["max_width"]`` (default 512) so 256 px stays trainable.
 For R=64, width=64 this is the paper's 512-256-128-64.
+
+``options["d_norm"]``: D's normalisation, ``batch`` (the paper), ``layer`` (per-sample,
+as a WGAN-GP critic needs: the gradient penalty is per image) or ``none``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ import torch.nn as nn
 from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
 
+OPTIONS = ("g_activation", "max_width", "d_norm")
+D_NORMS = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c), "none": lambda c: nn.Identity()}
+
 
 def check(cfg: ModelConfig) -> None:
     if not 8 <= cfg.resolution <= 512:
@@ -27,6 +33,8 @@ def check(cfg: ModelConfig) -> None:
     act = cfg.options.get("g_activation", "relu")
     if act not in ("relu", "leaky_relu"):
         raise ConfigError(f"dcgan g_activation must be relu or leaky_relu, not {act!r}")
+    if cfg.options.get("d_norm", "batch") not in D_NORMS:
+        raise ConfigError(f"dcgan d_norm must be one of {', '.join(D_NORMS)}")
 
 
 def _widths(cfg: ModelConfig) -> list[int]:
@@ -61,9 +69,10 @@ class Discriminator(nn.Module):
         super().__init__()
         self.cfg = cfg
         widths = list(reversed(_widths(cfg)))  # channels at R/2, R/4, ..., 4 px
+        norm = D_NORMS[cfg.options.get("d_norm", "batch")]
         layers: list[nn.Module] = [nn.Conv2d(cfg.channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
-            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), nn.BatchNorm2d(w_out), nn.LeakyReLU(0.2)]
+            layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), norm(w_out), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*layers)              # (N, w_last, 4, 4)
         self.head = nn.Conv2d(widths[-1], 1, 4, 1, 0)   # (N, 1, 1, 1)
 

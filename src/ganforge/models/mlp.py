@@ -13,6 +13,8 @@ import torch.nn as nn
 from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
 
+OPTIONS = ("dropout",)
+
 
 def check(cfg: ModelConfig) -> None:
     if cfg.resolution > 128:

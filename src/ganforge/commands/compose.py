@@ -1,0 +1,66 @@
+"""``ganforge compose``: pretrained generators -> one MITLGAN generator trained on a combined data set."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ganforge.commands import add_command
+from ganforge.commands.train import add_training_options, resolve_configs
+from ganforge.errors import ConfigError
+
+
+def register(sub) -> None:
+    p = add_command(
+        sub, "compose", run, help="compose pretrained generators into one (MITLGAN) and train it",
+        description="Build one generator from two or more pretrained ganforge generators (any family and latent "
+                    "size) and train it on a combined data set. Part i reads its own slice of the latent, in the "
+                    "order of --part; parts stay frozen (see --unfreeze-after); a learned merge and refiner join "
+                    "their outputs. The result is an ordinary run: generate, interpolate, serve and --resume work.")
+    p.add_argument("--part", action="append", metavar="RUN_OR_CKPT", default=None,
+                   help="a pretrained run directory or checkpoint; give two or more (foreground first for --merge alpha)")
+    p.add_argument("--data", help="combined data set (.zip from 'ganforge data prepare'), same size as the parts")
+    p.add_argument("--out", required=True, help="run directory of the composed model")
+    p.add_argument("--resume", action="store_true", help="continue the composed run in --out")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
+    m = p.add_argument_group("composition")
+    m.add_argument("--merge", choices=("conv1x1", "sum", "alpha"), default="conv1x1",
+                   help="conv1x1: concat + learned 1x1 conv + ReLU (thesis); sum: plain sum; alpha: learned mask "
+                        "composites part 1 over part 2; each followed by the refiner")
+    m.add_argument("--refiner-width", type=int, default=64, help="base width w of the merge and refiner")
+    m.add_argument("--blocks", type=int, default=6, help="dense residual blocks at a quarter resolution (thesis: 6)")
+    m.add_argument("--growth", type=int, help="channels each dense block adds (default: --refiner-width)")
+    m.add_argument("--unfreeze-after", type=int, metavar="N",
+                   help="fine-tune the parts from step N on (default: they stay frozen)")
+    m.add_argument("--critic", default="dcgan", help="discriminator family of the critic")
+    m.add_argument("--critic-width", type=int, default=64, help="base width of the critic")
+    m.add_argument("--no-ema", action="store_true", help="take the parts' raw weights even if they have EMA weights")
+    add_training_options(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ganforge.compose import compose, compose_model_config, default_loss
+
+    if args.resume and args.part:
+        raise ConfigError("--resume continues the composed run as it was saved; drop --part")
+    if not args.resume and not args.part:
+        raise ConfigError("give the pretrained generators with --part RUN_OR_CKPT --part RUN_OR_CKPT")
+    if not args.resume and args.loss is None:
+        args.loss = default_loss()
+    cfg, model_cfg = resolve_configs(args)
+    if not args.resume:
+        model_cfg = compose_model_config(
+            args.part, cfg.data, merge=args.merge, width=args.refiner_width, blocks=args.blocks, growth=args.growth,
+            unfreeze_after=args.unfreeze_after, critic={"family": args.critic, "width": args.critic_width},
+            ema=not args.no_ema)
+    if args.dry_run:
+        print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
+        return 0
+    result = compose(cfg, model_cfg, resume=args.resume)
+    print(f"step {result.step}: samples {result.run_dir / 'samples' / 'latest.png'}, "
+          f"checkpoint {result.run_dir / 'checkpoints' / 'latest.pt'}")
+    if result.stopped_by != "budget":
+        print(f"stopped by {result.stopped_by}; continue with: ganforge compose --out {result.run_dir} --resume")
+        return 130 if result.stopped_by == "SIGINT" else 143
+    print(f"look at it in a browser: ganforge serve {result.run_dir}")
+    return 0

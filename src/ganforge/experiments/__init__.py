@@ -1,0 +1,1 @@
+"""Experiments: whole protocols (several trainings, then evaluation and a report) as plain functions."""

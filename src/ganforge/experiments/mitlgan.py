@@ -1,0 +1,234 @@
+"""The MITLGAN thesis's experiment, end to end: baseline vs composed generator on a combined data set.
+
+Protocol (``run_experiment``), every stage an ordinary run directory under ``out``::
+
+    baseline/        the generator family trained on COMBINED for B minutes
+    foreground/      the same family trained on FG for B minutes        (part 1)
+    background/      the same family trained on BG for B minutes        (part 2)
+    mitlgan/         parts frozen, merge + refiner trained on COMBINED for B minutes
+    baseline-total/  the baseline continued to 3B minutes: the compute of parts + MITLGAN
+    separation.png   part outputs, (mask, composite) and MITLGAN output for the same seeds
+    results.json, report.md   (and compare/ with the evaluation report when available)
+
+All stages use the same loss, the same critic architecture (the family's discriminator at
+the same width), batch size, optimiser settings and seed. B is training time as the
+Trainer counts it (``elapsed``: time in training steps, not sampling or checkpointing).
+Budget accounting is reported both ways: MITLGAN's own B minutes against the baseline's
+B (parts' pre-training not counted), and MITLGAN's 3B including the parts against
+``baseline-total``'s 3B.
+
+Running it again continues: a finished stage is kept, an interrupted one resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ganforge.checkpoint import load_checkpoint, load_generator
+from ganforge.compose import compose, compose_model_config, default_loss, separation_view
+from ganforge.config import ModelConfig, TrainConfig
+from ganforge.data.dataset import read_info
+from ganforge.errors import ConfigError, GanforgeError
+from ganforge.runs import RunDir
+from ganforge.train import train
+from ganforge.utils import atomic_path, write_json_atomic
+
+
+class Interrupted(GanforgeError):
+    """A stage was stopped by a signal; running the same command again continues."""
+
+
+@dataclass
+class ExperimentOptions:
+    foreground: str                 # data set of foregrounds on a plain background (part 1)
+    background: str                 # data set of backgrounds (part 2)
+    combined: str                   # data set of foregrounds composited on backgrounds
+    out: str                        # experiment directory
+    budget: float                   # minutes of training per model (B)
+    family: str = "dcgan"           # generator family of the baseline and the parts
+    width: int = 64                 # width of generators and critic
+    latent_dim: int = 100           # latent size of baseline and of each part
+    merge: str = "conv1x1"          # conv1x1 | sum | alpha
+    refiner_width: int = 32         # base width of merge and refiner
+    blocks: int = 6                 # dense blocks in the refiner (thesis: 6)
+    loss: str = ""                  # "" -> wgan-gp when available (thesis), else bce
+    batch_size: int = 64
+    lr_g: float | None = None       # None: TrainConfig's defaults
+    lr_d: float | None = None
+    beta1: float | None = None
+    beta2: float | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    equal_total: bool = True        # also train baseline-total (3B) for the with-pre-training comparison
+    sample_every: int = 500
+    n_separation: int = 8           # seeds in the separation view
+    metrics: str = "fid,kid,pr,c2st"  # evaluation of baseline, baseline-total and MITLGAN on COMBINED ("": none)
+    features: str = "inception"     # extractor for fid/kid/pr: inception, or a 'ganforge features fit' name/path
+    eval_n: int = 2000              # generated images per evaluation
+
+    def validate(self) -> "ExperimentOptions":
+        if self.budget <= 0:
+            raise ConfigError("--budget must be a positive number of minutes")
+        infos = {name: read_info(getattr(self, name)) for name in ("foreground", "background", "combined")}
+        sizes = {(int(i["resolution"]), int(i["channels"])) for i in infos.values()}
+        if len(sizes) > 1:
+            raise ConfigError("foreground, background and combined sets must have one size and channel count, but are "
+                              + ", ".join(f"{n}: {i['resolution']} px/{i['channels']} ch" for n, i in infos.items()))
+        if not self.loss:
+            self.loss = default_loss()
+        return self
+
+
+# The WGAN-GP paper's optimiser (Gulrajani et al. 2017), used when the loss is wgan-gp and not overridden.
+WGAN_GP_ADAM = {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9}
+
+
+def _train_cfg(o: ExperimentOptions, data: str, out: Path, minutes: float) -> TrainConfig:
+    extra = dict(WGAN_GP_ADAM) if o.loss == "wgan-gp" else {}
+    extra.update({k: getattr(o, k) for k in ("lr_g", "lr_d", "beta1", "beta2") if getattr(o, k) is not None})
+    return TrainConfig(data=data, out=str(out), loss=o.loss, batch_size=o.batch_size, minutes=minutes, seed=o.seed,
+                       device=o.device, precision=o.precision, sample_every=o.sample_every,
+                       checkpoint_every=10 * o.sample_every, **extra).validate()
+
+
+def _critic_options(o: ExperimentOptions) -> dict:
+    """A WGAN-GP critic must not use batch norm (the penalty is per image): dcgan's D then uses layer norm."""
+    return {"d_norm": "layer"} if o.loss == "wgan-gp" and o.family == "dcgan" else {}
+
+
+def _stage(name: str, cfg: TrainConfig, model_cfg: ModelConfig | None, log, runner=train) -> Path:
+    run = RunDir(cfg.out)
+    resume = run.latest_checkpoint.exists()
+    print(f"== {name}: {'continuing' if resume else 'training'} {cfg.out} for {cfg.minutes:g} min on {cfg.data}",
+          file=log, flush=True)
+    if resume:
+        model_cfg = ModelConfig.from_dict(run.read_config()["model"])
+    result = runner(cfg, model_cfg, resume=resume, out=log)
+    if result.stopped_by != "budget":
+        raise Interrupted(f"stopped by {result.stopped_by} during {name}; run the same command again to continue")
+    return run.root
+
+
+def run_stats(run_dir: Path) -> dict:
+    """Steps, training minutes and images seen, from a run's latest checkpoint."""
+    state = load_checkpoint(RunDir(run_dir).latest_checkpoint)
+    tc = state["train_config"]
+    return {"steps": int(state["step"]), "minutes": round(float(state["elapsed"]) / 60, 2),
+            "batch_size": tc["batch_size"], "loss": tc["loss"], "family": state["model_config"]["family"]}
+
+
+def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
+    """Run (or continue) the whole protocol; returns the results written to ``results.json``."""
+    o.validate()
+    out = Path(o.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "experiment.json", asdict(o))
+    B = o.budget
+    gen = lambda: ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=_critic_options(o))
+
+    baseline = _stage("baseline", _train_cfg(o, o.combined, out / "baseline", B), gen(), log)
+    fg = _stage("foreground part", _train_cfg(o, o.foreground, out / "foreground", B), gen(), log)
+    bg = _stage("background part", _train_cfg(o, o.background, out / "background", B), gen(), log)
+    mitl_dir = out / "mitlgan"
+    mitl_cfg = None
+    if not RunDir(mitl_dir).latest_checkpoint.exists():
+        mitl_cfg = compose_model_config([fg, bg], o.combined, merge=o.merge, width=o.refiner_width, blocks=o.blocks,
+                                        critic={"family": o.family, "width": o.width, "options": _critic_options(o)})
+    mitl = _stage("MITLGAN", _train_cfg(o, o.combined, mitl_dir, B), mitl_cfg, log, runner=compose)
+    runs = {"baseline": baseline, "mitlgan": mitl}
+    if o.equal_total:
+        total_dir = out / "baseline-total"
+        if not RunDir(total_dir).exists():  # continue a copy of the baseline, so both budgets stay available
+            shutil.copytree(baseline, total_dir)
+        runs["baseline-total"] = _stage("baseline to the total budget", _train_cfg(o, o.combined, total_dir, 3 * B),
+                                        None, log)
+
+    G, _, _ = load_generator(mitl)
+    with atomic_path(out / "separation.png") as tmp:
+        separation_view(G, range(o.n_separation)).save(tmp, format="PNG")
+
+    stats = {name: run_stats(path) for name, path in {**runs, "foreground": fg, "background": bg}.items()}
+    pretrain = stats["foreground"]["minutes"] + stats["background"]["minutes"]
+    stats["mitlgan"]["minutes_with_parts"] = round(stats["mitlgan"]["minutes"] + pretrain, 2)
+    metrics = compare(runs, o, out / "compare", log)
+    results = {"options": asdict(o), "runs": {k: str(v) for k, v in runs.items()}, "stats": stats, "metrics": metrics}
+    write_json_atomic(out / "results.json", results)
+    write_report(out, results)
+    return results
+
+
+def compare(runs: dict[str, Path], o: ExperimentOptions, out: Path, log) -> dict:
+    """The evaluation comparison report (``out``/report.md and .html) of the runs, every run evaluated the
+    same way on COMBINED; returns {run name: {metric key: value}} (empty when ``o.metrics`` is "")."""
+    from ganforge.metrics.report import compare_runs
+
+    names = list(runs)
+    ordered = [runs[n] for n in names]
+    evaluate = None
+    if o.metrics:
+        evaluate = {"metrics": o.metrics, "features": o.features, "n": o.eval_n, "data": o.combined,
+                    "device": o.device}
+    print(f"== comparison report -> {out}", file=log, flush=True)
+    compare_runs(ordered, out, evaluate=evaluate, log=log)
+    if not o.metrics:
+        return {}
+    return {n: json.loads((p / "evaluation.json").read_text())["metrics"] for n, p in zip(names, ordered)}
+
+
+def write_report(out: Path, results: dict) -> None:
+    """``report.md``: the budget table both ways, metrics, and links to grids, curves and the separation view."""
+    o, s, m = results["options"], results["stats"], results["metrics"]
+    metric_names = sorted({k for v in m.values() for k in v})
+    lines = [
+        "# MITLGAN experiment",
+        "",
+        f"Combined set `{o['combined']}`; parts trained on `{o['foreground']}` and `{o['background']}`. "
+        f"Generator family `{o['family']}` (width {o['width']}, z {o['latent_dim']} per model), loss `{o['loss']}`, "
+        f"critic: `{o['family']}` discriminator at width {o['width']} for every model; MITLGAN merge `{o['merge']}`, "
+        f"refiner width {o['refiner_width']}, {o['blocks']} dense blocks. Budget B = {o['budget']:g} training minutes "
+        f"per model (time in training steps as the trainer counts it).",
+        "",
+        "| run | steps | own training min | min incl. parts' pre-training | " + " | ".join(metric_names) + " |",
+        "|---|---|---|---|" + "---|" * len(metric_names),
+    ]
+    for name in ("baseline", "baseline-total", "mitlgan", "foreground", "background"):
+        if name not in s:
+            continue
+        st = s[name]
+        with_parts = st.get("minutes_with_parts", st["minutes"] if name.startswith("baseline") else "—")
+        vals = [_fmt(m.get(name, {}).get(k)) for k in metric_names]
+        lines.append(f"| {name} | {st['steps']} | {st['minutes']} | {with_parts} | " + " | ".join(vals) + " |")
+    lines += [
+        "",
+        "Two comparisons: **parts' pre-training not counted**: `mitlgan` vs `baseline` (both B minutes of own "
+        "training); **counted**: `mitlgan` (B + the parts' 2B) vs `baseline-total` (3B).",
+        "",
+        "| baseline | baseline-total | MITLGAN |",
+        "|---|---|---|",
+        "| ![](baseline/samples/latest.png) | ![](baseline-total/samples/latest.png) | ![](mitlgan/samples/latest.png) |",
+        "",
+        "Foreground–background separation (same seeds in every row): ![](separation.png)",
+        "",
+        "Loss curves: [baseline](baseline/loss.png), [MITLGAN](mitlgan/loss.png), "
+        "[foreground part](foreground/loss.png), [background part](background/loss.png). The evaluation "
+        "comparison (metric table, curves on shared axes, grids side by side): [compare/report.html]"
+        "(compare/report.html), [compare/report.md](compare/report.md).",
+        "",
+    ]
+    with atomic_path(out / "report.md") as tmp:
+        tmp.write_text("\n".join(lines))
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def results_summary(results: dict) -> str:
+    return json.dumps({k: v for k, v in results.items() if k != "options"}, indent=2)

@@ -1,0 +1,59 @@
+"""Classifier two-sample test (Lopez-Paz & Oquab 2017) on pixels.
+
+Train a small CNN to tell real from generated images on half of each set and report its
+accuracy on the other, held-out half. Under the null hypothesis (one distribution) the
+held-out accuracy is Binomial(n, ½)/n, so the one-sided binomial p-value says how likely
+an accuracy this high is by chance. About 50 % means the classifier cannot tell them
+apart; near 100 % means it always can. Needs no downloaded weights.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ganforge.metrics.domain import SmallCNN, predict, train_classifier
+from ganforge.metrics.registry import EvalContext, register
+
+MAX_PER_SIDE = 5000  # images per set used by the registered metric (half train, half test)
+
+
+def binomial_p_value(correct: int, n: int) -> float:
+    """P(X >= correct) for X ~ Binomial(n, ½): the chance of doing this well by guessing."""
+    from scipy.stats import binom
+
+    return float(binom.sf(correct - 1, n, 0.5)) if n else math.nan
+
+
+def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, epochs: float = 10, width: int = 16, seed: int = 0,
+                               device: str | torch.device = "cpu") -> dict:
+    """Test uint8 (N, H, W, C) sets ``a`` and ``b`` of one shape; returns
+    {"accuracy", "p_value", "n_test", "n_train"}. Uses equally many images of each set."""
+    if a.shape[1:] != b.shape[1:]:
+        raise ValueError(f"the two sets differ in shape: {a.shape[1:]} vs {b.shape[1:]}")
+    m = min(len(a), len(b))
+    if m < 4:
+        raise ValueError("the two-sample test needs at least 4 images per set")
+    rng = np.random.default_rng(seed)
+    ia, ib = rng.permutation(len(a))[:m], rng.permutation(len(b))[:m]
+    half = m // 2
+    train_x = np.concatenate([a[np.sort(ia[:half])], b[np.sort(ib[:half])]])
+    train_y = np.concatenate([np.zeros(half, np.int64), np.ones(half, np.int64)])
+    test_x = np.concatenate([a[np.sort(ia[half:])], b[np.sort(ib[half:])]])
+    test_y = np.concatenate([np.zeros(m - half, np.int64), np.ones(m - half, np.int64)])
+    net = SmallCNN(a.shape[-1], 2, width=width, feature_dim=4 * width)
+    train_classifier(net, train_x, train_y, epochs=epochs, batch_size=min(64, len(train_x)), seed=seed, device=device)
+    _, logits = predict(net, test_x, device=device)
+    correct = int((logits.argmax(1) == test_y).sum())
+    return {"accuracy": correct / len(test_y), "p_value": binomial_p_value(correct, len(test_y)),
+            "n_test": len(test_y), "n_train": len(train_y)}
+
+
+@register("c2st", uses_features=False, score=lambda v: abs(v["c2st_acc"] - 0.5),
+          help="classifier two-sample test on pixels: held-out accuracy (50% = indistinguishable) and p-value")
+def _c2st(ctx: EvalContext) -> dict:
+    r = classifier_two_sample_test(ctx.real_images[:MAX_PER_SIDE], ctx.fake_images[:MAX_PER_SIDE],
+                                   seed=ctx.seed, device=ctx.device)
+    return {"c2st_acc[pixels]": r["accuracy"], "c2st_p[pixels]": r["p_value"]}

@@ -1,0 +1,42 @@
+"""The run's own discriminator's accuracy on real vs generated images: a training diagnostic.
+
+It says how the two players stand against each other, not how good the images are: a
+discriminator near 50 % may just be weak, and one near 100 % may face a fine generator
+(the MITLGAN thesis made this point). It is therefore reported as ``d_acc[diagnostic]``
+and cannot be chosen for the ``best`` checkpoint.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ganforge.metrics.registry import EvalContext, register
+
+
+@torch.no_grad()
+def discriminator_accuracy(D: torch.nn.Module, real, fake, batch_size: int = 256) -> float:
+    """Fraction of uint8 (N, H, W, C) real and fake images that D (logits > 0 = real) gets right."""
+    device = next(D.parameters()).device
+    was_training = D.training
+    D.eval()
+    correct, total = 0, 0
+    for images, is_real in ((real, True), (fake, False)):
+        for i in range(0, len(images), batch_size):
+            x = torch.from_numpy(images[i:i + batch_size]).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+            logits = D(x).float()
+            correct += int(((logits > 0) == is_real).sum())
+            total += len(x)
+    D.train(was_training)
+    return correct / total
+
+
+def _no_score(values: dict) -> float:
+    raise ValueError("discriminator accuracy is a training diagnostic, not a quality measure")
+
+
+@register("dacc", uses_features=False, score=_no_score,
+          help="the run's discriminator's accuracy on real vs generated images (a training diagnostic only)")
+def _dacc(ctx: EvalContext) -> dict:
+    if ctx.discriminator is None:
+        raise ValueError("no discriminator: dacc needs a run directory")
+    return {"d_acc[diagnostic]": discriminator_accuracy(ctx.discriminator, ctx.real_images, ctx.fake_images)}
