@@ -120,3 +120,38 @@ def test_bad_exports_are_one_line_errors(tiny_run, tmp_path, capsys):
     code, _, err = cli(capsys, "generate", tmp_path / "st", "--out", tmp_path / "g.png")
     assert code == 1 and "not a readable safetensors file" in err and err.count("\n") == 1
     assert not (tmp_path / "g.png").exists()
+
+
+@pytest.fixture(scope="module")
+def conditional_checkpoint(tmp_path_factory):
+    """A checkpoint of an (untrained) class-conditional resnet generator: G(z, labels)."""
+    from ganforge.checkpoint import save_checkpoint
+    from ganforge.config import ModelConfig
+    from ganforge.models import build_generator
+
+    cfg = ModelConfig(family="cgan", resolution=16, channels=3, width=8, latent_dim=12, num_classes=3)
+    torch.manual_seed(0)
+    G = build_generator(cfg)
+    with torch.no_grad():  # as if trained: class embeddings start equal (identity conditional norms)
+        for p in G.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    path = tmp_path_factory.mktemp("cgan") / "cgan.pt"
+    save_checkpoint(path, {"model_config": cfg.to_dict(), "step": 0, "G": G.state_dict(), "G_ema": None})
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "torchscript", pytest.param("onnx", marks=pytest.mark.slow)])
+def test_conditional_generators_export_with_a_labels_input(conditional_checkpoint, tmp_path, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    result = export_generator(conditional_checkpoint, fmt, tmp_path / fmt)
+    meta = json.loads(result.config_path.read_text())
+    assert [i["name"] for i in meta["inputs"]] == ["z", "labels"] and meta["inputs"][1]["range"] == [0, 2]
+    G, cfg, _ = load_generator(conditional_checkpoint)
+    E, _, _ = load_exported(tmp_path / fmt)
+    z = latents_for_seeds(range(4), cfg.latent_dim)
+    labels = torch.tensor([0, 1, 2, 1])
+    with torch.no_grad():
+        ref = G(z, labels)
+        assert (E(z, labels) - ref).abs().max() <= TOLERANCE
+        assert (E(z, torch.tensor([2, 2, 2, 2])) - ref).abs().max() > 1e-3  # the labels do matter

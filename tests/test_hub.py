@@ -33,7 +33,8 @@ def run_with_metrics(tmp_path_factory, tiny_dataset):
     run = tmp_path_factory.mktemp("runs") / "tiny"
     train(TrainConfig(data=str(tiny_dataset), out=str(run), steps=2, batch_size=8, n_samples=4),
           ModelConfig(family="dcgan", width=8))
-    records = [{"step": 1, "fid[fashion-mnist-cnn]": 80.5, "kid[fashion-mnist-cnn]": 0.08},
+    records = [{"step": 1, "time": 3.5, "n": 64, "fid[fashion-mnist-cnn]": 80.5, "kid[fashion-mnist-cnn]": 0.08,
+                "kid_std[fashion-mnist-cnn]": 0.01},
                {"step": 2, "fid[fashion-mnist-cnn]": 61.25},
                {"step": 2, "metric": "c2st", "extractor": "tiny-cnn", "value": 0.73, "p_value": 1e-4}]
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
@@ -52,6 +53,8 @@ def test_latest_metrics_reads_both_record_shapes_and_keeps_extractor_names():
                           {"step": 5, "metric": "kid", "extractor": "inception", "value": 0.01}, {"broken": "x"}])
     assert {(r["metric"], r["extractor"], r["value"], r["step"]) for r in got} == {
         ("fid", "inception", 8.0, 4), ("fid", "mnist-cnn", 2.0, 4), ("kid", "inception", 0.01, 5)}
+    (kid,) = latest_metrics([{"step": 2, "n": 500, "kid[x]": 0.5, "kid_std[x]": 0.1}])
+    assert (kid["metric"], kid["extractor"], kid["value"], kid["std"]) == ("kid", "x", 0.5, 0.1)
 
 
 def test_push_then_pull_gives_the_same_generator_and_a_model_card(run_with_metrics, tmp_path, capsys):
@@ -70,7 +73,7 @@ def test_push_then_pull_gives_the_same_generator_and_a_model_card(run_with_metri
 
         card = files["README.md"].decode()
         assert "| fid | fashion-mnist-cnn | 61.25 | 2 |" in card       # the last value, with its extractor
-        assert "| kid | fashion-mnist-cnn | 0.08 | 1 |" in card
+        assert "| kid | fashion-mnist-cnn | 0.08 ± 0.01 | 1 |" in card
         assert "| c2st | tiny-cnn | 0.73 | 2 |" in card
         assert "![Samples: seeds 0 to 15](samples.png)" in card and "| dcgan | 100 | 8 |" in card
         assert "128 |" in card  # the data set's image count

@@ -28,7 +28,7 @@ from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir, read_jsonl
 
 SAMPLE_SEEDS = range(16)
-_NOT_METRICS = {"step", "time", "elapsed", "kimg", "images", "n", "seconds", "wall_time", "timestamp"}
+_NOT_METRICS = {"step", "time", "epoch", "elapsed", "kimg", "images", "n", "seconds", "wall_time", "timestamp"}
 
 
 class HubError(GanforgeError):
@@ -75,10 +75,11 @@ def _hub_call(what: str, where: str | None, fn, *args, **kwargs):
 
 
 def latest_metrics(records: list[dict]) -> list[dict]:
-    """The last value of each metric in metrics.jsonl records: [{"metric", "extractor", "value", "step"}].
+    """The last value of each metric in metrics.jsonl records: [{"metric", "extractor", "value", "std", "step"}].
 
-    Takes both record shapes: ``{"step": 500, "fid[fashion-mnist-cnn]": 31.2, ...}`` and
-    ``{"step": 500, "metric": "fid", "extractor": "fashion-mnist-cnn", "value": 31.2}``.
+    Reads the records ``ganforge evaluate`` and ``--eval-every`` write, ``{"step": 500, "time": 61.2,
+    "n": 2000, "fid[inception]": 41.3, "kid[inception]": 0.02, "kid_std[inception]": 0.001}``, and the
+    long form ``{"step": 500, "metric": "fid", "extractor": "inception", "value": 41.3}``.
     """
     latest: dict[tuple[str, str | None], dict] = {}
     for r in records:
@@ -88,10 +89,16 @@ def latest_metrics(records: list[dict]) -> list[dict]:
         else:
             items = [(k, None, v) for k, v in r.items()
                      if k not in _NOT_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool)]
+        parsed = []
         for name, extractor, value in items:
             if "[" in name and name.endswith("]") and extractor is None:
                 name, extractor = name[:-1].split("[", 1)
-            latest[(name, extractor)] = {"metric": name, "extractor": extractor, "value": value, "step": step}
+            parsed.append((name, extractor, value))
+        stds = {(n[: -len("_std")], e): v for n, e, v in parsed if n.endswith("_std")}
+        for name, extractor, value in parsed:
+            if not name.endswith("_std"):
+                latest[(name, extractor)] = {"metric": name, "extractor": extractor, "value": value,
+                                             "std": stds.get((name, extractor)), "step": step}
     return list(latest.values())
 
 
@@ -154,8 +161,9 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
     lines += ["## Metrics", ""]
     if metrics:
         lines += ["| metric | feature extractor | value | at step |", "| --- | --- | --- | --- |"]
-        lines += [f"| {r['metric']} | {r['extractor'] or '—'} | {_fmt(r['value'])} | {r['step'] if r['step'] is not None else '?'} |"
-                  for r in metrics]
+        lines += [f"| {r['metric']} | {r['extractor'] or '—'} | {_fmt(r['value'])}"
+                  f"{' ± ' + _fmt(r['std']) if r.get('std') is not None else ''} | "
+                  f"{r['step'] if r['step'] is not None else '?'} |" for r in metrics]
         lines += ["", "Values are the last recorded in `metrics.jsonl`; a metric is comparable only with the same "
                       "feature extractor and protocol."]
     else:
