@@ -177,7 +177,7 @@ def test_image_builds_and_trains_generates_and_serves(tmp_path):
     timings["base_seconds"] = round(time.time() - t, 1)
 
     # the Dockerfile as it is; only the base, PyTorch's source and pip's CA differ from a normal build
-    build = [podman, "build", *PODMAN_RUN, "--network", "host", "-f", "Dockerfile", "-t", IMAGE,
+    build = [podman, "build", *PODMAN_RUN, "--format", "docker", "--network", "host", "-f", "Dockerfile", "-t", IMAGE,
              "--build-arg", "VARIANT=cpu", "--build-arg", f"CPU_BASE={BASE}", "--build-arg", "TORCH=torch==2.13.0", "--build-arg", "TORCH_INDEX=pypi"]
     wheels = Path("/opt/wheels")
     if wheels.is_dir():  # this machine's local PyTorch wheel
