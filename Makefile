@@ -12,7 +12,7 @@ PYTEST_ARGS  ?=
 PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast benchmark clean fashion-mnist-files emoji-files browser
+.PHONY: setup demo test test-fast benchmark clean fashion-mnist-files emoji-files browser container-tools test-docker
 
 setup: $(VENV)/.installed
 
@@ -65,8 +65,22 @@ browser:
 		echo "apt-get could not install chromium; the browser test will be skipped"; \
 	fi
 
-test: setup fashion-mnist-files emoji-files browser
+# Debian's podman (compose files are checked with podman-compose, which needs it), runc and
+# debootstrap (the image test), when apt-get is there and we are root; without them those tests skip.
+container-tools:
+	@if ! command -v podman >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's podman, runc and debootstrap"; \
+		apt-get install -y -q podman runc debootstrap >/dev/null 2>&1 || \
+		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q podman runc debootstrap >/dev/null 2>&1) || \
+		echo "apt-get could not install podman; the compose and image tests will be skipped"; \
+	fi
+
+test: setup fashion-mnist-files emoji-files browser container-tools
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+# Build the image with podman on a debootstrapped base and smoke-test it (about 15 minutes on 2 cores).
+test-docker: setup container-tools
+	GANFORGE_DOCKER_TESTS=1 $(BIN)/pytest -q -s tests/test_docker.py $(PYTEST_ARGS)
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not slow" $(PYTEST_ARGS)

@@ -76,9 +76,15 @@ def load_generator(run_or_ckpt: str | Path, device: str | torch.device = "cpu", 
                    ) -> tuple[nn.Module, ModelConfig, dict]:
     """Rebuild the generator of a run (its EMA weights when present and ``ema``), in eval mode.
 
-    Returns (G, model config, checkpoint dict without the optimiser states).
+    Returns (G, model config, checkpoint dict without the optimiser states). An export folder or
+    file from ``ganforge export`` is loaded too (``ganforge.export.load_exported``; the dict is then
+    its description, with ``step`` and ``dataset``).
     """
+    from ganforge.export import is_export, load_exported
     from ganforge.models import build_generator
+
+    if is_export(run_or_ckpt):
+        return load_exported(run_or_ckpt, device=device)
 
     state = load_checkpoint(find_checkpoint(run_or_ckpt), map_location="cpu")
     cfg = ModelConfig.from_dict(state["model_config"])

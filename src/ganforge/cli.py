@@ -11,10 +11,10 @@ import argparse
 import sys
 
 from ganforge import __version__
-from ganforge.commands import compose, data, evaluate, experiment, generate, latent, serve, train
+from ganforge.commands import compose, data, evaluate, experiment, export, generate, hub, latent, serve, train
 from ganforge.errors import GanforgeError
 
-COMMANDS = [data, train, compose, experiment, generate, latent, serve, evaluate]
+COMMANDS = [data, train, compose, experiment, generate, latent, serve, evaluate, export, hub]
 
 
 def build_parser() -> argparse.ArgumentParser:

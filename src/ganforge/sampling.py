@@ -33,7 +33,7 @@ def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = 
 
     A conditional generator given no ``labels`` draws classes 0, 1, ..., K-1, 0, ... in turn.
     """
-    device = next(G.parameters()).device
+    device = next(G.parameters(), torch.empty(0)).device  # an ONNX export has no parameters: CPU
     num_classes = getattr(getattr(G, "cfg", None), "num_classes", 0)
     if labels is None and num_classes:
         labels = torch.arange(len(z)) % num_classes

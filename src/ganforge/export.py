@@ -1,0 +1,331 @@
+"""Export a run's generator without pickles, and load exports back.
+
+An export is a folder::
+
+    OUT/
+      ganforge-export.json     what it is: format, model config, inputs/outputs, the run it came from
+      generator.safetensors    --format safetensors: the weights (config also in the file's metadata)
+      generator.onnx           --format onnx: latent (N, latent_dim) [+ labels (N,)] -> images (N, C, R, R)
+      generator.torchscript.pt --format torchscript: a traced module with the same signature
+
+Images are float32 in [-1, 1]; a seed's latent is ``torch.randn(latent_dim,
+generator=torch.Generator().manual_seed(seed))`` (``ganforge.sampling.latents_for_seeds``), so a
+loaded export generates the same images for the same seed as the run. ONNX and TorchScript
+exports are run once after writing, on two batch sizes, and compared with the PyTorch
+generator; the largest absolute difference is recorded in the JSON file.
+
+ONNX uses PyTorch's torch.export-based exporter (``dynamo=True``, which needs ``onnxscript``);
+checking uses ``onnxruntime``. Both come with the ``export`` extra: ``pip install ganforge[export]``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from ganforge import __version__
+from ganforge.config import ModelConfig
+from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.utils import atomic_path, write_json_atomic
+
+EXPORT_FORMAT = "ganforge-export"
+EXPORT_VERSION = 1
+CONFIG_NAME = "ganforge-export.json"
+FILES = {
+    "safetensors": "generator.safetensors",
+    "onnx": "generator.onnx",
+    "torchscript": "generator.torchscript.pt",
+}
+CHECK_BATCHES = (1, 3)  # batch sizes the ONNX/TorchScript check runs: proves the batch axis is dynamic
+TOLERANCE = 1e-4        # largest |export - PyTorch| accepted on images in [-1, 1]
+
+
+@dataclass
+class ExportResult:
+    path: Path                    # the written model file
+    config_path: Path             # its ganforge-export.json
+    max_abs_error: float | None   # ONNX/TorchScript vs PyTorch on CHECK_BATCHES (None for safetensors)
+
+
+class _Signature(nn.Module):
+    """G with explicit inputs: (z) for unconditional models, (z, labels) for conditional ones."""
+
+    def __init__(self, G: nn.Module, conditional: bool):
+        super().__init__()
+        self.G, self.conditional = G, conditional
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.G(z, labels if self.conditional else None)
+
+
+def _example_inputs(cfg: ModelConfig, n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, cfg.latent_dim, generator=g)
+    if cfg.num_classes > 0:
+        return z, torch.randint(0, cfg.num_classes, (n,), generator=g)
+    return (z,)
+
+
+def _describe(cfg: ModelConfig) -> dict:
+    inputs = [{"name": "z", "shape": ["batch", cfg.latent_dim], "dtype": "float32",
+               "distribution": "standard normal; seed s: torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))"}]
+    if cfg.num_classes > 0:
+        inputs.append({"name": "labels", "shape": ["batch"], "dtype": "int64", "range": [0, cfg.num_classes - 1]})
+    output = {"name": "images", "shape": ["batch", cfg.channels, cfg.resolution, cfg.resolution],
+              "dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
+    return {"inputs": inputs, "output": output}
+
+
+def export_generator(run_or_ckpt: str | Path, fmt: str, out: str | Path, ema: bool = True) -> ExportResult:
+    """Write run ``run_or_ckpt``'s generator (EMA weights when present and ``ema``) in ``fmt`` into folder ``out``."""
+    from ganforge.checkpoint import load_generator
+
+    if fmt not in FILES:
+        raise GanforgeError(f"unknown export format {fmt!r}; choose one of: {', '.join(FILES)}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GanforgeError(f"--out {out} is a file; give a folder for the export")
+    G, cfg, state = load_generator(run_or_ckpt, device="cpu", ema=ema)
+    path = out / FILES[fmt]
+    error = None
+    if fmt == "safetensors":
+        _write_safetensors(G, cfg, path)
+    elif fmt == "onnx":
+        error = _write_onnx(G, cfg, path)
+    else:
+        error = _write_torchscript(G, cfg, path)
+    meta = {
+        "format": EXPORT_FORMAT,
+        "version": EXPORT_VERSION,
+        "weights_format": fmt,
+        "file": path.name,
+        "ganforge_version": __version__,
+        "model_config": cfg.to_dict(),
+        "step": int(state.get("step", 0)),
+        "ema": bool(ema and state.get("G_ema") is not None),
+        "dataset": state.get("dataset"),
+        **_describe(cfg),
+    }
+    if error is not None:
+        meta["check"] = {"batch_sizes": list(CHECK_BATCHES), "max_abs_error": error, "tolerance": TOLERANCE}
+    write_json_atomic(out / CONFIG_NAME, meta)
+    return ExportResult(path, out / CONFIG_NAME, error)
+
+
+def _write_safetensors(G: nn.Module, cfg: ModelConfig, path: Path) -> None:
+    from safetensors.torch import save
+
+    # contiguous copies: safetensors refuses views that share storage
+    tensors = {k: v.detach().contiguous().clone() for k, v in G.state_dict().items()}
+    data = save(tensors, metadata={"format": EXPORT_FORMAT, "model_config": json.dumps(cfg.to_dict())})
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def _compare(run_export, G: nn.Module, cfg: ModelConfig) -> float:
+    """Largest |export(inputs) - G(inputs)| over CHECK_BATCHES; raise if above TOLERANCE."""
+    worst = 0.0
+    with torch.no_grad():
+        for i, n in enumerate(CHECK_BATCHES):
+            inputs = _example_inputs(cfg, n, seed=1000 + i)
+            ref = G(inputs[0], inputs[1] if len(inputs) > 1 else None)
+            got = run_export(*inputs)
+            if tuple(got.shape) != tuple(ref.shape):
+                raise GanforgeError(f"export check failed: batch {n} gave shape {tuple(got.shape)}, expected {tuple(ref.shape)}")
+            worst = max(worst, float((got - ref).abs().max()))
+    if not worst <= TOLERANCE:
+        raise GanforgeError(f"export check failed: outputs differ from PyTorch by up to {worst:.3g} (tolerance {TOLERANCE})")
+    return worst
+
+
+def _write_onnx(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
+    try:
+        import onnxruntime  # noqa: F401  (checked before the slow export)
+        import onnxscript  # noqa: F401
+    except ImportError as e:
+        raise GanforgeError(f"ONNX export needs onnxscript and onnxruntime ({e.name} is missing): "
+                            "pip install 'ganforge[export]'") from None
+    module = _Signature(G, cfg.num_classes > 0).eval()
+    inputs = _example_inputs(cfg, 2)
+    names = ["z", "labels"][: len(inputs)]
+    batch = torch.export.Dim("batch", min=1)
+    dynamic = {"z": {0: batch}, "labels": {0: batch}} if len(inputs) > 1 else {"z": {0: batch}}
+    big = sum(p.numel() * p.element_size() for p in G.state_dict().values()) > 1.5 * 2**30
+    # the exporter logs a warning per missing torchvision op and prints its progress; neither concerns us
+    quiet = logging.getLogger("torch.onnx")
+    level, quiet.level = quiet.level, logging.ERROR
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            program = torch.onnx.export(module, inputs, input_names=names, output_names=["images"],
+                                        dynamo=True, dynamic_shapes=dynamic, verbose=False)
+    except Exception as e:  # the exporter raises many types; the message is what helps
+        raise GanforgeError(f"ONNX export of the {cfg.family} generator failed: {str(e).strip().splitlines()[0][:200]}") from None
+    finally:
+        quiet.level = level
+    if big:  # ONNX protobufs stop at 2 GiB: weights go to generator.onnx.data beside it
+        program.save(str(path), external_data=True)
+    else:
+        with atomic_path(path) as tmp:
+            program.save(str(tmp), external_data=False)
+    session = _onnx_session(path)
+    return _compare(lambda *x: _run_onnx(session, *x), G, cfg)
+
+
+def _onnx_session(path: Path, device: str = "cpu"):
+    import onnxruntime as ort
+
+    providers = ["CPUExecutionProvider"]
+    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3  # errors only
+    return ort.InferenceSession(str(path), options, providers=providers)
+
+
+def _run_onnx(session, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    feed = {"z": z.detach().cpu().float().numpy()}
+    if labels is not None and len(session.get_inputs()) > 1:
+        feed["labels"] = labels.detach().cpu().long().numpy()
+    return torch.from_numpy(session.run(["images"], feed)[0])
+
+
+def _write_torchscript(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
+    module = _Signature(G, cfg.num_classes > 0).eval()
+    inputs = _example_inputs(cfg, 2)
+    with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export; traced modules still load
+        warnings.simplefilter("ignore")
+        try:
+            traced = torch.jit.trace(module, inputs, check_trace=False)
+        except Exception as e:
+            raise GanforgeError(f"TorchScript export of the {cfg.family} generator failed: {str(e).strip().splitlines()[0][:200]}") from None
+        with atomic_path(path) as tmp:
+            torch.jit.save(traced, str(tmp))
+        loaded = torch.jit.load(str(path), map_location="cpu")
+    return _compare(lambda *x: loaded(*x), G, cfg)
+
+
+# ---------------------------------------------------------------- loading
+
+
+class OnnxGenerator(nn.Module):
+    """An ONNX export behind the generator interface: (z (N, latent_dim), labels (N,)?) -> (N, C, R, R)."""
+
+    def __init__(self, path: Path, cfg: ModelConfig, device: str = "cpu"):
+        super().__init__()
+        self.cfg, self.session = cfg, _onnx_session(path, device)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return _run_onnx(self.session, z, labels).to(z.device)
+
+
+class TorchScriptGenerator(nn.Module):
+    """A traced TorchScript export behind the generator interface (labels passed only when conditional)."""
+
+    def __init__(self, module, cfg: ModelConfig):
+        super().__init__()
+        self.module, self.cfg = module, cfg
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.num_classes > 0:
+            if labels is None:
+                raise GanforgeError("this generator is conditional: give class labels")
+            return self.module(z, labels)
+        return self.module(z)
+
+
+def is_export(path: str | Path) -> bool:
+    """True for an export folder, its ganforge-export.json, or a ganforge .safetensors file."""
+    p = Path(path)
+    return (p.is_dir() and (p / CONFIG_NAME).is_file()) or (p.is_file() and p.name == CONFIG_NAME) \
+        or (p.is_file() and p.suffix == ".safetensors")
+
+
+def read_export_config(path: str | Path) -> tuple[dict, Path]:
+    """(ganforge-export.json as a dict, the model file it names) for an export folder or file."""
+    p = Path(path)
+    if p.is_file() and p.suffix == ".safetensors" and not (p.parent / CONFIG_NAME).is_file():
+        return _safetensors_meta(p), p
+    folder = p if p.is_dir() else p.parent
+    try:
+        meta = json.loads((folder / CONFIG_NAME).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{folder / CONFIG_NAME} is not readable JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != EXPORT_FORMAT or "model_config" not in meta:
+        raise CheckpointError(f"{folder / CONFIG_NAME} is not a ganforge export description")
+    if int(meta.get("version", 0)) > EXPORT_VERSION:
+        raise CheckpointError(f"{folder} is export format version {meta['version']}, newer than this ganforge reads "
+                              f"({EXPORT_VERSION}); upgrade ganforge")
+    file = folder / str(meta.get("file", ""))
+    if p.is_file() and p.name != CONFIG_NAME:
+        file = p
+    if not file.is_file() or file.parent.resolve() != folder.resolve():
+        raise CheckpointError(f"the export in {folder} names a model file {meta.get('file')!r} that is not there")
+    return meta, file
+
+
+def _safetensors_meta(path: Path) -> dict:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError) as e:
+        raise CheckpointError(f"{path} is not a readable safetensors file ({str(e)[:160]})") from None
+    if header.get("format") != EXPORT_FORMAT or "model_config" not in header:
+        raise CheckpointError(f"{path} is a safetensors file without a ganforge model config; "
+                              f"put its {CONFIG_NAME} beside it")
+    return {"format": EXPORT_FORMAT, "weights_format": "safetensors", "file": path.name,
+            "model_config": json.loads(header["model_config"]), "step": None, "dataset": None}
+
+
+def load_exported(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, ModelConfig, dict]:
+    """Load an export (folder, its JSON or model file) as (G in eval mode, model config, export description).
+
+    safetensors gives the family's own ``Generator`` (usable for everything a run's generator is
+    used for: projection, editing, fine-tuning); ONNX and TorchScript give modules with the same
+    call signature for sampling only.
+    """
+    from ganforge.models import build_generator
+
+    meta, file = read_export_config(path)
+    cfg = ModelConfig.from_dict(meta["model_config"])
+    fmt = meta.get("weights_format") or {v: k for k, v in FILES.items()}.get(file.name)
+    device = torch.device(device)
+    if fmt == "safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            weights = load_file(str(file), device="cpu")
+        except (SafetensorError, OSError) as e:
+            raise CheckpointError(f"{file} is not a readable safetensors file ({str(e)[:160]})") from None
+        G = build_generator(cfg)
+        try:
+            G.load_state_dict(weights)
+        except RuntimeError as e:
+            raise CheckpointError(f"{file} does not fit a {cfg.family} generator: {str(e).splitlines()[0]}") from None
+        G.to(device)
+    elif fmt == "onnx":
+        try:
+            G = OnnxGenerator(file, cfg, str(device))
+        except ImportError:
+            raise GanforgeError("running an ONNX export needs onnxruntime: pip install 'ganforge[export]'") from None
+    elif fmt == "torchscript":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                module = torch.jit.load(str(file), map_location=device)
+            except RuntimeError as e:
+                raise CheckpointError(f"{file} is not a readable TorchScript file ({str(e).strip().splitlines()[0][:160]})") from None
+        G = TorchScriptGenerator(module, cfg)
+    else:
+        raise CheckpointError(f"{file}: unknown export format {fmt!r}")
+    G.eval().requires_grad_(False)
+    return G, cfg, meta
