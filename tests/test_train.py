@@ -42,7 +42,7 @@ def _final_weights(run_dir) -> dict:
     return load_checkpoint(run_dir / "checkpoints" / "latest.pt")
 
 
-@pytest.mark.parametrize("family,precision", [("dcgan", "auto"), ("mlp", "fp32")])
+@pytest.mark.parametrize("family,precision", [("dcgan", "auto"), ("dcgan", "bf16"), ("mlp", "fp32")])
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, tiny_dataset, family, precision):
     """Stop at step 5, resume to 10: same weights, optimiser state and log as 10 steps straight."""
     def cfg(out, steps):

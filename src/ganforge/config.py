@@ -62,7 +62,7 @@ class TrainConfig:
     minutes: float | None = None   # budget: minutes of training (budgets are totals, counted across resumes)
     seed: int = 0                  # seeds weights, data order and latents
     device: str = "auto"           # auto | cpu | cuda | cuda:N
-    precision: str = "auto"        # auto | fp32 | bf16 | fp16 (auto: bf16 on CPU, fp16/bf16 on CUDA)
+    precision: str = "auto"        # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU, bf16 where it has AMX; bf16/fp16 on CUDA)
     channels_last: str = "auto"    # auto | on | off (auto: on for conv models)
     sample_every: int = 500        # steps between sample grids
     checkpoint_every: int = 1000   # steps between kept periodic checkpoints (latest is also refreshed here)

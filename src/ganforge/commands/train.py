@@ -87,7 +87,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     r = p.add_argument_group("runtime and outputs")
     r.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: auto)")
     r.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
-                   help="auto: bf16 autocast on CPU, bf16/fp16 autocast on CUDA (default: auto)")
+                   help="auto: float32 on CPU (bf16 autocast where the CPU has AMX), bf16/fp16 autocast on CUDA (default: auto)")
     r.add_argument("--channels-last", choices=("auto", "on", "off"), help="memory format for conv models (default: auto)")
     r.add_argument("--sample-every", type=int, help="steps between sample grids (default: 500)")
     r.add_argument("--checkpoint-every", type=int, help="steps between kept checkpoints (default: 1000)")
