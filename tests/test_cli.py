@@ -60,7 +60,8 @@ def test_prepare_and_train_from_the_command_line(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["empty", "no-images", "missing-ckpt", "corrupt-ckpt", "size-mismatch",
-                                  "missing-data", "not-a-dataset", "resume-nothing"])
+                                  "missing-data", "not-a-dataset", "resume-nothing",
+                                  "resume-corrupt-config"])
 def test_errors_are_one_line_with_exit_code_1(capsys, tmp_path, case, trained_run, pokemon32):
     if case == "empty":
         (tmp_path / "e").mkdir()
@@ -81,6 +82,10 @@ def test_errors_are_one_line_with_exit_code_1(capsys, tmp_path, case, trained_ru
     elif case == "not-a-dataset":
         (tmp_path / "x.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
         argv = ["train", "--data", str(tmp_path / "x.zip"), "--out", str(tmp_path / "r"), "--steps", "1"]
+    elif case == "resume-corrupt-config":
+        (tmp_path / "r").mkdir()
+        (tmp_path / "r" / "config.json").write_text('{"train": ')  # torn write
+        argv = ["train", "--out", str(tmp_path / "r"), "--resume"]
     else:
         argv = ["train", "--out", str(tmp_path / "r"), "--resume"]
     code, out, err = run_cli(capsys, *argv)

@@ -36,7 +36,13 @@ class RunDir:
         return self.config.is_file()
 
     def read_config(self) -> dict:
-        return json.loads(self.config.read_text())
+        """The run's config.json; a missing or unreadable file is a one-line ``ConfigError``."""
+        from ganforge.errors import ConfigError
+
+        try:
+            return json.loads(self.config.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"cannot read {self.config}: {e}") from None
 
 
 def read_jsonl(path: str | Path) -> list[dict]:

@@ -120,10 +120,7 @@ def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]
         run = RunDir(args.out)
         if not run.exists():
             raise ConfigError(f"nothing to resume: {run.config} does not exist")
-        try:
-            saved = run.read_config()
-        except (OSError, json.JSONDecodeError) as e:
-            raise ConfigError(f"cannot read {run.config}: {e}") from None
+        saved = run.read_config()
         train_values.update(saved["train"])
         model_values.update(saved["model"])
     for dest, field in TRAIN_FLAGS.items():

@@ -115,10 +115,7 @@ def _run_summary(path: Path) -> dict:
     run = RunDir(path)
     if not run.exists():
         raise GanforgeError(f"{path} is not a ganforge run directory (no config.json)")
-    try:
-        config = run.read_config()
-    except (OSError, json.JSONDecodeError) as e:
-        raise GanforgeError(f"cannot read {run.config}: {e}") from None
+    config = run.read_config()
     log = read_jsonl(run.log)
     metrics = read_jsonl(path / "metrics.jsonl")
     evaluation = None
