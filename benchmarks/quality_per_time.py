@@ -6,13 +6,24 @@ batch size shared), then reports:
 
 - ``steps``: generator updates done; ``d_img_per_s``: real images through D per second
   (batch x critic steps); ``g_img_per_s``: generated images per second of G updates;
-- ``proxy_fd_pixels8``: a QUALITY PROXY, not FID: the Fréchet distance between Gaussian fits
-  of 8x8 average-pooled images (64-d, pixel values in [-1, 1]) of ``--n-eval`` generated
-  images and as many images of the data set. It needs no network, so no discriminator and
-  no downloaded weights; it sees layout and brightness, not texture. Lower is better;
-  comparable only within one table. Conditional families also get
-  ``proxy_fd_pixels8_per_class``: the mean over classes of the same distance between the
-  class's generated images and its real ones (does the label pick the garment?).
+- ``fid[NAME]``, ``kid[NAME]`` (+ ``kid_std[NAME]``): ganforge's own evaluation
+  (``ganforge.metrics.evaluate.evaluate_images``, the code behind ``ganforge evaluate``) of
+  ``--n-eval`` generated images (seeds 0..n-1; conditional families cycle through the classes)
+  against as many reference images of the data set, on the features of the domain extractor
+  NAME (``--features``, default ``fashion-mnist-cnn``). The same numbers as
+  ``ganforge evaluate RUN --metrics fid,kid --features NAME --n N``. Lower is better.
+- conditional families also get ``fid_per_class[NAME]``: the mean over classes of the FID
+  between the images generated for class k and as many real images of class k (a fixed random
+  pick), computed by the same registry (``ganforge.metrics.registry.compute``); the values per
+  class are in ``fid_by_class[NAME]``. Does the label pick the garment? With n_eval/10 images per
+  class these carry more small-sample bias than the overall FID: compare them with each other.
+
+The extractor is ``--features NAME`` (a name in the cache) or a path. A name not in the cache is
+fitted once on ``--data``, as ``ganforge features fit --data DATA --name NAME`` would, and saved
+in the cache (``$GANFORGE_CACHE/extractors/NAME.pt``) where ``--features NAME`` finds it next
+time. The JSON names the extractor with its SHA-256 (the identity that keys ganforge's reference
+cache), its held-out accuracy and the data it was fitted on: numbers are comparable only between
+tables made with the same extractor file.
 
     python benchmarks/quality_per_time.py --minutes 1                  # all families, CPU or GPU
     python benchmarks/quality_per_time.py --families dcgan,resnet --minutes 5 --device cuda
@@ -30,13 +41,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy import linalg
 
 from ganforge.checkpoint import load_generator
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import load_dataset
+from ganforge.device import resolve_device
+from ganforge.metrics.domain import ExtractorError, find_extractor_file, fit_extractor, load_extractor_file
+from ganforge.metrics.evaluate import evaluate_images, generate_images
+from ganforge.metrics.features import load_extractor
+from ganforge.metrics.registry import EvalContext, compute
 from ganforge.presets import PRESETS
-from ganforge.sampling import latents_for_seeds
 from ganforge.train import train
 
 RECIPES = {  # family -> preset giving its loss, critic steps and optimiser settings
@@ -48,18 +62,6 @@ RECIPES = {  # family -> preset giving its loss, critic steps and optimiser sett
 }
 
 
-def pooled(images: torch.Tensor) -> np.ndarray:
-    """(N, C, 32, 32) in [-1, 1] -> (N, 64*C) float64: 4x4 average pooling to 8x8."""
-    return torch.nn.functional.avg_pool2d(images.float(), images.shape[-1] // 8).flatten(1).double().numpy()
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    mu_a, mu_b = a.mean(0), b.mean(0)
-    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    covmean = linalg.sqrtm(cov_a @ cov_b)
-    return float(((mu_a - mu_b) ** 2).sum() + np.trace(cov_a + cov_b - 2 * covmean.real))
-
-
 def prepare_data(path: Path) -> Path:
     if not path.is_file():
         from ganforge.data.prepare import PrepareOptions, prepare
@@ -68,17 +70,58 @@ def prepare_data(path: Path) -> Path:
     return path
 
 
-@torch.no_grad()
-def evaluate(run: Path, real: torch.Tensor, real_labels: np.ndarray | None, n: int) -> dict:
-    G, cfg, _ = load_generator(run)
-    z = latents_for_seeds(range(10_000_000, 10_000_000 + n), cfg.latent_dim)
-    labels = torch.arange(n) % cfg.num_classes if cfg.num_classes else None
-    fake = torch.cat([G(z[i:i + 500], None if labels is None else labels[i:i + 500]) for i in range(0, n, 500)])
-    out = {"proxy_fd_pixels8": round(frechet(pooled(fake), pooled(real)), 3)}
-    if cfg.num_classes and real_labels is not None:
-        per_class = [frechet(pooled(fake[labels == k]), pooled(real[torch.from_numpy(real_labels == k)]))
-                     for k in range(cfg.num_classes)]
-        out["proxy_fd_pixels8_per_class"] = round(float(np.mean(per_class)), 3)
+def get_extractor(spec: str, data, device: torch.device, *, fit_epochs: float, fit_max_images: int | None):
+    """(FeatureExtractor, description for the JSON): the cached/named one, else fitted once on ``data``."""
+    fitted_now = False
+    try:
+        path = find_extractor_file(spec)
+    except ExtractorError:
+        if spec.endswith(".pt") or os.sep in spec:  # a path that is not there: say so rather than fit elsewhere
+            raise
+        print(f"quality_per_time: no extractor {spec!r} in the cache; fitting it once on {data.path}", file=sys.stderr)
+        path = fit_extractor(data.path, name=spec, epochs=fit_epochs, max_images=fit_max_images, device=str(device))
+        fitted_now = True
+    extractor = load_extractor(str(path), device)
+    state = load_extractor_file(path)
+    trained_on = state.get("data", {})
+    if trained_on.get("sha256") != data.sha256:
+        print(f"quality_per_time: note: {extractor.name} was fitted on {trained_on.get('path')}, not on {data.path}",
+              file=sys.stderr)
+    info = {"name": extractor.name, "identity": extractor.identity, "file": str(path), "protocol": extractor.protocol,
+            "val_accuracy": state.get("val_accuracy"), "epochs": state.get("epochs"), "fitted_now": fitted_now,
+            "fitted_on": {**trained_on, "same_as_benchmark_data": trained_on.get("sha256") == data.sha256}}
+    return extractor, info
+
+
+def _num(v: float) -> float:
+    return float(f"{v:.5g}")
+
+
+def per_class_fid(fake: np.ndarray, fake_labels: np.ndarray, data, extractor, device, seed: int = 0) -> dict:
+    """FID of each class's generated images against as many real images of that class."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(data.labels)
+    by_class = {}
+    for k, name in enumerate(data.classes):
+        f = fake[fake_labels == k]
+        pool = np.flatnonzero(labels == k)
+        real = np.asarray(data.images[np.sort(rng.choice(pool, min(len(f), len(pool)), replace=False))])
+        values = compute("fid", EvalContext(real, f, extractor, device=str(device), seed=seed))
+        by_class[name] = _num(values[f"fid[{extractor.name}]"])
+    return {f"fid_per_class[{extractor.name}]": _num(float(np.mean(list(by_class.values())))),
+            f"fid_by_class[{extractor.name}]": by_class}
+
+
+def evaluate(run: Path, data, extractor, n: int, device: torch.device) -> dict:
+    t0 = time.time()
+    G, cfg, _ = load_generator(run, device=device)
+    with torch.random.fork_rng(devices=[]):  # as ganforge evaluate does
+        fake = generate_images(G, cfg, n)    # seeds 0..n-1; labels 0, 1, ..., K-1, 0, ... for conditional G
+        values = evaluate_images(fake, data, ["fid", "kid"], extractor=extractor, n_ref=n, device=device)
+        out = {k: _num(v) for k, v in values.items()}
+        if cfg.num_classes and data.labels is not None:
+            out.update(per_class_fid(fake, np.arange(n) % cfg.num_classes, data, extractor, device))
+    out["eval_seconds"] = round(time.time() - t0, 1)
     return out
 
 
@@ -92,16 +135,20 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto")
-    p.add_argument("--n-eval", type=int, default=2000, help="generated and real images for the proxy")
+    p.add_argument("--n-eval", type=int, default=5000,
+                   help="generated images per family, and as many reference images of the data set")
+    p.add_argument("--features", default="fashion-mnist-cnn",
+                   help="domain extractor: a name in the cache (fitted on --data once if missing) or a path")
+    p.add_argument("--fit-epochs", type=float, default=3, help="if the extractor is fitted here: its epochs")
+    p.add_argument("--fit-max-images", type=int, help="if the extractor is fitted here: at most this many images")
     p.add_argument("--runs", help="keep the runs here (default: a temporary folder)")
     args = p.parse_args()
 
     data_path = prepare_data(Path(args.data))
     data = load_dataset(data_path)
-    rng = np.random.default_rng(0)
-    idx = np.sort(rng.choice(len(data), args.n_eval, replace=False))
-    real = torch.from_numpy(data.images[idx]).permute(0, 3, 1, 2).float() / 127.5 - 1
-    real_labels = data.labels[idx] if data.labels is not None else None
+    eval_device = resolve_device(args.device)
+    extractor, features = get_extractor(args.features, data, eval_device, fit_epochs=args.fit_epochs,
+                                        fit_max_images=args.fit_max_images)
 
     root = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="ganforge-bench-"))
     results = []
@@ -123,14 +170,19 @@ def main() -> int:
                "d_img_per_s": round(result.step * cfg.batch_size * n_critic / seconds, 1),
                "g_img_per_s": round(result.step * cfg.batch_size / seconds, 1),
                "g_params": sum(v.numel() for v in state["G"].values() if v.is_floating_point()),
-               **evaluate(root / family, real, real_labels, args.n_eval)}
+               **evaluate(root / family, data, extractor, args.n_eval, eval_device)}
         results.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
-    print(json.dumps({"benchmark": "quality_per_time", "data": str(data_path), "count": len(data),
-                      "minutes_per_family": args.minutes, "width": args.width, "batch_size": args.batch_size,
-                      "device": device, "torch_threads": torch.get_num_threads(),
-                      "quality": "proxy_fd_pixels8 (pixel-space proxy, not FID; lower is better)",
+    per_class = sorted(set(np.bincount(np.arange(args.n_eval) % len(data.classes)).tolist())) if data.classes else None
+    print(json.dumps({"benchmark": "quality_per_time", "data": str(data_path), "data_sha256": data.sha256,
+                      "count": len(data), "minutes_per_family": args.minutes, "width": args.width,
+                      "batch_size": args.batch_size, "device": device, "torch_threads": torch.get_num_threads(),
+                      "quality": f"fid[{extractor.name}] (lower is better; comparable only with the same extractor "
+                                 "file, see features.identity)",
+                      "features": features,
+                      "n_generated": args.n_eval, "n_real": min(args.n_eval, len(data)),
+                      "n_per_class": (per_class[0] if len(per_class) == 1 else per_class) if per_class else None,
                       "results": results}, indent=2))
     return 0
 

@@ -161,6 +161,46 @@ def test_resume_is_exact_with_ema_augmentation_and_penalties(tmp_path, dark_brig
     assert all(torch.equal(v, a["G_ema"][k]) for k, v in G.state_dict().items())
 
 
+def test_every_rank_resumes_its_own_random_streams_or_a_seeded_new_one(tmp_path, tiny_dataset):
+    """In-process check of what tests/test_ddp.py runs with torchrun: rank r takes rng["ranks"][r];
+    a rank the checkpoint has no state for is reseeded from (seed, rank, step), and rank 0 says so."""
+    import io
+
+    from ganforge.checkpoint import save_checkpoint
+    from ganforge.train import stream_seed
+
+    cfg, model = _cfg(tiny_dataset, tmp_path / "r", steps=2, augment="color"), ModelConfig(family="mlp", width=8,
+                                                                                          latent_dim=8)
+    with torch.random.fork_rng(devices=[]):
+        train(cfg, model, out=io.StringIO())
+        path = tmp_path / "r" / "checkpoints" / "latest.pt"
+        state = load_checkpoint(path)  # weights_only=True
+        assert state["rng"]["world_size"] == 1 and len(state["rng"]["ranks"]) == 1
+        # as if two processes had saved it: rank 1's streams differ from rank 0's
+        rank1 = {"torch": torch.Generator().manual_seed(11).get_state(),
+                 "augment": torch.Generator().manual_seed(12).get_state()}
+        state["rng"]["ranks"].append(rank1)
+        save_checkpoint(path, state)
+
+        t1 = Trainer(cfg, model, resume=True, rank=1, world_size=2, out=io.StringIO())
+        assert torch.equal(torch.get_rng_state(), rank1["torch"])
+        assert torch.equal(t1.augment_gen.get_state(), rank1["augment"])
+        t0 = Trainer(cfg, model, resume=True, rank=0, world_size=2, out=io.StringIO())
+        assert torch.equal(torch.get_rng_state(), state["rng"]["ranks"][0]["torch"])
+        assert torch.equal(t0.augment_gen.get_state(), state["rng"]["ranks"][0]["augment"])
+
+        out = io.StringIO()
+        Trainer(cfg, model, resume=True, rank=0, world_size=4, out=out)
+        assert "ranks 2-3 start new streams seeded from (seed 3, rank, step 2)" in out.getvalue()
+        t3 = Trainer(cfg, model, resume=True, rank=3, world_size=4, out=io.StringIO())
+        assert torch.equal(torch.get_rng_state(),
+                           torch.Generator().manual_seed(stream_seed(3, 3, 2, "torch")).get_state())
+        assert torch.equal(t3.augment_gen.get_state(),
+                           torch.Generator().manual_seed(stream_seed(3, 3, 2, "augment")).get_state())
+    seeds = {stream_seed(3, r, s, k) for r in range(3) for s in (2, 5) for k in ("torch", "augment")}
+    assert len(seeds) == 12 and all(0 <= x < 2**63 for x in seeds)
+
+
 def test_gradient_accumulation_gives_the_full_batch_gradient(tmp_path, tiny_dataset):
     trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", grad_accum=4), ModelConfig(family="mlp", width=8, latent_dim=8))
     net = torch.nn.Linear(3, 1)
@@ -246,3 +286,42 @@ def test_sampling_a_conditional_model_without_labels_cycles_through_classes():
     G = build_generator(ModelConfig(family="acgan", resolution=16, channels=1, latent_dim=8, width=8, num_classes=3))
     z = torch.randn(5, 8)
     assert np.array_equal(generate(G, z), generate(G, z, torch.tensor([0, 1, 2, 0, 1])))
+
+
+# ---- benchmarks/quality_per_time.py -------------------------------------------------------
+def test_quality_benchmark_scores_through_ganforge_evaluation(tmp_path, dark_bright):
+    """The benchmark's FID/KID are ganforge evaluate's numbers on a domain extractor, fitted once into
+    the cache by name; conditional families get a per-class FID."""
+    import importlib.util
+    from pathlib import Path
+
+    from ganforge.data.dataset import load_dataset
+    from ganforge.metrics.evaluate import evaluate_run
+    from ganforge.paths import cache_dir
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality_per_time.py"
+    spec = importlib.util.spec_from_file_location("quality_per_time", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    data = load_dataset(dark_bright)
+    cpu = torch.device("cpu")
+    with torch.random.fork_rng(devices=[]):
+        ext, info = bench.get_extractor("db-cnn", data, cpu, fit_epochs=2, fit_max_images=None)
+    assert info["fitted_now"] and info["name"] == "db-cnn" and info["fitted_on"]["same_as_benchmark_data"]
+    assert Path(info["file"]) == cache_dir("extractors") / "db-cnn.pt"  # where --features db-cnn finds it
+    assert info["identity"].startswith("db-cnn:") and len(info["identity"]) == len("db-cnn:") + 64
+    _, again = bench.get_extractor("db-cnn", data, cpu, fit_epochs=2, fit_max_images=None)
+    assert not again["fitted_now"] and again["identity"] == info["identity"]
+    with pytest.raises(Exception, match="no feature extractor"):  # a missing path is an error, not a fit
+        bench.get_extractor(str(tmp_path / "missing.pt"), data, cpu, fit_epochs=2, fit_max_images=None)
+
+    train(_cfg(dark_bright, tmp_path / "cgan", steps=2), ModelConfig(family="cgan", width=8, latent_dim=8))
+    row = bench.evaluate(tmp_path / "cgan", data, ext, 40, cpu)
+    record = evaluate_run(tmp_path / "cgan", "fid,kid", features="db-cnn", n=40, device="cpu", log=None,
+                          out=tmp_path / "evaluation.json")
+    for key in ("fid[db-cnn]", "kid[db-cnn]", "kid_std[db-cnn]"):
+        assert row[key] == pytest.approx(record["metrics"][key], rel=1e-4, abs=1e-9)
+    by_class = row["fid_by_class[db-cnn]"]
+    assert set(by_class) == {"bright", "dark"} and all(v >= 0 for v in by_class.values())
+    assert row["fid_per_class[db-cnn]"] == pytest.approx(np.mean(list(by_class.values())), rel=1e-4)

@@ -11,7 +11,9 @@ A checkpoint is a dict of tensors and plain Python values, so it loads with
     opt_G, opt_D         optimiser state dicts
     scaler_G?, scaler_D? gradient-scaler state (float16 on CUDA)
     loader               data order position {"epoch", "position"}
-    rng                  {"torch": ByteTensor, "latent": ByteTensor, "cuda"?: [...]}
+    rng                  {"latent": ByteTensor (shared by all ranks), "world_size": int,
+                          "ranks": [{"torch", "augment", "cuda"?: ByteTensor}, ...] (one per rank),
+                          "torch", "augment": rank 0's again, "cuda"?: [...] (older readers)}
     dataset              {"path", "sha256", "resolution", "channels", "classes", "count"}
 """
 

@@ -79,6 +79,16 @@ def barrier() -> None:
         dist.barrier()
 
 
+def gather_objects(obj) -> list:
+    """``[obj of rank 0, obj of rank 1, ...]`` on every rank: one collective call that every rank
+    must make (``[obj]`` in a single process). For small picklable things such as RNG states."""
+    if not is_on() or dist.get_world_size() == 1:
+        return [obj]
+    out: list = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
 def mean_over_ranks(stats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Average 0-d statistics over processes (one all-reduce), so logs describe the global batch."""
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1 or not stats:

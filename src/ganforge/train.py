@@ -14,6 +14,13 @@ global batch; G and D are wrapped in DistributedDataParallel for their own updat
 used unwrapped where they only pass gradients through (G in D's step, D in G's step),
 so DDP sees exactly one forward/backward per update of the module it wraps.
 
+Exact resume holds for every process: the latent generator and the data order are
+the same on all ranks, but each rank has its own streams for dropout, penalties and
+DiffAugment (torch's global generator, the augmentation generator, its CUDA generator).
+Saving gathers them to rank 0 (``rng["ranks"]``, one entry per rank) and resume gives each
+rank its own back. Resumed on more processes than saved, the extra ranks start streams
+seeded from (seed, rank, step) (``stream_seed``), and the output says so.
+
 A step whose loss or gradients are NaN/inf is not applied (the record says which update was
 skipped); after ``max_bad_steps`` such steps in a row the run rolls back to the last
 checkpoint, which is only ever written with finite weights.
@@ -22,6 +29,7 @@ checkpoint, which is only ever written with finite weights.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import signal
 import sys
@@ -55,6 +63,17 @@ DEFAULT_STEPS = 10_000  # used when no budget is given
 
 class TrainingDiverged(GanforgeError):
     """Losses became NaN or infinite."""
+
+
+def stream_seed(seed: int, rank: int, step: int, stream: str) -> int:
+    """Seed of one random stream ("torch", "augment") of one rank, from (seed, rank, step).
+
+    For a resumed run whose checkpoint holds no state for this rank (saved by fewer processes,
+    or by a ganforge that kept rank 0's streams only): deterministic, different per rank and
+    per resume step, and never equal to the streams of a fresh run.
+    """
+    digest = hashlib.sha256(f"ganforge-rng/{stream}/{seed}/{rank}/{step}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1  # < 2**63, as torch.manual_seed takes
 
 
 @dataclass
@@ -148,6 +167,10 @@ class Trainer:
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.skipped: list[str] = []   # updates of the last step that were not applied (non-finite)
         self.rollbacks = 0             # rollbacks since the last good checkpoint
+        # A fresh run writes a step-0 checkpoint (something to roll back to). Decided here, not by
+        # looking for the file in fit(): rank 0 may have written it before another rank looks, and
+        # saving is collective.
+        self._initial_save = not resume
         if resume:
             self._restore(load_checkpoint(self.run.latest_checkpoint, map_location="cpu"))
         elif self.is_main:
@@ -180,9 +203,29 @@ class Trainer:
                 "source": self.data.info.get("source"),
                 "params": self.data.info.get("params")}  # how it was cropped/resized: photos are prepared alike
 
-    def state_dict(self) -> dict:
-        rng = {"torch": torch.get_rng_state(), "latent": self.latent_gen.get_state(),
-               "augment": self.augment_gen.get_state()}
+    def local_rng_state(self) -> dict:
+        """This process's own random streams: torch's global generator (dropout, the penalties'
+        random mixing), the augmentation generator and, on CUDA, this process's device generator."""
+        state = {"torch": torch.get_rng_state(), "augment": self.augment_gen.get_state()}
+        if self.runtime.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.runtime.device)
+        return state
+
+    def rank_rng_states(self) -> list[dict]:
+        """``local_rng_state()`` of every rank, in rank order. A collective: every rank calls it at the
+        same point (``save`` does; so does the evaluation hook before a best checkpoint)."""
+        return distributed.gather_objects(self.local_rng_state())
+
+    def state_dict(self, rank_rngs: list[dict] | None = None) -> dict:
+        """The checkpoint. ``rank_rngs`` (from ``rank_rng_states()``) puts every rank's streams in
+        ``rng["ranks"]``; without it a multi-process checkpoint holds this rank's only."""
+        if rank_rngs is None and self.world_size == 1:
+            rank_rngs = [self.local_rng_state()]
+        own = rank_rngs[0] if rank_rngs else self.local_rng_state()
+        rng = {"torch": own["torch"], "latent": self.latent_gen.get_state(), "augment": own["augment"],
+               "world_size": self.world_size}
+        if rank_rngs:
+            rng["ranks"] = list(rank_rngs)
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
@@ -212,8 +255,6 @@ class Trainer:
         self.D.load_state_dict(state["D"])
         if self.ema is not None:
             self.ema.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
-        if "augment" in state["rng"] and self.is_main:  # other ranks' streams are not saved; they keep their seeds
-            self.augment_gen.set_state(state["rng"]["augment"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         if state.get("scaler_G"):
@@ -221,26 +262,58 @@ class Trainer:
             self.scaler_D.load_state_dict(state["scaler_D"])
         self.loader.load_state_dict(state["loader"])
         self.latent_gen.set_state(state["rng"]["latent"])
-        if self.is_main:
-            torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self._restore_rank_rng(state["rng"], int(state["step"]))
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
         if self.is_main:
             truncate_jsonl(self.run.log, self.step)  # records past the checkpoint will be redone
+
+    def _restore_rank_rng(self, rng: dict, step: int) -> None:
+        """This rank's own streams from ``rng["ranks"][rank]``; reseeded from (seed, rank, step) when
+        the checkpoint has none for it (saved by fewer processes, or by an older ganforge)."""
+        ranks = rng.get("ranks")
+        if ranks is not None:
+            mine, n_saved = (ranks[self.rank] if self.rank < len(ranks) else None), len(ranks)
+        else:  # rank 0's streams only, at the top level
+            mine, n_saved = (rng if self.rank == 0 else None), 1
+        dev = self.runtime.device
+        if mine is not None:
+            torch.set_rng_state(mine["torch"])
+            if "augment" in mine:  # checkpoints from before augmentation had none: keep the seeded stream
+                self.augment_gen.set_state(mine["augment"])
+            if dev.type == "cuda":
+                if ranks is not None and "cuda" in mine:
+                    torch.cuda.set_rng_state(mine["cuda"], dev)
+                elif ranks is None and "cuda" in rng:
+                    torch.cuda.set_rng_state_all(rng["cuda"])
+        else:
+            torch.manual_seed(stream_seed(self.cfg.seed, self.rank, step, "torch"))  # CPU and CUDA generators
+            self.augment_gen.manual_seed(stream_seed(self.cfg.seed, self.rank, step, "augment"))
+        if self.is_main and n_saved < self.world_size:
+            fresh = (f"rank {n_saved} starts" if n_saved == self.world_size - 1
+                     else f"ranks {n_saved}-{self.world_size - 1} start")
+            print(f"ganforge: note: the checkpoint holds the random-number streams of {n_saved} process(es) and this "
+                  f"run has {self.world_size}: {fresh} new streams seeded from (seed {self.cfg.seed}, rank, "
+                  f"step {step}), so their dropout/augmentation draws differ from an uninterrupted run "
+                  "(deterministically: resuming again the same way repeats them)", file=self.out, flush=True)
+        elif self.is_main and n_saved > self.world_size:
+            print(f"ganforge: note: resuming a {n_saved}-process checkpoint on {self.world_size} process(es): ranks "
+                  f"0-{self.world_size - 1} continue their saved random-number streams, those of the other ranks "
+                  "are not used", file=self.out, flush=True)
 
     def weights_finite(self) -> bool:
         tensors = [*self.G.state_dict().values(), *self.D.state_dict().values()]
         return all(bool(torch.isfinite(t).all()) for t in tensors if t.is_floating_point())
 
     def save(self, periodic: bool = False) -> None:
+        """Write the checkpoint (rank 0). Collective under DDP: every rank calls it at the same step."""
+        rank_rngs = self.rank_rng_states()
         if not self.is_main:
             return
         if not self.weights_finite():  # never overwrite the last good checkpoint with garbage
             print(f"warning: step {self.step}: weights are not finite; checkpoint not written", file=self.out, flush=True)
             return
-        state = self.state_dict()
+        state = self.state_dict(rank_rngs)
         save_checkpoint(self.run.latest_checkpoint, state)
         if periodic:
             save_checkpoint(self.run.checkpoint_at(self.step), state)
@@ -346,11 +419,12 @@ class Trainer:
         window_start, window_images = time.time(), 0
         bad_steps = 0
         d_wins = 0  # consecutive steps with D accuracy at 100 %
-        if not self.run.latest_checkpoint.exists():
+        if self._initial_save:
             self.save()  # step 0: something to roll back to
+            self._initial_save = False
         try:
             with stop:
-                while self.budget_fraction() < 1 and not stop.signal:
+                while not self._should_stop(stop):
                     t0 = time.time()
                     stats = self.train_step()
                     values = {k: float(v) for k, v in stats.items()}
@@ -406,6 +480,12 @@ class Trainer:
         self.save(periodic=False)
         self.write_samples()
         return TrainResult(self.run.root, self.step, stop.signal or "budget")
+
+    def _should_stop(self, stop: "_SignalFlag") -> bool:
+        """Budget used up or a signal caught, agreed by all ranks: each times its own steps and may
+        catch a signal a step later than another, but they must leave the loop together (what follows,
+        saving, is collective)."""
+        return distributed.any_true(self.budget_fraction() >= 1 or stop.signal is not None, self.runtime.device)
 
     def _roll_back(self, log_file):
         """Reload the last checkpoint after repeated non-finite steps; draw new latents so it need not recur."""

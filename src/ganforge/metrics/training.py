@@ -81,7 +81,10 @@ class EvalHook:
                     pass
 
     def __call__(self, trainer) -> None:
-        if trainer.step % self.every or not trainer.is_main:
+        if trainer.step % self.every:
+            return
+        rank_rngs = trainer.rank_rng_states()  # collective (every rank is here): a best.pt resumes like latest.pt
+        if not trainer.is_main:
             return
         from ganforge.metrics.evaluate import evaluate_images, generate_images
 
@@ -104,7 +107,7 @@ class EvalHook:
         improved = score < self.best_score
         if improved:
             self.best_score = score
-            save_checkpoint(self.best_ckpt, trainer.state_dict())
+            save_checkpoint(self.best_ckpt, trainer.state_dict(rank_rngs))
             write_json_atomic(self.best_json, {"metric": trainer.cfg.eval_metric, "step": trainer.step,
                                                "score": score, "values": values})
         from ganforge.metrics.report import plot_metric_curves
