@@ -3,6 +3,7 @@
 import io
 import json
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from conftest import write_images
 from ganforge.data.dataset import load_dataset, read_info
 from ganforge.data.fetch import fetch_many
 from ganforge.data.prepare import PrepareOptions, prepare
-from ganforge.data.sources import list_sources, open_source
+from ganforge.data.sources import Item, label_by_subfolder, list_sources, open_source
 from ganforge.errors import DataError
 from replay_server import ReplayServer
 
@@ -53,6 +54,22 @@ def test_tar_archives_plain_and_compressed(tmp_path, mode):
     # the same pixels as from the folder itself
     prepare(str(tmp_path / "src"), tmp_path / "f.zip", opts(labels="subfolders"), progress=False)
     assert (load_dataset(tmp_path / "ds.zip").images == load_dataset(tmp_path / "f.zip").images).all()
+
+
+def test_subfolder_labels_skip_the_folder_every_item_shares(tmp_path):
+    """A zip made by zipping one folder (wrapper/cats/..., wrapper/dogs/...) is labelled cats and dogs."""
+    write_images(tmp_path / "wrapper" / "cats", 2)
+    write_images(tmp_path / "wrapper" / "dogs", 3, seed=4)
+    with zipfile.ZipFile(tmp_path / "w.zip", "w") as zf:
+        for f in sorted((tmp_path / "wrapper").rglob("*.png")):
+            zf.write(f, f.relative_to(tmp_path).as_posix())
+    report = prepare(str(tmp_path / "w.zip"), tmp_path / "ds.zip", opts(labels="subfolders"), progress=False)
+    assert report["per_class"] == {"cats": 2, "dogs": 3}
+    # one shared folder and no class folders below it: no labels rather than one class named after the folder
+    items = label_by_subfolder([Item("pokemon/a.png"), Item("pokemon/b.png")], "subfolders")
+    assert [i.label for i in items] == [None, None]
+    items = label_by_subfolder([Item("a/x/1.png"), Item("a/x/2.png"), Item("a/y/3.png"), Item("a/4.png")], "subfolders")
+    assert [i.label for i in items] == ["x", "x", "y", None]
 
 
 def test_a_file_that_is_no_source_is_a_one_line_error(tmp_path):

@@ -61,10 +61,18 @@ class Source:
         pass
 
 
-def _label_from_path(rel: Path, labels: str | None) -> str | None:
-    if labels == "subfolders" and len(rel.parts) > 1:
-        return rel.parts[0]
-    return None
+def label_by_subfolder(items: list[Item], labels: str | None) -> list[Item]:
+    """``labels="subfolders"``: each item's class is the first folder level below the folders that
+    every item shares, so an archive made by zipping one folder (``cats-dogs/cats/1.jpg``,
+    ``cats-dogs/dogs/2.jpg``) is labelled cats/dogs, not all "cats-dogs". Items directly in that
+    shared folder get no label."""
+    if labels != "subfolders" or not items:
+        return items
+    parts = [Path(item.key).parts for item in items]
+    depth = 0  # folders shared by every item (never the file name itself)
+    while all(len(p) > depth + 1 for p in parts) and len({p[depth] for p in parts}) == 1:
+        depth += 1
+    return [Item(item.key, p[depth] if len(p) > depth + 1 else None) for item, p in zip(items, parts)]
 
 
 class FolderSource(Source):
@@ -78,7 +86,8 @@ class FolderSource(Source):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 self.skipped.append((str(rel), f"not an image file extension ({path.suffix or 'none'})"))
                 continue
-            self.items.append(Item(str(rel), _label_from_path(rel, labels)))
+            self.items.append(Item(str(rel)))
+        self.items = label_by_subfolder(self.items, labels)
 
     def load(self, item: Item) -> bytes:
         path = self.root / item.key
@@ -104,7 +113,8 @@ class ZipSource(Source):
             if rel.suffix.lower() not in IMAGE_SUFFIXES:
                 self.skipped.append((info.filename, f"not an image file extension ({rel.suffix or 'none'})"))
                 continue
-            self.items.append(Item(info.filename, _label_from_path(rel, labels)))
+            self.items.append(Item(info.filename))
+        self.items = label_by_subfolder(self.items, labels)
 
     def load(self, item: Item) -> bytes:
         if self._zip is None:  # opened lazily so each worker process gets its own handle
@@ -162,7 +172,8 @@ class TarSource(Source):
                 self.skipped.append((m.name, f"not an image file extension ({rel.suffix or 'none'})"))
                 continue
             self.offsets[m.name] = (m.offset_data, m.size)
-            self.items.append(Item(m.name, _label_from_path(rel, labels)))
+            self.items.append(Item(m.name))
+        self.items = label_by_subfolder(self.items, labels)
 
     def load(self, item: Item) -> bytes:
         offset, size = self.offsets[item.key]
