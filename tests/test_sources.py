@@ -125,6 +125,7 @@ def test_fetch_many_refuses_oversized_files(tmp_path):
 # ---- online sources against recorded answers -------------------------------------------------------
 
 def test_huggingface_rows_with_class_labels(tmp_path, monkeypatch):
+    """hf: through the dataset-viewer API, which GANFORGE_HF_API asks for (tests/test_hf_source.py: the Hub's files)."""
     with ReplayServer() as server:
         monkeypatch.setenv("GANFORGE_HF_API", server.url)
         ds = "someone/pets"
@@ -149,6 +150,21 @@ def test_huggingface_rows_with_class_labels(tmp_path, monkeypatch):
         assert info["items"][2]["hf_row"] == 2 and info["items"][2]["hf_split"] == "train"
         with pytest.raises(DataError, match="no split 'valid'"):
             prepare(f"hf:{ds}:valid", tmp_path / "x.zip", opts(), progress=False)
+
+
+def test_huggingface_without_its_libraries_falls_back_to_the_viewer_api(monkeypatch, capsys):
+    from ganforge.data import hf
+
+    monkeypatch.delenv("GANFORGE_HF_API", raising=False)
+    monkeypatch.setattr(hf, "missing_libraries", lambda: "pyarrow")
+    opened = []
+    monkeypatch.setattr(hf, "HuggingFaceSource", lambda *a, **kw: opened.append((a, kw)) or "viewer source")
+    assert open_source("hf:someone/pets:test", limit=5) == "viewer source"
+    assert opened == [(("someone/pets:test", None), {"api": None, "limit": 5})]
+    assert capsys.readouterr().err == ("hf: pyarrow not installed (pip install 'ganforge[hf]'); "
+                                       "reading through the dataset-viewer API\n")
+    [row] = [r for r in list_sources() if r["name"] == "hf:..."]
+    assert row["available"] and "pip install 'ganforge[hf]'" in row["note"]
 
 
 def test_openimages_keeps_images_where_the_class_fills_the_frame(tmp_path, monkeypatch):

@@ -257,6 +257,7 @@ class SourceKind:
     example: str                    # a spec that works
     online: bool = False            # needs the internet
     check: Callable[[], str | None] | None = None  # None when usable here, else why not
+    note: Callable[[], str | None] | None = None   # usable, but worth knowing here (e.g. a fallback)
 
 
 def _open_digits(argument: str, labels=None, **options) -> Source:
@@ -294,9 +295,16 @@ def _check_fashion_mnist() -> str | None:
 
 
 def _open_hf(argument: str, labels=None, **options) -> Source:
-    from ganforge.data.online import HuggingFaceSource
+    from ganforge.data.hf import open_hf
 
-    return HuggingFaceSource(argument, labels, **options)
+    return open_hf(argument, labels, **options)
+
+
+def _note_hf() -> str | None:
+    from ganforge.data.hf import missing_libraries
+
+    missing = missing_libraries()
+    return f"{missing} missing: read through the dataset-viewer API (pip install 'ganforge[hf]')" if missing else None
 
 
 def _open_openimages(argument: str, labels=None, **options) -> Source:
@@ -322,8 +330,9 @@ BUILTINS: dict[str, SourceKind] = {k.name: k for k in [
 ]}
 # ``scheme:argument`` sources that are not files (online data sets) register here.
 PREFIXES: dict[str, SourceKind] = {k.name: k for k in [
-    SourceKind("hf", _open_hf, "a Hugging Face image data set (dataset[/config][:split]), labels from its ClassLabel",
-               "hf:huggan/smithsonian_butterflies_subset", online=True),
+    SourceKind("hf", _open_hf, "a Hugging Face image data set (owner/name[/config][:split]; Parquet or image "
+               "folders, via huggingface_hub), labels from its ClassLabel or folders",
+               "hf:huggan/smithsonian_butterflies_subset", online=True, note=_note_hf),
     SourceKind("openimages", _open_openimages, "one Open Images class, images where its box covers --min-box-area of the frame",
                "openimages:Dog", online=True),
     SourceKind("search", _open_search, "images for a search term from Openverse (or --search-api commons), licence and author kept",
@@ -337,7 +346,7 @@ def list_sources() -> list[dict]:
     for kind, spec in [(k, k.name) for k in BUILTINS.values()] + [(k, f"{k.name}:...") for k in PREFIXES.values()]:
         problem = kind.check() if kind.check else None
         rows.append({"name": spec, "summary": kind.summary, "example": kind.example, "online": kind.online,
-                     "available": problem is None, "note": problem})
+                     "available": problem is None, "note": problem or (kind.note() if kind.note else None)})
     return rows
 
 
