@@ -25,7 +25,7 @@ ENV GANFORGE_TORCH_INDEX=https://download.pytorch.org/whl/cu128 \
 FROM base-${VARIANT} AS runtime
 ARG TORCH=torch
 ARG TORCH_INDEX=
-ARG EXTRAS=export,hub,notebook
+ARG EXTRAS=export,hub,hf,notebook
 ARG UID=1000
 # pip settings for the build only (a mirror, a folder of wheels, a company CA); not kept in the image
 ARG PIP_INDEX_URL

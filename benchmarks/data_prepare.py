@@ -5,6 +5,10 @@ Prints one JSON object:
 - ``bare_decode_img_s``: ``Image.open(...).load()`` of each JPEG at full size, one process —
   what any pipeline that decodes full images pays.
 - ``bare_decode_resize_img_s``: the same plus a Lanczos resize to 64×64, one process.
+- ``bare_draft_decode_img_s``: ``Image.draft`` + ``load()`` at the reduced scale prepare itself
+  decodes at (libjpeg's DCT scaling, the cheapest decode that keeps enough pixels), one
+  process: the floor of any pipeline; ``prepare_vs_bare_draft_decode_1_worker`` is then the
+  share of prepare's time that is decoding.
 - ``prepare_img_s_1_worker`` / ``prepare_img_s_N_workers``: the whole prepare (read, decode
   with JPEG draft mode, center crop, resize, PNG encode, exact-duplicate hash, write the
   data-set file), one worker and all cores.
@@ -32,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ganforge.data.dataset import load_dataset  # noqa: E402
 from ganforge.data.loader import BatchLoader  # noqa: E402
-from ganforge.data.prepare import PrepareOptions, prepare  # noqa: E402
+from ganforge.data.prepare import PrepareOptions, decode_need, prepare  # noqa: E402
 
 
 def make_jpegs(folder: Path, n: int) -> None:
@@ -73,6 +77,14 @@ def main() -> None:
             Image.open(io.BytesIO(b)).resize((64, 64), Image.Resampling.LANCZOS)
         bare_resize = time.perf_counter() - t
 
+        need = decode_need(64, "center", 1.0)
+        t = time.perf_counter()
+        for b in blobs:
+            img = Image.open(io.BytesIO(b))
+            img.draft(None, (need, need))
+            img.load()
+        bare_draft = time.perf_counter() - t
+
         results = {}
         for w in sorted({1, workers}):
             out = tmp / f"ds{w}.zip"
@@ -97,7 +109,9 @@ def main() -> None:
         "bare_decode_resize_img_s": rate(args.n, bare_resize),
         "prepare_img_s_1_worker": rate(args.n, results[1]),
         f"prepare_img_s_{workers}_workers": rate(args.n, results[workers]),
+        "bare_draft_decode_img_s": rate(args.n, bare_draft),
         "prepare_vs_bare_decode_1_worker": round(bare / results[1], 2),
+        "prepare_vs_bare_draft_decode_1_worker": round(bare_draft / results[1], 2),
         "loader_img_s_64": rate(n_img, loader_s),
     }, indent=1))
 

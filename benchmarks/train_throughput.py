@@ -1,7 +1,8 @@
 """Images per second of full DCGAN training steps (one D and one G update) and of data loading.
 
 Prints one JSON object. Each configuration runs the real ``Trainer.train_step`` on a
-synthetic data set, after warm-up steps, for ``--seconds`` seconds:
+synthetic data set, after warm-up steps, for about ``--seconds`` seconds, the configurations
+taking turns step by step (so load changes hit them alike):
 
     python benchmarks/train_throughput.py [--device cpu] [--seconds 20]
 
@@ -41,23 +42,43 @@ def make_dataset(path: Path, resolution: int, n: int = 2048) -> Path:
     return path
 
 
-def time_steps(data: Path, out: Path, resolution: int, precision: str, channels_last: str, device: str,
-               seconds: float, warmup: int = 3) -> dict:
-    cfg = TrainConfig(data=str(data), out=str(out), batch_size=64, device=device, precision=precision,
-                      channels_last=channels_last)
-    trainer = Trainer(cfg, ModelConfig(family="dcgan", width=64))
-    for _ in range(warmup):
-        trainer.train_step()
-    sync = torch.cuda.synchronize if trainer.runtime.device.type == "cuda" else (lambda: None)
-    sync()
+# (name, precision, channels_last, fused_adam): "plain" is the float32 eager step anyone writes first;
+# "fast" is what --precision auto etc. pick on this device; the others show where the difference comes from.
+VARIANTS = (("plain", "fp32", "off", "off"), ("channels_last", "fp32", "on", "off"),
+            ("fast", "auto", "auto", "auto"), ("bf16", "bf16", "on", "auto"))
+
+
+def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: float, warmup: int = 3) -> list[dict]:
+    """Every variant's full training step (one D and one G update), DCGAN width 64, batch 64.
+
+    The variants take turns, one step each, so a change in the machine's load during the run
+    affects all of them alike and their ratio stays meaningful.
+    """
+    trainers = {}
+    for name, precision, cl, fused in VARIANTS:
+        if name == "bf16" and device != "cuda" and resolution != 64:
+            continue  # one CPU bf16 figure (64 px) is enough to show it is not the fast choice here
+        cfg = TrainConfig(data=str(data), out=str(out / name), batch_size=64, device=device, precision=precision,
+                          channels_last=cl, fused_adam=fused)
+        trainers[name] = Trainer(cfg, ModelConfig(family="dcgan", width=64))
+    first = next(iter(trainers.values()))
+    sync = torch.cuda.synchronize if first.runtime.device.type == "cuda" else (lambda: None)
+    for trainer in trainers.values():
+        for _ in range(warmup):
+            trainer.train_step()
+    spent = dict.fromkeys(trainers, 0.0)
     steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds or steps < 3:
-        trainer.train_step()
+    while time.perf_counter() - start < seconds * len(trainers) or steps < 3:
+        for name, trainer in trainers.items():
+            sync()
+            t = time.perf_counter()
+            trainer.train_step()
+            sync()
+            spent[name] += time.perf_counter() - t
         steps += 1
-    sync()
-    elapsed = time.perf_counter() - start
-    return {"resolution": resolution, "runtime": trainer.runtime.describe(), "steps": steps,
-            "step_ms": round(1000 * elapsed / steps, 1), "images_per_s": round(steps * 64 / elapsed, 1)}
+    return [{"resolution": resolution, "variant": name, "runtime": t.runtime.describe(), "fused_adam": t.runtime.fused_adam,
+             "steps": steps, "step_ms": round(1000 * spent[name] / steps, 1),
+             "images_per_s": round(steps * 64 / spent[name], 1)} for name, t in trainers.items()]
 
 
 def loading_rate(data: Path, seconds: float = 3.0) -> float:
@@ -83,9 +104,7 @@ def main() -> None:
         for res in (32, 64):
             data = make_dataset(tmp / f"synthetic-{res}.zip", res)
             results[f"loading_images_per_s_{res}"] = loading_rate(data)
-            for precision, cl, name in (("fp32", "off", "plain"), ("auto", "auto", "fast")):
-                r = time_steps(data, tmp / f"run-{res}-{name}", res, precision, cl, args.device, args.seconds)
-                r["variant"] = name
+            for r in time_variants(data, tmp / f"runs-{res}", res, args.device, args.seconds):
                 results["configs"].append(r)
                 print(json.dumps(r), file=sys.stderr)
     by = {(c["resolution"], c["variant"]): c["images_per_s"] for c in results["configs"]}

@@ -11,7 +11,7 @@
 # Settings (environment):
 #   VENV         the virtual environment             (default /opt/ganforge/venv)
 #   SRC          the project: pyproject.toml, src/   (default: this script's parent folder)
-#   EXTRAS       optional dependency groups          (default export,hub,notebook)
+#   EXTRAS       optional dependency groups          (default export,hub,hf,notebook)
 #   TORCH        pip requirement for PyTorch         (default torch)
 #   TORCH_INDEX  a PyTorch wheel index, e.g. https://download.pytorch.org/whl/cpu or .../cu128;
 #                "pypi" or empty: PyPI and pip's own settings (find-links, extra indexes)
@@ -20,7 +20,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 VENV=${VENV:-/opt/ganforge/venv}
 SRC=${SRC:-$(dirname "$here")}
-EXTRAS=${EXTRAS-export,hub,notebook}
+EXTRAS=${EXTRAS-export,hub,hf,notebook}
 TORCH=${TORCH:-torch}
 TORCH_INDEX=${TORCH_INDEX:-${GANFORGE_TORCH_INDEX:-pypi}}
 PY=${PYTHON:-python3}
@@ -86,6 +86,7 @@ step_check() {
     "$VENV/bin/ganforge" --version
     mods="ganforge.cli ganforge.web ganforge.export"
     case ",$EXTRAS," in *,hub,*) mods="$mods huggingface_hub" ;; esac
+    case ",$EXTRAS," in *,hf,*) mods="$mods huggingface_hub pyarrow" ;; esac
     case ",$EXTRAS," in *,export,*) mods="$mods onnxruntime onnxscript" ;; esac
     case ",$EXTRAS," in *,notebook,*) mods="$mods jupyterlab nbclient ipykernel" ;; esac
     for m in $mods; do

@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Recipe: the MITLGAN experiment on Pokémon foregrounds over blurred cat/dog photo backgrounds.
 
-Makes three data sets from the shared zips (the images stay out of the repository), then
-runs ``ganforge experiment mitlgan`` on them and prints the exact command it ran:
+Makes the experiment's sets from the shared zips with the data pipeline's layer tools
+(``ganforge data foreground / background / composite``; the images stay out of the
+repository), then runs ``ganforge experiment mitlgan`` on them and prints the exact command:
 
-  foreground  the 721 Pokémon PNGs (alpha recovered from their white border), on white  (part 1)
-  background  the 4,000 cats-dogs-160 photos, center-cropped, Gaussian-blurred (part 2)
-  combined    each Pokémon pasted (by its own alpha) onto 3 different blurred backgrounds: 2,163 images
+  foreground  the 721 Pokémon PNGs, cut out by their alpha, on white                       (part 1)
+  background  the 4,000 cats-dogs-160 photos, center-cropped, Gaussian-blurred               (part 2)
+  combined    Pokémon pasted (by their alpha) onto random blurred backgrounds: 3 per Pokémon
 
-Every image is made at --size px with the same placement, so a foreground's pixels in
-``combined`` are exactly its pixels in ``foreground``; the random pairing is seeded.
+The composite uses scale 1, so a foreground sits in ``combined`` exactly where it sits in
+``foreground``: the foreground part and the combined set agree on placement, as in the thesis.
+The one step the pipeline cannot do is the first: the shared ``pokemon-809.zip`` PNGs are plain
+RGB with the transparency flattened to white, so the recipe recovers their alpha (below).
 
     python experiments/mitlgan_pokemon.py --size 64 --budget 6 --out runs/mitlgan-pokemon-64
     python experiments/mitlgan_pokemon.py --size 128 --budget 3 --device cuda --out runs/mitlgan-pokemon-128
@@ -29,80 +32,55 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("GANFORGE_SHARED_DATA", REPO.parent / "shared" / "data"))
 GANFORGE = [sys.executable, "-m", "ganforge"]
 
 
-def pokemon_rgba(size: int) -> list[Image.Image]:
-    """The 721 Pokémon PNGs as size×size RGBA foregrounds.
+def recover_pokemon_alpha(folder: Path) -> int:
+    """Write the 721 Pokémon PNGs of the shared zip to ``folder`` as RGBA PNGs; returns the count.
 
-    The shared zip's PNGs are plain RGB (colour type 2) whose transparency was flattened
-    to exact white, so the alpha is recovered here: background = the exact-white pixels
-    connected to the image border (flood fill); white inside a Pokémon stays opaque. The
-    88 JPEGs (lossy, no clean background) are left out.
+    Background = the exact-white pixels connected to the image border (flood fill); white
+    inside a Pokémon stays opaque. The 88 JPEGs (lossy, no clean background) are left out.
     """
     from scipy import ndimage
 
-    out = []
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
     with zipfile.ZipFile(SHARED / "pokemon-809.zip") as zf:
         for name in sorted(zf.namelist()):
             if not name.lower().endswith(".png"):
                 continue
-            img = Image.open(io.BytesIO(zf.read(name))).convert("RGBA")
-            a = np.asarray(img).copy()
-            white = (a[..., :3] == 255).all(-1)
-            labels, _ = ndimage.label(white)
+            a = np.asarray(Image.open(io.BytesIO(zf.read(name))).convert("RGBA")).copy()
+            labels, _ = ndimage.label((a[..., :3] == 255).all(-1))
             border = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
             a[..., 3] = np.where(np.isin(labels, border[border > 0]), 0, 255)
-            # premultiplied resize, so no white fringe around the alpha edge
-            img = Image.fromarray(a, "RGBA").convert("RGBa").resize((size, size), Image.LANCZOS).convert("RGBA")
-            out.append(img)
-    return out
+            Image.fromarray(a, "RGBA").save(folder / Path(name).name)
+            n += 1
+    return n
 
 
-def backgrounds(size: int, blur: float) -> list[Image.Image]:
-    """cats-dogs-160 photos: center square crop, resized, Gaussian blur of ``blur`` px at the output size."""
-    out = []
-    with zipfile.ZipFile(SHARED / "cats-dogs-160.zip") as zf:
-        for name in sorted(zf.namelist()):
-            if not name.lower().endswith(".jpg"):
-                continue
-            img = Image.open(io.BytesIO(zf.read(name))).convert("RGB")
-            s = min(img.size)
-            left, top = (img.width - s) // 2, (img.height - s) // 2
-            img = img.crop((left, top, left + s, top + s)).resize((size, size), Image.LANCZOS)
-            out.append(img.filter(ImageFilter.GaussianBlur(blur)))
-    return out
-
-
-def write_folder(folder: Path, images: list[Image.Image]) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, img in enumerate(images):
-        img.save(folder / f"{i:05d}.png")
+def run(*args: str) -> None:
+    print("+ ganforge", shlex.join(args), flush=True)
+    subprocess.run([*GANFORGE, *args], check=True)
 
 
 def make_sets(work: Path, size: int, per_foreground: int, blur: float, seed: int) -> dict[str, Path]:
     sets = {name: work / f"{name}-{size}.zip" for name in ("foreground", "background", "combined")}
     if all(p.is_file() for p in sets.values()):
         return sets
-    fgs = pokemon_rgba(size)
-    bgs = backgrounds(size, blur * size / 64)
-    rng = np.random.default_rng(seed)
-    white = Image.new("RGBA", (size, size), (255, 255, 255, 255))
-    combined = []
-    for fg in fgs:
-        for j in rng.choice(len(bgs), per_foreground, replace=False):
-            combined.append(Image.alpha_composite(bgs[j].convert("RGBA"), fg).convert("RGB"))
-    folders = {"foreground": [Image.alpha_composite(white, fg).convert("RGB") for fg in fgs],
-               "background": bgs, "combined": combined}
-    for name, images in folders.items():
-        write_folder(work / f"{name}-{size}", images)
-        subprocess.run([*GANFORGE, "data", "prepare", str(work / f"{name}-{size}"), "--out", str(sets[name]),
-                        "--size", str(size), "--channels", "3"], check=True)
-    print(f"foreground {len(fgs)}, background {len(bgs)}, combined {len(combined)} images at {size} px")
+    rgba = work / "pokemon-rgba"
+    count = recover_pokemon_alpha(rgba)
+    cutouts = work / f"foreground-rgba-{size}.zip"
+    run("data", "foreground", str(rgba), "--out", str(cutouts), "--size", str(size))
+    run("data", "foreground", str(rgba), "--out", str(sets["foreground"]), "--size", str(size), "--flat",
+        "--background", "white")
+    run("data", "background", str(SHARED / "cats-dogs-160.zip"), "--out", str(sets["background"]),
+        "--size", str(size), "--blur", f"{blur * size / 64:g}")
+    run("data", "composite", str(cutouts), str(sets["background"]), "--out", str(sets["combined"]),
+        "--count", str(per_foreground * count), "--scale", "1", "1", "--seed", str(seed))
     return sets
 
 

@@ -3,7 +3,10 @@
 Implemented: create a repository, validate a model card's YAML, pre-upload (binary files are "lfs",
 the rest "regular", i.e. inline in the commit), the basic Git LFS transfer (batch, PUT, verify),
 commit (NDJSON with base64 files and LFS pointers), repository info, tree listing, and file
-download (HEAD and GET on /{repo}/resolve/{revision}/{path}). Not implemented: the Xet protocol
+download (HEAD and GET on /{repo}/resolve/{revision}/{path}); for the ``hf:`` data source the same
+reads of data-set repositories (``datasets``: /api/datasets/..., /datasets/{repo}/resolve/...),
+other revisions (``Repo.refs``, e.g. the Parquet export ``refs/convert/parquet``) and gated
+repositories (``Repo(gated=True)``: reads need a token). Not implemented: the Xet protocol
 that huggingface_hub prefers for LFS files when hf_xet is installed; tests turn it off
 (``huggingface_hub.constants.HF_HUB_DISABLE_XET``), so the library takes the basic LFS path. Every request is recorded in ``requests``
 so tests can check what was sent. Write requests need an ``Authorization: Bearer`` header.
@@ -17,25 +20,59 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import unquote, urlparse
+
+
+def isolate_hub(monkeypatch, home: Path) -> None:
+    """huggingface_hub without a saved login or token, telemetry or the user's cache (all under ``home``),
+    and with the basic LFS protocol instead of Xet."""
+    import huggingface_hub.constants as constants
+
+    monkeypatch.setenv("HF_HOME", str(home))
+    for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    for name, value in (("HF_HUB_DISABLE_XET", True), ("HF_HUB_DOWNLOAD_TIMEOUT", 5), ("HF_HUB_CACHE", str(home / "hub")),
+                        ("HF_TOKEN_PATH", str(home / "token")), ("HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))):
+        monkeypatch.setattr(constants, name, value, raising=False)
 
 
 LFS_SUFFIXES = (".safetensors", ".onnx", ".pt", ".png", ".bin")  # as the Hub's default .gitattributes
 
 
 class Repo:
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
+    """A repository's files at its last commit; ``Repo(files)`` commits them."""
+
+    def __init__(self, files: dict[str, bytes] | None = None, *, gated: bool = False):
+        self.files: dict[str, bytes] = dict(files or {})
         self.commits: list[str] = []
+        self.refs: dict[str, Repo] = {}  # other revisions by name, e.g. "refs/convert/parquet"
+        self.gated = gated               # reading needs a token (any Bearer token)
+        if files:
+            self.commit()
 
     @property
     def sha(self) -> str:
         return self.commits[-1] if self.commits else "0" * 40
 
+    def commit(self) -> str:
+        sha = hashlib.sha1(json.dumps(sorted((k, hashlib.sha1(v).hexdigest()) for k, v in self.files.items())).encode()
+                           + str(len(self.commits)).encode()).hexdigest()
+        self.commits.append(sha)
+        return sha
+
+    def at(self, revision: str) -> Repo | None:
+        """The repository at a branch name or commit (``main``: this one), or None."""
+        if revision in ("main", self.sha) or revision in self.commits:
+            return self
+        return next((r for name, r in self.refs.items() if revision == name or r.at(revision) is r), None)
+
 
 class FakeHub:
     def __init__(self):
-        self.repos: dict[str, Repo] = {}
+        self.repos: dict[str, Repo] = {}     # model repositories
+        self.datasets: dict[str, Repo] = {}  # data-set repositories
         self.requests: list[tuple[str, str]] = []
         self.model_cards: list[dict] = []
         self.lfs: dict[str, bytes] = {}  # sha256 -> content of uploaded LFS objects  # front matter of each README.md validated
@@ -70,9 +107,22 @@ class FakeHub:
                 if not head:
                     self.wfile.write(data)
 
-            def _error(self, code: int, message: str, head: bool = False):
-                kind = {404: "RepoNotFound" if "Repository" in message else "EntryNotFound"}.get(code)
+            def _error(self, code: int, message: str, head: bool = False, kind: str | None = None):
+                kind = kind or {404: "RepoNotFound" if "Repository" in message else "EntryNotFound"}.get(code)
                 self._send(code, {"error": message}, headers={"X-Error-Code": kind} if kind else None, head=head)
+
+            def _repo(self, kind: str | None, repo_id: str, revision: str, head: bool) -> Repo | None:
+                """The repository at ``revision``, or None once the Hub's error has been sent."""
+                repo = (hub.datasets if kind == "datasets" else hub.repos).get(repo_id)
+                if repo is None:
+                    return self._error(404, "Repository not found", head)
+                if repo.gated and not self._authorised():
+                    return self._error(401, f"Access to dataset {repo_id} is restricted. You must be authenticated "
+                                            "to access it.", head, kind="GatedRepo")
+                at = repo.at(revision)
+                if at is None:
+                    return self._error(404, f"Invalid rev id: {revision}", head, kind="RevisionNotFound")
+                return at
 
             def _authorised(self) -> bool:
                 return self.headers.get("Authorization", "").startswith("Bearer ")
@@ -141,43 +191,42 @@ class FakeHub:
                         repo.files[item["value"]["path"]] = hub.lfs[oid]
                     elif item["key"] == "deletedFile":
                         repo.files.pop(item["value"]["path"], None)
-                sha = hashlib.sha1(json.dumps(sorted((k, hashlib.sha1(v).hexdigest()) for k, v in repo.files.items())).encode()
-                                   + str(len(repo.commits)).encode()).hexdigest()
-                repo.commits.append(sha)
+                sha = repo.commit()
                 return self._send(200, {"commitUrl": f"{hub.url}/{m.group(1)}/commit/{sha}", "commitOid": sha,
                                         "pullRequestUrl": None})
 
             def _get(self, head: bool):
-                parsed = urlparse(self.path)
-                path = unquote(parsed.path)
-                hub.requests.append(("HEAD" if head else "GET", path))
-                m = re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path)
+                raw = urlparse(self.path).path  # matched before unquoting: a revision may hold a quoted "/"
+                hub.requests.append(("HEAD" if head else "GET", unquote(raw)))
+                m = re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)(?:/revision/([^/]+))?", raw)
                 if m:
-                    repo = hub.repos.get(m.group(1))
+                    repo_id = unquote(m.group(2))
+                    repo = self._repo(m.group(1), repo_id, unquote(m.group(3) or "main"), head)
                     if repo is None:
-                        return self._error(404, "Repository not found", head)
-                    return self._send(200, {"id": m.group(1), "modelId": m.group(1), "sha": repo.sha, "private": False,
+                        return
+                    ids = {"modelId": repo_id} if m.group(1) == "models" else {}
+                    return self._send(200, {"id": repo_id, **ids, "sha": repo.sha, "private": False,
                                             "siblings": [{"rfilename": f} for f in sorted(repo.files)], "tags": [],
                                             "downloads": 0, "likes": 0}, head=head)
-                m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?", path)
+                m = re.fullmatch(r"/api/(models|datasets)/([^/]+/[^/]+)/tree/([^/]+)(?:/(.*))?", raw)
                 if m:
-                    repo = hub.repos.get(m.group(1))
+                    repo = self._repo(m.group(1), unquote(m.group(2)), unquote(m.group(3)), head)
                     if repo is None:
-                        return self._error(404, "Repository not found", head)
+                        return
                     entries = [{"type": "file", "path": f, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
                                for f, b in sorted(repo.files.items())]
                     return self._send(200, entries, head=head)
-                m = re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path)
+                m = re.fullmatch(r"(?:/(datasets))?/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", raw)
                 if m:
-                    repo = hub.repos.get(m.group(1))
+                    repo = self._repo(m.group(1), unquote(m.group(2)), unquote(m.group(3)), head)
                     if repo is None:
-                        return self._error(404, "Repository not found", head)
-                    data = repo.files.get(m.group(3))
+                        return
+                    data = repo.files.get(unquote(m.group(4)))
                     if data is None:
                         return self._error(404, "Entry not found", head)
                     etag = f'"{hashlib.sha1(data).hexdigest()}"'
                     return self._send(200, raw=data, head=head, headers={"ETag": etag, "X-Repo-Commit": repo.sha})
-                return self._error(404, f"no such endpoint {path}", head)
+                return self._error(404, f"no such endpoint {unquote(raw)}", head)
 
             def do_PUT(self):  # the LFS upload URL handed out by the batch endpoint
                 path = urlparse(self.path).path

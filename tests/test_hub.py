@@ -7,22 +7,16 @@ import shutil
 
 import pytest
 
-from fake_hub import FakeHub, Repo
+from fake_hub import FakeHub, Repo, isolate_hub
 from ganforge.cli import main
 from ganforge.hub import latest_metrics
 
-hf = pytest.importorskip("huggingface_hub")
-import huggingface_hub.constants  # noqa: E402  (a lazily loaded submodule)
+pytest.importorskip("huggingface_hub")
 
 
 @pytest.fixture(autouse=True)
 def offline_hub_settings(tmp_path, monkeypatch):
-    """No saved login, no telemetry, a private cache; the basic LFS protocol instead of Xet."""
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.setattr(hf.constants, "HF_HUB_DISABLE_XET", True)
-    monkeypatch.setattr(hf.constants, "HF_HUB_DOWNLOAD_TIMEOUT", 5)
+    isolate_hub(monkeypatch, tmp_path / "hf-home")
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 import io
 import json
 import tarfile
+import zipfile
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from conftest import write_images
 from ganforge.data.dataset import load_dataset, read_info
 from ganforge.data.fetch import fetch_many
 from ganforge.data.prepare import PrepareOptions, prepare
-from ganforge.data.sources import list_sources, open_source
+from ganforge.data.sources import Item, label_by_subfolder, list_sources, open_source
 from ganforge.errors import DataError
 from replay_server import ReplayServer
 
@@ -53,6 +54,22 @@ def test_tar_archives_plain_and_compressed(tmp_path, mode):
     # the same pixels as from the folder itself
     prepare(str(tmp_path / "src"), tmp_path / "f.zip", opts(labels="subfolders"), progress=False)
     assert (load_dataset(tmp_path / "ds.zip").images == load_dataset(tmp_path / "f.zip").images).all()
+
+
+def test_subfolder_labels_skip_the_folder_every_item_shares(tmp_path):
+    """A zip made by zipping one folder (wrapper/cats/..., wrapper/dogs/...) is labelled cats and dogs."""
+    write_images(tmp_path / "wrapper" / "cats", 2)
+    write_images(tmp_path / "wrapper" / "dogs", 3, seed=4)
+    with zipfile.ZipFile(tmp_path / "w.zip", "w") as zf:
+        for f in sorted((tmp_path / "wrapper").rglob("*.png")):
+            zf.write(f, f.relative_to(tmp_path).as_posix())
+    report = prepare(str(tmp_path / "w.zip"), tmp_path / "ds.zip", opts(labels="subfolders"), progress=False)
+    assert report["per_class"] == {"cats": 2, "dogs": 3}
+    # one shared folder and no class folders below it: no labels rather than one class named after the folder
+    items = label_by_subfolder([Item("pokemon/a.png"), Item("pokemon/b.png")], "subfolders")
+    assert [i.label for i in items] == [None, None]
+    items = label_by_subfolder([Item("a/x/1.png"), Item("a/x/2.png"), Item("a/y/3.png"), Item("a/4.png")], "subfolders")
+    assert [i.label for i in items] == ["x", "x", "y", None]
 
 
 def test_a_file_that_is_no_source_is_a_one_line_error(tmp_path):
@@ -108,6 +125,7 @@ def test_fetch_many_refuses_oversized_files(tmp_path):
 # ---- online sources against recorded answers -------------------------------------------------------
 
 def test_huggingface_rows_with_class_labels(tmp_path, monkeypatch):
+    """hf: through the dataset-viewer API, which GANFORGE_HF_API asks for (tests/test_hf_source.py: the Hub's files)."""
     with ReplayServer() as server:
         monkeypatch.setenv("GANFORGE_HF_API", server.url)
         ds = "someone/pets"
@@ -132,6 +150,21 @@ def test_huggingface_rows_with_class_labels(tmp_path, monkeypatch):
         assert info["items"][2]["hf_row"] == 2 and info["items"][2]["hf_split"] == "train"
         with pytest.raises(DataError, match="no split 'valid'"):
             prepare(f"hf:{ds}:valid", tmp_path / "x.zip", opts(), progress=False)
+
+
+def test_huggingface_without_its_libraries_falls_back_to_the_viewer_api(monkeypatch, capsys):
+    from ganforge.data import hf
+
+    monkeypatch.delenv("GANFORGE_HF_API", raising=False)
+    monkeypatch.setattr(hf, "missing_libraries", lambda: "pyarrow")
+    opened = []
+    monkeypatch.setattr(hf, "HuggingFaceSource", lambda *a, **kw: opened.append((a, kw)) or "viewer source")
+    assert open_source("hf:someone/pets:test", limit=5) == "viewer source"
+    assert opened == [(("someone/pets:test", None), {"api": None, "limit": 5})]
+    assert capsys.readouterr().err == ("hf: pyarrow not installed (pip install 'ganforge[hf]'); "
+                                       "reading through the dataset-viewer API\n")
+    [row] = [r for r in list_sources() if r["name"] == "hf:..."]
+    assert row["available"] and "pip install 'ganforge[hf]'" in row["note"]
 
 
 def test_openimages_keeps_images_where_the_class_fills_the_frame(tmp_path, monkeypatch):

@@ -64,6 +64,7 @@ class TrainConfig:
     device: str = "auto"           # auto | cpu | cuda | cuda:N
     precision: str = "auto"        # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU, bf16 where it has AMX; bf16/fp16 on CUDA)
     channels_last: str = "auto"    # auto | on | off (auto: on for conv models)
+    fused_adam: str = "auto"       # auto | on | off (auto: one fused kernel per step where this torch has it)
     sample_every: int = 500        # steps between sample grids
     checkpoint_every: int = 1000   # steps between kept periodic checkpoints (latest is also refreshed here)
     log_every: int = 1             # steps between loss records in log.jsonl (1: every step)
@@ -105,6 +106,8 @@ class TrainConfig:
             raise ConfigError(f"precision must be auto, fp32, bf16 or fp16, not {self.precision!r}")
         if self.channels_last not in ("auto", "on", "off"):
             raise ConfigError("channels_last must be auto, on or off")
+        if self.fused_adam not in ("auto", "on", "off"):
+            raise ConfigError("fused_adam must be auto, on or off")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError("n_critic must be at least 1")
         if min(self.gp_weight, self.r1_gamma, self.ac_weight, self.augment_strength) < 0:

@@ -7,12 +7,15 @@ on a 2-core AVX-512 machine without AMX: channels_last float32 1.1-1.2× over pl
 float32, bfloat16 autocast 0.76× (oneDNN's AVX512-BF16 kernels, notably weight
 gradients, are slower than its float32 ones) and float16 autocast far slower still.
 On CUDA: bfloat16 autocast where the GPU supports it, else float16 with a gradient
-scaler per optimiser.
+scaler per optimiser. Everywhere: Adam fused into one kernel per step where the installed
+torch has one for the device (CPU since torch 2.4): the per-parameter optimiser ops were
+~8 % of a DCGAN-64 CPU step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -50,6 +53,11 @@ class Runtime:
     device: torch.device
     amp_dtype: torch.dtype | None
     channels_last: bool
+    fused_adam: bool = False
+
+    def adam(self, params, **kwargs) -> torch.optim.Adam:
+        """Adam, fused into one kernel per step when ``fused_adam`` (same update, fewer passes over memory)."""
+        return torch.optim.Adam(params, fused=True, **kwargs) if self.fused_adam else torch.optim.Adam(params, **kwargs)
 
     def autocast(self):
         if self.amp_dtype is None:
@@ -65,8 +73,20 @@ class Runtime:
         return f"{self.device} {dtype}{', channels_last' if self.channels_last else ''}"
 
 
+@functools.cache
+def fused_adam_works(device_type: str) -> bool:
+    """Whether this torch has a fused Adam for the device (CUDA since 2.0, CPU since 2.4): one probe step."""
+    try:
+        p = torch.zeros(2, device=device_type, requires_grad=True)
+        p.grad = torch.ones_like(p)
+        torch.optim.Adam([p], fused=True).step()
+        return True
+    except (RuntimeError, TypeError, ValueError):
+        return False
+
+
 def resolve_runtime(device: str = "auto", precision: str = "auto", channels_last: str = "auto",
-                    convolutional: bool = True) -> Runtime:
+                    convolutional: bool = True, fused_adam: str = "auto") -> Runtime:
     dev = resolve_device(device)
     if precision == "auto":
         if dev.type == "cuda":
@@ -78,4 +98,7 @@ def resolve_runtime(device: str = "auto", precision: str = "auto", channels_last
     if dev.type == "cpu" and amp == torch.float16:
         raise ConfigError("float16 autocast is for CUDA; on CPU use --precision bf16 or fp32")
     cl = convolutional if channels_last == "auto" else channels_last == "on"
-    return Runtime(dev, amp, cl)
+    fused = fused_adam_works(dev.type)
+    if fused_adam == "on" and not fused:
+        raise ConfigError(f"this torch ({torch.__version__}) has no fused Adam for {dev.type}; use --fused-adam auto or off")
+    return Runtime(dev, amp, cl, fused and fused_adam != "off")

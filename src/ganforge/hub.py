@@ -43,8 +43,14 @@ def _hub():
     return huggingface_hub
 
 
-def _hub_call(what: str, where: str | None, fn, *args, **kwargs):
-    """Run a huggingface_hub call; its errors (HTTP, network, auth) become one-line HubErrors."""
+_HINTS = {401: "; give --token or set HF_TOKEN", 403: "; the token may lack write access",
+          404: " (or it is private: give --token)"}
+
+
+def _hub_call(what: str, where: str | None, fn, *args, error: type[GanforgeError] = HubError,
+              hints: dict[int, str] = _HINTS, **kwargs):
+    """Run a huggingface_hub call; its errors (HTTP, network, auth) become one-line errors of class
+    ``error``, with ``hints`` (by HTTP status) as advice."""
     _hub()
     from huggingface_hub import errors
 
@@ -53,9 +59,7 @@ def _hub_call(what: str, where: str | None, fn, *args, **kwargs):
     except errors.HfHubHTTPError as e:
         code = getattr(e.response, "status_code", None)
         said = " ".join(str(getattr(e, "server_message", None) or "").split())
-        hint = {401: "; give --token or set HF_TOKEN", 403: "; the token may lack write access",
-                404: " (or it is private: give --token)"}.get(code, "")
-        raise HubError(f"{what} failed: HTTP {code}{': ' + said[:160] if said else ''}{hint}") from None
+        raise error(f"{what} failed: HTTP {code}{': ' + said[:160] if said else ''}{hints.get(code, '')}") from None
     except Exception as e:
         # connection failures arrive as the HTTP client's own errors, or wrapped in the hub's
         # LocalEntryNotFoundError; neither has a common base, so walk the chain of causes
@@ -63,11 +67,11 @@ def _hub_call(what: str, where: str | None, fn, *args, **kwargs):
         while cause is not None:
             if type(cause).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3") \
                     or isinstance(cause, ConnectionError):
-                raise HubError(f"{what} failed: cannot reach the Hub at {where or 'its default address'} "
-                               f"({type(cause).__name__}: {' '.join(str(cause).split())[:120]})") from None
+                raise error(f"{what} failed: cannot reach the Hub at {where or 'its default address'} "
+                            f"({type(cause).__name__}: {' '.join(str(cause).split())[:120]})") from None
             cause = cause.__cause__ or cause.__context__
         if isinstance(e, (errors.LocalEntryNotFoundError, OSError, ValueError)):
-            raise HubError(f"{what} failed: {' '.join(str(e).split())[:240]}") from None
+            raise error(f"{what} failed: {' '.join(str(e).split())[:240]}") from None
         raise
 
 

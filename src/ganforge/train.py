@@ -121,7 +121,7 @@ class Trainer:
         self.data = load_dataset(cfg.data)
         self.model_cfg = model_config_for_data(model_cfg, self.data)
         self.runtime: Runtime = resolve_runtime(cfg.device, cfg.precision, cfg.channels_last,
-                                                convolutional=model_cfg.family != "mlp")
+                                                convolutional=model_cfg.family != "mlp", fused_adam=cfg.fused_adam)
         dev = self.runtime.device
         mem = torch.channels_last if self.runtime.channels_last else torch.contiguous_format
 
@@ -139,8 +139,8 @@ class Trainer:
         self.G.to(dev, memory_format=mem)
         self.D.to(dev, memory_format=mem)
         self.ema = EMA(self.G, cfg.ema, cfg.ema_start) if cfg.ema else None
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+        self.opt_G = self.runtime.adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+        self.opt_D = self.runtime.adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         scaler_on = self.runtime.needs_grad_scaler
         self.scaler_G = torch.amp.GradScaler("cuda", enabled=scaler_on)
         self.scaler_D = torch.amp.GradScaler("cuda", enabled=scaler_on)

@@ -9,7 +9,7 @@ from ganforge.commands import HelpFormatter
 
 SRC_HELP = ("SRC is a folder (searched recursively), a zip or tar archive, a text file of image URLs (one per line), "
             "or a named source: fashion-mnist[:train|test|all], digits, emoji[:faces,people,animals][:noskin], "
-            "hf:DATASET[:split], openimages:CLASS[:train|validation|test], search:TERM. "
+            "hf:OWNER/NAME[/config][:split], openimages:CLASS[:train|validation|test], search:TERM. "
             "'ganforge data sources' lists them.")
 
 
@@ -157,7 +157,7 @@ def run_sources(args: argparse.Namespace) -> int:
     for r in rows:
         state = "ready" if r["available"] else f"unavailable: {r['note']}"
         if r["online"]:
-            state = "needs the internet"
+            state = "needs the internet" + (f"; {r['note']}" if r["note"] else "")
         print(f"  {r['name']:<16} {r['summary']}\n  {'':<16} e.g. {r['example']}  [{state}]")
     return 0
 

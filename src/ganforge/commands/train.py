@@ -89,6 +89,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
                    help="auto: float32 on CPU (bf16 autocast where the CPU has AMX), bf16/fp16 autocast on CUDA (default: auto)")
     r.add_argument("--channels-last", choices=("auto", "on", "off"), help="memory format for conv models (default: auto)")
+    r.add_argument("--fused-adam", choices=("auto", "on", "off"),
+                   help="Adam as one fused kernel per step (auto: where this torch has it for the device) (default: auto)")
     r.add_argument("--sample-every", type=int, help="steps between sample grids (default: 500)")
     r.add_argument("--checkpoint-every", type=int, help="steps between kept checkpoints (default: 1000)")
     r.add_argument("--log-every", type=int, help="steps between loss records (default: 1)")

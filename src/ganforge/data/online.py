@@ -1,6 +1,6 @@
 """Online sources: a text file of URLs, Hugging Face data sets, Open Images classes, image search.
 
-All of them list (URL, label, provenance) records, download them with the shared
+All of them (but ``hf:`` with huggingface_hub installed: ``ganforge.data.hf``) list (URL, label, provenance) records, download them with the shared
 ``fetch_many`` (parallel, resumable, checked) and become ordinary sources whose items
 are the downloaded files. A download that fails is a ``skipped`` entry with its reason;
 provenance (URL, licence, author, ids) is stored with each item in ``dataset.json``.
@@ -8,15 +8,16 @@ provenance (URL, licence, author, ids) is stored with each item in ``dataset.jso
 Every service's base URL can be changed (options or environment variables), which
 is how the tests replay recorded answers from a server on 127.0.0.1:
 
-=================  ===============================  ===========================================
-source             environment variable             default
-=================  ===============================  ===========================================
-``hf:``            ``GANFORGE_HF_API``              https://datasets-server.huggingface.co
-``openimages:``    ``GANFORGE_OPENIMAGES_URL``      https://storage.googleapis.com/openimages
-                   ``GANFORGE_OPENIMAGES_IMAGES``   https://s3.amazonaws.com/open-images-dataset
-``search:``        ``GANFORGE_OPENVERSE_API``       https://api.openverse.org/v1
-                   ``GANFORGE_COMMONS_API``         https://commons.wikimedia.org/w/api.php
-=================  ===============================  ===========================================
+===============  ==============================  =======================================================
+source           environment variable            default
+===============  ==============================  =======================================================
+``hf:``          ``HF_ENDPOINT``                 https://huggingface.co (through huggingface_hub)
+                 ``GANFORGE_HF_API``             https://datasets-server.huggingface.co (the viewer API)
+``openimages:``  ``GANFORGE_OPENIMAGES_URL``     https://storage.googleapis.com/openimages
+                 ``GANFORGE_OPENIMAGES_IMAGES``  https://s3.amazonaws.com/open-images-dataset
+``search:``      ``GANFORGE_OPENVERSE_API``      https://api.openverse.org/v1
+                 ``GANFORGE_COMMONS_API``        https://commons.wikimedia.org/w/api.php
+===============  ==============================  =======================================================
 """
 
 from __future__ import annotations
@@ -41,16 +42,37 @@ def _base(option: str | None, env: str, default: str) -> str:
     return (option or os.environ.get(env) or default).rstrip("/")
 
 
-class DownloadedSource(Source):
+class LocalFilesSource(Source):
+    """A source whose items are files on this machine, each with its provenance record."""
+
+    def __init__(self, description: str):
+        super().__init__(description=description)
+        self.paths: dict[str, str] = {}
+        self.records: dict[str, dict] = {}
+
+    def add(self, key: str, path: Path, label: str | None, record: dict) -> None:
+        self.paths[key] = str(path)
+        self.records[key] = {k: v for k, v in record.items() if k != "label" and v not in (None, "")}
+        self.items.append(Item(key, label))
+
+    def load(self, item: Item) -> bytes:
+        path = Path(self.paths[item.key])
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return b"\0too-large"
+        return path.read_bytes()
+
+    def provenance(self, item: Item) -> dict:
+        return dict(self.records[item.key])
+
+
+class DownloadedSource(LocalFilesSource):
     """A source made of downloaded files: ``records`` are dicts with ``url`` (+ ``label``, provenance)."""
 
     def __init__(self, description: str, records: list[dict], folder: Path, *, labels_wanted: bool = True,
                  download_workers: int = 8, timeout: float = 20.0, retries: int = 3, backoff: float = 1.0,
                  progress: bool = True, **_):
-        super().__init__(description=description)
+        super().__init__(description)
         self.folder = folder
-        self.paths: dict[str, str] = {}
-        self.records: dict[str, dict] = {}
         unique: list[dict] = []
         seen_urls: set[str] = set()
         for r in records:
@@ -65,21 +87,9 @@ class DownloadedSource(Source):
             if got.path is None:
                 self.skipped.append((r["url"], f"download failed: {got.error}"))
                 continue
-            key = r["url"]
-            self.paths[key] = str(got.path)
-            self.records[key] = {k: v for k, v in r.items() if k != "label" and v not in (None, "")}
-            self.items.append(Item(key, r.get("label") if labels_wanted else None))
+            self.add(r["url"], got.path, r.get("label") if labels_wanted else None, r)
         self.stats["listed"] = len(records)
         self.stats["downloaded"] = len(self.items)
-
-    def load(self, item: Item) -> bytes:
-        path = Path(self.paths[item.key])
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return b"\0too-large"
-        return path.read_bytes()
-
-    def provenance(self, item: Item) -> dict:
-        return dict(self.records[item.key])
 
 
 class UrlListSource(DownloadedSource):
@@ -104,12 +114,13 @@ class UrlListSource(DownloadedSource):
 
 
 class HuggingFaceSource(DownloadedSource):
-    """``hf:dataset[/config][:split]``: an image data set on the Hugging Face Hub.
+    """``hf:dataset[/config][:split]`` through the Hub's dataset-viewer API (``/splits`` and ``/rows``).
 
-    Read through the Hub's dataset-viewer API (``/splits`` and ``/rows``), which serves
-    any public data set's rows as JSON with each image as a URL, so no data-set library
-    or Parquet reader is needed. The first Image column is the image; a ClassLabel
-    column (``label`` preferred) gives the classes.
+    The fallback when huggingface_hub or pyarrow is not installed, and what ``GANFORGE_HF_API`` (or the
+    ``api`` option) asks for by name (``ganforge.data.hf`` reads the repository itself otherwise). The
+    API serves any public data set's rows as JSON with each image as a URL, so no data-set library or
+    Parquet reader is needed. The first Image column is the image; a ClassLabel column (``label``
+    preferred) gives the classes.
     """
 
     PAGE = 100  # rows per request: the API's maximum
@@ -117,11 +128,8 @@ class HuggingFaceSource(DownloadedSource):
     def __init__(self, argument: str, labels: str | None = None, *, limit: int | None = None, api: str | None = None,
                  split: str | None = None, **options):
         base = _base(api, "GANFORGE_HF_API", "https://datasets-server.huggingface.co")
-        spec, _, arg_split = argument.partition(":")
-        spec = spec.strip()
-        parts = spec.split("/")
-        dataset, config = ("/".join(parts[:2]), parts[2] if len(parts) > 2 else None) if len(parts) > 1 else (spec, None)
-        split = split or arg_split or None
+        dataset, config, arg_split = parse_hf_spec(argument)
+        split = split or arg_split
         limit = limit or DEFAULT_ONLINE_LIMIT
         folder = download_folder(f"hf-{dataset}")
         q = urllib.parse.quote
@@ -152,7 +160,7 @@ class HuggingFaceSource(DownloadedSource):
             except DownloadError as e:
                 raise DataError(f"hf:{dataset}: cannot read rows at offset {offset} ({e})") from None
             if image_col is None:
-                image_col, label_col, names = _hf_columns(page.get("features", []))
+                image_col, label_col, names = hf_columns(page.get("features", []))
                 if image_col is None:
                     raise DataError(f"hf:{dataset}: has no image column")
             rows = page.get("rows", [])
@@ -163,10 +171,8 @@ class HuggingFaceSource(DownloadedSource):
                 if not src:
                     no_image.append((f"{dataset}[{index}]", "row has no image"))
                     continue
-                label = row["row"].get(label_col) if label_col else None
-                if names is not None and isinstance(label, int) and 0 <= label < len(names):
-                    label = names[label]
-                records.append({"url": src, "label": None if label is None else str(label), "hf_dataset": dataset,
+                label = class_name(row["row"].get(label_col) if label_col else None, names)
+                records.append({"url": src, "label": label, "hf_dataset": dataset,
                                 "hf_config": config, "hf_split": split, "hf_row": index})
             offset += len(rows)
             if not rows or offset >= int(page.get("num_rows_total", 0)):
@@ -176,7 +182,27 @@ class HuggingFaceSource(DownloadedSource):
         self.stats["classes"] = names
 
 
-def _hf_columns(features: list[dict]) -> tuple[str | None, str | None, list[str] | None]:
+def parse_hf_spec(argument: str) -> tuple[str, str | None, str | None]:
+    """``owner/name[/config][:split]`` -> (dataset, config, split)."""
+    spec, _, split = argument.partition(":")
+    parts = spec.strip().split("/")
+    if len(parts) < 2:
+        return spec.strip(), None, split.strip() or None
+    return "/".join(parts[:2]), "/".join(parts[2:]) or None, split.strip() or None
+
+
+def class_name(label, names: list[str] | None) -> str | None:
+    """A ClassLabel value as its name (-1 and None: no label)."""
+    if label is None or label == -1:
+        return None
+    if names is not None and isinstance(label, int) and 0 <= label < len(names):
+        return names[label]
+    return str(label)
+
+
+def hf_columns(features: list[dict]) -> tuple[str | None, str | None, list[str] | None]:
+    """(image column, label column, class names) from features as the dataset viewer lists them:
+    ``[{"name": ..., "type": {"_type": "Image" | "ClassLabel", "names": [...]}}]``."""
     image_col = label_col = None
     names = None
     for f in features:

@@ -126,7 +126,7 @@ def _process(item: Item) -> tuple[Item, list[tuple[bytes, dict, int | None]], st
         return item, [], None, f"cannot process: {type(e).__name__}: {e}"
 
 
-def _need(resolution: int, crop: str, fraction: float) -> int | None:
+def decode_need(resolution: int, crop: str, fraction: float) -> int | None:
     """The smallest source short side worth decoding (JPEG draft mode may reduce down to it)."""
     if crop == "center":
         return math.ceil(2 * resolution / fraction)
@@ -170,7 +170,7 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
         image=dict(resolution=resolution, channels=channels, crop=opts.crop, crop_fraction=opts.crop_fraction,
                    background=parse_color(opts.background), min_size=opts.min_size, blur=opts.blur,
                    face_margin=opts.face_margin, faces=opts.faces),
-        need=_need(resolution, opts.crop, opts.crop_fraction),
+        need=decode_need(resolution, opts.crop, opts.crop_fraction),
         min_size=opts.min_size,
         dedup=opts.dedup,
         augment=opts.augment,

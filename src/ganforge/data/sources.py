@@ -61,10 +61,18 @@ class Source:
         pass
 
 
-def _label_from_path(rel: Path, labels: str | None) -> str | None:
-    if labels == "subfolders" and len(rel.parts) > 1:
-        return rel.parts[0]
-    return None
+def label_by_subfolder(items: list[Item], labels: str | None) -> list[Item]:
+    """``labels="subfolders"``: each item's class is the first folder level below the folders that
+    every item shares, so an archive made by zipping one folder (``cats-dogs/cats/1.jpg``,
+    ``cats-dogs/dogs/2.jpg``) is labelled cats/dogs, not all "cats-dogs". Items directly in that
+    shared folder get no label."""
+    if labels != "subfolders" or not items:
+        return items
+    parts = [Path(item.key).parts for item in items]
+    depth = 0  # folders shared by every item (never the file name itself)
+    while all(len(p) > depth + 1 for p in parts) and len({p[depth] for p in parts}) == 1:
+        depth += 1
+    return [Item(item.key, p[depth] if len(p) > depth + 1 else None) for item, p in zip(items, parts)]
 
 
 class FolderSource(Source):
@@ -78,7 +86,8 @@ class FolderSource(Source):
             if path.suffix.lower() not in IMAGE_SUFFIXES:
                 self.skipped.append((str(rel), f"not an image file extension ({path.suffix or 'none'})"))
                 continue
-            self.items.append(Item(str(rel), _label_from_path(rel, labels)))
+            self.items.append(Item(str(rel)))
+        self.items = label_by_subfolder(self.items, labels)
 
     def load(self, item: Item) -> bytes:
         path = self.root / item.key
@@ -104,7 +113,8 @@ class ZipSource(Source):
             if rel.suffix.lower() not in IMAGE_SUFFIXES:
                 self.skipped.append((info.filename, f"not an image file extension ({rel.suffix or 'none'})"))
                 continue
-            self.items.append(Item(info.filename, _label_from_path(rel, labels)))
+            self.items.append(Item(info.filename))
+        self.items = label_by_subfolder(self.items, labels)
 
     def load(self, item: Item) -> bytes:
         if self._zip is None:  # opened lazily so each worker process gets its own handle
@@ -162,7 +172,8 @@ class TarSource(Source):
                 self.skipped.append((m.name, f"not an image file extension ({rel.suffix or 'none'})"))
                 continue
             self.offsets[m.name] = (m.offset_data, m.size)
-            self.items.append(Item(m.name, _label_from_path(rel, labels)))
+            self.items.append(Item(m.name))
+        self.items = label_by_subfolder(self.items, labels)
 
     def load(self, item: Item) -> bytes:
         offset, size = self.offsets[item.key]
@@ -246,6 +257,7 @@ class SourceKind:
     example: str                    # a spec that works
     online: bool = False            # needs the internet
     check: Callable[[], str | None] | None = None  # None when usable here, else why not
+    note: Callable[[], str | None] | None = None   # usable, but worth knowing here (e.g. a fallback)
 
 
 def _open_digits(argument: str, labels=None, **options) -> Source:
@@ -283,9 +295,16 @@ def _check_fashion_mnist() -> str | None:
 
 
 def _open_hf(argument: str, labels=None, **options) -> Source:
-    from ganforge.data.online import HuggingFaceSource
+    from ganforge.data.hf import open_hf
 
-    return HuggingFaceSource(argument, labels, **options)
+    return open_hf(argument, labels, **options)
+
+
+def _note_hf() -> str | None:
+    from ganforge.data.hf import missing_libraries
+
+    missing = missing_libraries()
+    return f"{missing} missing: read through the dataset-viewer API (pip install 'ganforge[hf]')" if missing else None
 
 
 def _open_openimages(argument: str, labels=None, **options) -> Source:
@@ -311,8 +330,9 @@ BUILTINS: dict[str, SourceKind] = {k.name: k for k in [
 ]}
 # ``scheme:argument`` sources that are not files (online data sets) register here.
 PREFIXES: dict[str, SourceKind] = {k.name: k for k in [
-    SourceKind("hf", _open_hf, "a Hugging Face image data set (dataset[/config][:split]), labels from its ClassLabel",
-               "hf:huggan/smithsonian_butterflies_subset", online=True),
+    SourceKind("hf", _open_hf, "a Hugging Face image data set (owner/name[/config][:split]; Parquet or image "
+               "folders, via huggingface_hub), labels from its ClassLabel or folders",
+               "hf:huggan/smithsonian_butterflies_subset", online=True, note=_note_hf),
     SourceKind("openimages", _open_openimages, "one Open Images class, images where its box covers --min-box-area of the frame",
                "openimages:Dog", online=True),
     SourceKind("search", _open_search, "images for a search term from Openverse (or --search-api commons), licence and author kept",
@@ -326,7 +346,7 @@ def list_sources() -> list[dict]:
     for kind, spec in [(k, k.name) for k in BUILTINS.values()] + [(k, f"{k.name}:...") for k in PREFIXES.values()]:
         problem = kind.check() if kind.check else None
         rows.append({"name": spec, "summary": kind.summary, "example": kind.example, "online": kind.online,
-                     "available": problem is None, "note": problem})
+                     "available": problem is None, "note": problem or (kind.note() if kind.note else None)})
     return rows
 
 
