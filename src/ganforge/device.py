@@ -98,7 +98,7 @@ def resolve_runtime(device: str = "auto", precision: str = "auto", channels_last
     if dev.type == "cpu" and amp == torch.float16:
         raise ConfigError("float16 autocast is for CUDA; on CPU use --precision bf16 or fp32")
     cl = convolutional if channels_last == "auto" else channels_last == "on"
-    fused = fused_adam_works(dev.type)
+    fused = fused_adam != "off" and fused_adam_works(dev.type)
     if fused_adam == "on" and not fused:
         raise ConfigError(f"this torch ({torch.__version__}) has no fused Adam for {dev.type}; use --fused-adam auto or off")
-    return Runtime(dev, amp, cl, fused and fused_adam != "off")
+    return Runtime(dev, amp, cl, fused)

@@ -65,6 +65,14 @@ class TrainingDiverged(GanforgeError):
     """Losses became NaN or infinite."""
 
 
+def _to_floats(stats: dict[str, torch.Tensor]) -> dict[str, float]:
+    """A step's 0-d statistics as Python floats, in one device-to-host copy (one CUDA sync, not one per value)."""
+    if not stats:
+        return {}
+    values = torch.stack([v.detach().float().reshape(()) for v in stats.values()]).tolist()
+    return dict(zip(stats, values))
+
+
 def stream_seed(seed: int, rank: int, step: int, stream: str) -> int:
     """Seed of one random stream ("torch", "augment") of one rank, from (seed, rank, step).
 
@@ -427,7 +435,7 @@ class Trainer:
                 while not self._should_stop(stop):
                     t0 = time.time()
                     stats = self.train_step()
-                    values = {k: float(v) for k, v in stats.items()}
+                    values = _to_floats(stats)
                     extra: dict = {}
                     if self.skipped:
                         bad_steps += 1

@@ -8,8 +8,8 @@ one of the two layouts image data sets on the Hub have:
   README's YAML ``dataset_info.features`` or the files' own ``huggingface`` schema metadata. Files are
   downloaded one at a time and read a record batch at a time (pyarrow), stopping at ``limit``, so
   memory stays bounded; each image's bytes are written to the download cache.
-- **imagefolder** (``train/cat/001.png``): image files, downloaded in parallel; the first folder level
-  below the folders all images share is the class (no classes when there is only one such folder).
+- **imagefolder** (``train/cat/001.png``): image files, downloaded in parallel; the class is the first
+  folder level below the folders all images share (``sources.subfolder_labels``, as ``--labels subfolders``).
 
 A repository with neither (a loading script, CSV, WebDataset...) is read from the Hub's own Parquet
 export of it, the ``refs/convert/parquet`` revision (``{config}/{split}/0000.parquet``). Splits come
@@ -39,7 +39,7 @@ from pathlib import Path, PurePosixPath
 
 from ganforge.data.fetch import download_folder, url_file
 from ganforge.data.online import DEFAULT_ONLINE_LIMIT, HuggingFaceSource, LocalFilesSource, class_name, hf_columns, parse_hf_spec
-from ganforge.data.sources import IMAGE_SUFFIXES, Source
+from ganforge.data.sources import IMAGE_SUFFIXES, Source, subfolder_labels
 from ganforge.errors import DataError
 
 CONVERTED = "refs/convert/parquet"  # the Hub's Parquet export of every public data set
@@ -134,7 +134,7 @@ class HubDatasetSource(LocalFilesSource):
                     except (DataError, OSError, ValueError) as e:  # pyarrow's errors are OSErrors and ValueErrors
                         raise DataError(f"hf:{dataset}: cannot read {file}: {' '.join(str(e).split())[:200]}") from None
             else:
-                labels_of = _folder_labels(by_split[pick])
+                labels_of = dict(zip(by_split[pick], subfolder_labels(by_split[pick])))
                 chosen = by_split[pick][:limit]
 
                 def get(file: str) -> tuple[str | None, str | None]:
@@ -312,10 +312,3 @@ def _glob(pattern: str) -> re.Pattern:
     table = {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}
     return re.compile("".join(table.get(p, re.escape(p)) for p in re.split(r"(\*\*/|\*\*|\*|\?)", pattern.lstrip("/"))))
 
-
-def _folder_labels(files: list[str]) -> dict[str, str | None]:
-    """Each image file's class: its first folder below the folders all of them share (none if fewer than two)."""
-    folders = [f.split("/")[:-1] for f in files]
-    shared = len(os.path.commonprefix(folders))
-    labels = {f: (d[shared] if len(d) > shared else None) for f, d in zip(files, folders)}
-    return labels if len(set(labels.values()) - {None}) >= 2 else dict.fromkeys(files)

@@ -61,18 +61,22 @@ class Source:
         pass
 
 
-def label_by_subfolder(items: list[Item], labels: str | None) -> list[Item]:
-    """``labels="subfolders"``: each item's class is the first folder level below the folders that
-    every item shares, so an archive made by zipping one folder (``cats-dogs/cats/1.jpg``,
-    ``cats-dogs/dogs/2.jpg``) is labelled cats/dogs, not all "cats-dogs". Items directly in that
-    shared folder get no label."""
-    if labels != "subfolders" or not items:
-        return items
-    parts = [Path(item.key).parts for item in items]
-    depth = 0  # folders shared by every item (never the file name itself)
-    while all(len(p) > depth + 1 for p in parts) and len({p[depth] for p in parts}) == 1:
+def subfolder_labels(paths: list[str]) -> list[str | None]:
+    """Each file's class: the first folder level below the folders that every file shares, so an
+    archive made by zipping one folder (``cats-dogs/cats/1.jpg``, ``cats-dogs/dogs/2.jpg``) gives
+    cats and dogs, not "cats-dogs" for all. Files directly in that shared folder get None."""
+    parts = [Path(p).parts for p in paths]
+    depth = 0  # folders shared by every file (never the file name itself)
+    while parts and all(len(p) > depth + 1 for p in parts) and len({p[depth] for p in parts}) == 1:
         depth += 1
-    return [Item(item.key, p[depth] if len(p) > depth + 1 else None) for item, p in zip(items, parts)]
+    return [p[depth] if len(p) > depth + 1 else None for p in parts]
+
+
+def label_by_subfolder(items: list[Item], labels: str | None) -> list[Item]:
+    """``labels="subfolders"``: the items relabelled by ``subfolder_labels`` of their keys."""
+    if labels != "subfolders":
+        return items
+    return [Item(item.key, label) for item, label in zip(items, subfolder_labels([item.key for item in items]))]
 
 
 class FolderSource(Source):
