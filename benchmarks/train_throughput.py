@@ -7,6 +7,10 @@ taking turns step by step (so load changes hit them alike):
     python benchmarks/train_throughput.py [--device cpu] [--seconds 20]
 
 "speedup_64" is the sped-up DCGAN-64 step over the plain float32 eager step, same run.
+"achieved_gflops" is each step's FLOPs (PyTorch's FLOP counter) over its time, and
+"matmul_gflops" the rate of a large matrix product per dtype on the same device: no
+step can beat its FLOPs at that rate, so "speedup_64_ceiling" (the best matmul rate
+over the plain step's achieved rate) bounds what any speed-up of the same step can give.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from ganforge.config import ModelConfig, TrainConfig  # noqa: E402
-from ganforge.data.dataset import DatasetWriter, encode_png, load_dataset  # noqa: E402
+from ganforge.data.dataset import DatasetWriter, load_dataset  # noqa: E402
 from ganforge.data.loader import BatchLoader  # noqa: E402
+from ganforge.data.png import encode_png  # noqa: E402
 from ganforge.train import Trainer  # noqa: E402
 
 
@@ -62,6 +67,7 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
                           channels_last=cl, fused_adam=fused)
         trainers[name] = Trainer(cfg, ModelConfig(family="dcgan", width=64))
     first = next(iter(trainers.values()))
+    flops = step_flops(first)  # the same for every variant: same model, same batch
     sync = torch.cuda.synchronize if first.runtime.device.type == "cuda" else (lambda: None)
     for trainer in trainers.values():
         for _ in range(warmup):
@@ -78,7 +84,32 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
         steps += 1
     return [{"resolution": resolution, "variant": name, "runtime": t.runtime.describe(), "fused_adam": t.runtime.fused_adam,
              "steps": steps, "step_ms": round(1000 * spent[name] / steps, 1),
-             "images_per_s": round(steps * 64 / spent[name], 1)} for name, t in trainers.items()]
+             "images_per_s": round(steps * 64 / spent[name], 1), "step_gflop": round(flops / 1e9, 1),
+             "achieved_gflops": round(flops * steps / spent[name] / 1e9, 1)} for name, t in trainers.items()]
+
+
+def step_flops(trainer: Trainer) -> int:
+    """Floating-point operations of one full training step (PyTorch's FLOP counter: convolutions, matmuls, their backward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_step()
+    return counter.get_total_flops()
+
+
+def matmul_gflops(device: str, dtype: torch.dtype, n: int = 2048, seconds: float = 1.0) -> float:
+    """GFLOP/s of an n×n matrix product: about the most this device's math library gets from its cores."""
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    sync = torch.cuda.synchronize if a.device.type == "cuda" else (lambda: None)
+    a @ b
+    sync()
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    sync()
+    return round(2 * n**3 * count / (time.perf_counter() - start) / 1e9, 1)
 
 
 def loading_rate(data: Path, seconds: float = 3.0) -> float:
@@ -107,9 +138,15 @@ def main() -> None:
             for r in time_variants(data, tmp / f"runs-{res}", res, args.device, args.seconds):
                 results["configs"].append(r)
                 print(json.dumps(r), file=sys.stderr)
-    by = {(c["resolution"], c["variant"]): c["images_per_s"] for c in results["configs"]}
+    by = {(c["resolution"], c["variant"]): c for c in results["configs"]}
     for res in (32, 64):
-        results[f"speedup_{res}"] = round(by[(res, "fast")] / by[(res, "plain")], 2)
+        results[f"speedup_{res}"] = round(by[(res, "fast")]["images_per_s"] / by[(res, "plain")]["images_per_s"], 2)
+    # The ceiling: a step can go no faster than its FLOPs at the device's matrix-product rate.
+    device = by[(64, "plain")]["runtime"].split()[0]
+    results["matmul_gflops"] = {name: matmul_gflops(device, dtype) for name, dtype in
+                                (("fp32", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16))}
+    best = max(results["matmul_gflops"].values())
+    results["speedup_64_ceiling"] = round(best / by[(64, "plain")]["achieved_gflops"], 2)
     print(json.dumps(results, indent=2))
 
 

@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganforge.data.dataset import DatasetWriter, encode_png, load_dataset
+from ganforge.data.dataset import DatasetWriter, load_dataset
+from ganforge.data.png import encode_png
 from ganforge.data.prepare import PrepareOptions, prepare
 from ganforge.data.transforms import parse_color
 from ganforge.errors import DataError

@@ -23,8 +23,9 @@ from PIL import Image
 
 from ganforge.data import augment as augment_mod
 from ganforge.data.clean import DEFAULT_NEAR_THRESHOLD, NearDuplicateIndex, content_hash, phash
-from ganforge.data.dataset import DatasetWriter, encode_png
+from ganforge.data.dataset import DatasetWriter
 from ganforge.data.decode import UnusableImage, decode_image
+from ganforge.data.png import encode_png
 from ganforge.data.sources import Item, Source, open_source
 from ganforge.data.transforms import CROPS, parse_color, process_image
 from ganforge.errors import DataError
