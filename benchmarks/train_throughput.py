@@ -33,6 +33,7 @@ from ganforge.config import ModelConfig, TrainConfig  # noqa: E402
 from ganforge.data.dataset import DatasetWriter, load_dataset  # noqa: E402
 from ganforge.data.loader import BatchLoader  # noqa: E402
 from ganforge.data.png import encode_png  # noqa: E402
+from ganforge.device import resolve_device  # noqa: E402
 from ganforge.train import Trainer  # noqa: E402
 
 
@@ -53,6 +54,11 @@ VARIANTS = (("plain", "fp32", "off", "off"), ("channels_last", "fp32", "on", "of
             ("fast", "auto", "auto", "auto"), ("bf16", "bf16", "on", "auto"))
 
 
+def synchronizer(device: torch.device):
+    """What makes a timing wait for the device's queued work (CUDA runs asynchronously)."""
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
 def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: float, warmup: int = 3) -> list[dict]:
     """Every variant's full training step (one D and one G update), DCGAN width 64, batch 64.
 
@@ -68,7 +74,7 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
         trainers[name] = Trainer(cfg, ModelConfig(family="dcgan", width=64))
     first = next(iter(trainers.values()))
     flops = step_flops(first)  # the same for every variant: same model, same batch
-    sync = torch.cuda.synchronize if first.runtime.device.type == "cuda" else (lambda: None)
+    sync = synchronizer(first.runtime.device)
     for trainer in trainers.values():
         for _ in range(warmup):
             trainer.train_step()
@@ -97,11 +103,11 @@ def step_flops(trainer: Trainer) -> int:
     return counter.get_total_flops()
 
 
-def matmul_gflops(device: str, dtype: torch.dtype, n: int = 2048, seconds: float = 1.0) -> float:
+def matmul_gflops(device: torch.device, dtype: torch.dtype, n: int = 2048, seconds: float = 1.0) -> float:
     """GFLOP/s of an n×n matrix product: about the most this device's math library gets from its cores."""
     a = torch.randn(n, n, device=device).to(dtype)
     b = torch.randn(n, n, device=device).to(dtype)
-    sync = torch.cuda.synchronize if a.device.type == "cuda" else (lambda: None)
+    sync = synchronizer(device)
     a @ b
     sync()
     count, start = 0, time.perf_counter()
@@ -142,7 +148,7 @@ def main() -> None:
     for res in (32, 64):
         results[f"speedup_{res}"] = round(by[(res, "fast")]["images_per_s"] / by[(res, "plain")]["images_per_s"], 2)
     # The ceiling: a step can go no faster than its FLOPs at the device's matrix-product rate.
-    device = by[(64, "plain")]["runtime"].split()[0]
+    device = resolve_device(args.device)
     results["matmul_gflops"] = {name: matmul_gflops(device, dtype) for name, dtype in
                                 (("fp32", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16))}
     best = max(results["matmul_gflops"].values())

@@ -47,7 +47,7 @@ _HINTS = {401: "; give --token or set HF_TOKEN", 403: "; the token may lack writ
           404: " (or it is private: give --token)"}
 
 
-def _hub_call(what: str, where: str | None, fn, *args, error: type[GanforgeError] = HubError,
+def hub_call(what: str, where: str | None, fn, *args, error: type[GanforgeError] = HubError,
               hints: dict[int, str] = _HINTS, **kwargs):
     """Run a huggingface_hub call; its errors (HTTP, network, auth) become one-line errors of class
     ``error``, with ``hints`` (by HTTP status) as advice."""
@@ -240,9 +240,9 @@ def push(run_dir: str | Path, repo_id: str, *, token: str | None = None, endpoin
     api = hf.HfApi(endpoint=endpoint, token=token)
     with tempfile.TemporaryDirectory(prefix="ganforge-push-") as tmp:
         files = stage_run(run_dir, repo_id, tmp)
-        url = _hub_call(f"creating {repo_id}", endpoint, api.create_repo, repo_id, repo_type="model", private=private,
+        url = hub_call(f"creating {repo_id}", endpoint, api.create_repo, repo_id, repo_type="model", private=private,
                         exist_ok=True)
-        _hub_call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model", folder_path=tmp,
+        hub_call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model", folder_path=tmp,
                   commit_message=message or f"ganforge {__version__}: {Path(run_dir).name}, {len(files)} files")
     return str(url)
 
@@ -256,7 +256,7 @@ def pull(repo_id: str, out: str | Path, *, revision: str | None = None, token: s
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder")
-    _hub_call(f"downloading {repo_id}", endpoint, hf.snapshot_download, repo_id=repo_id, repo_type="model", revision=revision,
+    hub_call(f"downloading {repo_id}", endpoint, hf.snapshot_download, repo_id=repo_id, repo_type="model", revision=revision,
               local_dir=str(out), token=token, endpoint=endpoint)
     if not (out / CONFIG_NAME).is_file():
         raise HubError(f"{repo_id} is not a ganforge model: it has no {CONFIG_NAME} (downloaded to {out})")

@@ -75,7 +75,7 @@ class HubDatasetSource(LocalFilesSource):
                  timeout: float = 20.0, download_workers: int = 8, progress: bool = True, **_):
         import huggingface_hub as hf
 
-        from ganforge.hub import _hub_call
+        from ganforge.hub import hub_call
 
         dataset, config, arg_split = parse_hf_spec(argument)
         wanted = split or arg_split
@@ -84,7 +84,7 @@ class HubDatasetSource(LocalFilesSource):
         api = hf.HfApi(endpoint=endpoint, token=token)
 
         def call(what, fn, *args, **kwargs):
-            return _hub_call(f"hf:{dataset}: {what}", endpoint, fn, *args, error=DataError, hints=HINTS, **kwargs)
+            return hub_call(f"hf:{dataset}: {what}", endpoint, fn, *args, error=DataError, hints=HINTS, **kwargs)
 
         def download(name: str, sha: str) -> str:
             return call(f"downloading {name}", hf.hf_hub_download, dataset, name, repo_type="dataset", revision=sha,
@@ -164,7 +164,7 @@ class HubDatasetSource(LocalFilesSource):
         if image_col is None:
             raise DataError("no image column (a struct of bytes and path)")
         label_col = label_col if label_col in pf.schema_arrow.names else None
-        url = record(file)["url"]
+        file_record = record(file)  # the same for every row of the file but its hf_row
         row = 0
         for batch in pf.iter_batches(batch_size=64, columns=[c for c in (image_col, label_col) if c]):
             columns = batch.to_pydict()
@@ -174,12 +174,12 @@ class HubDatasetSource(LocalFilesSource):
                 if not isinstance(data, bytes) or not data:
                     self.skipped.append((key, "row has no image bytes"))
                 else:
-                    target = url_file(folder, f"{url}#{row}")
+                    target = url_file(folder, f"{file_record['url']}#{row}")
                     if not target.is_file():  # written once, by name: a resumed run reuses it
                         part = target.with_name(f"{target.name}.{os.getpid()}.part")
                         part.write_bytes(data)
                         os.replace(part, target)
-                    self.add(key, target, class_name(label, names), record(file, hf_row=row))
+                    self.add(key, target, class_name(label, names), {**file_record, "hf_row": row})
                 row += 1
                 if len(self.items) >= limit:
                     return names
