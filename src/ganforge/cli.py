@@ -8,6 +8,7 @@ one-line message on stderr and exit code 1; anything else is a bug and keeps its
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ganforge import __version__
@@ -31,6 +32,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    code = run_command(argv)
+    if "TORCHELASTIC_RUN_ID" in os.environ:  # torchrun sets it for its workers (checked without importing torch)
+        from ganforge.distributed import exit_worker
+
+        exit_worker(code)
+    return code
+
+
+def run_command(argv: list[str] | None = None) -> int:
+    """The command's exit code: 0, or 1 with a one-line error, 130 when interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import datetime
 import os
+import sys
 from dataclasses import dataclass
+from typing import NoReturn
 
 import torch
 import torch.distributed as dist
@@ -63,6 +65,20 @@ def init_from_env(device: str = "auto") -> tuple[DistInfo, str]:
 def shutdown() -> None:
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def exit_worker(code: int) -> NoReturn:
+    """End a torchrun worker whose work is done, skipping the interpreter's teardown.
+
+    About one finished 2-process CPU run in 40 had a rank abort while the process exited
+    ("terminate called without an active exception", exit code -6: a C++ thread of the Gloo/
+    c10d machinery destroyed while still running), after the process group was destroyed and
+    every file was written, so torchrun reported a failed job for a run that had succeeded.
+    Nothing is left to clean up by then, so the worker flushes its output and leaves at once.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def any_true(flag: bool, device: torch.device) -> bool:

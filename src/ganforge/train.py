@@ -563,7 +563,9 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out
             from ganforge.metrics.training import EvalHook
 
             trainer.hooks.append(EvalHook(trainer, out=out))
-        return trainer.fit()
+        result = trainer.fit()
+        distributed.barrier()  # every rank done (rank 0 writes last) before any tears its connections down
+        return result
     finally:
         if info.enabled:
             distributed.shutdown()
