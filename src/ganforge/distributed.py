@@ -70,7 +70,7 @@ def shutdown() -> None:
 def exit_worker(code: int) -> NoReturn:
     """End a torchrun worker whose work is done, skipping the interpreter's teardown.
 
-    About one finished 2-process CPU run in 40 had a rank abort while the process exited
+    About one finished 2-process CPU run in 50 had a rank abort while the process exited
     ("terminate called without an active exception", exit code -6: a C++ thread of the Gloo/
     c10d machinery destroyed while still running), after the process group was destroyed and
     every file was written, so torchrun reported a failed job for a run that had succeeded.
