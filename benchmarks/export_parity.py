@@ -1,7 +1,7 @@
 """Export parity: largest |export - PyTorch| of ONNX and TorchScript exports, export time and file size.
 
 Generators are built at realistic sizes with perturbed weights and batch-norm statistics (as after
-training), saved as checkpoints, exported with ``ganforge.export.export_generator`` and compared on
+training), saved as checkpoints, exported with ``ganforge.artifacts.export_generator`` and compared on
 latents of seeds 0..31 (and labels for conditional families). Prints one JSON object.
 
     python benchmarks/export_parity.py [--families dcgan,resnet,cgan] [--resolution 64]
@@ -20,7 +20,8 @@ import torch
 
 from ganforge.checkpoint import save_checkpoint
 from ganforge.config import ModelConfig
-from ganforge.export import export_generator, load_exported
+from ganforge.export import load_exported
+from ganforge.artifacts import export_generator
 from ganforge.models import build_generator
 from ganforge.sampling import generate, latents_for_seeds
 

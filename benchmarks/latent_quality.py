@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import ganforge.latent as L  # noqa: E402
-from ganforge.checkpoint import load_generator  # noqa: E402
+from ganforge.artifacts import load_generator  # noqa: E402
 from ganforge.data.dataset import load_dataset  # noqa: E402
 
 

@@ -57,7 +57,7 @@ def main() -> None:
     device = torch.device(args.device)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     if args.run:
-        from ganforge.checkpoint import load_generator
+        from ganforge.artifacts import load_generator
 
         G, cfg, state = load_generator(args.run, device=device)
         D = L.load_discriminator(args.run, device, state=state)

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.checkpoint import load_generator
+from ganforge.artifacts import load_generator
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import load_dataset
 from ganforge.device import resolve_device

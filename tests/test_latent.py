@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 import ganforge.latent as L
-from ganforge.checkpoint import load_generator
+from ganforge.artifacts import load_generator
 from ganforge.config import ModelConfig
 from ganforge.errors import GanforgeError
 from ganforge.models import build_discriminator, build_generator

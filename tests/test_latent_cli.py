@@ -45,7 +45,7 @@ def test_midpoint_writes_latent_image_and_strip(capsys, trained_run, tmp_path):
 
 
 def test_project_then_edit_and_midpoint_of_photos(capsys, trained_run, tmp_path):
-    from ganforge.checkpoint import load_generator
+    from ganforge.artifacts import load_generator
 
     G, cfg, _ = load_generator(trained_run)
     photo = L.render(G, L.sample_latents([55], cfg.latent_dim))[0]
@@ -70,7 +70,7 @@ def test_project_then_edit_and_midpoint_of_photos(capsys, trained_run, tmp_path)
 
 
 def test_inpaint_command(capsys, trained_run, tmp_path):
-    from ganforge.checkpoint import load_generator
+    from ganforge.artifacts import load_generator
 
     G, cfg, _ = load_generator(trained_run)
     photo = L.render(G, L.sample_latents([8], cfg.latent_dim))[0]

@@ -7,9 +7,10 @@ import shutil
 import pytest
 import torch
 
-from ganforge.checkpoint import load_checkpoint, load_generator
+from ganforge.checkpoint import load_checkpoint
+from ganforge.artifacts import load_generator
 from ganforge.cli import main
-from ganforge.compose import compose, compose_model_config
+from ganforge.compose import compose, compose_model_config, initialise, load_part_weights
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.errors import ConfigError
 from ganforge.models import build_generator, mitlgan
@@ -44,7 +45,7 @@ def test_latent_is_split_in_part_order(parts, tiny_dataset):
     assert cfg.latent_dim == 8 + 5
     assert [p["latent_slice"] for p in cfg.options["parts"]] == [[0, 8], [8, 13]]
     G = build_generator(cfg)
-    mitlgan.load_part_weights(G)
+    load_part_weights(G)
     G.eval()
     z = torch.randn(4, 13)
     fg, _, _ = load_generator(parts[0])
@@ -95,7 +96,8 @@ def _snapshot(module):
 
 @pytest.mark.parametrize("merge", ["conv1x1", "alpha"])
 def test_training_changes_merge_and_refiner_but_not_frozen_parts(parts, tiny_dataset, tmp_path, merge):
-    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "run", 3), _model(parts, tiny_dataset, merge=merge))
+    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "run", 3), _model(parts, tiny_dataset, merge=merge),
+                      initialise=initialise)
     source = [load_checkpoint(mitlgan.Path(p["source"]))[p["weights"]] for p in trainer.model_cfg.options["parts"]]
     parts_before = _snapshot(trainer.G.parts)
     for i, part in enumerate(trainer.G.parts):  # the parts start as the pretrained generators
@@ -225,6 +227,7 @@ def test_latent_tools_reach_through_frozen_parts(parts, tiny_dataset):
     torch.manual_seed(0)
     G = build_generator(cfg)
     mitlgan.init_weights(G)
+    load_part_weights(G)
     G.eval().requires_grad_(False)
     target = L.render(G, L.sample_latents([4], cfg.latent_dim))[0]
     res = L.project(G, target, steps=25, restarts=2, pool=4)

@@ -3,7 +3,7 @@ import torch
 
 from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
-from ganforge.models import MODELS, build_discriminator, build_generator, is_conditional
+from ganforge.models import MODELS, build_discriminator, build_generator, is_conditional, validate
 
 
 @pytest.mark.parametrize("family", sorted(MODELS))
@@ -47,4 +47,4 @@ def test_max_width_caps_channels():
 def test_invalid_configs_are_refused(bad):
     cfg = ModelConfig(**{**dict(family="dcgan", resolution=32, channels=3), **bad})
     with pytest.raises(ConfigError):
-        cfg.validate()
+        validate(cfg)

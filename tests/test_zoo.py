@@ -8,7 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.checkpoint import load_checkpoint, load_generator
+from ganforge.checkpoint import load_checkpoint
+from ganforge.artifacts import load_generator
 from ganforge.cli import main
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.models import build_discriminator, build_generator
@@ -280,12 +281,16 @@ def test_divergence_warning_when_d_wins_for_long(tmp_path, tiny_dataset):
     assert "D has told every real and fake image apart for 3 steps" in out.getvalue()
 
 
-def test_sampling_a_conditional_model_without_labels_cycles_through_classes():
-    from ganforge.sampling import generate
+def test_a_seed_draws_class_seed_mod_k_and_unlabelled_sampling_is_refused():
+    """One rule (issue 14, point 1): seed s draws class s mod K; no other rule hides in generate()."""
+    from ganforge.sampling import generate, images_for_seeds, latents_for_seeds
 
     G = build_generator(ModelConfig(family="acgan", resolution=16, channels=1, latent_dim=8, width=8, num_classes=3))
-    z = torch.randn(5, 8)
-    assert np.array_equal(generate(G, z), generate(G, z, torch.tensor([0, 1, 2, 0, 1])))
+    seeds = [7, 8, 9, 10]
+    expected = generate(G, latents_for_seeds(seeds, 8), torch.tensor([1, 2, 0, 1]))
+    assert np.array_equal(images_for_seeds(G, seeds), expected)
+    with pytest.raises(ValueError, match="labels"):
+        generate(G, latents_for_seeds(seeds, 8))
 
 
 # ---- benchmarks/quality_per_time.py -------------------------------------------------------

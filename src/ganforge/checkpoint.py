@@ -29,6 +29,8 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig
 from ganforge.errors import CheckpointError
+from ganforge.models import build_generator
+from ganforge.runs import RunDir
 from ganforge.utils import atomic_path
 
 FORMAT = "ganforge-checkpoint"
@@ -62,10 +64,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 
 def find_checkpoint(run_or_ckpt: str | Path) -> Path:
-    """A checkpoint file as given, or a run directory's ``checkpoints/latest.pt``."""
+    """A checkpoint file as given, or a run directory's latest checkpoint."""
     p = Path(run_or_ckpt)
     if p.is_dir():
-        latest = p / "checkpoints" / "latest.pt"
+        latest = RunDir(p).latest_checkpoint
         if not latest.is_file():
             raise CheckpointError(f"{p} has no checkpoint (expected {latest}); is it a ganforge run directory?")
         return latest
@@ -74,20 +76,12 @@ def find_checkpoint(run_or_ckpt: str | Path) -> Path:
     raise CheckpointError(f"no run directory or checkpoint at {p}")
 
 
-def load_generator(run_or_ckpt: str | Path, device: str | torch.device = "cpu", ema: bool = True
-                   ) -> tuple[nn.Module, ModelConfig, dict]:
-    """Rebuild the generator of a run (its EMA weights when present and ``ema``), in eval mode.
+def generator_from_checkpoint(run_or_ckpt: str | Path, device: str | torch.device = "cpu", ema: bool = True
+                              ) -> tuple[nn.Module, ModelConfig, dict]:
+    """Rebuild the generator of a run or checkpoint (its EMA weights when present and ``ema``), in eval mode.
 
-    Returns (G, model config, checkpoint dict without the optimiser states). An export folder or
-    file from ``ganforge export`` is loaded too (``ganforge.export.load_exported``; the dict is then
-    its description, with ``step`` and ``dataset``).
+    Returns (G, model config, checkpoint dict without the optimiser states).
     """
-    from ganforge.export import is_export, load_exported
-    from ganforge.models import build_generator
-
-    if is_export(run_or_ckpt):
-        return load_exported(run_or_ckpt, device=device)
-
     state = load_checkpoint(find_checkpoint(run_or_ckpt), map_location="cpu")
     cfg = ModelConfig.from_dict(state["model_config"])
     G = build_generator(cfg)

@@ -18,7 +18,8 @@ from ganforge.errors import GanforgeError
 COMMANDS = [data, train, compose, experiment, generate, latent, serve, evaluate, export, hub]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; ``command``: only that subcommand gets its full options ("" for none)."""
     parser = argparse.ArgumentParser(
         prog="ganforge",
         description="Train and explore image GANs: prepare a data set, train, sample, and look at it in a browser.",
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub.chosen = command  # read by commands.add_command
     for module in COMMANDS:
         module.register(sub)
     return parser
@@ -42,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_command(argv: list[str] | None = None) -> int:
     """The command's exit code: 0, or 1 with a one-line error, 130 when interrupted."""
-    parser = build_parser()
+    words = sys.argv[1:] if argv is None else argv
+    parser = build_parser(next((w for w in words if not w.startswith("-")), ""))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

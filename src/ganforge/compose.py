@@ -4,6 +4,11 @@
 only parses options and calls it. The composed run is an ordinary run directory of
 family ``mitlgan``: resume, samples, logs, checkpoints, ``generate``, ``interpolate``
 and the web app work on it unchanged. See ``ganforge/models/mitlgan.py`` for the model.
+
+What training a composed model adds to the ordinary trainer lives here, not in the model:
+reading the parts' pretrained weights from their checkpoints when a fresh run starts
+(``load_part_weights``, the trainer's ``initialise``) and unfreezing the parts after
+``unfreeze_after`` steps (``unfreeze_hook``, a trainer hook).
 """
 
 from __future__ import annotations
@@ -11,13 +16,19 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+import torch.nn as nn
+from PIL import Image, ImageDraw
+
+from ganforge import models
 from ganforge.checkpoint import find_checkpoint, load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info
-from ganforge.errors import ConfigError
+from ganforge.errors import CheckpointError, ConfigError
 from ganforge.losses import LOSSES
 from ganforge.models import mitlgan
-from ganforge.train import TrainResult, train
+from ganforge.sampling import image_grid, latents_for_seeds, to_uint8
+from ganforge.train import Trainer, TrainResult, train
 from ganforge.utils import sha256_file
 
 THESIS_LOSS = "wgan-gp"  # the MITLGAN thesis trained with a WGAN-GP critic
@@ -42,8 +53,9 @@ def default_loss() -> str:
 
 
 def critic_options(family: str, loss: str) -> dict:
-    """A WGAN-GP critic needs a per-image normalisation (the penalty is per image): dcgan/acgan's D gets layer norm."""
-    return {"d_norm": "layer"} if loss == "wgan-gp" and family in ("dcgan", "acgan") else {}
+    """A loss with a per-image gradient penalty (WGAN-GP) needs a critic that scores each image on its
+    own: the family's options for that (dcgan's layer norm instead of batch norm), else none."""
+    return models.gradient_penalty_options(family) if LOSSES[loss].gradient_penalty else {}
 
 
 def compose_model_config(parts: list[str | Path], data: str | Path, *, merge: str = "conv1x1", width: int = 64,
@@ -70,9 +82,43 @@ def compose(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, o
     Goes through ``ganforge.train.train``, so everything a run can do (EMA, evaluation
     during training, several GPUs) a composed run does too.
     """
-    if model_cfg.family != "mitlgan":
-        raise ConfigError(f"compose trains a mitlgan model, not {model_cfg.family}")
-    return train(cfg, model_cfg, resume=resume, out=out)
+    if not models.is_composite(model_cfg.family):
+        raise ConfigError(f"compose trains a composed (mitlgan) model, not {model_cfg.family}")
+    return train(cfg, model_cfg, resume=resume, out=out, initialise=initialise, hooks=[unfreeze_hook])
+
+
+def load_part_weights(G: mitlgan.Generator) -> None:
+    """Copy each part's pretrained weights from its recorded source checkpoint into ``G.parts``.
+
+    Used when a fresh run starts; the checkpoint's SHA-256 must match the one recorded at
+    composition time, so the composed run is built from exactly the generators it names.
+    """
+    for i, (part, desc) in enumerate(zip(G.parts, G.cfg.options["parts"]), 1):
+        source = Path(desc.get("source", ""))
+        if not source.is_file():
+            raise CheckpointError(f"part {i}'s checkpoint {source} is gone; compose again from the part runs")
+        if desc.get("sha256") and sha256_file(source) != desc["sha256"]:
+            raise CheckpointError(f"part {i}'s checkpoint {source} changed since it was chosen; compose again")
+        state = load_checkpoint(source)
+        weights = state.get(desc.get("weights", "G")) or state["G"]
+        part.load_state_dict(weights)
+
+
+def initialise(G: nn.Module, D: nn.Module) -> None:
+    """Fresh weights of a composed run: merge, refiner and critic as their families do, parts pretrained."""
+    models.init_weights(G)
+    models.init_weights(D)
+    load_part_weights(G)
+
+
+def unfreeze_hook(trainer: Trainer) -> None:
+    """After each step: unfreeze the parts once ``options["unfreeze_after"]`` steps are done."""
+    G = trainer.G
+    n = G.cfg.options.get("unfreeze_after")
+    if n is not None and trainer.step >= int(n) and not bool(G.parts_unfrozen):
+        G.unfreeze_parts()
+        if trainer.is_main:
+            print(f"\nmitlgan: step {trainer.step}: parts unfrozen, fine-tuning them from now on", file=trainer.out)
 
 
 def separation_view(G, seeds, row_labels: bool = True):
@@ -82,11 +128,6 @@ def separation_view(G, seeds, row_labels: bool = True):
     ``alpha`` the learned mask of part 1 (white: part 1 shows) and the composite before
     refining, for ``sum`` the sum, and last the composed output.
     """
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    from ganforge.sampling import image_grid, latents_for_seeds, to_uint8
-
     seeds = list(seeds)
     device = next(G.parameters()).device
     was_training = G.training

@@ -1,17 +1,48 @@
 """Configuration dataclasses: what a model is (saved in every checkpoint) and how a run trains.
 
 Both serialise to plain dicts (``asdict``) so a checkpoint or ``config.json`` holds
-everything needed to rebuild the networks and continue the run. Validation lives
-here, in one place, and raises ``ConfigError`` with a one-line message.
+everything needed to rebuild the networks and continue the run. Validation of the values
+themselves lives here and raises ``ConfigError`` with a one-line message; whether a family,
+a loss or an augmentation *name* exists is the business of its registry
+(``ganforge.models.validate``, ``ganforge.train.check_names``), so this module imports none
+of them and sits at the bottom of the dependency graph with ``errors``.
+
+``Option`` describes one family-specific model setting (``ModelConfig.options``): its
+default, help and allowed values. Families list theirs in ``OPTIONS``; the ``train``
+command makes its flags and help from them.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ganforge.errors import ConfigError
 from ganforge.utils import is_power_of_two
+
+
+@dataclass(frozen=True)
+class Option:
+    """One family-specific setting, stored as ``ModelConfig.options[name]``.
+
+    The flag is ``--name-with-dashes``; its type is the default's (a bool is ``on|off`` on the
+    command line). ``choices``: the allowed values (empty: any value of the type).
+    """
+
+    name: str
+    default: Any
+    help: str
+    choices: tuple = ()
+    cli: bool = True  # False: set by another command (e.g. compose), not a train flag
+
+    def value(self, cfg: "ModelConfig") -> Any:
+        """This option's value in ``cfg`` (its default when not set)."""
+        return cfg.options.get(self.name, self.default)
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
 
 
 @dataclass
@@ -25,17 +56,13 @@ class ModelConfig:
     options: dict[str, Any] = field(default_factory=dict)  # family-specific settings
 
     def validate(self) -> "ModelConfig":
-        from ganforge.models import MODELS  # late import: models import this module
-
-        if self.family not in MODELS:
-            raise ConfigError(f"unknown model {self.family!r}; choose one of: {', '.join(sorted(MODELS))}")
+        """The values themselves; ``ganforge.models.validate`` adds the family's own checks."""
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, not {self.channels}")
         if not is_power_of_two(self.resolution) or not 8 <= self.resolution <= 1024:
             raise ConfigError(f"resolution must be a power of two, not {self.resolution}")
         if self.latent_dim < 1 or self.width < 1:
             raise ConfigError("latent_dim and width must be positive")
-        MODELS[self.family].check(self)
         return self
 
     def to_dict(self) -> dict:
@@ -92,6 +119,11 @@ class TrainConfig:
     eval_n: int = 2000             # generated images per evaluation
 
     def validate(self) -> "TrainConfig":
+        """The values themselves; ``ganforge.train.check_names`` checks the loss and augmentation names."""
+        for f in fields(self):  # nan or inf in any float option is never meant
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"--{f.name.replace('_', '-')} must be a finite number, not {v}")
         if self.batch_size < 1:
             raise ConfigError("batch size must be at least 1")
         if min(self.lr_g, self.lr_d) <= 0:
@@ -116,10 +148,6 @@ class TrainConfig:
             raise ConfigError(f"ema is a decay per step in [0, 1) (e.g. 0.999), not {self.ema}")
         if self.batch_size % self.grad_accum:
             raise ConfigError(f"batch size {self.batch_size} is not divisible by grad_accum {self.grad_accum}")
-        if self.augment:
-            from ganforge.augment import parse_policy
-
-            parse_policy(self.augment)
         for name in ("sample_every", "checkpoint_every", "log_every", "n_samples", "grad_accum", "max_bad_steps",
                      "max_rollbacks", "diverge_steps"):
             if getattr(self, name) < 1:

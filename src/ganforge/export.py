@@ -32,6 +32,7 @@ import torch.nn as nn
 from ganforge import __version__
 from ganforge.config import ModelConfig
 from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.models import build_generator
 from ganforge.utils import atomic_path, write_json_atomic
 
 EXPORT_FORMAT = "ganforge-export"
@@ -82,16 +83,17 @@ def _describe(cfg: ModelConfig) -> dict:
     return {"inputs": inputs, "output": output}
 
 
-def export_generator(run_or_ckpt: str | Path, fmt: str, out: str | Path, ema: bool = True) -> ExportResult:
-    """Write run ``run_or_ckpt``'s generator (EMA weights when present and ``ema``) in ``fmt`` into folder ``out``."""
-    from ganforge.checkpoint import load_generator
+def write_export(G: nn.Module, cfg: ModelConfig, info: dict, fmt: str, out: str | Path, *, ema: bool) -> ExportResult:
+    """Write generator ``G`` (built from ``cfg``; ``info`` its checkpoint or export description, for the
+    step and data set) in ``fmt`` into folder ``out``; ``ema``: whether G holds EMA weights.
 
+    ``ganforge.artifacts.export_generator`` loads G from a run, checkpoint or export and calls this.
+    """
     if fmt not in FILES:
         raise GanforgeError(f"unknown export format {fmt!r}; choose one of: {', '.join(FILES)}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder for the export")
-    G, cfg, state = load_generator(run_or_ckpt, device="cpu", ema=ema)
     path = out / FILES[fmt]
     error = None
     if fmt == "safetensors":
@@ -107,9 +109,9 @@ def export_generator(run_or_ckpt: str | Path, fmt: str, out: str | Path, ema: bo
         "file": path.name,
         "ganforge_version": __version__,
         "model_config": cfg.to_dict(),
-        "step": int(state.get("step", 0)),
-        "ema": bool(ema and state.get("G_ema") is not None),
-        "dataset": state.get("dataset"),
+        "step": int(info.get("step") or 0),
+        "ema": ema,
+        "dataset": info.get("dataset"),
         **_describe(cfg),
     }
     if error is not None:
@@ -292,8 +294,6 @@ def load_exported(path: str | Path, device: str | torch.device = "cpu") -> tuple
     used for: projection, editing, fine-tuning); ONNX and TorchScript give modules with the same
     call signature for sampling only.
     """
-    from ganforge.models import build_generator
-
     meta, file = read_export_config(path)
     cfg = ModelConfig.from_dict(meta["model_config"])
     fmt = meta.get("weights_format") or {v: k for k, v in FILES.items()}.get(file.name)

@@ -205,7 +205,8 @@ def _portable_config(run_config: dict) -> dict:
 def stage_run(run_dir: str | Path, repo_id: str, folder: str | Path) -> list[str]:
     """Write everything ``push`` uploads for run ``run_dir`` into ``folder``; returns the file names."""
     from ganforge.checkpoint import find_checkpoint, load_checkpoint
-    from ganforge.export import export_generator, load_exported
+    from ganforge.export import load_exported
+    from ganforge.artifacts import export_generator
     from ganforge.sampling import generate, image_grid, latents_for_seeds
 
     run, folder = RunDir(run_dir), Path(folder)

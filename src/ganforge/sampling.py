@@ -1,8 +1,13 @@
-"""Latents from seeds, images from a generator, and grids of images.
+"""Latents and classes from seeds, images from a generator, and grids of images.
 
 Seed ``s`` always maps to the same latent on any device: each latent is drawn from
 its own CPU generator seeded with ``s`` and only then moved to the device. A grid
 for ``--seed s --n k`` shows the images of seeds s, s+1, ..., s+k-1.
+
+For a conditional model seed ``s`` also fixes the class: ``s mod K`` of its K classes
+(``labels_for_seeds``, the one place this is decided). ``generate``, every latent command,
+the web app, training's sample grids, evaluation and exports' examples all ask it, so
+the same seed gives the same image everywhere.
 """
 
 from __future__ import annotations
@@ -14,10 +19,56 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganforge.errors import GanforgeError
+
 
 def latents_for_seeds(seeds: Sequence[int], latent_dim: int) -> torch.Tensor:
     """(len(seeds), latent_dim) float32 standard-normal latents, one per seed, on CPU."""
     return torch.stack([torch.randn(latent_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+
+
+def labels_for_seeds(seeds: Sequence[int], num_classes: int, class_: int | None = None) -> torch.Tensor | None:
+    """Class ids (N,) for a conditional model, None for an unconditional one (``num_classes`` 0).
+
+    ``class_`` picks one class for all seeds; otherwise seed ``s`` draws class ``s mod num_classes``.
+    """
+    if num_classes <= 0:
+        if class_ is not None:
+            raise GanforgeError("this model is unconditional; it takes no class")
+        return None
+    if class_ is not None:
+        if not 0 <= int(class_) < num_classes:
+            raise GanforgeError(f"class must be in 0..{num_classes - 1}, not {class_}")
+        return torch.full((len(seeds),), int(class_), dtype=torch.long)
+    return torch.tensor([int(s) % num_classes for s in seeds], dtype=torch.long)
+
+
+def resolve_class(class_: str | int | None, classes: Sequence[str] | None, num_classes: int) -> int | None:
+    """A class given by id or by name (from the run's data set) -> its id; None stays None."""
+    if class_ is None or class_ == "":
+        return None
+    if num_classes <= 0:
+        raise GanforgeError("--class needs a conditional model; this run is unconditional")
+    if isinstance(class_, int) or str(class_).lstrip("-").isdigit():
+        if not 0 <= int(class_) < num_classes:
+            raise GanforgeError(f"class must be in 0..{num_classes - 1}, not {class_}")
+        return int(class_)
+    if classes and class_ in classes:
+        return list(classes).index(class_)
+    known = ", ".join(classes) if classes else f"ids 0..{num_classes - 1}"
+    raise GanforgeError(f"unknown class {class_!r}; this model knows: {known}")
+
+
+def images_for_seeds(G: torch.nn.Module, seeds: Sequence[int], *, class_: int | None = None,
+                     batch_size: int = 64) -> np.ndarray:
+    """uint8 (N, H, W, C): the image of each seed (its latent and, if conditional, its class or ``class_``)."""
+    z = latents_for_seeds(seeds, G.cfg.latent_dim)
+    return generate(G, z, labels_for_seeds(seeds, num_classes_of(G), class_), batch_size=batch_size)
+
+
+def num_classes_of(G: torch.nn.Module) -> int:
+    """K of a conditional generator, 0 for an unconditional one (ONNX/TorchScript wrappers included)."""
+    return int(getattr(getattr(G, "cfg", None), "num_classes", 0) or 0)
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -31,12 +82,11 @@ def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = 
              batch_size: int = 64) -> np.ndarray:
     """Run G (in eval mode) on latents ``z`` in batches; uint8 images (N, H, W, C).
 
-    A conditional generator given no ``labels`` draws classes 0, 1, ..., K-1, 0, ... in turn.
+    A conditional generator needs ``labels`` (N,): for seeds, ``labels_for_seeds`` gives them.
     """
     device = next(G.parameters(), torch.empty(0)).device  # an ONNX export has no parameters: CPU
-    num_classes = getattr(getattr(G, "cfg", None), "num_classes", 0)
-    if labels is None and num_classes:
-        labels = torch.arange(len(z)) % num_classes
+    if labels is None and num_classes_of(G):
+        raise ValueError("a conditional generator needs labels (see labels_for_seeds)")
     was_training = G.training
     G.eval()
     out = []

@@ -39,9 +39,8 @@ from pathlib import Path
 
 import torch
 
-from ganforge import __version__
-from ganforge import distributed
-from ganforge.augment import DiffAugment
+from ganforge import __version__, distributed, models
+from ganforge.augment import DiffAugment, parse_policy
 from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import Dataset, load_dataset
@@ -50,12 +49,11 @@ from ganforge.device import Runtime, resolve_runtime
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.ema import EMA
 from ganforge.losses import LOSSES
-from ganforge.models import (MODELS, build_discriminator, build_generator, has_auxiliary_classifier, init_weights,
-                             is_conditional)
+from ganforge.metrics.training import EvalHook
 from ganforge.plots import plot_losses
 from ganforge.progress import Progress
 from ganforge.runs import RunDir, read_jsonl, truncate_jsonl
-from ganforge.sampling import generate, image_grid, latents_for_seeds
+from ganforge.sampling import generate, image_grid, labels_for_seeds, latents_for_seeds
 from ganforge.utils import atomic_path, write_json_atomic
 
 DEFAULT_STEPS = 10_000  # used when no budget is given
@@ -101,20 +99,33 @@ def model_config_for_data(model: ModelConfig, data: Dataset) -> ModelConfig:
     if model.channels and model.channels != data.channels:
         raise ConfigError(f"the data set has {data.channels} channel(s) but the model was set to {model.channels}")
     model.resolution, model.channels = data.resolution, data.channels
-    from ganforge.models import MODELS
-
-    if model.family in MODELS and is_conditional(model.family):
+    if models.is_conditional(model.family):
         if not data.classes:
             raise ConfigError(f"{model.family} is a conditional model but {data.path.name} has no classes; prepare "
                               "it with --labels subfolders (or use fashion-mnist), or choose an unconditional model")
         model.num_classes = len(data.classes)
-    return model.validate()
+    return models.validate(model)
+
+
+def check_names(cfg: TrainConfig) -> TrainConfig:
+    """The names in ``cfg`` that registries own: the loss and the augmentation policy."""
+    if cfg.loss not in LOSSES:
+        raise ConfigError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(sorted(LOSSES))}")
+    if cfg.augment:
+        parse_policy(cfg.augment)
+    return cfg
+
+
+def default_initialise(G: torch.nn.Module, D: torch.nn.Module) -> None:
+    """Fresh weights: each network as its family initialises it."""
+    models.init_weights(G)
+    models.init_weights(D)
 
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False,
-                 rank: int = 0, world_size: int = 1, out=sys.stderr):
-        self.cfg = cfg.validate()
+                 rank: int = 0, world_size: int = 1, out=sys.stderr, initialise=default_initialise):
+        self.cfg = check_names(cfg.validate())
         self.run = RunDir(cfg.out)
         self.rank, self.world_size = rank, world_size
         self.is_main = rank == 0
@@ -123,22 +134,23 @@ class Trainer:
             raise ConfigError(f"{self.run.root} already holds a run; add --resume to continue it, or choose another --out")
         if resume and not self.run.latest_checkpoint.exists():
             raise ConfigError(f"nothing to resume in {self.run.root}: no checkpoints/latest.pt")
-        if cfg.loss not in LOSSES:
-            raise ConfigError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(sorted(LOSSES))}")
 
+        if models.is_composite(model_cfg.family) and initialise is default_initialise:
+            raise ConfigError(f"a composed {model_cfg.family} model is trained through ganforge.compose.compose "
+                              "(it loads the parts' weights and unfreezes them on schedule)")
         self.data = load_dataset(cfg.data)
         self.model_cfg = model_config_for_data(model_cfg, self.data)
         self.runtime: Runtime = resolve_runtime(cfg.device, cfg.precision, cfg.channels_last,
-                                                convolutional=model_cfg.family != "mlp", fused_adam=cfg.fused_adam)
+                                                convolutional=models.is_convolutional(model_cfg.family),
+                                                fused_adam=cfg.fused_adam)
         dev = self.runtime.device
         mem = torch.channels_last if self.runtime.channels_last else torch.contiguous_format
 
         torch.manual_seed(cfg.seed)  # weights are a function of the seed
-        self.G = build_generator(self.model_cfg)
-        self.D = build_discriminator(self.model_cfg)
+        self.G = models.build_generator(self.model_cfg)
+        self.D = models.build_discriminator(self.model_cfg)
         if not resume:  # a resumed run's weights come from its checkpoint (mitlgan's parts' sources may be gone)
-            init_weights(self.model_cfg.family, self.G)
-            init_weights(self.model_cfg.family, self.D)
+            initialise(self.G, self.D)
         if rank > 0:  # dropout and penalties draw per-rank random numbers; rank 0 keeps the single-process stream
             torch.manual_seed(cfg.seed + 1_000_003 * rank)
         if distributed.is_on() and cfg.sync_bn:
@@ -155,7 +167,7 @@ class Trainer:
         # augmentation's random numbers: one CPU stream per rank, saved in the checkpoint
         self.augment_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 2 + rank)
         augment = DiffAugment(cfg.augment, cfg.augment_strength, self.augment_gen) if cfg.augment else None
-        aux = cfg.ac_weight if has_auxiliary_classifier(self.model_cfg.family) else 0.0
+        aux = cfg.ac_weight if models.has_auxiliary_classifier(self.model_cfg.family) else 0.0
         self.loss = LOSSES[cfg.loss](augment, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
                                      r1_gamma=cfg.r1_gamma, auxiliary_weight=aux)
 
@@ -163,14 +175,10 @@ class Trainer:
                                   world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last)
         self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.fixed_z = latents_for_seeds(range(cfg.n_samples), self.model_cfg.latent_dim)
-        self.fixed_labels = None
-        if self.model_cfg.num_classes:
-            self.fixed_labels = torch.arange(cfg.n_samples) % self.model_cfg.num_classes
+        self.fixed_labels = labels_for_seeds(range(cfg.n_samples), self.model_cfg.num_classes)
         # Callables run after every step as hook(trainer) on every rank (check trainer.is_main before
         # writing files); used by periodic evaluation and anything else that watches training.
         self.hooks: list = []
-        if hasattr(MODELS[self.model_cfg.family], "trainer_hook"):  # e.g. mitlgan unfreezes its parts after N steps
-            self.hooks.append(MODELS[self.model_cfg.family].trainer_hook)
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.skipped: list[str] = []   # updates of the last step that were not applied (non-finite)
@@ -548,8 +556,12 @@ class _SignalFlag:
             signal.signal(s, old)
 
 
-def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=sys.stderr) -> TrainResult:
+def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=sys.stderr,
+          initialise=default_initialise, hooks=()) -> TrainResult:
     """Train (or resume) a run; returns where it is and why it stopped.
+
+    ``initialise(G, D)`` gives a fresh run its weights; ``hooks`` run after every step as
+    ``hook(trainer)`` (``ganforge.compose`` uses both for a composed model's parts).
 
     Under torchrun this joins the process group first (see ganforge.distributed); each
     rank trains on its slice, rank 0 alone writes the run directory.
@@ -558,10 +570,10 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out
     if info.enabled:
         cfg = replace(cfg, device=device)  # each rank on its own GPU (cuda:LOCAL_RANK)
     try:
-        trainer = Trainer(cfg, model_cfg, resume=resume, rank=info.rank, world_size=info.world_size, out=out)
+        trainer = Trainer(cfg, model_cfg, resume=resume, rank=info.rank, world_size=info.world_size, out=out,
+                          initialise=initialise)
+        trainer.hooks.extend(hooks)
         if cfg.eval_every:
-            from ganforge.metrics.training import EvalHook
-
             trainer.hooks.append(EvalHook(trainer, out=out))
         result = trainer.fit()
         distributed.barrier()  # every rank done (rank 0 writes last) before any tears its connections down

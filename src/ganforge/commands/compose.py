@@ -11,12 +11,16 @@ from ganforge.errors import ConfigError
 
 
 def register(sub) -> None:
-    p = add_command(
+    add_command(
         sub, "compose", run, help="compose pretrained generators into one (MITLGAN) and train it",
         description="Build one generator from two or more pretrained ganforge generators (any family and latent "
                     "size) and train it on a combined data set. Part i reads its own slice of the latent, in the "
                     "order of --part; parts stay frozen (see --unfreeze-after); a learned merge and refiner join "
-                    "their outputs. The result is an ordinary run: generate, interpolate, serve and --resume work.")
+                    "their outputs. The result is an ordinary run: generate, interpolate, serve and --resume work.",
+        options=add_options)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--part", action="append", metavar="RUN_OR_CKPT", default=None,
                    help="a pretrained run directory or checkpoint; give two or more (foreground first for --merge alpha)")
     p.add_argument("--data", help="combined data set (.zip from 'ganforge data prepare'), same size as the parts")

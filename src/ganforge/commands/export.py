@@ -21,7 +21,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.export import export_generator
+    from ganforge.artifacts import export_generator
 
     result = export_generator(args.run, args.fmt, args.out, ema=not args.no_ema)
     print(f"wrote {result.path} and {result.config_path.name}")

@@ -20,38 +20,23 @@ def register(sub) -> None:
     p.add_argument("--separate", action="store_true", help="write one PNG per image into the folder --out")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights even if EMA weights exist")
-    p.add_argument("--class", dest="class_name", metavar="NAME",
-                   help="conditional models: the class to draw (default: seed S draws class S mod the number of classes)")
-
-
-def class_labels(cfg, state: dict, seeds: list[int], class_name: str | None):
-    """Labels (N,) for a conditional model: ``class_name``'s id, or seed mod K; None for unconditional ones."""
-    import torch
-
-    if not cfg.num_classes:
-        if class_name is not None:
-            raise GanforgeError(f"--class needs a conditional model; this run's {cfg.family} model has no classes")
-        return None
-    if class_name is None:
-        return torch.tensor(seeds) % cfg.num_classes
-    classes = (state.get("dataset") or {}).get("classes") or [str(i) for i in range(cfg.num_classes)]
-    if class_name not in classes:
-        raise GanforgeError(f"unknown class {class_name!r}; this model knows: {', '.join(classes)}")
-    return torch.full((len(seeds),), classes.index(class_name), dtype=torch.long)
+    p.add_argument("--class", dest="class_", metavar="ID_OR_NAME",
+                   help="conditional models: the class to draw, by id or name (default: seed S draws class S mod "
+                        "the number of classes)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.checkpoint import load_generator
+    from ganforge.artifacts import load_generator
     from ganforge.device import resolve_device
-    from ganforge.sampling import generate, image_grid, latents_for_seeds, to_pil
+    from ganforge.sampling import image_grid, images_for_seeds, resolve_class, to_pil
     from ganforge.utils import atomic_path
 
     if args.n < 1:
         raise GanforgeError("--n must be at least 1")
     G, cfg, state = load_generator(args.run, device=resolve_device(args.device), ema=not args.no_ema)
     seeds = list(range(args.seed, args.seed + args.n))
-    labels = class_labels(cfg, state, seeds, args.class_name)
-    images = generate(G, latents_for_seeds(seeds, cfg.latent_dim), labels)
+    classes = (state.get("dataset") or {}).get("classes")
+    images = images_for_seeds(G, seeds, class_=resolve_class(args.class_, classes, cfg.num_classes))
     out = Path(args.out)
     if args.separate:
         out.mkdir(parents=True, exist_ok=True)

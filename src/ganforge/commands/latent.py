@@ -113,7 +113,7 @@ class _Loaded:
     """A run's generator, config and class names, loaded once per command."""
 
     def __init__(self, args: argparse.Namespace):
-        from ganforge.checkpoint import load_generator
+        from ganforge.artifacts import load_generator
         from ganforge.device import resolve_device
         from ganforge.latent import mean_latent, resolve_class
 

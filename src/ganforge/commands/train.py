@@ -14,14 +14,20 @@ import json
 from dataclasses import fields
 
 from ganforge.commands import add_command
-from ganforge.config import ModelConfig, TrainConfig
+from ganforge.config import ModelConfig, Option, TrainConfig
 from ganforge.errors import ConfigError
+from ganforge.presets import describe_presets, get_preset
+from ganforge.runs import RunDir
+
+# The model, loss and augmentation registries (and the trainer) are imported inside the functions
+# that need them: they import torch, and `ganforge --help` should not wait for it.
 
 # flag dest -> TrainConfig field (flags default to None so "not given" is visible)
 TRAIN_FLAGS = {f.name: f.name for f in fields(TrainConfig)}
 MODEL_FLAGS = {"model": "family", "resolution": "resolution", "channels": "channels",
                "latent_dim": "latent_dim", "width": "width"}
-MODEL_OPTION_FLAGS = ("g_activation", "max_width", "d_norm", "spectral_norm", "g_spectral_norm", "dropout")
+_TRAIN_DEFAULTS = TrainConfig()
+_MODEL_DEFAULTS = ModelConfig()
 
 
 def _on_off(text: str) -> bool:
@@ -30,10 +36,54 @@ def _on_off(text: str) -> bool:
     return text == "on"
 
 
+def default(name: str) -> str:
+    """A TrainConfig (or ModelConfig) field's default as the help text shows it."""
+    obj = _TRAIN_DEFAULTS if hasattr(_TRAIN_DEFAULTS, name) else _MODEL_DEFAULTS
+    return _show(getattr(obj, name))
+
+
+def _show(value) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return "none" if value in ("", None) else str(value)
+
+
+def family_options() -> dict[str, list[tuple[str, Option]]]:
+    """Every train flag families define: option name -> [(family, Option), ...], in registry order."""
+    from ganforge import models
+
+    found: dict[str, list[tuple[str, Option]]] = {}
+    for name in models.MODELS:
+        for o in models.options_of(name):
+            if o.cli:
+                found.setdefault(o.name, []).append((name, o))
+    return found
+
+
+def _add_family_option(group, users: list[tuple[str, Option]]) -> None:
+    """One flag for an option several families may share; the help names them and their defaults."""
+    o = users[0][1]
+    families = ", ".join(name for name, _ in users)
+    defaults = {_show(opt.default) for _, opt in users}
+    shown = defaults.pop() if len(defaults) == 1 else ", ".join(f"{n} {_show(opt.default)}" for n, opt in users)
+    kwargs: dict = {"help": f"{families}: {o.help} (default: {shown})"}
+    if isinstance(o.default, bool):
+        kwargs.update(type=_on_off, metavar="on|off")
+    elif o.choices:
+        kwargs["choices"] = o.choices
+    elif o.default is not None:
+        kwargs["type"] = type(o.default)
+    group.add_argument(o.flag, dest=o.name, **kwargs)
+
+
 def register(sub) -> None:
-    p = add_command(sub, "train", run, help="train a GAN on a prepared data set",
-                    description="Train a GAN on a data set made by 'ganforge data prepare'. Writes samples, a loss "
-                                "log and plot, and checkpoints into --out. Ctrl-C saves a checkpoint; --resume continues.")
+    add_command(sub, "train", run, help="train a GAN on a prepared data set",
+                description="Train a GAN on a data set made by 'ganforge data prepare'. Writes samples, a loss "
+                            "log and plot, and checkpoints into --out. Ctrl-C saves a checkpoint; --resume continues.",
+                options=add_options)
+
+
+def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="data-set file (.zip from 'ganforge data prepare')")
     p.add_argument("--out", help="run directory (required)")
     p.add_argument("--preset", help="a named set-up (model and training options; flags override it); "
@@ -41,74 +91,88 @@ def register(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     m = p.add_argument_group("model")
-    m.add_argument("--model", help="model family: mlp, dcgan, resnet, cgan, acgan (default: dcgan)")
+    m.add_argument("--model", choices=trainable_families(), metavar="FAMILY",
+                   help=f"model family: {', '.join(trainable_families())} (default: {default('family')})")
     m.add_argument("--resolution", type=int, help="image side in pixels (default: the data set's)")
     m.add_argument("--channels", type=int, choices=(1, 3), help="image channels (default: the data set's)")
-    m.add_argument("--latent-dim", type=int, help="size of the latent vector z (default: 100)")
-    m.add_argument("--width", type=int, help="base width of the networks (default: 64)")
-    m.add_argument("--g-activation", choices=("relu", "leaky_relu"), help="dcgan generator activation (default: relu)")
-    m.add_argument("--max-width", type=int, help="dcgan, resnet, cgan, acgan: cap on channels per layer (default: 512)")
-    m.add_argument("--d-norm", choices=("batch", "layer", "none"),
-                   help="dcgan/acgan discriminator normalisation; layer for WGAN-GP critics (default: batch)")
-    m.add_argument("--spectral-norm", type=_on_off, metavar="on|off",
-                   help="resnet/cgan: spectral normalisation in D (default: on)")
-    m.add_argument("--g-spectral-norm", type=_on_off, metavar="on|off",
-                   help="resnet/cgan: spectral normalisation in G too (default: off)")
-    m.add_argument("--dropout", type=float, help="mlp: dropout in D (default: 0.3)")
+    m.add_argument("--latent-dim", type=int, help=f"size of the latent vector z (default: {default('latent_dim')})")
+    m.add_argument("--width", type=int, help=f"base width of the networks (default: {default('width')})")
+    f = p.add_argument_group("family options (each used by the families it names; any other family refuses it)")
+    for users in family_options().values():
+        _add_family_option(f, users)
     add_training_options(p)
+
+
+def trainable_families() -> list[str]:
+    """Families ``train`` builds from scratch (a composite one is made by ``ganforge compose``)."""
+    from ganforge import models
+
+    return [name for name in models.MODELS if not models.is_composite(name)]
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """Budget, optimisation, runtime and output options (shared by train and compose)."""
+    from ganforge.augment import AUGMENTATIONS
+    from ganforge.losses import LOSSES
+
+    d = default
     b = p.add_argument_group("budget (the first reached stops training; totals across resumes)")
     b.add_argument("--steps", type=int, help="generator updates (default if no budget given: 10000)")
     b.add_argument("--epochs", type=float, help="passes over the data set")
     b.add_argument("--minutes", type=float, help="minutes of training")
     o = p.add_argument_group("optimisation")
-    o.add_argument("--loss", choices=("bce", "wgan-gp", "hinge", "lsgan"), help="loss (default: bce)")
-    o.add_argument("--n-critic", type=int, help="D steps per G step (default: 5 for wgan-gp, else 1)")
-    o.add_argument("--gp-weight", type=float, help="wgan-gp gradient-penalty weight (default: 10)")
-    o.add_argument("--r1-gamma", type=float, help="R1 penalty on real images, gamma (default: 0, off)")
-    o.add_argument("--ac-weight", type=float, help="acgan: weight of the classification term (default: 1)")
-    o.add_argument("--augment", help="DiffAugment policy before D, e.g. color,translation,cutout (default: off)")
-    o.add_argument("--augment-strength", type=float, help="scales the augmentations' magnitudes (default: 1)")
-    o.add_argument("--ema", type=float, help="decay of G's weight average used for samples, e.g. 0.999 (default: 0, off)")
-    o.add_argument("--ema-start", type=int, help="steps before the average starts (default: 0)")
-    o.add_argument("--grad-accum", type=int, help="micro-batches per update (default: 1)")
+    o.add_argument("--loss", choices=sorted(LOSSES), help=f"loss (default: {d('loss')})")
+    o.add_argument("--n-critic", type=int, help="D steps per G step (default: the loss's own: "
+                   + ", ".join(f"{n} {cls.n_critic}" for n, cls in LOSSES.items()) + ")")
+    o.add_argument("--gp-weight", type=float, help=f"gradient-penalty weight of losses with one (default: {d('gp_weight')})")
+    o.add_argument("--r1-gamma", type=float, help=f"R1 penalty on real images, gamma (default: {d('r1_gamma')}, 0 is off)")
+    o.add_argument("--ac-weight", type=float,
+                   help=f"families with an auxiliary classifier: weight of the classification term (default: {d('ac_weight')})")
+    o.add_argument("--augment", help=f"DiffAugment policy before D: a comma list of {', '.join(AUGMENTATIONS)} "
+                                     f"(default: {d('augment')})")
+    o.add_argument("--augment-strength", type=float, help=f"scales the augmentations' magnitudes (default: {d('augment_strength')})")
+    o.add_argument("--ema", type=float, help=f"decay of G's weight average used for samples, e.g. 0.999 (default: {d('ema')}, off)")
+    o.add_argument("--ema-start", type=int, help=f"steps before the average starts (default: {d('ema_start')})")
+    o.add_argument("--grad-accum", type=int, help=f"micro-batches per update (default: {d('grad_accum')})")
     o.add_argument("--sync-bn", action="store_const", const=True,
                    help="under torchrun: batch-norm statistics over the global batch")
-    o.add_argument("--batch-size", type=int, help="global batch size (default: 64)")
-    o.add_argument("--lr-g", type=float, help="generator learning rate (default: 2e-4)")
-    o.add_argument("--lr-d", type=float, help="discriminator learning rate (default: 2e-4)")
-    o.add_argument("--beta1", type=float, help="Adam beta1 (default: 0.5)")
-    o.add_argument("--beta2", type=float, help="Adam beta2 (default: 0.999)")
-    o.add_argument("--seed", type=int, help="random seed (default: 0)")
+    o.add_argument("--batch-size", type=int, help=f"global batch size (default: {d('batch_size')})")
+    o.add_argument("--lr-g", type=float, help=f"generator learning rate (default: {d('lr_g')})")
+    o.add_argument("--lr-d", type=float, help=f"discriminator learning rate (default: {d('lr_d')})")
+    o.add_argument("--beta1", type=float, help=f"Adam beta1 (default: {d('beta1')})")
+    o.add_argument("--beta2", type=float, help=f"Adam beta2 (default: {d('beta2')})")
+    o.add_argument("--seed", type=int, help=f"random seed (default: {d('seed')})")
     o.add_argument("--flip", action="store_const", const=True, help="random horizontal flips of real images")
     r = p.add_argument_group("runtime and outputs")
-    r.add_argument("--device", help="auto, cpu, cuda or cuda:N (default: auto)")
+    r.add_argument("--device", help=f"auto, cpu, cuda or cuda:N (default: {d('device')})")
     r.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),
-                   help="auto: float32 on CPU (bf16 autocast where the CPU has AMX), bf16/fp16 autocast on CUDA (default: auto)")
-    r.add_argument("--channels-last", choices=("auto", "on", "off"), help="memory format for conv models (default: auto)")
+                   help="auto: float32 on CPU (bf16 autocast where the CPU has AMX), bf16/fp16 autocast on CUDA "
+                        f"(default: {d('precision')})")
+    r.add_argument("--channels-last", choices=("auto", "on", "off"),
+                   help=f"memory format for conv models (default: {d('channels_last')})")
     r.add_argument("--fused-adam", choices=("auto", "on", "off"),
-                   help="Adam as one fused kernel per step (auto: where this torch has it for the device) (default: auto)")
-    r.add_argument("--sample-every", type=int, help="steps between sample grids (default: 500)")
-    r.add_argument("--checkpoint-every", type=int, help="steps between kept checkpoints (default: 1000)")
-    r.add_argument("--log-every", type=int, help="steps between loss records (default: 1)")
-    r.add_argument("--n-samples", type=int, help="images per sample grid (default: 64)")
-    r.add_argument("--max-bad-steps", type=int, help="NaN/inf steps in a row before rolling back (default: 3)")
-    r.add_argument("--max-rollbacks", type=int, help="rollbacks before giving up (default: 3)")
-    r.add_argument("--diverge-steps", type=int, help="steps of 100%% D accuracy before a warning (default: 1000)")
+                   help=f"Adam as one fused kernel per step (auto: where this torch has it for the device) "
+                        f"(default: {d('fused_adam')})")
+    r.add_argument("--sample-every", type=int, help=f"steps between sample grids (default: {d('sample_every')})")
+    r.add_argument("--checkpoint-every", type=int, help=f"steps between kept checkpoints (default: {d('checkpoint_every')})")
+    r.add_argument("--log-every", type=int, help=f"steps between loss records (default: {d('log_every')})")
+    r.add_argument("--n-samples", type=int, help=f"images per sample grid (default: {d('n_samples')})")
+    r.add_argument("--max-bad-steps", type=int, help=f"NaN/inf steps in a row before rolling back (default: {d('max_bad_steps')})")
+    r.add_argument("--max-rollbacks", type=int, help=f"rollbacks before giving up (default: {d('max_rollbacks')})")
+    r.add_argument("--diverge-steps", type=int,
+                   help=f"steps of 100%% D accuracy before a warning (default: {d('diverge_steps')})")
     e = p.add_argument_group("evaluation during training")
-    e.add_argument("--eval-every", type=int, help="steps between evaluations into RUN/metrics.jsonl (default: 0, none)")
+    e.add_argument("--eval-every", type=int,
+                   help=f"steps between evaluations into RUN/metrics.jsonl (default: {d('eval_every')}, none)")
     e.add_argument("--eval-metric", help="fid, kid, pr, is or c2st; NAME[EXTRACTOR] picks the features, e.g. "
-                                         "fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: fid)")
-    e.add_argument("--eval-n", type=int, help="generated images per evaluation (default: 2000)")
+                                         f"fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: {d('eval_metric')})")
+    e.add_argument("--eval-n", type=int, help=f"generated images per evaluation (default: {d('eval_n')})")
 
 
 def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]:
     """Flags, then the saved run config (with --resume), then the preset, then defaults."""
-    from ganforge.presets import get_preset
-    from ganforge.runs import RunDir
+    from ganforge import models
+    from ganforge.train import check_names
 
     if not args.out:
         raise ConfigError("--out is required (the run directory)")
@@ -129,27 +193,35 @@ def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]
         value = getattr(args, dest, None)
         if value is not None:
             train_values[field] = value
+    inherited_family = model_values.get("family")
     for dest, field in MODEL_FLAGS.items():
         value = getattr(args, dest, None)
         if value is not None:
             model_values[field] = value
     options = dict(model_values.get("options") or {})
-    for dest in MODEL_OPTION_FLAGS:
-        value = getattr(args, dest, None)
+    family = model_values.get("family", _MODEL_DEFAULTS.family)
+    if inherited_family and family != inherited_family:  # --model over a preset: its options were for another family
+        own = {o.name for o in models.options_of(family)}
+        options = {k: v for k, v in options.items() if k in own}
+    for name in family_options():
+        value = getattr(args, name, None)
         if value is not None:
-            options[dest] = value
+            options[name] = value
     model_values["options"] = options
     if not train_values.get("data"):
         raise ConfigError("--data is required (a data set made by 'ganforge data prepare')")
-    return TrainConfig.from_dict(train_values).validate(), ModelConfig.from_dict(model_values)
+    model_cfg = ModelConfig.from_dict(model_values)
+    if models.is_composite(model_cfg.family) and getattr(args, "command", "train") == "train":
+        raise ConfigError(f"{args.out} is a composed {model_cfg.family} run; continue it with "
+                          f"'ganforge compose --out {args.out} --resume'")
+    models.check_options(model_cfg)
+    return check_names(TrainConfig.from_dict(train_values).validate()), model_cfg
 
 
 def run(args: argparse.Namespace) -> int:
     from ganforge.train import train
 
     if args.preset == "list":
-        from ganforge.presets import describe_presets
-
         print(describe_presets())
         return 0
     cfg, model_cfg = resolve_configs(args)

@@ -28,7 +28,8 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ganforge.checkpoint import load_checkpoint, load_generator
+from ganforge.checkpoint import load_checkpoint
+from ganforge.artifacts import load_generator
 from ganforge.compose import compose, compose_model_config, critic_options, default_loss, separation_view
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info

@@ -14,9 +14,10 @@ from ganforge.latent.interpolate import MODES, interpolate, midpoint, slerp
 from ganforge.latent.loading import data_params, load_discriminator, load_mask, load_photo
 from ganforge.latent.optimise import render
 from ganforge.latent.project import ProjectionResult, pixel_error, project
-from ganforge.latent.sample import (labels_for_seeds, load_latents, mean_latent, resolve_class, resolve_latent,
-                                    sample_latents, save_latents, truncate)
+from ganforge.latent.sample import (load_latents, mean_latent, resolve_latent, sample_latents, save_latents,
+                                    truncate)
 from ganforge.latent.video import grid_frames, read_video, write_video
+from ganforge.sampling import labels_for_seeds, resolve_class  # the seed -> class rule lives in sampling
 
 __all__ = [
     "Directions", "InpaintResult", "MODES", "ProjectionResult", "class_directions", "data_params", "edit",

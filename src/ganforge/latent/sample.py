@@ -1,4 +1,4 @@
-"""Seeds -> latents (with truncation), class labels for conditional models, and latent files.
+"""Seeds -> latents (with truncation), and latent files.
 
 A *latent* in ganforge is the ``z`` a generator takes: ``G(z, labels)`` with ``z`` of
 shape (N, latent_dim). Seed ``s`` always gives the same latent on any device (see
@@ -52,10 +52,6 @@ def latent_dim_of(G: nn.Module) -> int:
     return int(G.cfg.latent_dim)
 
 
-def num_classes_of(G: nn.Module) -> int:
-    return int(getattr(G.cfg, "num_classes", 0) or 0)
-
-
 @torch.no_grad()
 def mean_latent(G: nn.Module, n: int = 10_000, seed: int = 0) -> torch.Tensor:
     """The latent (D,) that truncation pulls toward.
@@ -67,36 +63,6 @@ def mean_latent(G: nn.Module, n: int = 10_000, seed: int = 0) -> torch.Tensor:
     if hasattr(G, "mean_latent"):
         return G.mean_latent(n).detach().float().cpu().reshape(-1)
     return torch.zeros(latent_dim_of(G))
-
-
-def labels_for_seeds(seeds: Sequence[int], num_classes: int, class_: int | None = None) -> torch.Tensor | None:
-    """Class ids (N,) for a conditional model, None for an unconditional one (num_classes = 0).
-
-    ``class_`` picks one class for all; otherwise each seed draws its class from its own
-    generator (a stream separate from its latent), so seed -> (latent, class) is fixed.
-    """
-    if num_classes <= 0:
-        if class_ is not None:
-            raise GanforgeError("this model is unconditional; it takes no class")
-        return None
-    if class_ is not None:
-        if not 0 <= int(class_) < num_classes:
-            raise GanforgeError(f"class must be in 0..{num_classes - 1}, not {class_}")
-        return torch.full((len(seeds),), int(class_), dtype=torch.long)
-    return torch.tensor([int(torch.randint(num_classes, (1,), generator=torch.Generator().manual_seed(int(s) + 0x5EED)))
-                         for s in seeds], dtype=torch.long)
-
-
-def resolve_class(class_: str | int | None, classes: Sequence[str] | None, num_classes: int) -> int | None:
-    """A class given by id or by name (from the run's data set) -> its id; None stays None."""
-    if class_ is None or class_ == "":
-        return None
-    if isinstance(class_, int) or str(class_).lstrip("-").isdigit():
-        return int(class_)
-    if classes and class_ in classes:
-        return list(classes).index(class_)
-    known = ", ".join(classes) if classes else f"ids 0..{num_classes - 1}"
-    raise GanforgeError(f"unknown class {class_!r}; choose one of: {known}")
 
 
 def save_latents(path: str | Path, latent: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None,

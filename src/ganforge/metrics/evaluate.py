@@ -64,12 +64,12 @@ def evaluate_images(fake: np.ndarray, dataset, metrics: list[str], *, extractor=
 
 
 def generate_images(G: torch.nn.Module, model_cfg, n: int, first_seed: int = 0, batch_size: int = 64) -> np.ndarray:
-    """uint8 (n, H, W, C): the images of seeds first_seed..first_seed+n-1 (labels cycle over classes)."""
-    from ganforge.sampling import generate, latents_for_seeds
+    """uint8 (n, H, W, C): the images of seeds first_seed..first_seed+n-1 (each seed's class, if conditional)."""
+    from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
 
-    z = latents_for_seeds(range(first_seed, first_seed + n), model_cfg.latent_dim)
-    labels = torch.arange(n) % model_cfg.num_classes if model_cfg.num_classes else None
-    return generate(G, z, labels, batch_size=batch_size)
+    seeds = range(first_seed, first_seed + n)
+    z = latents_for_seeds(seeds, model_cfg.latent_dim)
+    return generate(G, z, labels_for_seeds(seeds, model_cfg.num_classes), batch_size=batch_size)
 
 
 def load_image_folder(folder: str | Path, channels: int, limit: int | None = None) -> np.ndarray:
@@ -129,7 +129,8 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
                  log=sys.stderr) -> dict:
     """Evaluate a run directory or checkpoint; writes the record as JSON to ``out`` (default
     RUN/evaluation.json) and returns it."""
-    from ganforge.checkpoint import find_checkpoint, load_generator
+    from ganforge.checkpoint import find_checkpoint
+    from ganforge.artifacts import load_generator
     from ganforge.data.dataset import load_dataset
     from ganforge.models import build_discriminator
 

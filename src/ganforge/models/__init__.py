@@ -1,17 +1,28 @@
 """Model families, one file each, registered by name in a plain dict.
 
 A family module defines ``Generator(cfg)`` and ``Discriminator(cfg)`` (``nn.Module``s
-built only from a ``ModelConfig``) and ``check(cfg)`` that rejects settings the
-family cannot build. Every generator takes ``(z, labels=None)`` with ``z`` of shape
-(N, latent_dim) and returns images (N, C, R, R) in [-1, 1]; every discriminator
-takes ``(x, labels=None)`` and returns logits of shape (N,), and ``features(x)``
-gives its penultimate activations (N, F) for feature-matching losses.
+built only from a ``ModelConfig`` and keeping it as ``.cfg``) and ``check(cfg)`` that
+rejects settings the family cannot build. Every generator takes ``(z, labels=None)`` with
+``z`` of shape (N, latent_dim) and returns images (N, C, R, R) in [-1, 1]; every
+discriminator takes ``(x, labels=None)`` and returns logits of shape (N,), and
+``features(x)`` gives its penultimate activations (N, F) for feature-matching losses.
 
-Optional module attributes: ``OPTIONS`` (names of the ``options`` it reads),
-``CONDITIONAL = True`` (labels required; ``num_classes`` comes from the data set),
-``AUXILIARY_CLASSIFIER = True`` (``D(x, labels, with_classes=True)`` also returns class
-logits (N, K), for the loss's auxiliary term), ``init_weights(module)`` (replaces the
-DCGAN initialisation the trainer applies otherwise).
+What the rest of ganforge asks a family (module attributes; defaults in brackets):
+
+- ``OPTIONS``: the ``ganforge.config.Option``s it reads from ``cfg.options`` [none]; the train
+  command makes its flags from them, and an option the family does not list is an error;
+- ``CONDITIONAL``: labels required, ``num_classes`` comes from the data set [False];
+- ``AUXILIARY_CLASSIFIER``: ``D(x, labels, with_classes=True)`` also returns class logits
+  (N, K) for the loss's auxiliary term [False];
+- ``CONVOLUTIONAL``: its networks are convolutional (channels-last memory helps) [True];
+- ``GRADIENT_PENALTY_OPTIONS``: options that make D score each image on its own (no batch
+  statistics), as a per-image gradient penalty (WGAN-GP) needs [{}];
+- ``init_weights(module)``: its own initialisation [DCGAN's, ``dcgan.init_weights``];
+- ``COMPOSITE``: its networks are made of other families' networks: ``Generator(cfg,
+  build_generator)``, ``Discriminator(cfg, build_discriminator)`` and ``sub_configs(cfg)``,
+  the configs it builds from (validated with it) [False].
+
+Families know nothing of checkpoints, exports, losses or the trainer.
 
 To add a family: write ``models/<name>.py`` and add one line to ``MODELS``.
 """
@@ -22,7 +33,8 @@ from types import ModuleType
 
 import torch.nn as nn
 
-from ganforge.config import ModelConfig
+from ganforge.config import ModelConfig, Option
+from ganforge.errors import ConfigError
 from ganforge.models import acgan, cgan, dcgan, mitlgan, mlp, resnet
 
 MODELS: dict[str, ModuleType] = {
@@ -35,36 +47,88 @@ MODELS: dict[str, ModuleType] = {
 }
 
 
-def is_conditional(family: str) -> bool:
-    return bool(getattr(MODELS[family], "CONDITIONAL", False))
+def family(name: str) -> ModuleType:
+    """The family module registered as ``name``, or a one-line error listing the known ones."""
+    if name not in MODELS:
+        raise ConfigError(f"unknown model {name!r}; choose one of: {', '.join(sorted(MODELS))}")
+    return MODELS[name]
 
 
-def has_auxiliary_classifier(family: str) -> bool:
-    return bool(getattr(MODELS[family], "AUXILIARY_CLASSIFIER", False))
+def options_of(name: str) -> tuple[Option, ...]:
+    return tuple(getattr(family(name), "OPTIONS", ()))
 
 
-def init_weights(family: str, module: nn.Module) -> None:
-    """The family's own initialisation, or DCGAN's."""
-    getattr(MODELS[family], "init_weights", init_dcgan_weights)(module)
+def is_conditional(name: str) -> bool:
+    return bool(getattr(family(name), "CONDITIONAL", False))
+
+
+def has_auxiliary_classifier(name: str) -> bool:
+    return bool(getattr(family(name), "AUXILIARY_CLASSIFIER", False))
+
+
+def is_convolutional(name: str) -> bool:
+    return bool(getattr(family(name), "CONVOLUTIONAL", True))
+
+
+def is_composite(name: str) -> bool:
+    return bool(getattr(family(name), "COMPOSITE", False))
+
+
+def gradient_penalty_options(name: str) -> dict:
+    return dict(getattr(family(name), "GRADIENT_PENALTY_OPTIONS", {}))
+
+
+def families_using(option: str) -> list[str]:
+    """The families that read ``option`` (for the error that names them)."""
+    return [name for name in MODELS if any(o.name == option for o in options_of(name))]
+
+
+def check_options(cfg: ModelConfig) -> ModelConfig:
+    """Every key of ``cfg.options`` is one of its family's ``OPTIONS`` with an allowed value; an option
+    of another family is an error that names the families that use it."""
+    known = {o.name: o for o in options_of(cfg.family)}
+    for name in cfg.options:
+        if name not in known:
+            users = families_using(name)
+            flag = "--" + name.replace("_", "-")
+            raise ConfigError(f"{flag} is an option of {', '.join(users)}; {cfg.family} does not use it" if users
+                              else f"{cfg.family} has no option {name!r}")
+    for o in known.values():
+        if o.choices and o.value(cfg) not in o.choices:
+            raise ConfigError(f"{cfg.family} {o.flag} must be one of {', '.join(map(str, o.choices))}, "
+                              f"not {o.value(cfg)!r}")
+    return cfg
+
+
+def validate(cfg: ModelConfig) -> ModelConfig:
+    """Everything about ``cfg``: its values, its family's options and checks, and those of the
+    configs a composite family builds from. Raises ``ConfigError`` with one line."""
+    cfg.validate()
+    fam = family(cfg.family)
+    check_options(cfg)
+    fam.check(cfg)
+    for sub in (fam.sub_configs(cfg) if is_composite(cfg.family) else ()):
+        validate(sub)
+    return cfg
 
 
 def build_generator(cfg: ModelConfig) -> nn.Module:
-    cfg.validate()
+    validate(cfg)
+    if is_composite(cfg.family):
+        return MODELS[cfg.family].Generator(cfg, build_generator)
     return MODELS[cfg.family].Generator(cfg)
 
 
 def build_discriminator(cfg: ModelConfig) -> nn.Module:
-    cfg.validate()
+    validate(cfg)
+    if is_composite(cfg.family):
+        return MODELS[cfg.family].Discriminator(cfg, build_discriminator)
     return MODELS[cfg.family].Discriminator(cfg)
 
 
-def init_dcgan_weights(module: nn.Module) -> None:
-    """Weights from N(0, 0.02), batch-norm scales from N(1, 0.02), as in the DCGAN paper."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
+def init_weights(module: nn.Module) -> None:
+    """Fresh weights for a network built here: its family's own initialisation, or DCGAN's.
+
+    Asks the network's own ``cfg.family`` (a composite family's critic is another family's D).
+    """
+    getattr(family(module.cfg.family), "init_weights", dcgan.init_weights)(module)

@@ -24,6 +24,7 @@ from ganforge.models.cgan import check_classes, require_labels
 CONDITIONAL = True
 AUXILIARY_CLASSIFIER = True  # D(x, with_classes=True) -> (logits, class logits)
 OPTIONS = dcgan.OPTIONS
+GRADIENT_PENALTY_OPTIONS = dcgan.GRADIENT_PENALTY_OPTIONS
 
 
 def check(cfg: ModelConfig) -> None:

@@ -72,7 +72,7 @@ class Discriminator(resnet.Discriminator):
         super().__init__(cfg)
         embed = nn.Embedding(cfg.num_classes, self.n_features)
         nn.init.xavier_uniform_(embed.weight)
-        self.embed = resnet.spectral_norm(embed) if cfg.options.get("spectral_norm", True) else embed
+        self.embed = resnet.spectral_norm(embed) if resnet.SPECTRAL_NORM.value(cfg) else embed
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)                                                  # (N, F)

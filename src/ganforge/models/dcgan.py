@@ -20,27 +20,38 @@ import math
 import torch
 import torch.nn as nn
 
-from ganforge.config import ModelConfig
+from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
 
-OPTIONS = ("g_activation", "max_width", "d_norm")
 D_NORMS = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c), "none": lambda c: nn.Identity()}
+G_ACTIVATION = Option("g_activation", "relu", "generator activation", choices=("relu", "leaky_relu"))
+MAX_WIDTH = Option("max_width", 512, "cap on channels per layer")
+D_NORM = Option("d_norm", "batch", "discriminator normalisation; layer for WGAN-GP critics", choices=tuple(D_NORMS))
+OPTIONS = (G_ACTIVATION, MAX_WIDTH, D_NORM)
+GRADIENT_PENALTY_OPTIONS = {"d_norm": "layer"}  # batch norm mixes the images a per-image penalty looks at
 
 
 def check(cfg: ModelConfig) -> None:
     if not 8 <= cfg.resolution <= 512:
-        raise ConfigError(f"dcgan makes 8 to 512 px images, not {cfg.resolution}")
-    act = cfg.options.get("g_activation", "relu")
-    if act not in ("relu", "leaky_relu"):
-        raise ConfigError(f"dcgan g_activation must be relu or leaky_relu, not {act!r}")
-    if cfg.options.get("d_norm", "batch") not in D_NORMS:
-        raise ConfigError(f"dcgan d_norm must be one of {', '.join(D_NORMS)}")
+        raise ConfigError(f"{cfg.family} makes 8 to 512 px images, not {cfg.resolution}")
+
+
+def init_weights(module: nn.Module) -> None:
+    """Weights from N(0, 0.02), batch-norm scales from N(1, 0.02), as in the DCGAN paper."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
 
 
 def _widths(cfg: ModelConfig) -> list[int]:
     """Channels at 4, 8, ..., R/2 px (index 0 is the 4×4 layer)."""
     n = int(math.log2(cfg.resolution // 4))  # number of doublings from 4×4
-    cap = int(cfg.options.get("max_width", 512))
+    cap = int(MAX_WIDTH.value(cfg))
     return [min(cfg.width * 2 ** (n - 1 - i), cap) for i in range(n)]
 
 
@@ -49,7 +60,7 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         widths = _widths(cfg)
-        act = nn.ReLU if cfg.options.get("g_activation", "relu") == "relu" else lambda: nn.LeakyReLU(0.2)
+        act = nn.ReLU if G_ACTIVATION.value(cfg) == "relu" else lambda: nn.LeakyReLU(0.2)
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(cfg.latent_dim, widths[0], 4, 1, 0, bias=False),  # (N, w0, 4, 4)
             nn.BatchNorm2d(widths[0]),
@@ -69,7 +80,7 @@ class Discriminator(nn.Module):
         super().__init__()
         self.cfg = cfg
         widths = list(reversed(_widths(cfg)))  # channels at R/2, R/4, ..., 4 px
-        norm = D_NORMS[cfg.options.get("d_norm", "batch")]
+        norm = D_NORMS[D_NORM.value(cfg)]
         layers: list[nn.Module] = [nn.Conv2d(cfg.channels, widths[0], 4, 2, 1, bias=False), nn.LeakyReLU(0.2)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):
             layers += [nn.Conv2d(w_in, w_out, 4, 2, 1, bias=False), norm(w_out), nn.LeakyReLU(0.2)]

@@ -36,14 +36,18 @@ convs back to R, and a 3×3 conv to C channels with tanh.
 **Frozen parts.** Part parameters have ``requires_grad=False`` and the parts always run in
 eval mode (batch-norm running statistics, no dropout), so a part makes exactly the images
 ``ganforge generate`` makes from its own run. ``options["unfreeze_after"] = N`` lets the
-optimiser fine-tune the parts from step N on (the trainer hook below flips it; the flag is
-the ``parts_unfrozen`` buffer, saved with the weights, so a resumed run continues as it was).
+optimiser fine-tune the parts from step N on (``ganforge.compose`` calls ``unfreeze_parts``
+then; the flag is the ``parts_unfrozen`` buffer, saved with the weights, so a resumed run
+continues as it was).
 
 **Self-contained checkpoints.** ``options["parts"][i]["config"]`` holds each part's
 ``ModelConfig`` and the part weights live in this module's state dict (``parts.i.*``), so
 ``load_generator`` rebuilds the composed generator from its checkpoint alone. The parts'
 source checkpoints (``source``, ``sha256``) are read only once, when a fresh run starts
-(``init_weights``).
+(``ganforge.compose.load_part_weights``): this module knows nothing of checkpoints.
+
+**A composite family** (see ``ganforge.models``): the registry hands ``Generator`` and
+``Discriminator`` its builders, so this module needs no registry of its own.
 
 **Critic.** ``Discriminator(cfg)`` is the discriminator of an existing family
 (``options["critic"]``: family, width, options), at the composed resolution, so a
@@ -53,17 +57,28 @@ MITLGAN and a baseline can be trained against the same critic.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ganforge.config import ModelConfig
-from ganforge.errors import CheckpointError, ConfigError
+from ganforge.config import ModelConfig, Option
+from ganforge.errors import ConfigError
+from ganforge.models import dcgan
 
 MERGES = ("conv1x1", "sum", "alpha")
 DEFAULT_CRITIC = {"family": "dcgan", "width": 64, "options": {}}
+COMPOSITE = True
+# Set by ``ganforge compose`` (its flags), not by ``train``.
+OPTIONS = (
+    Option("parts", None, "the part generators: config, source checkpoint, hash, latent slice", cli=False),
+    Option("merge", "conv1x1", f"how part outputs are joined: {', '.join(MERGES)}", cli=False),
+    Option("blocks", 6, "dense blocks in the refiner", cli=False),
+    Option("growth", None, "channels each dense block adds (default: width)", cli=False),
+    Option("unfreeze_after", None, "step from which the parts are fine-tuned (default: never)", cli=False),
+    Option("critic", None, "the critic's family, width and options", cli=False),
+)
 
 
 # ---- configuration ---------------------------------------------------------------------------
@@ -86,9 +101,12 @@ def critic_config(cfg: ModelConfig) -> ModelConfig:
                        latent_dim=cfg.latent_dim, width=int(c["width"]), options=dict(c.get("options") or {}))
 
 
-def check(cfg: ModelConfig) -> None:
-    from ganforge.models import MODELS
+def sub_configs(cfg: ModelConfig) -> list[ModelConfig]:
+    """The parts' configs and the critic's: the registry validates them with this one."""
+    return [*part_configs(cfg), critic_config(cfg)]
 
+
+def check(cfg: ModelConfig) -> None:
     o = cfg.options
     parts = o.get("parts") or []
     if len(parts) < 2:
@@ -101,7 +119,6 @@ def check(cfg: ModelConfig) -> None:
         if not isinstance(p, dict) or not isinstance(p.get("config"), dict):
             raise ConfigError(f"mitlgan part {i} has no model config")
         pc = ModelConfig.from_dict(p["config"])
-        pc.validate()
         if pc.num_classes:
             raise ConfigError(f"part {i} ({pc.family}) is conditional; mitlgan composes unconditional generators only")
         pcfgs.append(pc)
@@ -123,10 +140,8 @@ def check(cfg: ModelConfig) -> None:
     n = o.get("unfreeze_after")
     if n is not None and int(n) < 0:
         raise ConfigError(f"unfreeze_after must be a step number >= 0, not {n}")
-    critic = critic_config(cfg)
-    if critic.family == "mitlgan" or critic.family not in MODELS:
-        raise ConfigError(f"mitlgan critic must be an existing discriminator family, not {critic.family!r}")
-    critic.validate()
+    if critic_config(cfg).family == cfg.family:
+        raise ConfigError(f"mitlgan critic must be another family's discriminator, not {cfg.family}")
 
 
 def compose_config(parts: list[dict[str, Any]], *, merge: str = "conv1x1", width: int = 64, blocks: int = 6,
@@ -150,9 +165,8 @@ def compose_config(parts: list[dict[str, Any]], *, merge: str = "conv1x1", width
         start += pc.latent_dim
     options = {"merge": merge, "parts": recorded, "blocks": blocks, "growth": growth or width,
                "unfreeze_after": unfreeze_after, "critic": {**DEFAULT_CRITIC, **(critic or {})}}
-    cfg = ModelConfig(family="mitlgan", resolution=sizes[0], channels=pcfgs[0].channels,
-                      latent_dim=start, width=width, options=options)
-    return cfg.validate()
+    return ModelConfig(family="mitlgan", resolution=sizes[0], channels=pcfgs[0].channels,
+                       latent_dim=start, width=width, options=options)
 
 
 # ---- networks ----------------------------------------------------------------------------------
@@ -199,10 +213,8 @@ class Refiner(nn.Module):
 
 
 class Generator(nn.Module):
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, build_generator: Callable[[ModelConfig], nn.Module]):
         super().__init__()
-        from ganforge.models import build_generator
-
         self.cfg = cfg
         o = cfg.options
         self.merge_kind = o.get("merge", "conv1x1")
@@ -275,56 +287,16 @@ class Generator(nn.Module):
         return {"parts": outs, "composite": composite, "mask": mask, "output": self.refiner(merged)}
 
 
-def Discriminator(cfg: ModelConfig) -> nn.Module:
+def Discriminator(cfg: ModelConfig, build_discriminator: Callable[[ModelConfig], nn.Module]) -> nn.Module:
     """The critic: the discriminator of ``options["critic"]["family"]`` at the composed resolution."""
-    from ganforge.models import MODELS
-
-    critic = critic_config(cfg)
-    return MODELS[critic.family].Discriminator(critic)
-
-
-# ---- training integration ----------------------------------------------------------------------
-def load_part_weights(G: Generator) -> None:
-    """Copy each part's pretrained weights from its recorded source checkpoint into ``G.parts``.
-
-    Used when a fresh run starts; the checkpoint's SHA-256 must match the one recorded at
-    composition time, so the composed run is built from exactly the generators it names.
-    """
-    from ganforge.checkpoint import load_checkpoint
-    from ganforge.utils import sha256_file
-
-    for i, (part, desc) in enumerate(zip(G.parts, G.cfg.options["parts"]), 1):
-        source = Path(desc.get("source", ""))
-        if not source.is_file():
-            raise CheckpointError(f"part {i}'s checkpoint {source} is gone; compose again from the part runs")
-        if desc.get("sha256") and sha256_file(source) != desc["sha256"]:
-            raise CheckpointError(f"part {i}'s checkpoint {source} changed since it was chosen; compose again")
-        state = load_checkpoint(source)
-        weights = state.get(desc.get("weights", "G")) or state["G"]
-        part.load_state_dict(weights)
+    return build_discriminator(critic_config(cfg))
 
 
 def init_weights(module: nn.Module) -> None:
-    """Trainer's initialisation for this family: fresh merge/refiner weights, pretrained parts, the critic's own init."""
-    from ganforge.models import MODELS, init_dcgan_weights
-
-    if isinstance(module, Generator):
-        init_dcgan_weights(module.merge)
-        init_dcgan_weights(module.refiner)
-        load_part_weights(module)
-        if module.cfg.options.get("unfreeze_after") == 0:
-            module.unfreeze_parts()
-        module._apply_freeze()
-    else:  # the critic: whatever its own family does
-        family = MODELS.get(getattr(getattr(module, "cfg", None), "family", ""))
-        getattr(family, "init_weights", init_dcgan_weights)(module)
-
-
-def trainer_hook(trainer) -> None:
-    """After each step: unfreeze the parts once ``options["unfreeze_after"]`` steps are done."""
-    G = getattr(trainer.G, "module", trainer.G)  # DDP wraps the generator
-    n = G.cfg.options.get("unfreeze_after")
-    if isinstance(G, Generator) and n is not None and trainer.step >= int(n) and not bool(G.parts_unfrozen):
-        G.unfreeze_parts()
-        if trainer.is_main:
-            print(f"\nmitlgan: step {trainer.step}: parts unfrozen, fine-tuning them from now on", file=trainer.out)
+    """Fresh merge and refiner weights (DCGAN's initialisation); the parts get theirs from
+    ``ganforge.compose.load_part_weights``. The critic is initialised as its own family."""
+    dcgan.init_weights(module.merge)
+    dcgan.init_weights(module.refiner)
+    if module.cfg.options.get("unfreeze_after") == 0:
+        module.unfreeze_parts()
+    module._apply_freeze()

@@ -10,10 +10,12 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ganforge.config import ModelConfig
+from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
 
-OPTIONS = ("dropout",)
+DROPOUT = Option("dropout", 0.3, "dropout in D")
+OPTIONS = (DROPOUT,)
+CONVOLUTIONAL = False
 
 
 def check(cfg: ModelConfig) -> None:
@@ -45,7 +47,7 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        dropout = float(cfg.options.get("dropout", 0.3))
+        dropout = float(DROPOUT.value(cfg))
         sizes = [cfg.channels * cfg.resolution**2] + list(reversed(_hidden(cfg)))
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):

@@ -27,10 +27,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ganforge.config import ModelConfig
+from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
+from ganforge.models.dcgan import MAX_WIDTH
 
-OPTIONS = ("spectral_norm", "g_spectral_norm", "max_width")
+SPECTRAL_NORM = Option("spectral_norm", True, "spectral normalisation in D")
+G_SPECTRAL_NORM = Option("g_spectral_norm", False, "spectral normalisation in G too")
+OPTIONS = (SPECTRAL_NORM, G_SPECTRAL_NORM, MAX_WIDTH)
 
 
 def check(cfg: ModelConfig) -> None:
@@ -43,7 +46,7 @@ def init_weights(module: nn.Module) -> None:
 
 
 def channels(cfg: ModelConfig, r: int) -> int:
-    return min(cfg.width * min(16, cfg.resolution // r), int(cfg.options.get("max_width", 512)))
+    return min(cfg.width * min(16, cfg.resolution // r), int(MAX_WIDTH.value(cfg)))
 
 
 def _layer(module: nn.Module, sn: bool) -> nn.Module:
@@ -97,7 +100,7 @@ class Generator(nn.Module):
     def __init__(self, cfg: ModelConfig, norm: Callable[[int], nn.Module] = BatchNorm):
         super().__init__()
         self.cfg = cfg
-        sn = bool(cfg.options.get("g_spectral_norm", False))
+        sn = bool(G_SPECTRAL_NORM.value(cfg))
         n = int(math.log2(cfg.resolution // 4))
         res = [4 * 2**i for i in range(n + 1)]  # 4, 8, ..., R
         self.c4 = channels(cfg, 4)
@@ -117,7 +120,7 @@ class Discriminator(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        sn = bool(cfg.options.get("spectral_norm", True))
+        sn = bool(SPECTRAL_NORM.value(cfg))
         n = int(math.log2(cfg.resolution // 4))
         res = [cfg.resolution // 2**i for i in range(1, n + 1)]  # R/2, ..., 4: each block's output size
         c_in = [cfg.channels] + [channels(cfg, r) for r in res[:-1]]

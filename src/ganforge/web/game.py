@@ -143,7 +143,7 @@ def new_round(name: str):
 
 @bp.get("/api/game/rounds/<round_id>/image.png")
 def round_image(round_id: str):
-    from ganforge.sampling import generate, latents_for_seeds
+    from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
 
     row = _round(round_id)
     if row["truth"] == "real":
@@ -151,10 +151,8 @@ def round_image(round_id: str):
         image = np.asarray(images[row["source"] % len(images)])
     else:
         G, cfg = get_generator(row["run"])
-        labels = None
-        if cfg.num_classes:
-            labels = torch.tensor([row["source"] % cfg.num_classes])
-        image = generate(G, latents_for_seeds([row["source"]], cfg.latent_dim), labels)[0]
+        seeds = [row["source"]]
+        image = generate(G, latents_for_seeds(seeds, cfg.latent_dim), labels_for_seeds(seeds, cfg.num_classes))[0]
     return png_response(image)
 
 

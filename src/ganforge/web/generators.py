@@ -62,7 +62,7 @@ def run_config(name: str) -> dict:
 
 def get_generator(name: str):
     """(G, model config) of run ``name``, loaded on first use and cached; reloaded when its checkpoint changes."""
-    from ganforge.checkpoint import load_generator
+    from ganforge.artifacts import load_generator
 
     path = run_path(name)
     ckpt = path / "checkpoints" / "latest.pt"
