@@ -29,9 +29,10 @@ import numpy as np
 import torch
 from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, url_for
 
-from ganforge.web.generators import get_generator, get_real_images, png_response, run_names, run_path
+from ganforge.sampling import generate, latents_for_seeds
+from ganforge.web.generators import get_generator, get_real_images, png_response, run_dir, run_names
 from ganforge.web.params import choice_arg, int_arg, json_body
-from ganforge.web.runs import run_summary
+from ganforge.web.shared import run_summary
 
 bp = Blueprint("game", __name__)
 
@@ -126,7 +127,7 @@ def _round(round_id: str) -> sqlite3.Row:
 @bp.post("/api/game/<name>/rounds")
 def new_round(name: str):
     """Deal a round: ``{"id", "image_url"}``; the truth stays on the server."""
-    run_path(name)
+    run_dir(name)
     real_images = get_real_images(name)
     get_generator(name)  # a run without a checkpoint cannot play: 404 now, not at the image
     rng = secrets.SystemRandom()
@@ -143,8 +144,6 @@ def new_round(name: str):
 
 @bp.get("/api/game/rounds/<round_id>/image.png")
 def round_image(round_id: str):
-    from ganforge.sampling import generate, latents_for_seeds
-
     row = _round(round_id)
     if row["truth"] == "real":
         images = get_real_images(row["run"])
@@ -190,7 +189,7 @@ def api_results():
 
 @bp.get("/api/game/<name>/results")
 def api_run_results(name: str):
-    run_path(name)
+    run_dir(name)
     return jsonify(results_for(name))
 
 
@@ -199,7 +198,7 @@ def answers_csv():
     """Every answered round as CSV (one row per judgement); ``?run=NAME`` for one run."""
     run = request.args.get("run")
     if run is not None:
-        run_path(run)
+        run_dir(run)
     query = ("SELECT run, id, player, truth, answer, response_ms, server_ms, source, created, answered "
              "FROM rounds WHERE answer IS NOT NULL" + (" AND run = ?" if run else "") + " ORDER BY answered")
     buf = io.StringIO()
