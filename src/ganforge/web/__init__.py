@@ -82,10 +82,12 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(GanforgeError)
     def user_error(e):
-        return jsonify(error=str(e)), 400
+        return jsonify(error=security.hide_paths(str(e))), 400
 
     @app.errorhandler(HTTPException)
     def http_error(e):
+        if e.description:
+            e.description = security.hide_paths(e.description)
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
             response = jsonify(error=e.description)
             response.status_code = e.code

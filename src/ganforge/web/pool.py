@@ -30,6 +30,7 @@ from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import ServiceUnavailable
 
 from ganforge.errors import GanforgeError
+from ganforge.web.security import hide_paths
 
 
 class QueueFull(ServiceUnavailable):
@@ -114,7 +115,7 @@ class JobPool:
             job.error = (f"stopped after the time limit of {job.time_limit:.0f} s" if job.status == "timeout"
                          else "cancelled")
         except GanforgeError as e:
-            job.status, job.error = "failed", str(e)
+            job.status, job.error = "failed", hide_paths(str(e))
         except Exception as e:  # a bug: log it, show a one-line message
             logging.getLogger("ganforge.web").exception("job %s failed", job.kind)
             job.status, job.error = "failed", f"internal error: {type(e).__name__}"

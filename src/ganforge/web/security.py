@@ -8,6 +8,7 @@
   ``GET /api/csrf``); another site's page can neither read the token nor set the header
   without a CORS pre-flight we never grant. Requests a browser marks as cross-site are
   refused outright.
+- Messages: ``hide_paths`` replaces absolute server paths in error messages by file names.
 - Uploads: size capped by ``MAX_CONTENT_LENGTH`` (413), type sniffed from the first bytes,
   never the file name or declared type (415), decoded with the data pipeline's safe decoder
   under a pixel limit (400).
@@ -16,7 +17,9 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, abort, current_app, jsonify, redirect, request
@@ -26,6 +29,8 @@ from ganforge.data.decode import UnusableImage, decode_image
 
 TOKEN_COOKIE = "ganforge_token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# An absolute path in a message: "/" not inside a word, a URL or a relative path.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/[^\s'\"(),;]+")
 
 # Leading bytes of the image formats we accept.
 SIGNATURES = {
@@ -54,8 +59,8 @@ def check_access_token():
     token = current_app.config.get("ACCESS_TOKEN")
     if not token:
         return None
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer ") and _same(auth[7:], token):
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and _same(credentials.strip(), token):  # schemes are case-insensitive (RFC 9110)
         return None
     if _same(request.cookies.get(TOKEN_COOKIE), token):
         return None
@@ -82,6 +87,19 @@ def check_csrf():
     if not _same(request.headers.get("X-CSRF-Token"), current_app.config["CSRF_TOKEN"]):
         abort(403, description="missing or wrong X-CSRF-Token header (GET /api/csrf gives the token)")
     return None
+
+
+def hide_paths(message: str) -> str:
+    """``message`` with each absolute path on this machine shortened to its file name: the
+    server's folder layout is none of a client's business (URL paths such as /api/csrf stay)."""
+    def short(match: re.Match) -> str:
+        path = match.group(0).rstrip(".")
+        top = path.split("/")[1]
+        if not top or not Path("/", top).is_dir():
+            return match.group(0)
+        return Path(path).name + match.group(0)[len(path):]
+
+    return _ABSOLUTE_PATH.sub(short, message)
 
 
 def add_headers(response):
