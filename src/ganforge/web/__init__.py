@@ -45,6 +45,7 @@ DEFAULTS = {
     "MAX_GRID_IMAGES": 64,           # images per grid request
     "MAX_CONTENT_LENGTH": 8 << 20,   # bytes per request (uploads); larger gets 413
     "MAX_UPLOAD_PIXELS": 4096 * 4096,  # decoded size limit of an uploaded image
+    "ALLOWED_HOSTS": ("localhost", "127.0.0.1", "[::1]"),  # Host header values answered: name or name:port
     "ACCESS_TOKEN": None,            # when set, every request must carry it (cookie, header or ?token=)
     "JOB_WORKERS": 1,                # threads running long jobs (projection, inpainting, videos)
     "JOB_QUEUE": 4,                  # jobs waiting beyond the running ones; more get 503 + Retry-After

@@ -1,5 +1,9 @@
-"""The safety layer: access token, cross-site request protection, response headers, uploads.
+"""The safety layer: allowed hosts, access token, cross-site request protection, response headers, uploads.
 
+- Hosts: every request must name, in its ``Host`` header, a host the server was started for
+  (``ALLOWED_HOSTS``: ``name`` for any port or ``name:port``), else 400. This stops DNS
+  rebinding, where a web page the user visits points its own name at 127.0.0.1 and then
+  reads the app as if it were same-origin. A POST's ``Origin`` must name an allowed host too.
 - Access token (optional, for non-local use): when ``ACCESS_TOKEN`` is set every request
   must carry it as ``Authorization: Bearer T``, the ``ganforge_token`` cookie, or once as
   ``?token=T`` (which sets the cookie and redirects to the clean URL).
@@ -44,6 +48,7 @@ SIGNATURES = {
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("CSRF_TOKEN", secrets.token_urlsafe(32))
+    app.before_request(check_host)
     app.before_request(check_access_token)
     app.before_request(check_csrf)
     app.after_request(add_headers)
@@ -53,6 +58,37 @@ def init_app(app: Flask) -> None:
 
 def _same(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a.encode(), b.encode())
+
+
+def split_host(host: str) -> tuple[str, int | None]:
+    """``name[:port]`` (``[v6]:port`` for IPv6) -> (lower-case name, port or None)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        name, port = name + "]", rest[1:] if rest.startswith(":") else None
+    else:
+        name, _, port = host.partition(":")
+    return name, int(port) if port and port.isdigit() else None
+
+
+def host_allowed(host: str, default_port: int) -> bool:
+    """Whether ``host`` (a Host header or an Origin's ``name[:port]``) is one of ``ALLOWED_HOSTS``."""
+    name, port = split_host(host)
+    port = port or default_port
+    for allowed in current_app.config["ALLOWED_HOSTS"]:
+        allowed_name, allowed_port = split_host(allowed)
+        if name == allowed_name and allowed_port in (None, port):
+            return True
+    return False
+
+
+def check_host():
+    host = request.headers.get("Host", "")
+    if not host_allowed(host, 443 if request.scheme == "https" else 80):
+        name = split_host(host)[0] or "(none)"
+        abort(400, description=f"this server does not answer to the host {host!r}; if clients reach it by that "
+                               f"name, start it with --allowed-host {name}")
+    return None
 
 
 def check_access_token():
@@ -82,8 +118,10 @@ def check_csrf():
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         abort(403, description="cross-site request refused")
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-        abort(403, description="cross-origin request refused")
+    if origin and origin != "null":
+        parts = urlsplit(origin)
+        if not host_allowed(parts.netloc, 443 if parts.scheme == "https" else 80):
+            abort(403, description="cross-origin request refused")
     if not _same(request.headers.get("X-CSRF-Token"), current_app.config["CSRF_TOKEN"]):
         abort(403, description="missing or wrong X-CSRF-Token header (GET /api/csrf gives the token)")
     return None
