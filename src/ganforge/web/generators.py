@@ -136,9 +136,10 @@ def png_response(image, download_name: str | None = None):
     return send_file(io.BytesIO(png_bytes(image)), mimetype="image/png", max_age=0, download_name=download_name)
 
 
-def png_bytes(image) -> bytes:
+def png_bytes(image, compress_level: int = 6) -> bytes:
+    """A PIL image (or uint8 (H, W, C) array) as PNG bytes; ``compress_level`` 0-9 (zlib; 6 is Pillow's default)."""
     if isinstance(image, np.ndarray):
         image = to_pil(image)
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    image.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()
