@@ -55,7 +55,7 @@ demo: setup $(DEMO_DATA)
 	@echo "checkpoint: $(DEMO_RUN)/checkpoints/latest.pt"
 	@echo "in a browser: $(BIN)/ganforge serve $(DEMO_RUN)   (then open http://127.0.0.1:8000/)"
 
-# Debian's chromium and chromedriver for the browser test (tests/test_web_browser.py), when apt-get
+# Debian's chromium and chromedriver for the browser test (tests/web/test_web_browser.py), when apt-get
 # is there and we are root; without them that test is skipped.
 browser:
 	@if [ ! -x /usr/bin/chromedriver ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \

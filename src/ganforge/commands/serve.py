@@ -19,6 +19,10 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes it to the network")
     p.add_argument("--port", type=int, default=8000, help="port")
     p.add_argument("--threads", type=int, default=8, help="request threads (light requests: pages, grids, edits)")
+    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+                   help="another host name clients use to reach the server (repeatable; without a port, any "
+                        "port). Requests naming any other host are refused, which stops DNS rebinding; "
+                        "127.0.0.1, localhost and [::1] with --port, and --host, are always allowed")
     p.add_argument("--token", default=os.environ.get("GANFORGE_TOKEN"),
                    help="access token every request must carry (env GANFORGE_TOKEN); made up and printed "
                         "when --host is not a loopback address and none is given")
@@ -54,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
     token = args.token
     if not token and not is_loopback(args.host):
         token = secrets.token_urlsafe(24)  # never expose the app to a network without one
+    bound = f"[{args.host}]" if ":" in args.host else args.host
+    hosts = [f"{name}:{args.port}" for name in ("127.0.0.1", "localhost", "[::1]", bound)] + args.allowed_host
     app = create_app(path, {
-        "ACCESS_TOKEN": token or None, "JOB_WORKERS": args.job_workers, "JOB_QUEUE": args.job_queue,
+        "ALLOWED_HOSTS": hosts, "ACCESS_TOKEN": token or None, "JOB_WORKERS": args.job_workers, "JOB_QUEUE": args.job_queue,
         "JOB_TIME_LIMIT": args.job_time_limit, "MAX_CONTENT_LENGTH": int(args.max_upload_mb * (1 << 20)),
         **({"GAME_DB": args.db} if args.db else {}),
     })

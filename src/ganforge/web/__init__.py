@@ -1,10 +1,29 @@
 """The Flask web app: ``create_app(runs_path)`` builds it; ``ganforge serve`` runs it under waitress.
 
-One blueprint per feature (runs, explore, morph, embed, inpaint, training, game, jobs);
-generators are loaded once per app and cached (``generators.py``); every page has a
-JSON endpoint beside it so the app is scriptable (``/api/...``); files are served only
-from inside the runs directory. ``security.py`` holds the access token, CSRF and upload
-checks; ``jobs.py`` the bounded worker pool that runs projection, inpainting and videos.
+Blueprints, one per feature, each with its page(s) and a JSON endpoint beside them so the
+app is scriptable (``/api/...``):
+
+- ``runs``      the list of runs, a run's page, its files and seed grids
+- ``explore``   one image with sliders along the run's editing directions
+- ``morph``     a path through latents as a GIF or MP4
+- ``embed``     project an uploaded photo into the latent space; the child of two latents
+- ``inpaint``   fill a painted-over region of an image
+- ``training``  the live view of a run's losses, metrics and samples
+- ``game``      "Real or fake?", the HYPE-∞ human evaluation
+- ``jobs``      the status, result and cancellation of long jobs
+
+The shared layer, which blueprints import and which imports no blueprint (as in Flask's
+tutorial, no blueprint imports another):
+
+- ``generators.py``  run lookup confined to the runs directory; per-app caches of generators,
+  discriminators, real images and stored latents
+- ``shared.py``      a run's summary, latent keys, the class parameter, an uploaded photo as
+  the model sees it
+- ``params.py``      checked request parameters (400 with a one-line message)
+- ``pool.py``        the bounded worker pool that runs projection, inpainting and videos
+- ``security.py``    the access token, CSRF and upload checks
+
+Files are served only from inside the runs directory.
 
 Scripting a state-changing endpoint: ``GET /api/csrf`` gives ``{"csrf": T}``; send
 ``X-CSRF-Token: T`` with every POST (plus ``Authorization: Bearer TOKEN`` when the
@@ -19,11 +38,14 @@ from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from ganforge.errors import GanforgeError
+from ganforge.runs import RunDir
+from ganforge.web import embed, explore, game, generators, inpaint, jobs, morph, pool, runs, security, training
 
 DEFAULTS = {
     "MAX_GRID_IMAGES": 64,           # images per grid request
     "MAX_CONTENT_LENGTH": 8 << 20,   # bytes per request (uploads); larger gets 413
     "MAX_UPLOAD_PIXELS": 4096 * 4096,  # decoded size limit of an uploaded image
+    "ALLOWED_HOSTS": ("localhost", "127.0.0.1", "[::1]"),  # Host header values answered: name or name:port
     "ACCESS_TOKEN": None,            # when set, every request must carry it (cookie, header or ?token=)
     "JOB_WORKERS": 1,                # threads running long jobs (projection, inpainting, videos)
     "JOB_QUEUE": 4,                  # jobs waiting beyond the running ones; more get 503 + Retry-After
@@ -40,7 +62,7 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
     if not runs_path.is_dir():
         raise GanforgeError(f"no such directory: {runs_path}")
     app = Flask(__name__)
-    if (runs_path / "config.json").is_file():  # a single run: show only it
+    if RunDir.is_run(runs_path):  # a single run: show only it
         app.config["RUNS_ROOT"], app.config["ONLY_RUN"] = runs_path.parent, runs_path.name
     else:
         app.config["RUNS_ROOT"], app.config["ONLY_RUN"] = runs_path, None
@@ -50,11 +72,9 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
     if not app.config["GAME_DB"]:
         app.config["GAME_DB"] = str(runs_path / "ganforge-web.sqlite")
 
-    from ganforge.web import embed, explore, game, generators, inpaint, jobs, morph, runs, security, training
-
     security.init_app(app)
     generators.init_app(app)
-    jobs.init_app(app)
+    pool.init_app(app)
     game.init_app(app)
     for module in (runs, explore, morph, embed, inpaint, training, game, jobs):
         app.register_blueprint(module.bp)
@@ -63,10 +83,12 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
 
     @app.errorhandler(GanforgeError)
     def user_error(e):
-        return jsonify(error=str(e)), 400
+        return jsonify(error=security.hide_paths(str(e))), 400
 
     @app.errorhandler(HTTPException)
     def http_error(e):
+        if e.description:
+            e.description = security.hide_paths(e.description)
         if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
             response = jsonify(error=e.description)
             response.status_code = e.code

@@ -5,20 +5,15 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
+from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
-from ganforge.web.explore import prepared_photo, resolve_key
+from ganforge.latent import midpoint, project
 from ganforge.web.generators import get_discriminator, get_generator, png_bytes, store_latent
-from ganforge.web.jobs import submit
 from ganforge.web.params import int_arg, json_body
-from ganforge.web.runs import run_summary
+from ganforge.web.pool import submit
+from ganforge.web.shared import prepared_photo, resolve_key, run_summary, steps_arg
 
 bp = Blueprint("embed", __name__)
-
-
-def steps_arg(source) -> int:
-    return int_arg("steps", current_app.config["PROJECT_STEPS"], 1, current_app.config["MAX_PROJECT_STEPS"],
-                   source=source)
 
 
 @bp.get("/runs/<name>/embed")
@@ -30,8 +25,6 @@ def page(name: str):
 def api_embed(name: str):
     """Multipart ``image`` (+ ``steps``, ``restarts``) -> 202 and a job; its data hold ``latent``
     (a key for the other endpoints), ``psnr`` and the loss curve; its file the reconstruction."""
-    from ganforge.latent import project
-
     target = prepared_photo(name)
     steps = steps_arg(request.form)
     restarts = int_arg("restarts", 2, 1, 8, source=request.form)
@@ -53,8 +46,6 @@ def api_embed(name: str):
 @bp.post("/api/runs/<name>/child")
 def api_child(name: str):
     """JSON ``{"a": KEY, "b": KEY}`` -> the spherical midpoint of the two latents as a new key."""
-    from ganforge.latent import midpoint
-
     body = json_body()
     for field in ("a", "b"):
         if not isinstance(body.get(field), (str, int)) or isinstance(body.get(field), bool):

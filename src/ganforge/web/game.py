@@ -12,9 +12,12 @@ time in SQLite. Per run we report:
 each with a bootstrap 95 % confidence interval (percentile method, 2,000 resamples of the
 judgements, fixed seed so the page is stable), and the counts they rest on.
 
-The truth is kept on the server: a round's image URL carries only the round id, real and
-generated images go through the same PNG encoder at the same size, and the truth is
-revealed only in the answer's reply. A round can be answered once.
+The truth is kept on the server: a round's image URL carries only the round id, and the
+truth is revealed only in the answer's reply. A round can be answered once. Nothing about
+the image tells the truth either: dealing a round makes both a real and a generated image
+whatever the truth (so dealing takes the same time), the one shown is stored as an
+uncompressed PNG (the same byte count for both kinds) in one cache, and the image request
+serves it from there, the same path for both kinds.
 """
 
 from __future__ import annotations
@@ -23,21 +26,25 @@ import csv
 import io
 import secrets
 import sqlite3
+import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
-import torch
-from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, url_for
+from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, send_file,
+                   url_for)
 
-from ganforge.web.generators import get_generator, get_real_images, png_response, run_names, run_path
+from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
+from ganforge.web.generators import get_generator, get_real_images, png_bytes, run_dir, run_names
 from ganforge.web.params import choice_arg, int_arg, json_body
-from ganforge.web.runs import run_summary
+from ganforge.web.shared import run_summary
 
 bp = Blueprint("game", __name__)
 
 PLAYER_COOKIE = "ganforge_player"
 BOOTSTRAP_SAMPLES = 2000
 MAX_RESPONSE_MS = 10 * 60 * 1000  # a longer "response time" is someone who walked away: stored as unknown
+MAX_ROUND_IMAGES = 256  # dealt rounds whose image is kept ready (older ones are made again when asked)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rounds (
@@ -61,6 +68,8 @@ def init_app(app: Flask) -> None:
         db.execute("PRAGMA journal_mode=WAL")  # readers (results page) do not block the players
         db.executescript(SCHEMA)
     app.teardown_appcontext(_close_db)
+    app.extensions["ganforge.round_images"] = OrderedDict()
+    app.extensions["ganforge.round_images.lock"] = threading.Lock()
 
 
 def db() -> sqlite3.Connection:
@@ -123,16 +132,35 @@ def _round(round_id: str) -> sqlite3.Row:
     return row
 
 
+def _round_png(run: str, truth: str, source: int) -> bytes:
+    """The round's image as PNG bytes; a real and a generated image are made whatever the truth."""
+    images = get_real_images(run)
+    real = np.asarray(images[source % len(images)])
+    G, cfg = get_generator(run)
+    fake = generate(G, latents_for_seeds([source], cfg.latent_dim), labels_for_seeds([source], cfg.num_classes))[0]
+    # Stored (no zlib compression): a real image would otherwise compress to another size than a fake.
+    return png_bytes(real if truth == "real" else fake, compress_level=0)
+
+
+def _keep_round_png(round_id: str, data: bytes) -> None:
+    cache = current_app.extensions["ganforge.round_images"]
+    with current_app.extensions["ganforge.round_images.lock"]:
+        cache[round_id] = data
+        while len(cache) > MAX_ROUND_IMAGES:
+            cache.popitem(last=False)
+
+
 @bp.post("/api/game/<name>/rounds")
 def new_round(name: str):
     """Deal a round: ``{"id", "image_url"}``; the truth stays on the server."""
-    run_path(name)
+    run_dir(name)
     real_images = get_real_images(name)
     get_generator(name)  # a run without a checkpoint cannot play: 404 now, not at the image
     rng = secrets.SystemRandom()
     truth = rng.choice(("real", "fake"))
     source = rng.randrange(len(real_images)) if truth == "real" else rng.randrange(2**31)
     round_id, player = secrets.token_urlsafe(12), _player()
+    _keep_round_png(round_id, _round_png(name, truth, source))
     with db():
         db().execute("INSERT INTO rounds (id, run, truth, source, player, created) VALUES (?, ?, ?, ?, ?, ?)",
                      (round_id, name, truth, source, player, time.time()))
@@ -143,17 +171,12 @@ def new_round(name: str):
 
 @bp.get("/api/game/rounds/<round_id>/image.png")
 def round_image(round_id: str):
-    from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
-
     row = _round(round_id)
-    if row["truth"] == "real":
-        images = get_real_images(row["run"])
-        image = np.asarray(images[row["source"] % len(images)])
-    else:
-        G, cfg = get_generator(row["run"])
-        seeds = [row["source"]]
-        image = generate(G, latents_for_seeds(seeds, cfg.latent_dim), labels_for_seeds(seeds, cfg.num_classes))[0]
-    return png_response(image)
+    data = current_app.extensions["ganforge.round_images"].get(round_id)
+    if data is None:  # dealt before a restart, or long ago
+        data = _round_png(row["run"], row["truth"], row["source"])
+        _keep_round_png(round_id, data)
+    return send_file(io.BytesIO(data), mimetype="image/png", max_age=0)
 
 
 @bp.post("/api/game/rounds/<round_id>/answer")
@@ -188,7 +211,7 @@ def api_results():
 
 @bp.get("/api/game/<name>/results")
 def api_run_results(name: str):
-    run_path(name)
+    run_dir(name)
     return jsonify(results_for(name))
 
 
@@ -197,7 +220,7 @@ def answers_csv():
     """Every answered round as CSV (one row per judgement); ``?run=NAME`` for one run."""
     run = request.args.get("run")
     if run is not None:
-        run_path(run)
+        run_dir(run)
     query = ("SELECT run, id, player, truth, answer, response_ms, server_ms, source, created, answered "
              "FROM rounds WHERE answer IS NOT NULL" + (" AND run = ?" if run else "") + " ORDER BY answered")
     buf = io.StringIO()

@@ -8,7 +8,6 @@ latents made by embedding (an LRU store keyed by unguessable ids).
 from __future__ import annotations
 
 import io
-import json
 import re
 import secrets
 import threading
@@ -19,7 +18,12 @@ import numpy as np
 import torch
 from flask import Flask, abort, current_app, send_file
 
-from ganforge.runs import find_runs
+from ganforge.artifacts import load_generator
+from ganforge.data.dataset import load_dataset
+from ganforge.errors import ConfigError, DataError
+from ganforge.latent import load_discriminator
+from ganforge.runs import RunDir, find_runs
+from ganforge.sampling import to_pil
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_LATENTS = 512  # embedded/derived latents kept per app (oldest forgotten first)
@@ -42,7 +46,7 @@ def run_names() -> list[str]:
     return [p.name for p in find_runs(root) if p != root]
 
 
-def run_path(name: str) -> Path:
+def run_dir(name: str) -> RunDir:
     """The run directory called ``name``, or 404: names never leave the runs directory."""
     if not _NAME.match(name) or name not in run_names():
         abort(404, description=f"no run named {name!r}")
@@ -50,22 +54,20 @@ def run_path(name: str) -> Path:
     path = (root / name).resolve()
     if path.parent != root.resolve():
         abort(404, description=f"no run named {name!r}")
-    return path
+    return RunDir(path)
 
 
 def run_config(name: str) -> dict:
+    """The run's config.json, or {} when it cannot be read (the pages show what they can)."""
     try:
-        return json.loads((run_path(name) / "config.json").read_text())
-    except (OSError, json.JSONDecodeError):
+        return run_dir(name).read_config()
+    except ConfigError:
         return {}
 
 
 def get_generator(name: str):
     """(G, model config) of run ``name``, loaded on first use and cached; reloaded when its checkpoint changes."""
-    from ganforge.artifacts import load_generator
-
-    path = run_path(name)
-    ckpt = path / "checkpoints" / "latest.pt"
+    ckpt = run_dir(name).latest_checkpoint
     if not ckpt.is_file():
         abort(404, description=f"run {name!r} has no checkpoint yet")
     mtime = ckpt.stat().st_mtime_ns
@@ -80,14 +82,12 @@ def get_generator(name: str):
 
 def get_discriminator(name: str):
     """The run's discriminator (feature and realism losses of projection/inpainting), cached like G."""
-    from ganforge.latent import load_discriminator
-
     version = generator_version(name)
     cache = current_app.extensions["ganforge.discriminators"]
     with current_app.extensions["ganforge.lock"]:
         hit = cache.get(name)
         if hit is None or hit[0] != version:
-            hit = cache[name] = (version, load_discriminator(run_path(name) / "checkpoints" / "latest.pt"))
+            hit = cache[name] = (version, load_discriminator(run_dir(name).latest_checkpoint))
     return hit[1]
 
 
@@ -99,9 +99,6 @@ def generator_version(name: str) -> int:
 
 def get_real_images(name: str) -> np.ndarray:
     """The run's training images, uint8 (N, H, W, C), loaded once; 409 when the data set is gone."""
-    from ganforge.data.dataset import load_dataset
-    from ganforge.errors import DataError
-
     path = run_config(name).get("data", {}).get("path")
     cache = current_app.extensions["ganforge.datasets"]
     with current_app.extensions["ganforge.lock"]:
@@ -139,11 +136,10 @@ def png_response(image, download_name: str | None = None):
     return send_file(io.BytesIO(png_bytes(image)), mimetype="image/png", max_age=0, download_name=download_name)
 
 
-def png_bytes(image) -> bytes:
-    from ganforge.sampling import to_pil
-
+def png_bytes(image, compress_level: int = 6) -> bytes:
+    """A PIL image (or uint8 (H, W, C) array) as PNG bytes; ``compress_level`` 0-9 (zlib; 6 is Pillow's default)."""
     if isinstance(image, np.ndarray):
         image = to_pil(image)
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    image.save(buf, format="PNG", compress_level=compress_level)
     return buf.getvalue()

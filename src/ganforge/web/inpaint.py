@@ -6,19 +6,18 @@ any size: resized to the model's resolution); the fill runs as a job."""
 
 from __future__ import annotations
 
-import numpy as np
 from urllib.parse import quote
 
+import numpy as np
 from flask import Blueprint, abort, render_template, request, url_for
 from PIL import Image
 
-from ganforge.web.embed import steps_arg
-from ganforge.web.explore import prepared_photo
-from ganforge.web.generators import get_discriminator, get_generator, png_bytes, store_latent
-from ganforge.web.jobs import submit
+from ganforge.latent import inpaint
+from ganforge.web.generators import get_discriminator, get_generator, png_bytes, png_response, store_latent
 from ganforge.web.params import int_arg
-from ganforge.web.runs import run_summary
+from ganforge.web.pool import submit
 from ganforge.web.security import read_image
+from ganforge.web.shared import prepared_photo, run_summary, steps_arg
 
 bp = Blueprint("inpaint", __name__)
 
@@ -28,11 +27,15 @@ def page(name: str):
     return render_template("inpaint.html", run=run_summary(name))
 
 
+@bp.post("/api/runs/<name>/photo.png")
+def api_photo(name: str):
+    """An uploaded photo cropped and resized exactly as the model sees it (for drawing masks on)."""
+    return png_response(prepared_photo(name))
+
+
 @bp.post("/api/runs/<name>/inpaint")
 def api_inpaint(name: str):
     """Multipart ``image`` and ``mask`` (+ ``steps``, ``restarts``) -> 202 and a job whose file is the filled image."""
-    from ganforge.latent import inpaint
-
     G, cfg = get_generator(name)
     image = prepared_photo(name)
     drawn = read_image("mask", "L").resize((cfg.resolution, cfg.resolution), Image.Resampling.BOX)

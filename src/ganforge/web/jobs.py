@@ -1,157 +1,14 @@
-"""Long jobs (projection, inpainting, videos) in a bounded worker pool with time limits.
-
-``JobPool(workers, max_queue, time_limit)`` runs at most ``workers`` jobs at once and holds
-at most ``max_queue`` more; a submission beyond that gets ``QueueFull`` (the endpoint
-answers 503 with Retry-After) instead of piling up unbounded work. The request threads
-stay free for light requests (grids, edits) while jobs run.
-
-A job function receives its ``Job`` and reports progress through ``job.report(step,
-total, loss)``; that call also enforces the time limit and cancellation by raising
-``JobStopped`` inside the job (Python cannot kill a thread, so the stop is cooperative and
-happens at the next progress report). A job returns ``(data, file)``: JSON-able ``data``
-and optionally ``file = (bytes, mimetype, filename)``, fetched at ``/api/jobs/<id>/result``.
-Job ids are unguessable; finished jobs are forgotten after ``keep`` newer ones.
-"""
+"""Jobs: the status, result and cancellation of long jobs queued in the worker pool (``pool.py``)."""
 
 from __future__ import annotations
 
-import secrets
-import threading
-import time
-from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+import io
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request, send_file
-from werkzeug.exceptions import ServiceUnavailable
+from flask import Blueprint, abort, jsonify, request, send_file
 
-from ganforge.errors import GanforgeError
+from ganforge.web.pool import Job, pool
 
 bp = Blueprint("jobs", __name__)
-
-
-class QueueFull(ServiceUnavailable):
-    def __init__(self, busy: int):
-        super().__init__(description=f"busy: {busy} jobs running or queued; try again in a moment")
-        self.retry_after = 5
-
-    def get_headers(self, environ=None, scope=None):
-        return [*super().get_headers(environ, scope), ("Retry-After", str(self.retry_after))]
-
-
-class JobStopped(Exception):
-    """Raised inside a job by ``report`` when it ran out of time or was cancelled."""
-
-
-class Job:
-    def __init__(self, kind: str, time_limit: float):
-        self.id = secrets.token_urlsafe(12)
-        self.kind = kind
-        self.time_limit = time_limit
-        self.status = "queued"  # queued | running | done | failed | timeout | cancelled
-        self.progress = {"step": 0, "total": 0, "loss": None}
-        self.created, self.started, self.finished = time.time(), None, None
-        self.data: dict | None = None
-        self.file: tuple[bytes, str, str] | None = None
-        self.error: str | None = None
-        self.cancel_requested = False
-
-    def report(self, step: int, total: int, loss: float | None = None) -> None:
-        """Progress callback: record it, and stop the job if its time is up or it was cancelled."""
-        self.progress = {"step": int(step), "total": int(total), "loss": None if loss is None else float(loss)}
-        if self.cancel_requested:
-            raise JobStopped("cancelled")
-        if self.started and time.time() - self.started > self.time_limit:
-            raise JobStopped("timeout")
-
-    def to_dict(self) -> dict:
-        now = time.time()
-        return {
-            "id": self.id, "kind": self.kind, "status": self.status, "progress": self.progress,
-            "error": self.error, "data": self.data,
-            "result_url": f"/api/jobs/{self.id}/result" if self.file else None,
-            "queued_s": round((self.started or now) - self.created, 3),
-            "running_s": round((self.finished or now) - self.started, 3) if self.started else 0.0,
-            "time_limit_s": self.time_limit,
-        }
-
-
-class JobPool:
-    def __init__(self, workers: int = 1, max_queue: int = 4, time_limit: float = 300.0, keep: int = 64):
-        self.workers, self.max_queue, self.time_limit, self.keep = workers, max_queue, time_limit, keep
-        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ganforge-job")
-        self._jobs: OrderedDict[str, Job] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def active(self) -> int:
-        return sum(j.status in ("queued", "running") for j in self._jobs.values())
-
-    def submit(self, kind: str, fn: Callable[[Job], tuple[dict, tuple | None]]) -> Job:
-        with self._lock:
-            busy = self.active()
-            if busy >= self.workers + self.max_queue:
-                raise QueueFull(busy)
-            job = Job(kind, self.time_limit)
-            self._jobs[job.id] = job
-            finished = [k for k, j in self._jobs.items() if j.status not in ("queued", "running")]
-            for k in finished[: max(0, len(self._jobs) - self.keep)]:
-                del self._jobs[k]
-        self._executor.submit(self._run, job, fn)
-        return job
-
-    def _run(self, job: Job, fn) -> None:
-        if job.cancel_requested:
-            job.status, job.finished = "cancelled", time.time()
-            return
-        job.status, job.started = "running", time.time()
-        try:
-            job.data, job.file = fn(job)
-            job.status = "done"
-        except JobStopped as e:
-            job.status = str(e)
-            job.error = (f"stopped after the time limit of {job.time_limit:.0f} s" if job.status == "timeout"
-                         else "cancelled")
-        except GanforgeError as e:
-            job.status, job.error = "failed", str(e)
-        except Exception as e:  # a bug: log it, show a one-line message
-            import logging
-
-            logging.getLogger("ganforge.web").exception("job %s failed", job.kind)
-            job.status, job.error = "failed", f"internal error: {type(e).__name__}"
-        finally:
-            job.finished = time.time()
-
-    def get(self, job_id: str) -> Job | None:
-        return self._jobs.get(job_id)
-
-    def shutdown(self) -> None:
-        for job in list(self._jobs.values()):
-            job.cancel_requested = True
-        self._executor.shutdown(wait=False, cancel_futures=True)
-
-
-def init_app(app: Flask) -> None:
-    app.extensions["ganforge.jobs"] = JobPool(app.config["JOB_WORKERS"], app.config["JOB_QUEUE"],
-                                              app.config["JOB_TIME_LIMIT"])
-
-
-def pool() -> JobPool:
-    return current_app.extensions["ganforge.jobs"]
-
-
-def submit(kind: str, fn) -> tuple:
-    """Queue ``fn(job)`` and answer 202 with the job's status (or 503 when the pool is full).
-
-    ``fn`` runs in a worker thread inside an app context (no request context: read the
-    request before submitting)."""
-    app = current_app._get_current_object()
-
-    def in_app(job: Job):
-        with app.app_context():
-            return fn(job)
-
-    job = pool().submit(kind, in_app)
-    return jsonify(job.to_dict()), 202
 
 
 def _job(job_id: str) -> Job:
@@ -173,8 +30,6 @@ def result(job_id: str):
         abort(409, description=f"job is {job.status}")
     if job.file is None:
         abort(404, description="this job has no file")
-    import io
-
     data, mimetype, filename = job.file
     return send_file(io.BytesIO(data), mimetype=mimetype, download_name=filename, max_age=0,
                      as_attachment=request.args.get("download") == "1")

@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from flask import Blueprint, abort, render_template
 
-from ganforge.web.explore import resolve_key
+from ganforge.latent import MODES, interpolate, render, write_video
 from ganforge.web.generators import get_generator
-from ganforge.web.jobs import submit
 from ganforge.web.params import choice_arg, float_arg, int_arg, json_body
-from ganforge.web.runs import run_summary
+from ganforge.web.pool import submit
+from ganforge.web.shared import resolve_key, run_summary
 
 bp = Blueprint("morph", __name__)
 
@@ -32,8 +32,6 @@ def page(name: str):
 def api_morph(name: str):
     """JSON ``{"keys": ["seed:1", "latent:ID", ...], "frames": 48, "mode": "slerp", "loop": false,
     "fps": 24, "format": "gif"|"mp4", "psi": 1}`` -> 202 and a job whose result is the video."""
-    from ganforge.latent import MODES, interpolate, write_video
-
     body = json_body()
     keys = body.get("keys")
     if not isinstance(keys, list) or not 2 <= len(keys) <= MAX_KEYS:
@@ -55,8 +53,6 @@ def api_morph(name: str):
         labels = torch.full((frames,), int(resolved[0][1] or 0), dtype=torch.long)
 
     def job_fn(job):
-        from ganforge.latent import render
-
         out = []
         for i in range(0, frames, RENDER_BATCH):
             job.report(i, frames)

@@ -12,7 +12,10 @@ _MISSING = object()
 
 def json_body() -> dict:
     """The request's JSON object, or 400."""
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # e.g. "[" * 100000: the parser's recursion ends before the nesting does
+        abort(400, description="the JSON body is nested too deeply")
     if not isinstance(body, dict):
         abort(400, description="send a JSON object (Content-Type: application/json)")
     return body

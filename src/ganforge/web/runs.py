@@ -2,52 +2,20 @@
 
 from __future__ import annotations
 
+from operator import attrgetter
+
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, send_file, url_for
 
-from ganforge.runs import read_jsonl
-from ganforge.web.generators import run_config, run_names, run_path
+from ganforge.latent import labels_for_seeds, render, sample_latents
+from ganforge.sampling import image_grid
+from ganforge.web.generators import get_generator, png_response, run_dir, run_names
+from ganforge.web.params import float_arg, int_arg
+from ganforge.web.shared import class_arg, run_summary
 
 bp = Blueprint("runs", __name__)
 
-RUN_FILES = {"samples.png": "samples/latest.png", "loss.png": "loss.png"}
-
-
-def run_summary(name: str) -> dict:
-    path = run_path(name)
-    config = run_config(name)
-    log = read_jsonl(path / "log.jsonl")
-    last = log[-1] if log else {}
-    model = config.get("model", {})
-    data = config.get("data", {})
-    return {
-        "name": name,
-        "model": model.get("family"),
-        "resolution": model.get("resolution"),
-        "channels": model.get("channels"),
-        "num_classes": model.get("num_classes", 0),
-        "data": data.get("path"),
-        "images": data.get("count"),
-        "step": last.get("step", 0),
-        "last": {k: v for k, v in last.items() if k != "step"},
-        "classes": data.get("classes") or [],
-        "has_checkpoint": (path / "checkpoints" / "latest.pt").is_file(),
-        "metrics": latest_metrics(read_jsonl(path / "metrics.jsonl")),
-    }
-
-
-def latest_metrics(records: list[dict]) -> dict:
-    """The newest value of every metric in ``metrics.jsonl`` records, with the step it was measured at.
-
-    Metrics may be measured at different steps (e.g. FID every 5k, precision every 10k), so
-    each key keeps its own latest record: {"fid[...]": {"value": 31.2, "step": 5000}, ...}.
-    """
-    out: dict = {}
-    for record in records:
-        step = record.get("step")
-        for key, value in record.items():
-            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
-                out[key] = {"value": value, "step": step}
-    return out
+# A fixed allow-list: nothing else in the run is served.
+RUN_FILES = {"samples.png": attrgetter("latest_samples"), "loss.png": attrgetter("loss_plot")}
 
 
 @bp.get("/")
@@ -65,9 +33,9 @@ def run_page(name: str):
 
 @bp.get("/runs/<name>/files/<filename>")
 def run_file(name: str, filename: str):
-    if filename not in RUN_FILES:  # a fixed allow-list: nothing else in the run is served
+    if filename not in RUN_FILES:
         abort(404)
-    path = run_path(name) / RUN_FILES[filename]
+    path = RUN_FILES[filename](run_dir(name))
     if not path.is_file():
         abort(404, description=f"{filename} does not exist yet")
     return send_file(path, mimetype="image/png", max_age=0)
@@ -85,6 +53,11 @@ def api_run(name: str):
 
 @bp.get("/api/runs/<name>/grid.png")
 def api_grid(name: str):
-    from ganforge.web.explore import grid_image
-
-    return grid_image(name)
+    """Images of seeds seed..seed+n-1: ``?seed=&n=&psi=&class=`` (the run page and Explore show it)."""
+    seed = int_arg("seed", 0, 0, 2**31 - 1)
+    n = int_arg("n", 16, 1, current_app.config["MAX_GRID_IMAGES"])
+    psi = float_arg("psi", 1.0, 0.0, 2.0)
+    G, cfg = get_generator(name)
+    seeds = range(seed, seed + n)
+    labels = labels_for_seeds(seeds, cfg.num_classes, class_arg(name))
+    return png_response(image_grid(render(G, sample_latents(seeds, cfg.latent_dim, psi=psi), labels)))

@@ -1,5 +1,9 @@
-"""The safety layer: access token, cross-site request protection, response headers, uploads.
+"""The safety layer: allowed hosts, access token, cross-site request protection, response headers, uploads.
 
+- Hosts: every request must name, in its ``Host`` header, a host the server was started for
+  (``ALLOWED_HOSTS``: ``name`` for any port or ``name:port``), else 400. This stops DNS
+  rebinding, where a web page the user visits points its own name at 127.0.0.1 and then
+  reads the app as if it were same-origin. A POST's ``Origin`` must name an allowed host too.
 - Access token (optional, for non-local use): when ``ACCESS_TOKEN`` is set every request
   must carry it as ``Authorization: Bearer T``, the ``ganforge_token`` cookie, or once as
   ``?token=T`` (which sets the cookie and redirects to the clean URL).
@@ -8,6 +12,7 @@
   ``GET /api/csrf``); another site's page can neither read the token nor set the header
   without a CORS pre-flight we never grant. Requests a browser marks as cross-site are
   refused outright.
+- Messages: ``hide_paths`` replaces absolute server paths in error messages by file names.
 - Uploads: size capped by ``MAX_CONTENT_LENGTH`` (413), type sniffed from the first bytes,
   never the file name or declared type (415), decoded with the data pipeline's safe decoder
   under a pixel limit (400).
@@ -16,7 +21,9 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
+from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, abort, current_app, jsonify, redirect, request
@@ -26,6 +33,8 @@ from ganforge.data.decode import UnusableImage, decode_image
 
 TOKEN_COOKIE = "ganforge_token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# An absolute path in a message: "/" not inside a word, a URL or a relative path.
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.:/~-])/[^\s'\"(),;]+")
 
 # Leading bytes of the image formats we accept.
 SIGNATURES = {
@@ -39,6 +48,7 @@ SIGNATURES = {
 
 def init_app(app: Flask) -> None:
     app.config.setdefault("CSRF_TOKEN", secrets.token_urlsafe(32))
+    app.before_request(check_host)
     app.before_request(check_access_token)
     app.before_request(check_csrf)
     app.after_request(add_headers)
@@ -50,12 +60,43 @@ def _same(a: str | None, b: str) -> bool:
     return a is not None and hmac.compare_digest(a.encode(), b.encode())
 
 
+def split_host(host: str) -> tuple[str, int | None]:
+    """``name[:port]`` (``[v6]:port`` for IPv6) -> (lower-case name, port or None)."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        name, port = name + "]", rest[1:] if rest.startswith(":") else None
+    else:
+        name, _, port = host.partition(":")
+    return name, int(port) if port and port.isdigit() else None
+
+
+def host_allowed(host: str, default_port: int) -> bool:
+    """Whether ``host`` (a Host header or an Origin's ``name[:port]``) is one of ``ALLOWED_HOSTS``."""
+    name, port = split_host(host)
+    port = port or default_port
+    for allowed in current_app.config["ALLOWED_HOSTS"]:
+        allowed_name, allowed_port = split_host(allowed)
+        if name == allowed_name and allowed_port in (None, port):
+            return True
+    return False
+
+
+def check_host():
+    host = request.headers.get("Host", "")
+    if not host_allowed(host, 443 if request.scheme == "https" else 80):
+        name = split_host(host)[0] or "(none)"
+        abort(400, description=f"this server does not answer to the host {host!r}; if clients reach it by that "
+                               f"name, start it with --allowed-host {name}")
+    return None
+
+
 def check_access_token():
     token = current_app.config.get("ACCESS_TOKEN")
     if not token:
         return None
-    auth = request.headers.get("Authorization", "")
-    if auth.startswith("Bearer ") and _same(auth[7:], token):
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and _same(credentials.strip(), token):  # schemes are case-insensitive (RFC 9110)
         return None
     if _same(request.cookies.get(TOKEN_COOKIE), token):
         return None
@@ -77,11 +118,26 @@ def check_csrf():
     if request.headers.get("Sec-Fetch-Site") == "cross-site":
         abort(403, description="cross-site request refused")
     origin = request.headers.get("Origin")
-    if origin and origin != "null" and urlsplit(origin).netloc != request.host:
-        abort(403, description="cross-origin request refused")
+    if origin and origin != "null":
+        parts = urlsplit(origin)
+        if not host_allowed(parts.netloc, 443 if parts.scheme == "https" else 80):
+            abort(403, description="cross-origin request refused")
     if not _same(request.headers.get("X-CSRF-Token"), current_app.config["CSRF_TOKEN"]):
         abort(403, description="missing or wrong X-CSRF-Token header (GET /api/csrf gives the token)")
     return None
+
+
+def hide_paths(message: str) -> str:
+    """``message`` with each absolute path on this machine shortened to its file name: the
+    server's folder layout is none of a client's business (URL paths such as /api/csrf stay)."""
+    def short(match: re.Match) -> str:
+        path = match.group(0).rstrip(".")
+        top = path.split("/")[1]
+        if not top or not Path("/", top).is_dir():
+            return match.group(0)
+        return Path(path).name + match.group(0)[len(path):]
+
+    return _ABSOLUTE_PATH.sub(short, message)
 
 
 def add_headers(response):

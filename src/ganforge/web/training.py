@@ -14,9 +14,9 @@ import time
 from flask import Blueprint, jsonify, render_template
 
 from ganforge.runs import read_jsonl
-from ganforge.web.generators import run_path
+from ganforge.web.generators import run_dir
 from ganforge.web.params import int_arg
-from ganforge.web.runs import run_summary
+from ganforge.web.shared import run_summary
 
 bp = Blueprint("training", __name__)
 
@@ -36,17 +36,16 @@ def thin(records: list[dict], points: int) -> list[dict]:
 
 
 def training_state(name: str, points: int = 400) -> dict:
-    path = run_path(name)
-    log_file = path / "log.jsonl"
-    log = read_jsonl(log_file)
-    samples = path / "samples" / "latest.png"
+    run = run_dir(name)
+    log = read_jsonl(run.log)
+    samples = run.latest_samples
     now = time.time()
     return {
         "run": name,
         "step": log[-1].get("step", 0) if log else 0,
-        "running": log_file.is_file() and now - log_file.stat().st_mtime < RUNNING_WINDOW_S,
+        "running": run.log.is_file() and now - run.log.stat().st_mtime < RUNNING_WINDOW_S,
         "log": [{k: r[k] for k in ("step", *CURVE_KEYS) if k in r} for r in thin(log, points)],
-        "metrics": read_jsonl(path / "metrics.jsonl"),
+        "metrics": read_jsonl(run.metrics),
         "samples_mtime": samples.stat().st_mtime if samples.is_file() else None,
     }
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from ganforge.web import create_app
 from ganforge.web.game import bootstrap_ci
-from ganforge.web.jobs import JobPool, JobStopped, QueueFull
+from ganforge.web.pool import JobPool, JobStopped, QueueFull
 from ganforge.web.training import thin
 
 RUN = "pokemon"

@@ -1,0 +1,109 @@
+"""Helpers shared by the blueprints: a run's summary, latent keys, the class parameter, an uploaded
+photo as the model sees it, and the projection steps parameter.
+
+Blueprints import from here (and from ``generators``, ``params``, ``pool``, ``security``), never
+from one another.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from flask import abort, current_app, request
+
+from ganforge.errors import GanforgeError
+from ganforge.latent import data_params, labels_for_seeds, load_photo, resolve_class, sample_latents
+from ganforge.runs import read_jsonl
+from ganforge.web.generators import get_generator, get_latent, run_config, run_dir
+from ganforge.web.params import int_arg
+from ganforge.web.security import read_image
+
+
+def run_summary(name: str) -> dict:
+    """What the pages show about run ``name``: model, data set, last logged step, latest metrics."""
+    run = run_dir(name)
+    config = run_config(name)
+    log = read_jsonl(run.log)
+    last = log[-1] if log else {}
+    model = config.get("model", {})
+    data = config.get("data", {})
+    return {
+        "name": name,
+        "model": model.get("family"),
+        "resolution": model.get("resolution"),
+        "channels": model.get("channels"),
+        "num_classes": model.get("num_classes", 0),
+        "data": data.get("path"),
+        "images": data.get("count"),
+        "step": last.get("step", 0),
+        "last": {k: v for k, v in last.items() if k != "step"},
+        "classes": data.get("classes") or [],
+        "has_checkpoint": run.latest_checkpoint.is_file(),
+        "metrics": latest_metrics(read_jsonl(run.metrics)),
+    }
+
+
+def latest_metrics(records: list[dict]) -> dict:
+    """The newest value of every metric in ``metrics.jsonl`` records, with the step it was measured at.
+
+    Metrics may be measured at different steps (e.g. FID every 5k, precision every 10k), so
+    each key keeps its own latest record: {"fid[...]": {"value": 31.2, "step": 5000}, ...}.
+    """
+    out: dict = {}
+    for record in records:
+        step = record.get("step")
+        for key, value in record.items():
+            if key != "step" and isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[key] = {"value": value, "step": step}
+    return out
+
+
+def resolve_key(name: str, key, psi: float = 1.0) -> tuple[torch.Tensor, int | None]:
+    """A latent key -> (latent (D,), its stored class or None); 400/404 for bad keys.
+
+    ``seed:N`` (or just ``N``) is the seed's latent, ``latent:ID`` one the server keeps
+    (embedded photos, children)."""
+    _, cfg = get_generator(name)
+    text = str(key).strip()
+    if text.startswith("latent:"):
+        entry = current_app.extensions["ganforge.latents"].get(text[7:])
+        z = get_latent(name, text[7:])
+        return z, entry.get("label")
+    seed = text[5:] if text.startswith("seed:") else text
+    if not seed.isdigit() or int(seed) >= 2**31:
+        abort(400, description=f"{key!r} is not a latent: give seed:N (0 <= N < 2^31) or latent:ID")
+    labels = labels_for_seeds([int(seed)], cfg.num_classes)  # a seed's class is fixed, as in grids
+    return sample_latents([int(seed)], cfg.latent_dim, psi=psi)[0], None if labels is None else int(labels[0])
+
+
+def class_arg(name: str, source=None) -> int | None:
+    """The ``class`` parameter (an id or a class name) of a conditional run; None if absent."""
+    _, cfg = get_generator(name)
+    raw = (request.args if source is None else source).get("class")
+    if raw in (None, ""):
+        return None
+    if not cfg.num_classes:
+        abort(400, description="this model is unconditional; it takes no class")
+    try:
+        value = resolve_class(raw, run_config(name).get("data", {}).get("classes"), cfg.num_classes)
+    except GanforgeError as e:
+        abort(400, description=str(e))
+    if not 0 <= value < cfg.num_classes:
+        abort(400, description=f"class must be in 0..{cfg.num_classes - 1}")
+    return value
+
+
+def prepared_photo(name: str, field: str = "image") -> np.ndarray:
+    """The uploaded photo in ``field`` as the model sees it: uint8 (R, R, C), cropped like the run's data."""
+    _, cfg = get_generator(name)
+    image = read_image(field)
+    try:
+        return np.array(load_photo(image, cfg.resolution, cfg.channels, data_params(run_dir(name).root)))  # writable
+    except GanforgeError as e:
+        abort(400, description=str(e))
+
+
+def steps_arg(source) -> int:
+    """The ``steps`` of a projection or inpainting job (default ``PROJECT_STEPS``)."""
+    return int_arg("steps", current_app.config["PROJECT_STEPS"], 1, current_app.config["MAX_PROJECT_STEPS"],
+                   source=source)
