@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ganforge.commands import add_command
 from ganforge.errors import GanforgeError
+from ganforge.runs import RunDir
 
 LATENT_HELP = "a seed (e.g. 42) or a latent .npz file from 'ganforge project' or 'ganforge midpoint'"
 
@@ -279,7 +280,7 @@ def run_directions(args: argparse.Namespace) -> int:
 
     m = _Loaded(args)
     run_root = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent
-    out = Path(args.out) if args.out else run_root / "directions.npz"
+    out = Path(args.out) if args.out else RunDir(run_root).directions
     if out.suffix != ".npz":
         raise GanforgeError("--out must be a .npz file")
     if args.classes:
