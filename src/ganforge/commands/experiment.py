@@ -25,14 +25,18 @@ def register(sub) -> None:
     m.add_argument("--combined", required=True, help="data set of foregrounds composited onto backgrounds")
     m.add_argument("--budget", type=float, required=True, metavar="MINUTES", help="training minutes per model")
     m.add_argument("--out", required=True, help="experiment directory")
-    m.add_argument("--model", dest="family", metavar="MODEL", default=DEFAULTS["family"], help="generator family of baseline and parts (its D is the critic)")
+    m.add_argument("--model", dest="family", metavar="MODEL", default=DEFAULTS["family"],
+                   help="generator family of baseline and parts (its D is the critic)")
     m.add_argument("--width", type=int, default=DEFAULTS["width"], help="width of generators and critic")
-    m.add_argument("--latent-dim", type=int, default=DEFAULTS["latent_dim"], help="latent size of the baseline and of each part")
+    m.add_argument("--latent-dim", type=int, default=DEFAULTS["latent_dim"],
+                   help="latent size of the baseline and of each part")
     m.add_argument("--merge", choices=("conv1x1", "sum", "alpha"), default=DEFAULTS["merge"], help="MITLGAN merge")
-    m.add_argument("--refiner-width", type=int, default=DEFAULTS["refiner_width"], help="base width of the MITLGAN merge and refiner")
+    m.add_argument("--refiner-width", type=int, default=DEFAULTS["refiner_width"],
+                   help="base width of the MITLGAN merge and refiner")
     m.add_argument("--blocks", type=int, default=DEFAULTS["blocks"], help="dense blocks in the refiner")
-    m.add_argument("--loss", default=DEFAULTS["loss"], help="loss of every model (default: wgan-gp, as the thesis; with it Adam "
-                                              "lr 1e-4, betas 0/0.9 and dcgan's critic with layer norm)")
+    m.add_argument("--loss", default=DEFAULTS["loss"],
+                   help="loss of every model (default: wgan-gp, as the thesis; with it Adam lr 1e-4, betas 0/0.9 "
+                        "and dcgan's critic with layer norm)")
     m.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="batch size of every model")
     m.add_argument("--lr-g", type=float, help="generator learning rate (default: the trainer's)")
     m.add_argument("--lr-d", type=float, help="critic learning rate (default: the trainer's)")
@@ -40,7 +44,8 @@ def register(sub) -> None:
     m.add_argument("--beta2", type=float, help="Adam beta2 (default: the trainer's)")
     m.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of every model")
     m.add_argument("--device", default=DEFAULTS["device"], help="auto, cpu, cuda or cuda:N")
-    m.add_argument("--precision", default=DEFAULTS["precision"], choices=("auto", "fp32", "bf16", "fp16"), help="autocast precision")
+    m.add_argument("--precision", default=DEFAULTS["precision"], choices=("auto", "fp32", "bf16", "fp16"),
+                   help="autocast precision")
     m.add_argument("--sample-every", type=int, default=DEFAULTS["sample_every"], help="steps between sample grids")
     m.add_argument("--metrics", default=DEFAULTS["metrics"],
                    help="metrics of baseline, baseline-total and MITLGAN on COMBINED ('' for none)")
