@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ganforge.commands import add_command
 from ganforge.errors import ConfigError
+from ganforge.runs import RunDir
 
 
 def _metric_options(p: argparse.ArgumentParser, metrics_default: str | None) -> None:
@@ -72,7 +73,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     common = dict(metrics=args.metrics, features=args.features, n=args.n, n_ref=args.n_ref, device=args.device,
                   inception_weights=args.inception_weights, out=args.out)
     src = Path(args.source)
-    if src.is_dir() and not (src / "config.json").is_file() and not (src / "checkpoints").is_dir():
+    if src.is_dir() and not RunDir.is_run(src) and not RunDir(src).checkpoints.is_dir():
         if not args.data:
             raise ConfigError("to evaluate a folder of images, give the data set to compare with: --data DATASET")
         record = evaluate_folder(src, args.data, **common)

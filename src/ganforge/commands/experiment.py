@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ganforge.commands import HelpFormatter, add_command
+from ganforge.experiments.mitlgan_options import DEFAULTS, ExperimentOptions
 
 
 def register(sub) -> None:
@@ -24,42 +25,42 @@ def register(sub) -> None:
     m.add_argument("--combined", required=True, help="data set of foregrounds composited onto backgrounds")
     m.add_argument("--budget", type=float, required=True, metavar="MINUTES", help="training minutes per model")
     m.add_argument("--out", required=True, help="experiment directory")
-    m.add_argument("--model", default="dcgan", help="generator family of baseline and parts (its D is the critic)")
-    m.add_argument("--width", type=int, default=64, help="width of generators and critic")
-    m.add_argument("--latent-dim", type=int, default=100, help="latent size of the baseline and of each part")
-    m.add_argument("--merge", choices=("conv1x1", "sum", "alpha"), default="conv1x1", help="MITLGAN merge")
-    m.add_argument("--refiner-width", type=int, default=32, help="base width of the MITLGAN merge and refiner")
-    m.add_argument("--blocks", type=int, default=6, help="dense blocks in the refiner")
-    m.add_argument("--loss", default="", help="loss of every model (default: wgan-gp, as the thesis; with it Adam "
-                                              "lr 1e-4, betas 0/0.9 and dcgan's critic with layer norm)")
-    m.add_argument("--batch-size", type=int, default=64, help="batch size of every model")
+    m.add_argument("--model", dest="family", metavar="MODEL", default=DEFAULTS["family"],
+                   help="generator family of baseline and parts (its D is the critic)")
+    m.add_argument("--width", type=int, default=DEFAULTS["width"], help="width of generators and critic")
+    m.add_argument("--latent-dim", type=int, default=DEFAULTS["latent_dim"],
+                   help="latent size of the baseline and of each part")
+    m.add_argument("--merge", choices=("conv1x1", "sum", "alpha"), default=DEFAULTS["merge"], help="MITLGAN merge")
+    m.add_argument("--refiner-width", type=int, default=DEFAULTS["refiner_width"],
+                   help="base width of the MITLGAN merge and refiner")
+    m.add_argument("--blocks", type=int, default=DEFAULTS["blocks"], help="dense blocks in the refiner")
+    m.add_argument("--loss", default=DEFAULTS["loss"],
+                   help="loss of every model (default: wgan-gp, as the thesis; with it Adam lr 1e-4, betas 0/0.9 "
+                        "and dcgan's critic with layer norm)")
+    m.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="batch size of every model")
     m.add_argument("--lr-g", type=float, help="generator learning rate (default: the trainer's)")
     m.add_argument("--lr-d", type=float, help="critic learning rate (default: the trainer's)")
     m.add_argument("--beta1", type=float, help="Adam beta1 (default: the trainer's)")
     m.add_argument("--beta2", type=float, help="Adam beta2 (default: the trainer's)")
-    m.add_argument("--seed", type=int, default=0, help="seed of every model")
-    m.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    m.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "fp16"), help="autocast precision")
-    m.add_argument("--sample-every", type=int, default=200, help="steps between sample grids")
-    m.add_argument("--metrics", default="fid,kid,pr,c2st",
+    m.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of every model")
+    m.add_argument("--device", default=DEFAULTS["device"], help="auto, cpu, cuda or cuda:N")
+    m.add_argument("--precision", default=DEFAULTS["precision"], choices=("auto", "fp32", "bf16", "fp16"),
+                   help="autocast precision")
+    m.add_argument("--sample-every", type=int, default=DEFAULTS["sample_every"], help="steps between sample grids")
+    m.add_argument("--metrics", default=DEFAULTS["metrics"],
                    help="metrics of baseline, baseline-total and MITLGAN on COMBINED ('' for none)")
-    m.add_argument("--features", default="inception",
+    m.add_argument("--features", default=DEFAULTS["features"],
                    help="extractor for fid/kid/pr: inception, or a domain extractor from 'ganforge features fit'")
-    m.add_argument("--eval-n", type=int, default=2000, help="generated images per evaluation")
-    m.add_argument("--no-equal-total", action="store_true",
-                   help="skip baseline-total (the baseline continued to 3x the budget)")
+    m.add_argument("--eval-n", type=int, default=DEFAULTS["eval_n"], help="generated images per evaluation")
+    m.add_argument("--no-equal-total", dest="equal_total", action="store_false",
+                   help="skip baseline-total, the baseline continued to 3x the budget (default: train it)")
 
 
 def run_mitlgan(args: argparse.Namespace) -> int:
-    from ganforge.experiments.mitlgan import ExperimentOptions, run_experiment
+    # The protocol imports torch and the trainer: only when the command runs, so --help stays fast.
+    from ganforge.experiments.mitlgan import run_experiment
 
-    o = ExperimentOptions(
-        foreground=args.foreground, background=args.background, combined=args.combined, out=args.out,
-        budget=args.budget, family=args.model, width=args.width, latent_dim=args.latent_dim, merge=args.merge,
-        refiner_width=args.refiner_width, blocks=args.blocks, loss=args.loss, batch_size=args.batch_size,
-        lr_g=args.lr_g, lr_d=args.lr_d, beta1=args.beta1, beta2=args.beta2, seed=args.seed, device=args.device,
-        precision=args.precision, sample_every=args.sample_every, equal_total=not args.no_equal_total,
-        metrics=args.metrics, features=args.features, eval_n=args.eval_n)
+    o = ExperimentOptions(**{k: v for k, v in vars(args).items() if k in DEFAULTS})
     results = run_experiment(o)
     print(f"report: {args.out}/report.md; separation view: {args.out}/separation.png; numbers: {args.out}/results.json")
     for name, st in results["stats"].items():

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ganforge.commands import add_command
 from ganforge.errors import GanforgeError
+from ganforge.runs import RunDir
 
 LATENT_HELP = "a seed (e.g. 42) or a latent .npz file from 'ganforge project' or 'ganforge midpoint'"
 
@@ -275,16 +276,20 @@ def run_directions(args: argparse.Namespace) -> int:
 
     from ganforge.latent import class_directions, edit, feature_classifier, find_directions, load_discriminator
     from ganforge.latent.figures import save_png
-    from ganforge.sampling import image_grid, latents_for_seeds
+    from ganforge.sampling import image_grid
 
     m = _Loaded(args)
     run_root = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent
-    out = Path(args.out) if args.out else run_root / "directions.npz"
+    out = Path(args.out) if args.out else RunDir(run_root).directions
     if out.suffix != ".npz":
         raise GanforgeError("--out must be a .npz file")
     if args.classes:
         from ganforge.data.dataset import load_dataset
 
+        if m.num_classes:
+            # A conditional model takes its class from the label, not from a region of the latent space.
+            raise GanforgeError(f"--classes finds latent directions toward classes of an unconditional model; this "
+                                f"{m.cfg.family} run takes the class as an input: choose it with --class instead")
         data_path = (m.state.get("dataset") or {}).get("path")
         if not m.classes or not data_path or not Path(data_path).is_file():
             raise GanforgeError("--classes needs the run's labelled data set (prepared with --labels subfolders)")
@@ -295,15 +300,23 @@ def run_directions(args: argparse.Namespace) -> int:
     else:
         dirs = find_directions(m.G, args.k, args.samples, args.method, layer=args.layer, labels=m.class_id)
     dirs.save(out)
-    z = latents_for_seeds([0], m.cfg.latent_dim)
-    rows = [edit(m.G, z[0], v, torch.linspace(-2, 2, 7), m.labels_tensor()) for v in dirs.vectors]
+    z, labels = m.latent("0")  # the preview's seed 0, in the class seed 0 draws (or --class)
+    rows = [edit(m.G, z[0], v, torch.linspace(-2, 2, 7), labels) for v in dirs.vectors]
     preview = _sibling(out, ".png")
     save_png(_as_array(image_grid(torch.cat([torch.from_numpy(r) for r in rows]).numpy(), ncols=7)), preview)
     what = "accuracy" if dirs.method == "class" else "explained variance"
-    print(f"wrote {len(dirs)} directions to {out}, preview (seed 0, -2..2 sd per row) {preview}")
+    shown = "" if labels is None else f", class {m.classes[int(labels[0])] if m.classes else int(labels[0])}"
+    print(f"wrote {len(dirs)} directions to {out}, preview (seed 0{shown}, -2..2 sd per row) {preview}")
     names = dirs.names or [f"{dirs.method} {i}" for i in range(len(dirs))]
     for i, (name, v) in enumerate(zip(names, dirs.explained_variance.tolist())):
         print(f"  {i}: {name} ({what} {v:.3f})")
+    inert = [i for i, r in enumerate(rows) if (r == r[:1]).all()]  # -2..2 sd leaves every pixel as it is
+    if len(inert) == len(rows):
+        print("ganforge: warning: no direction changes the image of seed 0: the generator looks collapsed (its "
+              "images do not depend on the latent), so these directions mean nothing", file=sys.stderr)
+    elif inert:
+        print(f"ganforge: warning: direction(s) {', '.join(map(str, inert))} do not change the image of seed 0 "
+              f"(zero vectors: for --classes, no sampled image fell into that class)", file=sys.stderr)
     return 0
 
 

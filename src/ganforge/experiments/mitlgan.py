@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from ganforge.checkpoint import load_checkpoint
@@ -34,6 +34,8 @@ from ganforge.compose import compose, compose_model_config, critic_options, defa
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.experiments.mitlgan_options import ExperimentOptions
+from ganforge.metrics.report import compare_runs
 from ganforge.runs import RunDir
 from ganforge.train import train
 from ganforge.utils import atomic_path, write_json_atomic
@@ -43,46 +45,18 @@ class Interrupted(GanforgeError):
     """A stage was stopped by a signal; running the same command again continues."""
 
 
-@dataclass
-class ExperimentOptions:
-    foreground: str                 # data set of foregrounds on a plain background (part 1)
-    background: str                 # data set of backgrounds (part 2)
-    combined: str                   # data set of foregrounds composited on backgrounds
-    out: str                        # experiment directory
-    budget: float                   # minutes of training per model (B)
-    family: str = "dcgan"           # generator family of the baseline and the parts
-    width: int = 64                 # width of generators and critic
-    latent_dim: int = 100           # latent size of baseline and of each part
-    merge: str = "conv1x1"          # conv1x1 | sum | alpha
-    refiner_width: int = 32         # base width of merge and refiner
-    blocks: int = 6                 # dense blocks in the refiner (thesis: 6)
-    loss: str = ""                  # "" -> wgan-gp when available (thesis), else bce
-    batch_size: int = 64
-    lr_g: float | None = None       # None: TrainConfig's defaults
-    lr_d: float | None = None
-    beta1: float | None = None
-    beta2: float | None = None
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    equal_total: bool = True        # also train baseline-total (3B) for the with-pre-training comparison
-    sample_every: int = 500
-    n_separation: int = 8           # seeds in the separation view
-    metrics: str = "fid,kid,pr,c2st"  # evaluation of baseline, baseline-total and MITLGAN on COMBINED ("": none)
-    features: str = "inception"     # extractor for fid/kid/pr: inception, or a 'ganforge features fit' name/path
-    eval_n: int = 2000              # generated images per evaluation
-
-    def validate(self) -> "ExperimentOptions":
-        if self.budget <= 0:
-            raise ConfigError("--budget must be a positive number of minutes")
-        infos = {name: read_info(getattr(self, name)) for name in ("foreground", "background", "combined")}
-        sizes = {(int(i["resolution"]), int(i["channels"])) for i in infos.values()}
-        if len(sizes) > 1:
-            raise ConfigError("foreground, background and combined sets must have one size and channel count, but are "
-                              + ", ".join(f"{n}: {i['resolution']} px/{i['channels']} ch" for n, i in infos.items()))
-        if not self.loss:
-            self.loss = default_loss()
-        return self
+def validate(o: ExperimentOptions) -> ExperimentOptions:
+    """Check the options against the data sets and fill in the default loss; returns ``o``."""
+    if o.budget <= 0:
+        raise ConfigError("--budget must be a positive number of minutes")
+    infos = {name: read_info(getattr(o, name)) for name in ("foreground", "background", "combined")}
+    sizes = {(int(i["resolution"]), int(i["channels"])) for i in infos.values()}
+    if len(sizes) > 1:
+        raise ConfigError("foreground, background and combined sets must have one size and channel count, but are "
+                          + ", ".join(f"{n}: {i['resolution']} px/{i['channels']} ch" for n, i in infos.items()))
+    if not o.loss:
+        o.loss = default_loss()
+    return o
 
 
 # The WGAN-GP paper's optimiser (Gulrajani et al. 2017), used when the loss is wgan-gp and not overridden.
@@ -120,7 +94,7 @@ def run_stats(run_dir: Path) -> dict:
 
 def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
     """Run (or continue) the whole protocol; returns the results written to ``results.json``."""
-    o.validate()
+    validate(o)
     out = Path(o.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "experiment.json", asdict(o))
@@ -162,8 +136,6 @@ def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
 def compare(runs: dict[str, Path], o: ExperimentOptions, out: Path, log) -> dict:
     """The evaluation comparison report (``out``/report.md and .html) of the runs, every run evaluated the
     same way on COMBINED; returns {run name: {metric key: value}} (empty when ``o.metrics`` is "")."""
-    from ganforge.metrics.report import compare_runs
-
     names = list(runs)
     ordered = [runs[n] for n in names]
     evaluate = None
@@ -174,12 +146,14 @@ def compare(runs: dict[str, Path], o: ExperimentOptions, out: Path, log) -> dict
     compare_runs(ordered, out, evaluate=evaluate, log=log)
     if not o.metrics:
         return {}
-    return {n: json.loads((p / "evaluation.json").read_text())["metrics"] for n, p in zip(names, ordered)}
+    return {n: json.loads(RunDir(p).evaluation.read_text())["metrics"] for n, p in zip(names, ordered)}
 
 
 def write_report(out: Path, results: dict) -> None:
     """``report.md``: the budget table both ways, metrics, and links to grids, curves and the separation view."""
     o, s, m = results["options"], results["stats"], results["metrics"]
+    grid = {name: RunDir(name).latest_samples.as_posix() for name in ("baseline", "baseline-total", "mitlgan")}
+    losses = {name: RunDir(name).loss_plot.as_posix() for name in ("baseline", "mitlgan", "foreground", "background")}
     metric_names = sorted({k for v in m.values() for k in v})
     lines = [
         "# MITLGAN experiment",
@@ -207,12 +181,12 @@ def write_report(out: Path, results: dict) -> None:
         "",
         "| baseline | baseline-total | MITLGAN |",
         "|---|---|---|",
-        "| ![](baseline/samples/latest.png) | ![](baseline-total/samples/latest.png) | ![](mitlgan/samples/latest.png) |",
+        "| " + " | ".join(f"![]({path})" for path in grid.values()) + " |",
         "",
         "Foreground–background separation (same seeds in every row): ![](separation.png)",
         "",
-        "Loss curves: [baseline](baseline/loss.png), [MITLGAN](mitlgan/loss.png), "
-        "[foreground part](foreground/loss.png), [background part](background/loss.png). The evaluation "
+        f"Loss curves: [baseline]({losses['baseline']}), [MITLGAN]({losses['mitlgan']}), "
+        f"[foreground part]({losses['foreground']}), [background part]({losses['background']}). The evaluation "
         "comparison (metric table, curves on shared axes, grids side by side): [compare/report.html]"
         "(compare/report.html), [compare/report.md](compare/report.md).",
         "",

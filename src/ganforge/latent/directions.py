@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 from ganforge.errors import GanforgeError
-from ganforge.latent.optimise import frozen, module_device, render
+from ganforge.latent.optimise import frozen, image_to_tensor, module_device, render
 from ganforge.sampling import latents_for_seeds
 from ganforge.utils import atomic_path
 
@@ -170,8 +170,6 @@ def feature_classifier(D: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     images (M, C, H, W) in [-1, 1] -> class ids (M,). It stands in for the attribute
     classifier InterFaceGAN uses, learnt from the run's own labelled data.
     """
-    from ganforge.latent.optimise import image_to_tensor
-
     device = module_device(D)
     labels_t = torch.as_tensor(np.asarray(labels), dtype=torch.long)
     n_classes = int(labels_t.max()) + 1

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 import torch
+from scipy.special import betainc
 
 from ganforge.metrics.domain import SmallCNN, predict, train_classifier
 from ganforge.metrics.registry import EvalContext, register
@@ -22,10 +23,14 @@ MAX_PER_SIDE = 2500  # images per set used by the registered metric (half train,
 
 
 def binomial_p_value(correct: int, n: int) -> float:
-    """P(X >= correct) for X ~ Binomial(n, ½): the chance of doing this well by guessing."""
-    from scipy.stats import binom
+    """P(X >= correct) for X ~ Binomial(n, ½): the chance of doing this well by guessing.
 
-    return float(binom.sf(correct - 1, n, 0.5)) if n else math.nan
+    Through the identity P(X >= k) = I_½(k, n - k + 1) (regularised incomplete beta), which keeps
+    its relative precision far into the tail; scipy.special, not scipy.stats (1.7 s to import).
+    """
+    if not n:
+        return math.nan
+    return 1.0 if correct <= 0 else float(betainc(correct, n - correct + 1, 0.5))
 
 
 def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, epochs: float = 5, width: int = 16, seed: int = 0,

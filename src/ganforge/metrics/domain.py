@@ -30,7 +30,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ganforge.data.dataset import load_dataset
+from ganforge.device import resolve_device
 from ganforge.errors import ConfigError, DataError, GanforgeError
+from ganforge.paths import cache_dir
 from ganforge.utils import atomic_path
 
 FORMAT = "ganforge-extractor"
@@ -136,10 +139,6 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     10 % of the images (a fixed random split) are held out and the accuracy on them is saved
     in the file and printed, so a user sees whether the features mean anything.
     """
-    from ganforge.data.dataset import load_dataset
-    from ganforge.device import resolve_device
-    from ganforge.paths import cache_dir
-
     data = load_dataset(data_path)
     if data.labels is None or not data.classes or len(data.classes) < 2:
         raise DataError(f"{data_path} has no class labels; prepare it with labels (e.g. --labels subfolders, "
@@ -182,8 +181,6 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
 
 def find_extractor_file(spec: str) -> Path:
     """A path to an extractor file, or the name of one saved in the cache by ``features fit``."""
-    from ganforge.paths import cache_dir
-
     p = Path(spec).expanduser()
     if p.is_file():
         return p

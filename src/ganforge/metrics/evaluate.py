@@ -15,10 +15,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from PIL import Image
+
 from ganforge import __version__
+from ganforge.artifacts import load_generator
+from ganforge.checkpoint import find_checkpoint
+from ganforge.data.dataset import load_dataset
+from ganforge.data.sources import IMAGE_SUFFIXES
+from ganforge.device import resolve_device
 from ganforge.errors import ConfigError, DataError, GanforgeError
+from ganforge.metrics.features import load_extractor
 from ganforge.metrics.registry import METRICS, EvalContext, compute, parse_metrics
 from ganforge.metrics.reference import reference_features, reference_indices
+from ganforge.models import build_discriminator
+from ganforge.runs import RunDir
+from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
 from ganforge.utils import write_json_atomic
 
 DEFAULT_METRICS = "fid,kid,pr,is,c2st"
@@ -65,8 +76,6 @@ def evaluate_images(fake: np.ndarray, dataset, metrics: list[str], *, extractor=
 
 def generate_images(G: torch.nn.Module, model_cfg, n: int, first_seed: int = 0, batch_size: int = 64) -> np.ndarray:
     """uint8 (n, H, W, C): the images of seeds first_seed..first_seed+n-1 (each seed's class, if conditional)."""
-    from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
-
     seeds = range(first_seed, first_seed + n)
     z = latents_for_seeds(seeds, model_cfg.latent_dim)
     return generate(G, z, labels_for_seeds(seeds, model_cfg.num_classes), batch_size=batch_size)
@@ -74,10 +83,6 @@ def generate_images(G: torch.nn.Module, model_cfg, n: int, first_seed: int = 0, 
 
 def load_image_folder(folder: str | Path, channels: int, limit: int | None = None) -> np.ndarray:
     """Images of a folder (recursively, sorted by path) as uint8 (N, H, W, channels); all one size."""
-    from PIL import Image
-
-    from ganforge.data.sources import IMAGE_SUFFIXES
-
     folder = Path(folder)
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
@@ -100,9 +105,6 @@ def load_image_folder(folder: str | Path, channels: int, limit: int | None = Non
 
 
 def _prepare(metrics: str | list[str], features: str | None, device: str, inception_weights: str | None):
-    from ganforge.device import resolve_device
-    from ganforge.metrics.features import load_extractor
-
     names = parse_metrics(metrics) if isinstance(metrics, str) else list(metrics)
     dev = resolve_device(device)
     extractor = load_extractor(features or "inception", dev, inception_weights) if needs_extractor(names) else None
@@ -129,11 +131,6 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
                  log=sys.stderr) -> dict:
     """Evaluate a run directory or checkpoint; writes the record as JSON to ``out`` (default
     RUN/evaluation.json) and returns it."""
-    from ganforge.checkpoint import find_checkpoint
-    from ganforge.artifacts import load_generator
-    from ganforge.data.dataset import load_dataset
-    from ganforge.models import build_discriminator
-
     if n < 2:
         raise ConfigError("--n must be at least 2")
     t0 = time.time()
@@ -160,7 +157,7 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
     run_dir = Path(run) if Path(run).is_dir() else None
     record = _record(results, source={"run": str(run_dir or ckpt), "checkpoint": str(ckpt), "step": state.get("step")},
                      dataset=dataset, n=n, n_ref=n_ref or n, extractor=extractor, seconds=time.time() - t0)
-    out = Path(out) if out else (run_dir / "evaluation.json" if run_dir else ckpt.with_suffix(".evaluation.json"))
+    out = Path(out) if out else (RunDir(run_dir).evaluation if run_dir else ckpt.with_suffix(".evaluation.json"))
     write_json_atomic(out, record)
     record["written_to"] = str(out)
     return record
@@ -172,8 +169,6 @@ def evaluate_folder(folder: str | Path, data: str, metrics: str | list[str] = DE
                     seed: int = 0, log=sys.stderr) -> dict:
     """Evaluate a folder of images (e.g. from another tool) against a data set; JSON to ``out``
     (default FOLDER-evaluation.json beside the folder)."""
-    from ganforge.data.dataset import load_dataset
-
     t0 = time.time()
     names, dev, extractor = _prepare(metrics, features, device, inception_weights)
     if "dacc" in names:

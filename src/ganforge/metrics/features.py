@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ganforge.metrics import domain, inception
+from ganforge.utils import sha256_file
 
 
 @contextlib.contextmanager
@@ -97,8 +98,6 @@ def load_extractor(spec: str = "inception", device: str | torch.device = "cpu",
         net = inception.load_inception(inception_weights, device)
         return InceptionExtractor("inception", f"inception-2015-12-05:{inception.WEIGHTS_SHA256}", inception.PROTOCOL,
                                   net, device, batch_size or 50)
-    from ganforge.utils import sha256_file
-
     path = domain.find_extractor_file(spec)
     state = domain.load_extractor_file(path)
     net = domain.build_from_state(state).to(device)

@@ -32,7 +32,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ganforge.errors import GanforgeError
+from ganforge.download import download
+from ganforge.errors import DownloadError, GanforgeError
+from ganforge.paths import cache_dir
+from ganforge.utils import sha256_file
 
 WEIGHTS_FILE = "pt_inception-2015-12-05-6726825d.pth"
 WEIGHTS_URL = "https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/" + WEIGHTS_FILE
@@ -227,10 +230,6 @@ def preprocess(images: torch.Tensor) -> torch.Tensor:
 def weights_path(path: str | os.PathLike | None = None, *, allow_download: bool = True) -> Path:
     """Where the weights are: ``path``, else ``$GANFORGE_INCEPTION_WEIGHTS``, else the cache
     (downloaded there once, SHA-256 verified). Offline without them, the error says what to fetch."""
-    from ganforge.download import download
-    from ganforge.errors import DownloadError
-    from ganforge.paths import cache_dir
-
     given = path or os.environ.get(WEIGHTS_ENV)
     if given:
         p = Path(given).expanduser()
@@ -259,8 +258,6 @@ def load_inception(path: str | os.PathLike | None = None, device: str | torch.de
 
     ``verify=False`` skips the SHA-256 check (only for tests that load stand-in weights).
     """
-    from ganforge.utils import sha256_file
-
     p = weights_path(path)
     if verify and sha256_file(p) != WEIGHTS_SHA256:
         raise InceptionWeightsMissing(f"{p} is not {WEIGHTS_FILE} (its SHA-256 differs); fetch {WEIGHTS_URL}")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge.errors import GanforgeError
+from ganforge.metrics.evaluate import evaluate_run, format_value
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.utils import atomic_path, write_json_atomic
 
@@ -26,6 +27,7 @@ NON_METRIC_KEYS = {"step", "time", "n", "epoch"}
 
 
 def _pyplot():
+    # matplotlib takes about a second to import: only when a figure is drawn.
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,11 +119,11 @@ def _run_summary(path: Path) -> dict:
         raise GanforgeError(f"{path} is not a ganforge run directory (no config.json)")
     config = run.read_config()
     log = read_jsonl(run.log)
-    metrics = read_jsonl(path / "metrics.jsonl")
+    metrics = read_jsonl(run.metrics)
     evaluation = None
-    if (path / "evaluation.json").is_file():
+    if run.evaluation.is_file():
         try:
-            evaluation = json.loads((path / "evaluation.json").read_text())
+            evaluation = json.loads(run.evaluation.read_text())
         except (OSError, json.JSONDecodeError):
             evaluation = None
     model, train, data = config.get("model", {}), config.get("train", {}), config.get("data", {})
@@ -172,8 +174,6 @@ def _table(runs: dict[str, dict]) -> tuple[dict[str, dict], list[str]]:
 
 
 def _cell(v) -> str:
-    from ganforge.metrics.evaluate import format_value
-
     if isinstance(v, bool) or isinstance(v, int):
         return str(v)
     if isinstance(v, float):
@@ -209,8 +209,6 @@ def compare_runs(runs: list[str | Path], out_dir: str | Path, *, evaluate: dict 
         raise GanforgeError("give at least one run directory")
     names = _unique_names(paths)
     if evaluate is not None:
-        from ganforge.metrics.evaluate import evaluate_run
-
         for p in paths:
             evaluate_run(p, log=log, **evaluate)
     summaries = {n: _run_summary(p) for n, p in zip(names, paths)}

@@ -22,8 +22,11 @@ import torch
 
 from ganforge.checkpoint import save_checkpoint
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.metrics.evaluate import evaluate_images, generate_images
+from ganforge.metrics.features import load_extractor
 from ganforge.metrics.registry import METRICS, metric_score
-from ganforge.runs import read_jsonl, truncate_jsonl
+from ganforge.metrics.report import plot_metric_curves
+from ganforge.runs import RunDir, read_jsonl, truncate_jsonl
 from ganforge.utils import write_json_atomic
 
 
@@ -43,13 +46,9 @@ def parse_metric_spec(spec: str) -> tuple[str, str | None]:
     return name, None
 
 
-def metrics_path(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "metrics.jsonl"
-
-
 def read_metrics(run_dir: str | Path) -> list[dict]:
     """The records of a run's metrics.jsonl (empty when it has none)."""
-    return read_jsonl(metrics_path(run_dir))
+    return read_jsonl(RunDir(run_dir).metrics)
 
 
 class EvalHook:
@@ -60,15 +59,13 @@ class EvalHook:
         self.out = out
         self.extractor = None
         if features:
-            from ganforge.metrics.features import load_extractor
-
             # Loaded now, so missing weights stop the run before it trains, not after an hour.
             self.extractor = load_extractor(features, trainer.runtime.device)
-        run = trainer.run.root
-        self.path = metrics_path(run)
-        self.plot = run / "metrics.png"
-        self.best_json = run / "checkpoints" / "best.json"
-        self.best_ckpt = run / "checkpoints" / "best.pt"
+        run = trainer.run
+        self.path = run.metrics
+        self.plot = run.metrics_plot
+        self.best_json = run.best_json
+        self.best_ckpt = run.best_checkpoint
         self.best_score = float("inf")
         if trainer.is_main:
             truncate_jsonl(self.path, trainer.step)  # on resume, records past the checkpoint will be redone
@@ -86,8 +83,6 @@ class EvalHook:
         rank_rngs = trainer.rank_rng_states()  # collective (every rank is here): a best.pt resumes like latest.pt
         if not trainer.is_main:
             return
-        from ganforge.metrics.evaluate import evaluate_images, generate_images
-
         t0 = time.time()
         G = getattr(trainer, "G_ema", None) or trainer.G
         try:
@@ -110,9 +105,7 @@ class EvalHook:
             save_checkpoint(self.best_ckpt, trainer.state_dict(rank_rngs))
             write_json_atomic(self.best_json, {"metric": trainer.cfg.eval_metric, "step": trainer.step,
                                                "score": score, "values": values})
-        from ganforge.metrics.report import plot_metric_curves
-
-        plot_metric_curves({"": read_metrics(trainer.run.root)}, self.plot)
+        plot_metric_curves({"": read_jsonl(self.path)}, self.plot)
         shown = ", ".join(f"{k} {v:.4g}" for k, v in values.items())
         print(f"\nganforge: step {trainer.step}: {shown} ({time.time() - t0:.1f} s)"
               + ("; new best checkpoint" if improved else ""), file=self.out, flush=True)
