@@ -117,7 +117,7 @@ class TrainConfig:
         if self.batch_size % self.grad_accum:
             raise ConfigError(f"batch size {self.batch_size} is not divisible by grad_accum {self.grad_accum}")
         if self.augment:
-            from ganforge.augment import parse_policy
+            from ganforge.diffaugment import parse_policy
 
             parse_policy(self.augment)
         for name in ("sample_every", "checkpoint_every", "log_every", "n_samples", "grad_accum", "max_bad_steps",
