@@ -1,4 +1,5 @@
-"""Fetch a file over HTTP(S) with a timeout, retries, a size limit and a checksum, atomically.
+"""Fetch a file over HTTP(S) with a timeout, retries, a size limit and a checksum, atomically; and run
+a huggingface_hub call with its errors as one line (``hub_call``).
 
 Errors are ``DownloadError`` with a one-line message that says what to fetch by hand
 and where to put it, because users behind proxies or offline need exactly that.
@@ -12,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from ganforge.errors import DownloadError
+from ganforge.errors import DownloadError, GanforgeError
 from ganforge.utils import atomic_path
 
 USER_AGENT = "ganforge (+https://github.com/ganforge/ganforge)"
@@ -111,3 +112,33 @@ def _matches(path: Path, sha256: str | None, md5: str | None) -> bool:
     if md5 is not None:
         ok &= data_hashes["md5"].hexdigest() == md5.lower()
     return ok
+
+
+def hub_call(what: str, where: str | None, fn, *args, error: type[GanforgeError], hints: dict[int, str],
+             **kwargs):
+    """Run a huggingface_hub call; its errors (HTTP, network, auth) become one-line errors of class
+    ``error``, with ``hints`` (by HTTP status) as advice. ``where``: the server, for the message.
+
+    Shared by ``hub push/pull`` and the ``hf:`` data source, so it lives below both.
+    """
+    from huggingface_hub import errors  # late: optional, and slow to import; callers check it is installed
+
+    try:
+        return fn(*args, **kwargs)
+    except errors.HfHubHTTPError as e:
+        code = getattr(e.response, "status_code", None)
+        said = " ".join(str(getattr(e, "server_message", None) or "").split())
+        raise error(f"{what} failed: HTTP {code}{': ' + said[:160] if said else ''}{hints.get(code, '')}") from None
+    except Exception as e:
+        # connection failures arrive as the HTTP client's own errors, or wrapped in the hub's
+        # LocalEntryNotFoundError; neither has a common base, so walk the chain of causes
+        cause: BaseException | None = e
+        while cause is not None:
+            if type(cause).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3") \
+                    or isinstance(cause, ConnectionError):
+                raise error(f"{what} failed: cannot reach the Hub at {where or 'its default address'} "
+                            f"({type(cause).__name__}: {' '.join(str(cause).split())[:120]})") from None
+            cause = cause.__cause__ or cause.__context__
+        if isinstance(e, (errors.LocalEntryNotFoundError, OSError, ValueError)):
+            raise error(f"{what} failed: {' '.join(str(e).split())[:240]}") from None
+        raise

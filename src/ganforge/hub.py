@@ -17,6 +17,7 @@ public Hub); tests use a fake one on 127.0.0.1.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import shutil
@@ -24,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 from ganforge import __version__
+from ganforge.download import hub_call
 from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir, read_jsonl
 
@@ -45,34 +47,7 @@ def _hub():
 
 _HINTS = {401: "; give --token or set HF_TOKEN", 403: "; the token may lack write access",
           404: " (or it is private: give --token)"}
-
-
-def hub_call(what: str, where: str | None, fn, *args, error: type[GanforgeError] = HubError,
-              hints: dict[int, str] = _HINTS, **kwargs):
-    """Run a huggingface_hub call; its errors (HTTP, network, auth) become one-line errors of class
-    ``error``, with ``hints`` (by HTTP status) as advice."""
-    _hub()
-    from huggingface_hub import errors
-
-    try:
-        return fn(*args, **kwargs)
-    except errors.HfHubHTTPError as e:
-        code = getattr(e.response, "status_code", None)
-        said = " ".join(str(getattr(e, "server_message", None) or "").split())
-        raise error(f"{what} failed: HTTP {code}{': ' + said[:160] if said else ''}{hints.get(code, '')}") from None
-    except Exception as e:
-        # connection failures arrive as the HTTP client's own errors, or wrapped in the hub's
-        # LocalEntryNotFoundError; neither has a common base, so walk the chain of causes
-        cause: BaseException | None = e
-        while cause is not None:
-            if type(cause).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3") \
-                    or isinstance(cause, ConnectionError):
-                raise error(f"{what} failed: cannot reach the Hub at {where or 'its default address'} "
-                            f"({type(cause).__name__}: {' '.join(str(cause).split())[:120]})") from None
-            cause = cause.__cause__ or cause.__context__
-        if isinstance(e, (errors.LocalEntryNotFoundError, OSError, ValueError)):
-            raise error(f"{what} failed: {' '.join(str(e).split())[:240]}") from None
-        raise
+_call = functools.partial(hub_call, error=HubError, hints=_HINTS)  # Hub errors as one line, with our advice
 
 
 # ---------------------------------------------------------------- metrics and the model card
@@ -241,9 +216,9 @@ def push(run_dir: str | Path, repo_id: str, *, token: str | None = None, endpoin
     api = hf.HfApi(endpoint=endpoint, token=token)
     with tempfile.TemporaryDirectory(prefix="ganforge-push-") as tmp:
         files = stage_run(run_dir, repo_id, tmp)
-        url = hub_call(f"creating {repo_id}", endpoint, api.create_repo, repo_id, repo_type="model", private=private,
+        url = _call(f"creating {repo_id}", endpoint, api.create_repo, repo_id, repo_type="model", private=private,
                         exist_ok=True)
-        hub_call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model", folder_path=tmp,
+        _call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model", folder_path=tmp,
                   commit_message=message or f"ganforge {__version__}: {Path(run_dir).name}, {len(files)} files")
     return str(url)
 
@@ -257,7 +232,7 @@ def pull(repo_id: str, out: str | Path, *, revision: str | None = None, token: s
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder")
-    hub_call(f"downloading {repo_id}", endpoint, hf.snapshot_download, repo_id=repo_id, repo_type="model", revision=revision,
+    _call(f"downloading {repo_id}", endpoint, hf.snapshot_download, repo_id=repo_id, repo_type="model", revision=revision,
               local_dir=str(out), token=token, endpoint=endpoint)
     if not (out / CONFIG_NAME).is_file():
         raise HubError(f"{repo_id} is not a ganforge model: it has no {CONFIG_NAME} (downloaded to {out})")

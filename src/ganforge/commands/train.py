@@ -112,7 +112,7 @@ def trainable_families() -> list[str]:
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """Budget, optimisation, runtime and output options (shared by train and compose)."""
-    from ganforge.augment import AUGMENTATIONS
+    from ganforge.diffaugment import AUGMENTATIONS
     from ganforge.losses import LOSSES
 
     d = default

@@ -21,13 +21,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from ganforge.data import augment as augment_mod
 from ganforge.data.clean import DEFAULT_NEAR_THRESHOLD, NearDuplicateIndex, content_hash, phash
 from ganforge.data.dataset import DatasetWriter
 from ganforge.data.decode import UnusableImage, decode_image
 from ganforge.data.png import encode_png
 from ganforge.data.sources import Item, Source, open_source
 from ganforge.data.transforms import CROPS, parse_color, process_image
+from ganforge.data.variants import parse_ops, rng_for, variant
 from ganforge.errors import DataError
 from ganforge.utils import is_power_of_two, write_json_atomic
 
@@ -77,7 +77,7 @@ class PrepareOptions:
             raise DataError("--blur, --min-size and --limit must not be negative (and --limit at least 1)")
         try:
             parse_color(self.background)
-            augment_mod.parse_ops(self.augment_ops)
+            parse_ops(self.augment_ops)
         except ValueError as e:
             raise DataError(str(e)) from None
         if self.crop == "face":
@@ -114,7 +114,7 @@ def _process(item: Item) -> tuple[Item, list[tuple[bytes, dict, int | None]], st
         for n, (out, note) in enumerate(crops):
             outputs.append((encode_png(out), note, phash(out) if w["dedup"] == "near" else None))
             for k in range(w["augment"]):
-                var, how = augment_mod.variant(out, augment_mod.rng_for(item.key, n * 1000 + k), w["augment_ops"])
+                var, how = variant(out, rng_for(item.key, n * 1000 + k), w["augment_ops"])
                 outputs.append((encode_png(var), {**note, "augment": how, "variant": k + 1}, None))
         return item, outputs, digest, None
     except UnusableImage as e:
@@ -175,7 +175,7 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
         min_size=opts.min_size,
         dedup=opts.dedup,
         augment=opts.augment,
-        augment_ops=augment_mod.parse_ops(opts.augment_ops),
+        augment_ops=parse_ops(opts.augment_ops),
     )
     params = {**asdict(opts), "resolution": resolution, "channels": channels}
     skipped = [{"file": k, "reason": r} for k, r in source.skipped]

@@ -125,7 +125,7 @@ def test_fetch_many_refuses_oversized_files(tmp_path):
 # ---- online sources against recorded answers -------------------------------------------------------
 
 def test_huggingface_rows_with_class_labels(tmp_path, monkeypatch):
-    """hf: through the dataset-viewer API, which GANFORGE_HF_API asks for (tests/test_hf_source.py: the Hub's files)."""
+    """hf: through the dataset-viewer API, which GANFORGE_HF_API asks for (tests/data/test_hf_source.py: the Hub's files)."""
     with ReplayServer() as server:
         monkeypatch.setenv("GANFORGE_HF_API", server.url)
         ds = "someone/pets"
@@ -153,7 +153,7 @@ def test_huggingface_rows_with_class_labels(tmp_path, monkeypatch):
 
 
 def test_huggingface_without_its_libraries_falls_back_to_the_viewer_api(monkeypatch, capsys):
-    from ganforge.data import hf
+    from ganforge.data.sources import hf
 
     monkeypatch.delenv("GANFORGE_HF_API", raising=False)
     monkeypatch.setattr(hf, "missing_libraries", lambda: "pyarrow")
@@ -262,7 +262,7 @@ def test_digits_builtin(tmp_path):
 
 
 def test_emoji_builtin(tmp_path):
-    from ganforge.data.builtin import emoji_available
+    from ganforge.data.sources.builtin import emoji_available
 
     if emoji_available():
         pytest.skip(emoji_available())

@@ -23,7 +23,7 @@ Each item records ``url`` (the file at that commit), ``hf_dataset``, ``hf_config
 
 Without huggingface_hub and pyarrow (``pip install 'ganforge[hf]'``), or when ``GANFORGE_HF_API`` (or
 the ``api`` option) names a dataset-viewer server, ``hf:`` goes through the dataset-viewer API instead
-(``ganforge.data.online.HuggingFaceSource``).
+(``HuggingFaceSource``): it serves any public data set's rows as JSON with each image as a URL.
 """
 
 from __future__ import annotations
@@ -34,13 +34,15 @@ import json
 import os
 import re
 import sys
+import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-from ganforge.data.fetch import download_folder, url_file
-from ganforge.data.online import DEFAULT_ONLINE_LIMIT, HuggingFaceSource, LocalFilesSource, class_name, hf_columns, parse_hf_spec
-from ganforge.data.sources import IMAGE_SUFFIXES, Source, subfolder_labels
-from ganforge.errors import DataError
+from ganforge.data.fetch import download_folder, fetch_json, url_file
+from ganforge.data.sources.base import IMAGE_SUFFIXES, Source, subfolder_labels
+from ganforge.data.sources.downloaded import DEFAULT_ONLINE_LIMIT, DownloadedSource, LocalFilesSource, service_url
+from ganforge.download import hub_call
+from ganforge.errors import DataError, DownloadError
 
 CONVERTED = "refs/convert/parquet"  # the Hub's Parquet export of every public data set
 SPLIT_WORDS = {"train": ("train", "training"), "validation": ("validation", "valid", "val", "dev"),
@@ -55,6 +57,12 @@ def missing_libraries() -> str | None:
     """None when huggingface_hub and pyarrow are installed, else the missing ones."""
     missing = [m for m in ("huggingface_hub", "pyarrow") if importlib.util.find_spec(m) is None]
     return " and ".join(missing) or None
+
+
+def note() -> str | None:
+    """What ``ganforge data sources`` says about ``hf:`` here: the fallback when the libraries are missing."""
+    missing = missing_libraries()
+    return f"{missing} missing: read through the dataset-viewer API (pip install 'ganforge[hf]')" if missing else None
 
 
 def open_hf(argument: str, labels: str | None = None, *, api: str | None = None, **options) -> Source:
@@ -73,9 +81,7 @@ class HubDatasetSource(LocalFilesSource):
     def __init__(self, argument: str, labels: str | None = None, *, limit: int | None = None, split: str | None = None,
                  endpoint: str | None = None, token: str | None = None, revision: str | None = None,
                  timeout: float = 20.0, download_workers: int = 8, progress: bool = True, **_):
-        import huggingface_hub as hf
-
-        from ganforge.hub import hub_call
+        import huggingface_hub as hf  # late: optional, and slow to import
 
         dataset, config, arg_split = parse_hf_spec(argument)
         wanted = split or arg_split
@@ -155,7 +161,7 @@ class HubDatasetSource(LocalFilesSource):
     def _read_parquet(self, path: str, file: str, card_features: list[dict], folder: Path, limit: int,
                       record) -> list[str] | None:
         """Add the rows of one Parquet file (up to ``limit`` items in all); returns the class names."""
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # late: optional, and slow to import
 
         pf = pq.ParquetFile(path)
         image_col, label_col, names = hf_columns(card_features)
@@ -186,10 +192,111 @@ class HubDatasetSource(LocalFilesSource):
         return names
 
 
+class HuggingFaceSource(DownloadedSource):
+    """``hf:dataset[/config][:split]`` through the Hub's dataset-viewer API (``/splits`` and ``/rows``).
+
+    The fallback when huggingface_hub or pyarrow is not installed, and what ``GANFORGE_HF_API`` (or the
+    ``api`` option) asks for by name (``HubDatasetSource`` reads the repository itself otherwise). The
+    API serves any public data set's rows as JSON with each image as a URL, so no data-set library or
+    Parquet reader is needed. The first Image column is the image; a ClassLabel column (``label``
+    preferred) gives the classes.
+    """
+
+    PAGE = 100  # rows per request: the API's maximum
+
+    def __init__(self, argument: str, labels: str | None = None, *, limit: int | None = None, api: str | None = None,
+                 split: str | None = None, **options):
+        base = service_url(api, "GANFORGE_HF_API", "https://datasets-server.huggingface.co")
+        dataset, config, arg_split = parse_hf_spec(argument)
+        split = split or arg_split
+        limit = limit or DEFAULT_ONLINE_LIMIT
+        folder = download_folder(f"hf-{dataset}")
+        q = urllib.parse.quote
+        try:
+            splits = fetch_json(f"{base}/splits?dataset={q(dataset, safe='')}", folder, refresh=True).get("splits", [])
+        except DownloadError as e:
+            raise DataError(f"hf:{dataset}: cannot list its splits ({e})") from None
+        choices = [s for s in splits if (config is None or s.get("config") == config)]
+        if not choices:
+            raise DataError(f"hf:{dataset}: no such data set or config on the Hub (or it has no viewer)")
+        pick = next((s for s in choices if s.get("split") == (split or "train")), None)
+        if pick is None and split is None:
+            pick = choices[0]
+        if pick is None:
+            known = ", ".join(sorted({s['split'] for s in choices}))
+            raise DataError(f"hf:{dataset}: no split {split!r} (splits: {known})")
+        config, split = pick["config"], pick["split"]
+        records: list[dict] = []
+        no_image: list[tuple[str, str]] = []
+        image_col = label_col = None
+        names: list[str] | None = None
+        offset = 0
+        while len(records) < limit:
+            url = (f"{base}/rows?dataset={q(dataset, safe='')}&config={q(config, safe='')}&split={q(split, safe='')}"
+                   f"&offset={offset}&length={self.PAGE}")
+            try:
+                page = fetch_json(url, folder)
+            except DownloadError as e:
+                raise DataError(f"hf:{dataset}: cannot read rows at offset {offset} ({e})") from None
+            if image_col is None:
+                image_col, label_col, names = hf_columns(page.get("features", []))
+                if image_col is None:
+                    raise DataError(f"hf:{dataset}: has no image column")
+            rows = page.get("rows", [])
+            for row in rows:
+                value = row.get("row", {}).get(image_col)
+                src = value.get("src") if isinstance(value, dict) else None
+                index = row.get("row_idx")
+                if not src:
+                    no_image.append((f"{dataset}[{index}]", "row has no image"))
+                    continue
+                label = class_name(row["row"].get(label_col) if label_col else None, names)
+                records.append({"url": src, "label": label, "hf_dataset": dataset,
+                                "hf_config": config, "hf_split": split, "hf_row": index})
+            offset += len(rows)
+            if not rows or offset >= int(page.get("num_rows_total", 0)):
+                break
+        super().__init__(f"hf:{dataset}/{config}:{split}", records[:limit], folder, **options)
+        self.skipped[:0] = no_image
+        self.stats["classes"] = names
+
+
+def parse_hf_spec(argument: str) -> tuple[str, str | None, str | None]:
+    """``owner/name[/config][:split]`` -> (dataset, config, split)."""
+    spec, _, split = argument.partition(":")
+    parts = spec.strip().split("/")
+    if len(parts) < 2:
+        return spec.strip(), None, split.strip() or None
+    return "/".join(parts[:2]), "/".join(parts[2:]) or None, split.strip() or None
+
+
+def class_name(label, names: list[str] | None) -> str | None:
+    """A ClassLabel value as its name (-1 and None: no label)."""
+    if label is None or label == -1:
+        return None
+    if names is not None and isinstance(label, int) and 0 <= label < len(names):
+        return names[label]
+    return str(label)
+
+
+def hf_columns(features: list[dict]) -> tuple[str | None, str | None, list[str] | None]:
+    """(image column, label column, class names) from features as the dataset viewer lists them:
+    ``[{"name": ..., "type": {"_type": "Image" | "ClassLabel", "names": [...]}}]``."""
+    image_col = label_col = None
+    names = None
+    for f in features:
+        t = f.get("type", {})
+        if t.get("_type") == "Image" and image_col is None:
+            image_col = f["name"]
+        if t.get("_type") == "ClassLabel" and (label_col is None or f["name"] == "label"):
+            label_col, names = f["name"], list(t.get("names", []))
+    return image_col, label_col, names
+
+
 @contextlib.contextmanager
 def _progress_bars(show: bool):
     """huggingface_hub's download bars only where wanted (not one per image of an imagefolder)."""
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars  # optional
 
     was_disabled = are_progress_bars_disabled()
     if not show:
@@ -203,7 +310,7 @@ def _progress_bars(show: bool):
 
 def _card(path: str) -> dict:
     """The YAML front matter of a data set's README.md ({} when it has none)."""
-    import yaml
+    import yaml  # late: PyYAML comes with huggingface_hub, which is optional
 
     m = re.match(r"---\s*\n(.*?)\n---\s*(\n|$)", Path(path).read_text(encoding="utf-8", errors="replace"), re.S)
     try:
@@ -235,7 +342,7 @@ def _card_features(card: dict, config: str) -> list[dict]:
 
 def _schema_features(schema) -> list[dict]:
     """Features from a Parquet file's ``huggingface`` metadata, else its first ``{bytes, path}`` struct."""
-    import pyarrow as pa
+    import pyarrow as pa  # late: optional, and slow to import
 
     try:
         features = json.loads((schema.metadata or {})[b"huggingface"])["info"]["features"]

@@ -112,7 +112,7 @@ def test_offline_augmentation_adds_recorded_variants_independent_of_workers(tmp_
 
 
 def test_flip_variant_is_an_exact_mirror():
-    from ganforge.data.augment import variant
+    from ganforge.data.variants import variant
 
     img = Image.fromarray(np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8))
     out, how = variant(img, np.random.default_rng(3), ops=("flip",))

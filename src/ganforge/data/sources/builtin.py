@@ -1,4 +1,7 @@
-"""Offline built-in sources: scikit-learn's digits and colour emoji rendered from an installed font.
+"""Offline built-in sources: Fashion-MNIST, scikit-learn's digits and colour emoji rendered from an installed font.
+
+``fashion-mnist[:train|test|all]``: the 70,000 28×28 grey garments (``ganforge.data.fashion_mnist`` finds
+or downloads the files), each padded with black to 32×32; labels are the 10 garment classes.
 
 ``digits``: the 1,797 8×8 handwritten digits bundled inside scikit-learn (no download),
 upscaled to 32×32; labels 0–9. A tiny, fully offline data set for tests and demos.
@@ -17,8 +20,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ganforge.data import fashion_mnist
 from ganforge.data.decode import UnusableImage
-from ganforge.data.sources import Item, Source
+from ganforge.data.sources.base import Item, Source
 from ganforge.errors import DataError
 
 EMOJI_FONTS = [
@@ -32,9 +36,37 @@ SKIN_TONES = {0x1F3FB, 0x1F3FC, 0x1F3FD, 0x1F3FE, 0x1F3FF}
 EMOJI_GROUPS = ("faces", "people", "animals")
 
 
+class FashionMnistSource(Source):
+    """Fashion-MNIST, each 28×28 image padded with black to 32×32, with class labels."""
+
+    default_resolution, default_channels = 32, 1
+
+    def __init__(self, argument: str = "", labels: str | None = None, **_):
+        super().__init__(description="fashion-mnist")
+        split = argument or "all"
+        if split not in ("train", "test", "all"):
+            raise DataError(f"fashion-mnist split must be train, test or all, not {split!r}")
+        self.images, self.labels = fashion_mnist.load(split)
+        self.classes = fashion_mnist.CLASSES
+        self.items = [Item(f"{split}/{i:05d}", self.classes[int(c)]) for i, c in enumerate(self.labels)]
+
+    def load(self, item: Item) -> Image.Image:
+        index = int(item.key.rsplit("/", 1)[1])
+        padded = np.pad(self.images[index], 2)  # 28×28 -> 32×32, as in the DCGAN-on-MNIST convention
+        return Image.fromarray(padded, "L")
+
+
+def fashion_mnist_available() -> str | None:
+    try:
+        fashion_mnist.find_files(allow_download=False)
+    except DataError:
+        return "not installed here; downloaded on first use (or: apt-get install dataset-fashion-mnist)"
+    return None
+
+
 def digits_available() -> str | None:
     try:
-        import sklearn  # noqa: F401
+        import sklearn  # noqa: F401  (late: optional, and slow to import)
     except ImportError:
         return "needs scikit-learn: pip install scikit-learn"
     return None
@@ -49,7 +81,7 @@ class DigitsSource(Source):
         problem = digits_available()
         if problem:
             raise DataError(f"digits: {problem}")
-        from sklearn.datasets import load_digits
+        from sklearn.datasets import load_digits  # late: optional, and slow to import
 
         super().__init__(description="digits (scikit-learn)")
         bunch = load_digits()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganforge.augment import AUGMENTATIONS, DiffAugment, cutout, translation
+from ganforge.diffaugment import AUGMENTATIONS, DiffAugment, cutout, translation
 from ganforge.errors import ConfigError
 
 
