@@ -40,13 +40,12 @@ from pathlib import Path
 import torch
 
 from ganforge import __version__, distributed, models
-from ganforge.diffaugment import DiffAugment, parse_policy
 from ganforge.checkpoint import load_checkpoint, save_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
-from ganforge.diffaugment import DiffAugment
+from ganforge.diffaugment import DiffAugment, parse_policy
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.ema import EMA
 from ganforge.losses import LOSSES
