@@ -299,7 +299,7 @@ def test_every_family_projects_inpaints_and_edits(family):
     cfg = ModelConfig(family=family, resolution=16, channels=3, latent_dim=16, width=8, num_classes=k).validate()
     torch.manual_seed(0)
     G, D = build_generator(cfg), build_discriminator(cfg)
-    init_weights(family, G)
+    init_weights(G)
     labels = L.labels_for_seeds([4], k)
     target = L.render(G, L.sample_latents([4], 16), labels)[0]
     res = L.project(G, target, steps=25, restarts=2, D=D, pool=4, labels=None if labels is None else int(labels))

@@ -11,6 +11,7 @@ A checkpoint is a dict of tensors and plain Python values, so it loads with
     opt_G, opt_D         optimiser state dicts
     scaler_G?, scaler_D? gradient-scaler state (float16 on CUDA)
     loader               data order position {"epoch", "position"}
+    loss                 the loss's own state (``GANLoss.state_dict()``; empty for the stateless ones)
     rng                  {"latent": ByteTensor (shared by all ranks), "world_size": int,
                           "ranks": [{"torch", "augment", "cuda"?: ByteTensor}, ...] (one per rank),
                           "torch", "augment": rank 0's again, "cuda"?: [...] (older readers)}

@@ -1,8 +1,39 @@
 """The training loop: budgets, logging, sample grids, atomic checkpoints, exact resume, signals.
 
 ``train(cfg, model_cfg)`` is the whole job as a plain function; ``ganforge train``
-only parses options and calls it. One iteration ("step") is ``loss.n_critic``
-discriminator updates followed by one generator update.
+only parses options and calls it.
+
+The contract: what a family and a loss provide, what the trainer does with it
+-----------------------------------------------------------------------------
+One trainer serves every family; a new family or loss fits it by providing these, not by
+copying the loop.
+
+- **Networks** (the family, ``ganforge.models``): ``G`` and ``D``, built from the ModelConfig.
+  A family with several generators or discriminators (two-domain translators, weight-shared
+  pairs) makes ``G`` and ``D`` modules that hold them: everything under ``G`` is G's side,
+  everything under ``D`` is D's side. Buffers (running statistics, a tracked mean latent)
+  are part of the networks and are checkpointed with them.
+- **Optimiser groups**: one Adam per side over all of that side's parameters (``--lr-g``/
+  ``--lr-d``, ``--beta1``/``--beta2``), each with its gradient scaler for float16 and, under
+  torchrun, its DDP wrapper. Adam is per parameter, so one Adam over two generators is two
+  Adams with the same settings.
+- **The steps of one iteration** (the loss, ``ganforge.losses``): ``loss.phases()``, a list of
+  ``Phase(name, side, compute, repeat, every, new_batch)`` run in order. A phase updates one
+  side ``repeat`` times in a row (D's ``n_critic``), only on iterations 0, k, 2k, ... when
+  ``every = k`` (lazy regularisation such as StyleGAN2's R1 every 16 steps, whose term the
+  loss scales by k), drawing a new real batch per update unless ``new_batch`` is False.
+  ``compute(G, D, real, z, labels)`` returns the scalar to minimise and its statistics; the
+  trainer handles micro-batches (``--grad-accum``), autocast, DDP synchronisation, and skips
+  an update whose ``name`` statistic or gradients are not finite. The base loss's phases are
+  ``n_critic`` D updates then one G update; a regulariser on its own schedule is one more phase.
+- **What is logged**: every statistic a phase returns (averaged over micro-batches and ranks)
+  goes into ``log.jsonl`` each ``--log-every`` steps; ``d_loss`` and ``g_loss`` show in the
+  progress line, ``d_acc`` drives the divergence warning.
+- **What is checkpointed**: both sides' weights and buffers, G's EMA, both optimisers and
+  scalers, the data order, every random stream, the step and the training time, and the
+  loss's own state (``loss.state_dict()``: e.g. an adaptive augmentation probability).
+- **Hooks**: ``hook(trainer)`` after every iteration (evaluation, a composed model's
+  unfreezing schedule); ``initialise(G, D)`` gives a fresh run its weights.
 
 Resume is exact on CPU: the checkpoint holds the networks, optimisers, step, the
 data order position, and the states of every random generator the loop draws from
@@ -257,6 +288,7 @@ class Trainer:
             "scaler_G": self.scaler_G.state_dict(),
             "scaler_D": self.scaler_D.state_dict(),
             "loader": self.loader.state_dict(),
+            "loss": self.loss.state_dict(),
             "rng": rng,
             "dataset": self.data_summary(),
         }
@@ -277,6 +309,7 @@ class Trainer:
             self.scaler_G.load_state_dict(state["scaler_G"])
             self.scaler_D.load_state_dict(state["scaler_D"])
         self.loader.load_state_dict(state["loader"])
+        self.loss.load_state_dict(state.get("loss") or {})
         self.latent_gen.set_state(state["rng"]["latent"])
         self._restore_rank_rng(state["rng"], int(state["step"]))
         self.step = int(state["step"])
@@ -335,6 +368,11 @@ class Trainer:
             save_checkpoint(self.run.checkpoint_at(self.step), state)
 
     # ---- one step ----------------------------------------------------------------------
+    def _sides(self) -> dict:
+        """side -> (optimiser, scaler, DDP module it updates, the (G, D) a phase of that side computes with)."""
+        return {"D": (self.opt_D, self.scaler_D, self.D_train, (self.G, self.D_train)),
+                "G": (self.opt_G, self.scaler_G, self.G_train, (self.G_train, self.D))}
+
     def sample_z(self, n_local: int) -> torch.Tensor:
         """Latents for this process: every rank draws the global batch and keeps its slice."""
         z = torch.randn(n_local * self.world_size, self.model_cfg.latent_dim, generator=self.latent_gen)
@@ -376,20 +414,27 @@ class Trainer:
         return totals
 
     def train_step(self) -> dict:
+        """One iteration: the loss's phases in order (see "The contract" above)."""
         stats: dict = {}
         self.skipped = []
-        for _ in range(self.loss.n_critic):
-            real, labels = next(self.loader)
-            z = self.sample_z(len(real))
-            stats.update(self._update(self.opt_D, self.scaler_D, self.D_train,
-                                      lambda r, zz, y: self.loss.d_loss(self.G, self.D_train, r, zz, y),
-                                      real, z, labels, "d_loss"))
-        z = self.sample_z(len(real))
-        self.D.requires_grad_(False)  # G's step needs gradients through D, not for D's weights
-        stats.update(self._update(self.opt_G, self.scaler_G, self.G_train,
-                                  lambda r, zz, y: self.loss.g_loss(self.G_train, self.D, zz, y),
-                                  None, z, labels, "g_loss"))
-        self.D.requires_grad_(True)
+        sides = self._sides()
+        real = labels = None
+        self.real_batches = 0  # drawn this iteration, for the images/s figure
+        for phase in self.loss.phases():
+            if self.step % phase.every:
+                continue
+            opt, scaler, module, (G, D) = sides[phase.side]
+            if phase.side == "G":
+                self.D.requires_grad_(False)  # G's update needs gradients through D, not for D's weights
+            for _ in range(phase.repeat):
+                if phase.new_batch or real is None:
+                    real, labels = next(self.loader)
+                    self.real_batches += 1
+                z = self.sample_z(len(real))
+                stats.update(self._update(opt, scaler, module,
+                                          lambda r, zz, y: phase.compute(G, D, r, zz, y),
+                                          real, z, labels, phase.name))
+            self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G, self.step + 1)
         return distributed.mean_over_ranks(stats)
@@ -468,7 +513,7 @@ class Trainer:
                             print(f"\nwarning: {extra['warning']}", file=self.out, flush=True)
                     self.step += 1
                     self.elapsed += time.time() - t0
-                    window_images += self.cfg.batch_size * self.loss.n_critic
+                    window_images += self.cfg.batch_size * self.real_batches
                     if self.is_main:
                         rate = window_images / max(time.time() - window_start, 1e-9)
                         if self.step % self.cfg.log_every == 0 or extra:

@@ -15,7 +15,7 @@ and add one line to ``LOSSES``.
 
 from __future__ import annotations
 
-from ganforge.losses.base import GANLoss, d_accuracy, gradient_penalty, r1_penalty
+from ganforge.losses.base import GANLoss, Phase, d_accuracy, gradient_penalty, r1_penalty
 from ganforge.losses.bce import NonSaturatingLoss
 from ganforge.losses.hinge import HingeLoss
 from ganforge.losses.lsgan import LeastSquaresLoss
@@ -28,4 +28,4 @@ LOSSES: dict[str, type[GANLoss]] = {
     "lsgan": LeastSquaresLoss,
 }
 
-__all__ = ["LOSSES", "GANLoss", "d_accuracy", "gradient_penalty", "r1_penalty"]
+__all__ = ["LOSSES", "GANLoss", "Phase", "d_accuracy", "gradient_penalty", "r1_penalty"]

@@ -1,11 +1,31 @@
-"""The base of every GAN loss: D's pass with augmentation, the penalties, the auxiliary classifier."""
+"""The base of every GAN loss: D's pass with augmentation, the penalties, the auxiliary classifier,
+and ``Phase``, the unit of the trainer's contract with a loss."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One kind of optimiser update in an iteration; a loss lists its phases in ``phases()``.
+
+    ``compute(G, D, real, z, labels) -> (loss, stats)`` on a micro-batch: the scalar to minimise
+    and detached 0-d statistics for the log. The trainer gives the side being updated its
+    DDP-wrapped network and the other side the plain one, with the other side's weights frozen
+    (``requires_grad`` off) during a G phase.
+    """
+
+    name: str                # the stats key of the phase's total loss, e.g. "d_loss": NaN/inf there skips the update
+    side: str                # "D" or "G": the network (and its optimiser, scaler and DDP wrapper) it updates
+    compute: Callable
+    repeat: int = 1          # updates in a row per iteration (D's n_critic)
+    every: int = 1           # run on iterations 0, k, 2k, ... only (lazy regularisation: scale the term by k)
+    new_batch: bool = True   # draw a new real batch per update (a G phase reuses the last one's labels)
 
 
 class GANLoss:
@@ -58,6 +78,19 @@ class GANLoss:
     def d_stats(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict:
         return {"d_real": real_logits.mean().detach(), "d_fake": fake_logits.mean().detach(),
                 "d_acc": d_accuracy(real_logits, fake_logits)}
+
+    # ---- the contract with the trainer ----------------------------------------------------
+    def phases(self) -> list[Phase]:
+        """The updates of one iteration, in order: ``n_critic`` D updates, then one G update."""
+        return [Phase("d_loss", "D", self.d_loss, repeat=self.n_critic),
+                Phase("g_loss", "G", lambda G, D, real, z, labels: self.g_loss(G, D, z, labels), new_batch=False)]
+
+    def state_dict(self) -> dict:
+        """State the loss keeps between iterations (e.g. an adaptive augmentation's p), for checkpoints."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore ``state_dict()``'s state on resume."""
 
     # ---- the steps ---------------------------------------------------------------------
     def d_loss(self, G, D, real, z, labels) -> tuple[torch.Tensor, dict]:
