@@ -11,10 +11,13 @@ of it is in the data set) or *skipped* with its reason in the report:
 
 from __future__ import annotations
 
+import contextlib
 import math
-import multiprocessing as mp
 import os
+import signal
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ from ganforge.data.png import encode_png
 from ganforge.data.sources import Item, Source, open_source
 from ganforge.data.transforms import CROPS, parse_color, process_image
 from ganforge.data.variants import parse_ops, rng_for, variant
+from ganforge.data.workers import ordered_map
 from ganforge.errors import DataError
 from ganforge.utils import is_power_of_two, write_json_atomic
 
@@ -98,15 +102,18 @@ def _init_worker(source: Source, work: dict) -> None:
     _SOURCE, _WORK = source, work
 
 
-def _process(item: Item) -> tuple[Item, list[tuple[bytes, dict, int | None]], str | None, str | None]:
+def _process(task: tuple[Item, bytes | None]) -> tuple[Item, list[tuple[bytes, dict, int | None]], str | None, str | None]:
     """(item, [(PNG bytes, note, perceptual hash)], content hash, None) or (item, [], None, reason).
+
+    ``task`` is (item, its bytes), or (item, None) for the source to load it here.
 
     The first outputs are the cropped images; each is followed by its augmented variants
     (note ``{"augment": ..., "variant": k}``) which carry no hash: they are never deduplicated.
     """
     w = _WORK
+    item, data = task
     try:
-        loaded = _SOURCE.load(item)
+        loaded = _SOURCE.load(item) if data is None else data
         digest = content_hash(loaded) if w["dedup"] != "none" else None
         img = loaded if isinstance(loaded, Image.Image) else decode_image(loaded, need=w["need"], min_side=w["min_size"])
         crops = process_image(img, **w["image"])
@@ -139,18 +146,57 @@ def decode_need(resolution: int, crop: str, fraction: float) -> int | None:
 
 
 def prepare(src: str, out: str | Path, opts: PrepareOptions, progress: bool = True) -> dict:
-    """Build the data-set file at ``out`` from ``src``; return the report (also written as JSON)."""
+    """Build the data-set file at ``out`` from ``src``; return the report (also written as JSON).
+
+    SIGTERM stops it as Ctrl-C does (KeyboardInterrupt): workers stop, temporary files are removed.
+    """
     opts.validate()
     out = Path(out)
+    check_out(out)
     source_options = dict(opts.source_options or {})
     if opts.limit:
         source_options["limit"] = opts.limit
     source_options.setdefault("progress", progress)
-    source = open_source(src, labels=opts.labels, **source_options)
+    with _sigterm_interrupts():
+        source = open_source(src, labels=opts.labels, **source_options)
+        try:
+            return _prepare(src, out, opts, source, progress)
+        finally:
+            source.close()
+
+
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that cannot be written, before any work: a folder, a path below a file, a
+    place where we may not create files (the data set and its report are written beside it)."""
+    if out.is_dir():
+        raise DataError(f"--out {out} is a folder; give a file name, e.g. {out / 'dataset.zip'}")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folders that do not exist yet are made when writing
+    if not folder.is_dir():
+        raise DataError(f"--out {out}: {folder} is a file, not a folder")
     try:
-        return _prepare(src, out, opts, source, progress)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{out.name}.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise DataError(f"--out {out}: cannot write in {folder} ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Within the block, SIGTERM raises KeyboardInterrupt, as SIGINT does, so everything unwinds cleanly."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
     finally:
-        source.close()
+        signal.signal(signal.SIGTERM, old)
 
 
 def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress: bool) -> dict:
@@ -254,13 +300,13 @@ def _keep_outputs(outputs, near: NearDuplicateIndex, key: str):
 
 
 def _run(source: Source, items: list[Item], work: dict, workers: int):
+    tasks = source.stream(items)
     if workers <= 1 or len(items) < 64:
         _init_worker(source, work)
-        yield from map(_process, items)
+        yield from map(_process, tasks)
         return
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(source, work)) as pool:
-        yield from pool.imap(_process, items, chunksize=32)
+    yield from ordered_map(_process, tasks, workers=workers, init=_init_worker, initargs=(source, work),
+                           died=lambda task, why: (task[0], [], None, f"the worker process died while processing it ({why})"))
 
 
 def reason_kind(reason: str) -> str:
