@@ -104,6 +104,33 @@ def test_sigterm_stops_cleanly_like_ctrl_c(tmp_path):
     assert os.listdir(tmp_path / "out") == [] and os.listdir(tmp_path / "tmp") == []
 
 
+# ---- 3. compressed tar archives -----------------------------------------------------------------
+
+def test_a_compressed_tar_is_streamed_without_a_temporary_file(tmp_path, monkeypatch):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr("tempfile.tempdir", str(temp))
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 50_000)  # stands for 200 MB: a member that expands too far
+    with tarfile.open(tmp_path / "a.tar.gz", "w:gz") as tf:
+        for i in range(3):
+            data = png(seed=i)
+            info = tarfile.TarInfo(f"cats/{i}.png")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        info = tarfile.TarInfo("bomb.png")
+        info.size = 1_000_000
+        tf.addfile(info, io.BytesIO(bytes(info.size)))  # 1 MB of zeros: about 1 kB compressed
+    seen_during = []
+    real = prepare_mod.decode_image
+    monkeypatch.setattr(prepare_mod, "decode_image", lambda data, **kw: (seen_during.append(os.listdir(temp)),
+                                                                         real(data, **kw))[1])
+    report = prepare(str(tmp_path / "a.tar.gz"), tmp_path / "ds.zip", PrepareOptions(resolution=16, workers=1),
+                     progress=False)
+    assert report["written"] == 3 and seen_during == [[], [], []] and os.listdir(temp) == []
+    reasons = {s["file"]: s["reason"] for s in report["skipped"]}
+    assert reasons["bomb.png"].startswith("too large")
+
+
 # ---- 4. bad --out -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("where", ["a directory", "under a file", "unwritable"])
@@ -118,3 +145,63 @@ def test_a_bad_out_is_refused_before_any_image_is_read(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err
     assert code == 1 and read == []
     assert len(err.strip().splitlines()) == 1 and err.startswith("ganforge: error: --out"), err
+
+
+# ---- 5. what the report used to miss ------------------------------------------------------------
+
+def test_links_fifos_and_unreadable_folders_are_reported(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    write_images(src, 2, size=16)
+    (src / "dangling.png").symlink_to(tmp_path / "gone.png")
+    (src / "loop.png").symlink_to(src / "loop.png")
+    (src / "device.png").symlink_to("/dev/null")
+    os.mkfifo(src / "pipe.png")
+    write_images(src / "locked", 1, size=16)
+    real_scandir = os.scandir
+
+    def scandir(path="."):  # root reads every folder, so refuse this one as a permission would
+        if Path(path) == src / "locked":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = prepare(str(src), tmp_path / "ds.zip", PrepareOptions(resolution=16, workers=1), progress=False)
+    reasons = {s["file"]: s["reason"] for s in report["skipped"]}
+    assert reasons["dangling.png"].startswith("broken symbolic link")
+    assert reasons["loop.png"].startswith("symbolic link loop")
+    assert reasons["device.png"].startswith("not a regular file (a device)")
+    assert reasons["pipe.png"].startswith("not a regular file (a FIFO)")
+    assert reasons["locked"].startswith("cannot read the folder")
+    assert report["written"] == 2 and report["seen"] == 2 + 5
+
+
+def test_unsafe_huge_and_repeated_archive_members_are_reported(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "MAX_FILE_BYTES", 50_000)
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as zf:
+        zf.writestr("ok.png", png(seed=1))
+        zf.writestr("../evil.png", png(seed=2))
+        zf.writestr("/etc/abs.png", png(seed=3))
+        zf.writestr(".hidden.png", png(seed=4))
+        zf.writestr("huge.png", bytes(60_000))
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            zf.writestr("ok.png", png(seed=5))
+    report = prepare(str(tmp_path / "a.zip"), tmp_path / "ds.zip", PrepareOptions(resolution=16, workers=1),
+                     progress=False)
+    reasons = {s["file"]: s["reason"] for s in report["skipped"]}
+    assert reasons["../evil.png"].startswith("unsafe name") and reasons["/etc/abs.png"].startswith("unsafe name")
+    assert reasons["huge.png"].startswith("too large")
+    assert any(f.startswith("ok.png") and r.startswith("another member has the same name") for f, r in reasons.items())
+    assert report["written"] == 1 and ".hidden.png" not in reasons  # hidden files are still not data
+
+    with tarfile.open(tmp_path / "a.tar", "w") as tf:
+        for name, data in [("ok.png", png(seed=1)), ("../evil.png", png(seed=2)), ("huge.png", bytes(60_000)),
+                           ("ok.png", png(seed=5))]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    report = prepare(str(tmp_path / "a.tar"), tmp_path / "t.zip", PrepareOptions(resolution=16, workers=1),
+                     progress=False)
+    reasons = {s["file"]: s["reason"] for s in report["skipped"]}
+    assert reasons["../evil.png"].startswith("unsafe name") and reasons["huge.png"].startswith("too large")
+    assert any(f.startswith("ok.png") and r.startswith("another member has the same name") for f, r in reasons.items())
+    assert report["written"] == 1

@@ -20,6 +20,11 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".ti
 MAX_FILE_BYTES = 200 << 20  # files larger than this are skipped, not read into memory
 
 
+def too_large(size: int) -> str:
+    """The report's reason for a file over ``MAX_FILE_BYTES``."""
+    return f"too large ({size:,} bytes > {MAX_FILE_BYTES:,})"
+
+
 @dataclass(frozen=True)
 class Item:
     key: str                     # unique name within the source (relative path, zip member, index)
