@@ -20,7 +20,7 @@ import ganforge
 from conftest import write_images
 from ganforge.cli import run_command
 from ganforge.data import prepare as prepare_mod
-from ganforge.data.dataset import read_info
+from ganforge.data.dataset import load_dataset, read_info
 from ganforge.data.prepare import PrepareOptions, prepare
 from ganforge.data.sources import files
 
@@ -205,3 +205,31 @@ def test_unsafe_huge_and_repeated_archive_members_are_reported(tmp_path, monkeyp
     assert reasons["../evil.png"].startswith("unsafe name") and reasons["huge.png"].startswith("too large")
     assert any(f.startswith("ok.png") and r.startswith("another member has the same name") for f, r in reasons.items())
     assert report["written"] == 1
+
+
+# ---- 24. channels, upscaling and sizes ----------------------------------------------------------
+
+def test_greyscale_photos_keep_one_channel_and_upscaling_is_counted(tmp_path, capsys):
+    for i in range(4):
+        (tmp_path / "grey").mkdir(exist_ok=True)
+        (tmp_path / "grey" / f"{i}.png").write_bytes(png(48 if i < 3 else 80, "L", seed=i))
+    code = run_command(["data", "prepare", str(tmp_path / "grey"), "--out", str(tmp_path / "g.zip"), "--size", "64",
+                        "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and read_info(tmp_path / "g.zip")["channels"] == 1
+    assert "greyscale" in out and "3 images smaller than 64 px were upscaled" in out
+    # one colour image among grey ones: RGB, the grey ones converted
+    (tmp_path / "grey" / "colour.png").write_bytes(png(64, "RGB", seed=9))
+    report = prepare(str(tmp_path / "grey"), tmp_path / "c.zip", PrepareOptions(resolution=32, workers=1), progress=False)
+    assert read_info(tmp_path / "c.zip")["channels"] == 3 and report["written"] == 5
+    images = load_dataset(tmp_path / "c.zip", use_cache=False).images
+    assert images.shape == (5, 32, 32, 3) and (images[:4, ..., 0] == images[:4, ..., 2]).all()
+
+
+def test_a_size_that_is_not_a_power_of_two_is_prepared_with_a_note(tmp_path, capsys):
+    write_images(tmp_path / "src", 2, size=60)
+    code = run_command(["data", "prepare", str(tmp_path / "src"), "--out", str(tmp_path / "d.zip"), "--size", "48",
+                        "--workers", "1"])
+    out = capsys.readouterr().out
+    assert code == 0 and read_info(tmp_path / "d.zip")["resolution"] == 48
+    assert "not a power of two" in out
