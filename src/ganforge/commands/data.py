@@ -64,7 +64,7 @@ def register(sub) -> None:
                                          "mask) unless --flat. Images without transparency are skipped and reported.\n\n" + SRC_HELP)
     fg.add_argument("src", metavar="SRC")
     fg.add_argument("--out", required=True, help="data-set file to write")
-    fg.add_argument("--size", type=int, default=64, help="output side in pixels, power of two 8..256")
+    fg.add_argument("--size", type=int, default=64, help="output side in pixels, 8..256; training needs a power of two")
     fg.add_argument("--flat", action="store_true", help="write RGB on --background instead of RGBA")
     fg.add_argument("--background", default="white", help="colour for --flat: white, black, gray, #rrggbb or r,g,b")
     fg.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU core)")
@@ -76,7 +76,7 @@ def register(sub) -> None:
                                          "resized, optionally blurred.\n\n" + SRC_HELP)
     bg.add_argument("src", metavar="SRC")
     bg.add_argument("--out", required=True, help="data-set file to write")
-    bg.add_argument("--size", type=int, default=64, help="output side in pixels, power of two 8..256")
+    bg.add_argument("--size", type=int, default=64, help="output side in pixels, 8..256; training needs a power of two")
     bg.add_argument("--blur", type=float, default=0.0, help="Gaussian blur radius in output pixels (e.g. 2)")
     bg.add_argument("--crop-fraction", type=float, default=1.0, help="fraction of the short side kept")
     bg.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU core)")
@@ -98,8 +98,10 @@ def register(sub) -> None:
 
 
 def _add_image_options(p) -> None:
-    p.add_argument("--size", type=int, default=None, help="output side in pixels, power of two 8..256 (default: the source's, else 64)")
-    p.add_argument("--channels", type=int, choices=(1, 3, 4), default=None, help="1 grey, 3 RGB, 4 RGBA (default: the source's, else 3)")
+    p.add_argument("--size", type=int, default=None, help="output side in pixels, 8..256; training needs a power of two "
+                   "(default: the source's, else 64)")
+    p.add_argument("--channels", type=int, choices=(1, 3, 4), default=None,
+                   help="1 grey, 3 RGB, 4 RGBA (default: the source's, else 1 if every image is grey, else 3)")
     p.add_argument("--background", default="white", help="colour behind transparency and padding: white, black, gray, #rrggbb or r,g,b")
     p.add_argument("--min-size", type=int, default=0, help="skip images whose short side is below this many pixels")
     p.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU core)")
@@ -139,6 +141,8 @@ def _print_report(report: dict, out: str) -> None:
               + (f" and {variants} augmented variants" if variants else ""))
     if report.get("per_class"):
         print("per class: " + ", ".join(f"{k} {v}" for k, v in report["per_class"].items()))
+    for note in report.get("notes") or []:
+        print(f"note: {note}")
     print(f"report: {report['report_path']}")
 
 

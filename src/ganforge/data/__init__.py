@@ -10,6 +10,7 @@
 - ``clean``         exact and near duplicates (content hash, perceptual hash)
 - ``png``           the fast PNG writer the data-set files use
 - ``prepare``       the ``ganforge data prepare`` job: source -> data-set file + report
+- ``workers``       prepare's worker processes: results in order, a worker that dies costs one item
 - ``layers``        foreground, background and composite sets for layered GANs (MITLGAN)
 - ``dataset``       the data-set file format (zip of PNGs + dataset.json): write and read
 - ``show``          ``ganforge data show``: a contact sheet and a summary of a data-set file

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ganforge.data.png import encode_png
 from ganforge.errors import DataError
 from ganforge.paths import cache_dir
 from ganforge.utils import atomic_path, sha256_file
@@ -37,10 +39,15 @@ class DatasetWriter:
 
     Use as a context manager: an exception inside the block discards everything and
     leaves any previous file at ``path`` untouched.
+
+    ``channels=None`` lets the images decide: grey ones are added as L PNGs (``grey=True``), others
+    as RGB; the set is 1 channel if every image is grey, else 3, and the grey ones are then
+    converted to RGB when the file is closed (``settle_channels``).
     """
 
-    def __init__(self, path: str | Path, *, resolution: int, channels: int, source: str, params: dict):
+    def __init__(self, path: str | Path, *, resolution: int, channels: int | None, source: str, params: dict):
         self.path = Path(path)
+        self._grey: list[str] = []  # with channels=None: the images added as L PNGs
         self.meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -56,10 +63,13 @@ class DatasetWriter:
         self._tmp = self._atomic.__enter__()
         self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_STORED)  # PNGs are compressed already
 
-    def add(self, png: bytes, *, source: str, label: str | None = None, extra: dict | None = None) -> None:
+    def add(self, png: bytes, *, source: str, label: str | None = None, extra: dict | None = None,
+            grey: bool = False) -> None:
         index = self.meta["count"]
         name = f"images/{index:06d}.png"
         self._zip.writestr(name, png)
+        if grey:
+            self._grey.append(name)
         record = {"file": name, "source": source}
         if label is not None:
             record["label"] = label
@@ -71,15 +81,42 @@ class DatasetWriter:
     def __enter__(self) -> "DatasetWriter":
         return self
 
+    def settle_channels(self) -> int:
+        """With ``channels=None``: fix the channel count (1 if every image is grey, else 3, converting
+        the grey ones); returns it."""
+        if self.meta["channels"] is None:
+            self.meta["channels"] = 1 if self._grey and len(self._grey) == self.meta["count"] else 3
+            if self.meta["channels"] == 3 and self._grey:
+                self._zip.close()
+                grey, rgb = set(self._grey), self._tmp.with_name(self._tmp.name + ".rgb")
+                try:
+                    with zipfile.ZipFile(self._tmp) as old, zipfile.ZipFile(rgb, "w", zipfile.ZIP_STORED) as new:
+                        for info in old.infolist():
+                            data = old.read(info)
+                            if info.filename in grey:
+                                data = encode_png(Image.open(io.BytesIO(data)).convert("RGB"))
+                            new.writestr(info, data)
+                    os.replace(rgb, self._tmp)
+                finally:
+                    rgb.unlink(missing_ok=True)
+                self._zip = zipfile.ZipFile(self._tmp, "a", compression=zipfile.ZIP_STORED)
+        return self.meta["channels"]
+
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            labels = sorted({r["label"] for r in self.meta["items"] if "label" in r})
-            if labels:
-                self.meta["classes"] = labels
-                for r in self.meta["items"]:
-                    r["label_id"] = labels.index(r["label"]) if "label" in r else -1
-            self._zip.writestr("dataset.json", json.dumps(self.meta, indent=1))
-        self._zip.close()
+        try:
+            if exc_type is None:
+                self.settle_channels()
+                labels = sorted({r["label"] for r in self.meta["items"] if "label" in r})
+                if labels:
+                    self.meta["classes"] = labels
+                    for r in self.meta["items"]:
+                        r["label_id"] = labels.index(r["label"]) if "label" in r else -1
+                self._zip.writestr("dataset.json", json.dumps(self.meta, indent=1))
+            self._zip.close()
+        except BaseException as e:  # e.g. a full disk or Ctrl-C while finishing: the temporary file goes too
+            self._zip.close()
+            self._atomic.__exit__(type(e), e, e.__traceback__)
+            raise
         self._atomic.__exit__(exc_type, exc, tb)
 
 

@@ -11,14 +11,18 @@ of it is in the data set) or *skipped* with its reason in the report:
 
 from __future__ import annotations
 
+import contextlib
 import math
-import multiprocessing as mp
 import os
+import signal
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 from ganforge.data.clean import DEFAULT_NEAR_THRESHOLD, NearDuplicateIndex, content_hash, phash
@@ -28,14 +32,15 @@ from ganforge.data.png import encode_png
 from ganforge.data.sources import Item, Source, open_source
 from ganforge.data.transforms import CROPS, parse_color, process_image
 from ganforge.data.variants import parse_ops, rng_for, variant
+from ganforge.data.workers import ordered_map
 from ganforge.errors import DataError
 from ganforge.utils import is_power_of_two, write_json_atomic
 
 
 @dataclass
 class PrepareOptions:
-    resolution: int | None = None   # output side, power of two 8..256 (default: source's, else 64)
-    channels: int | None = None     # 1 grey, 3 RGB, 4 RGBA (default: source's, else 3)
+    resolution: int | None = None   # output side 8..256, training needs a power of two (default: source's, else 64)
+    channels: int | None = None     # 1 grey, 3 RGB, 4 RGBA (default: source's, else 1 if every image is grey, else 3)
     crop: str = "center"            # center | none (pad to square) | face | alpha (cut-out of a sprite)
     crop_fraction: float = 1.0      # center crop: fraction of the short side kept
     background: str = "white"       # colour behind transparent pixels and padding
@@ -53,8 +58,8 @@ class PrepareOptions:
     source_options: dict | None = None  # passed to named sources (min_box_area, split, search_api, api...)
 
     def validate(self) -> None:
-        if self.resolution is not None and (not is_power_of_two(self.resolution) or not 8 <= self.resolution <= 256):
-            raise DataError(f"--size must be a power of two from 8 to 256, not {self.resolution}")
+        if self.resolution is not None and not 8 <= self.resolution <= 256:
+            raise DataError(f"--size must be from 8 to 256 px, not {self.resolution}")
         if self.channels not in (None, 1, 3, 4):
             raise DataError(f"--channels must be 1, 3 or 4, not {self.channels}")
         if self.crop not in CROPS:
@@ -98,24 +103,31 @@ def _init_worker(source: Source, work: dict) -> None:
     _SOURCE, _WORK = source, work
 
 
-def _process(item: Item) -> tuple[Item, list[tuple[bytes, dict, int | None]], str | None, str | None]:
-    """(item, [(PNG bytes, note, perceptual hash)], content hash, None) or (item, [], None, reason).
+def _process(task: tuple[Item, bytes | None]) -> tuple[Item, list[tuple[bytes, dict, int | None, bool]], str | None,
+                                                      str | None]:
+    """(item, [(PNG bytes, note, perceptual hash, grey)], content hash, None) or (item, [], None, reason).
+
+    ``task`` is (item, its bytes), or (item, None) for the source to load it here.
 
     The first outputs are the cropped images; each is followed by its augmented variants
     (note ``{"augment": ..., "variant": k}``) which carry no hash: they are never deduplicated.
     """
     w = _WORK
+    item, data = task
     try:
-        loaded = _SOURCE.load(item)
+        loaded = _SOURCE.load(item) if data is None else data
         digest = content_hash(loaded) if w["dedup"] != "none" else None
         img = loaded if isinstance(loaded, Image.Image) else decode_image(loaded, need=w["need"], min_side=w["min_size"])
         crops = process_image(img, **w["image"])
+        if w["grey"]:  # channels to be decided by the images: grey ones as L (variants of them stay grey)
+            crops = [(out.convert("L") if is_grey(out) else out, note) for out, note in crops]
         outputs = []
         for n, (out, note) in enumerate(crops):
-            outputs.append((encode_png(out), note, phash(out) if w["dedup"] == "near" else None))
+            grey = w["grey"] and out.mode == "L"
+            outputs.append((encode_png(out), note, phash(out) if w["dedup"] == "near" else None, grey))
             for k in range(w["augment"]):
                 var, how = variant(out, rng_for(item.key, n * 1000 + k), w["augment_ops"])
-                outputs.append((encode_png(var), {**note, "augment": how, "variant": k + 1}, None))
+                outputs.append((encode_png(var), {**note, "augment": how, "variant": k + 1}, None, grey))
         return item, outputs, digest, None
     except UnusableImage as e:
         return item, [], None, str(e)
@@ -125,6 +137,12 @@ def _process(item: Item) -> tuple[Item, list[tuple[bytes, dict, int | None]], st
         return item, [], None, f"cannot read: {e}"
     except Exception as e:  # noqa: BLE001 - one odd file must not end a long run; the reason is reported
         return item, [], None, f"cannot process: {type(e).__name__}: {e}"
+
+
+def is_grey(img: Image.Image) -> bool:
+    """An RGB image whose three channels are equal everywhere (a greyscale photo, however stored)."""
+    a = np.asarray(img)
+    return bool((a[..., 0] == a[..., 1]).all() and (a[..., 1] == a[..., 2]).all())
 
 
 def decode_need(resolution: int, crop: str, fraction: float) -> int | None:
@@ -139,23 +157,63 @@ def decode_need(resolution: int, crop: str, fraction: float) -> int | None:
 
 
 def prepare(src: str, out: str | Path, opts: PrepareOptions, progress: bool = True) -> dict:
-    """Build the data-set file at ``out`` from ``src``; return the report (also written as JSON)."""
+    """Build the data-set file at ``out`` from ``src``; return the report (also written as JSON).
+
+    SIGTERM stops it as Ctrl-C does (KeyboardInterrupt): workers stop, temporary files are removed.
+    """
     opts.validate()
     out = Path(out)
+    check_out(out)
     source_options = dict(opts.source_options or {})
     if opts.limit:
         source_options["limit"] = opts.limit
     source_options.setdefault("progress", progress)
-    source = open_source(src, labels=opts.labels, **source_options)
+    with _sigterm_interrupts():
+        source = open_source(src, labels=opts.labels, **source_options)
+        try:
+            return _prepare(src, out, opts, source, progress)
+        finally:
+            source.close()
+
+
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` that cannot be written, before any work: a folder, a path below a file, a
+    place where we may not create files (the data set and its report are written beside it)."""
+    if out.is_dir():
+        raise DataError(f"--out {out} is a folder; give a file name, e.g. {out / 'dataset.zip'}")
+    folder = out.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folders that do not exist yet are made when writing
+    if not folder.is_dir():
+        raise DataError(f"--out {out}: {folder} is a file, not a folder")
     try:
-        return _prepare(src, out, opts, source, progress)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{out.name}.", suffix=".tmp"):
+            pass
+    except OSError as e:
+        raise DataError(f"--out {out}: cannot write in {folder} ({e.strerror or e})") from None
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Within the block, SIGTERM raises KeyboardInterrupt, as SIGINT does, so everything unwinds cleanly."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
     finally:
-        source.close()
+        signal.signal(signal.SIGTERM, old)
 
 
 def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress: bool) -> dict:
     resolution = opts.resolution or getattr(source, "default_resolution", None) or 64
-    channels = opts.channels or getattr(source, "default_channels", None) or (4 if opts.crop == "alpha" else 3)
+    # None: 1 if every image turns out grey, else 3 (the writer settles it at the end)
+    channels = opts.channels or getattr(source, "default_channels", None) or (4 if opts.crop == "alpha" else None)
     items = source.items[: opts.limit] if opts.limit else source.items
     seen = len(items) + len(source.skipped)
     if seen == 0:
@@ -168,7 +226,8 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
                         f"details in {report_path}")
 
     work = dict(
-        image=dict(resolution=resolution, channels=channels, crop=opts.crop, crop_fraction=opts.crop_fraction,
+        grey=channels is None,
+        image=dict(resolution=resolution, channels=channels or 3, crop=opts.crop, crop_fraction=opts.crop_fraction,
                    background=parse_color(opts.background), min_size=opts.min_size, blur=opts.blur,
                    face_margin=opts.face_margin, faces=opts.faces),
         need=decode_need(resolution, opts.crop, opts.crop_fraction),
@@ -206,12 +265,12 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
                 used += 1
                 provenance = source.provenance(item) or {}
                 first_of_crop = None
-                for png, note, _ in kept:
+                for png, note, _, grey in kept:
                     if "variant" in note:
                         variants += 1
                         note = {**note, "variant_of": first_of_crop}
                     record_extra = {**provenance, **note}
-                    writer.add(png, source=item.key, label=item.label, extra=record_extra or None)
+                    writer.add(png, source=item.key, label=item.label, extra=record_extra or None, grey=grey)
                     if "variant" not in note:
                         first_of_crop = writer.meta["items"][-1]["file"]
             now = time.time()
@@ -223,10 +282,12 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
         if progress and tty:
             print(file=sys.stderr)
         written = writer.meta["count"]
+        params["channels"] = writer.settle_channels()
         report = _report(src, out, seen, used, written, skipped, writer.meta["items"], time.time() - started)
         report["steps_removed"] = steps
         report["augmented_variants"] = variants
         report["source_stats"] = source.stats or None
+        report["notes"] = _notes(writer.meta, chosen=channels is not None)
         if written == 0:
             write_json_atomic(report_path, report)
             raise DataError(f"none of the {seen} files in {src} could be used ({_reasons(report)}); details in {report_path}")
@@ -237,10 +298,28 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
     return report
 
 
+def _notes(meta: dict, chosen: bool) -> list[str]:
+    """One line each for what the user did not ask for but should know: the channels the images chose,
+    images made larger than they were, a size the models cannot train at."""
+    notes, r = [], meta["resolution"]
+    if not chosen and meta["channels"] == 1:
+        notes.append("every image is greyscale: written with 1 channel (--channels 3 for RGB)")
+    upscaled = sum(1 for record in meta["items"] if "upscaled_from" in record and "variant" not in record)
+    if upscaled:
+        notes.append(f"{upscaled} image{'s' if upscaled > 1 else ''} smaller than {r} px "
+                     f"{'were' if upscaled > 1 else 'was'} upscaled (--min-size {r} skips them)")
+    if not is_power_of_two(r):
+        low = 1 << (r.bit_length() - 1)
+        notes.append(f"{r} px is not a power of two: every model family needs one to train (each doubles from 4x4 px), "
+                     f"so 'ganforge train' will refuse this set; --size {low} or {2 * low} trains")
+    return notes
+
+
 def _keep_outputs(outputs, near: NearDuplicateIndex, key: str):
     """The outputs (and their variants) whose crop is not a near duplicate of one kept before."""
     kept, keep_current = [], False
-    for png, note, h in outputs:
+    for output in outputs:
+        h = output[2]
         if h is not None:  # a crop, not a variant
             owner = near.match(h)
             keep_current = owner is None
@@ -249,18 +328,18 @@ def _keep_outputs(outputs, near: NearDuplicateIndex, key: str):
             else:
                 near.last_owner = owner
         if keep_current:
-            kept.append((png, note, h))
+            kept.append(output)
     return kept
 
 
 def _run(source: Source, items: list[Item], work: dict, workers: int):
+    tasks = source.stream(items)
     if workers <= 1 or len(items) < 64:
         _init_worker(source, work)
-        yield from map(_process, items)
+        yield from map(_process, tasks)
         return
-    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(source, work)) as pool:
-        yield from pool.imap(_process, items, chunksize=32)
+    yield from ordered_map(_process, tasks, workers=workers, init=_init_worker, initargs=(source, work),
+                           died=lambda task, why: (task[0], [], None, f"the worker process died while processing it ({why})"))
 
 
 def reason_kind(reason: str) -> str:

@@ -170,17 +170,17 @@ def process_image(
     ``face_margin`` of the face's side added on every side; ``faces`` = largest | all)
     or ``alpha`` (the square around the opaque pixels of an image with transparency,
     for foreground sets). Resizing uses Lanczos, which antialiases when downscaling.
-    The note (a dict, usually empty) records what was chosen, e.g. the face's box.
+    The note (a dict, usually empty) records what was chosen, e.g. the face's box, and
+    ``upscaled_from`` (the square's side) when the square was smaller than ``resolution``.
     """
     if min(img.size) < min_size:
         raise UnusableImage(f"too small ({img.width}x{img.height} < {min_size} px)")
-    keep = dict(resolution=resolution, channels=channels, background=background, blur=blur)
     if crop == "center":
-        return [(finish(center_crop(img, crop_fraction), **keep), {})]
-    if crop == "none":
+        squares = [(center_crop(img, crop_fraction), {})]
+    elif crop == "none":
         base = to_rgba(img) if channels == 4 else to_rgb_on_background(img, background)
-        return [(finish(pad_to_square(base, background), **keep), {})]
-    if crop == "alpha":
+        squares = [(pad_to_square(base, background), {})]
+    elif crop == "alpha":
         if not has_alpha(img):
             raise UnusableImage("no transparency (a foreground set needs images with an alpha channel)")
         rgba = to_rgba(img)
@@ -189,9 +189,8 @@ def process_image(
             raise UnusableImage("fully transparent")
         if box == (0, 0, rgba.width, rgba.height) and np.asarray(rgba.getchannel("A")).min() > 8:
             raise UnusableImage("no transparent pixels (a foreground set needs a cut-out)")
-        square = pad_to_square(rgba.crop(box), background + (0,))
-        return [(finish(square, **keep), {"box": list(box)})]
-    if crop == "face":
+        squares = [(pad_to_square(rgba.crop(box), background + (0,)), {"box": list(box)})]
+    elif crop == "face":
         from ganforge.data.faces import detect_faces
 
         rgb = to_rgb_on_background(img, background)
@@ -200,6 +199,9 @@ def process_image(
             raise UnusableImage("no face found")
         if faces == "largest":
             boxes = boxes[:1]
-        return [(finish(square_around(rgb, b, face_margin, background), **keep), {"face": [round(v) for v in b]})
-                for b in boxes]
-    raise ValueError(f"unknown crop {crop!r}")
+        squares = [(square_around(rgb, b, face_margin, background), {"face": [round(v) for v in b]}) for b in boxes]
+    else:
+        raise ValueError(f"unknown crop {crop!r}")
+    keep = dict(resolution=resolution, channels=channels, background=background, blur=blur)
+    return [(finish(square, **keep), {**note, "upscaled_from": square.width} if square.width < resolution else note)
+            for square, note in squares]

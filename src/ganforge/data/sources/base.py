@@ -12,12 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from PIL import Image
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm", ".pbm"}
 MAX_FILE_BYTES = 200 << 20  # files larger than this are skipped, not read into memory
+
+
+def too_large(size: int) -> str:
+    """The report's reason for a file over ``MAX_FILE_BYTES``."""
+    return f"too large ({size:,} bytes > {MAX_FILE_BYTES:,})"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,11 @@ class Source:
 
     def load(self, item: Item) -> bytes | Image.Image:
         raise NotImplementedError
+
+    def stream(self, items: list[Item]) -> Iterator[tuple[Item, bytes | None]]:
+        """``items`` in order, each with its bytes where only this process can read them (a compressed
+        tar is one stream), else with None: a worker process loads it with ``load``."""
+        return ((item, None) for item in items)
 
     def provenance(self, item: Item) -> dict:
         """Extra fields recorded with the item in dataset.json (URL, licence, author...)."""

@@ -26,8 +26,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ganforge.data.decode import UnusableImage
 from ganforge.data.fetch import fetch_many
-from ganforge.data.sources.base import MAX_FILE_BYTES, Item, Source
+from ganforge.data.sources.base import MAX_FILE_BYTES, Item, Source, too_large
 
 DEFAULT_ONLINE_LIMIT = 1000  # images an online source fetches unless --limit says otherwise
 
@@ -52,8 +53,9 @@ class LocalFilesSource(Source):
 
     def load(self, item: Item) -> bytes:
         path = Path(self.paths[item.key])
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return b"\0too-large"
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise UnusableImage(too_large(size))
         return path.read_bytes()
 
     def provenance(self, item: Item) -> dict:
