@@ -25,9 +25,13 @@ import tempfile
 from pathlib import Path
 
 from ganforge import __version__
+from ganforge.artifacts import export_generator
+from ganforge.checkpoint import find_checkpoint, load_checkpoint
 from ganforge.download import hub_call
 from ganforge.errors import GanforgeError
+from ganforge.export import CONFIG_NAME, load_exported, read_export_config
 from ganforge.runs import RunDir, read_jsonl
+from ganforge.sampling import image_grid, images_for_seeds
 
 SAMPLE_SEEDS = range(16)
 _NOT_METRICS = {"step", "time", "epoch", "elapsed", "kimg", "images", "n", "seconds", "wall_time", "timestamp"}
@@ -152,9 +156,9 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
         lines += ["![Losses](loss.png)", "", "*Loss curves and D's outputs: a training diagnostic, not a quality measure.*", ""]
     lines += ["## Use", "", "```sh", "pip install ganforge", f"ganforge hub pull {repo_id} --out model",
               "ganforge generate model --seed 0 --n 16 --out grid.png", "```", "", "```python",
-              "from ganforge.export import load_exported", "from ganforge.sampling import generate, image_grid, latents_for_seeds",
-              "", "G, cfg, _ = load_exported(\"model\")",
-              "image_grid(generate(G, latents_for_seeds(range(16), cfg.latent_dim))).save(\"grid.png\")", "```", "",
+              "from ganforge.artifacts import load_generator", "from ganforge.sampling import image_grid, images_for_seeds",
+              "", "G, cfg, _ = load_generator(\"model\")",
+              "image_grid(images_for_seeds(G, range(16))).save(\"grid.png\")", "```", "",
               "Seed *s* is the latent `torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))`; the "
               "weights are plain safetensors, so nothing is unpickled.", "",
               "## Files", "", *[f"- `{f}`" for f in files], ""]
@@ -179,11 +183,6 @@ def _portable_config(run_config: dict) -> dict:
 
 def stage_run(run_dir: str | Path, repo_id: str, folder: str | Path) -> list[str]:
     """Write everything ``push`` uploads for run ``run_dir`` into ``folder``; returns the file names."""
-    from ganforge.checkpoint import find_checkpoint, load_checkpoint
-    from ganforge.export import load_exported
-    from ganforge.artifacts import export_generator
-    from ganforge.sampling import generate, image_grid, latents_for_seeds
-
     run, folder = RunDir(run_dir), Path(folder)
     find_checkpoint(run.root)  # a clear error before anything is written
     result = export_generator(run.root, "safetensors", folder)
@@ -195,13 +194,12 @@ def stage_run(run_dir: str | Path, repo_id: str, folder: str | Path) -> list[str
     meta["dataset"] = (run_config or {}).get("data") or _portable_config({"data": meta.get("dataset") or {}})["data"]
     result.config_path.write_text(json.dumps(meta, indent=2) + "\n")  # without local paths either
     G, cfg, _ = load_exported(folder)
-    image_grid(generate(G, latents_for_seeds(list(SAMPLE_SEEDS), cfg.latent_dim)), ncols=8).save(folder / "samples.png")
+    image_grid(images_for_seeds(G, list(SAMPLE_SEEDS)), ncols=8).save(folder / "samples.png")
     if run.loss_plot.is_file():
         shutil.copy(run.loss_plot, folder / "loss.png")
-    metrics_file = run.root / "metrics.jsonl"
-    records = read_jsonl(metrics_file)
+    records = read_jsonl(run.metrics)
     if records:
-        shutil.copy(metrics_file, folder / "metrics.jsonl")
+        shutil.copy(run.metrics, folder / "metrics.jsonl")
     files = sorted(p.name for p in folder.iterdir()) + ["README.md"]
     n_params = sum(p.numel() for p in G.parameters())
     (folder / "README.md").write_text(model_card(repo_id, meta, run_config, latest_metrics(records), n_params,
@@ -226,8 +224,6 @@ def push(run_dir: str | Path, repo_id: str, *, token: str | None = None, endpoin
 def pull(repo_id: str, out: str | Path, *, revision: str | None = None, token: str | None = None,
          endpoint: str | None = None) -> Path:
     """Download repository ``repo_id`` into folder ``out`` and check that it is a ganforge export."""
-    from ganforge.export import CONFIG_NAME, read_export_config
-
     hf = _hub()
     out = Path(out)
     if out.exists() and not out.is_dir():

@@ -57,6 +57,17 @@ class RunDir:
         """Whether ``path`` is a run directory (it holds config.json)."""
         return (Path(path) / "config.json").is_file()
 
+    @classmethod
+    def of(cls, path: str | Path) -> "RunDir":
+        """The run a run directory or one of its checkpoints (RUN/checkpoints/x.pt) belongs to; for a
+        loose checkpoint file, the folder it lies in (what a command writes beside it goes there)."""
+        p = Path(path)
+        if p.is_dir():
+            return cls(p)
+        if p.parent.name == "checkpoints" and cls.is_run(p.parent.parent):
+            return cls(p.parent.parent)
+        return cls(p.parent)
+
     def read_config(self) -> dict:
         """The run's config.json; a missing or unreadable file is a one-line ``ConfigError``."""
         try:

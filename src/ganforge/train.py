@@ -164,7 +164,7 @@ class Trainer:
         if not resume and self.run.latest_checkpoint.exists():
             raise ConfigError(f"{self.run.root} already holds a run; add --resume to continue it, or choose another --out")
         if resume and not self.run.latest_checkpoint.exists():
-            raise ConfigError(f"nothing to resume in {self.run.root}: no checkpoints/latest.pt")
+            raise ConfigError(f"nothing to resume in {self.run.root}: no {self.run.latest_checkpoint}")
 
         if models.is_composite(model_cfg.family) and initialise is default_initialise:
             raise ConfigError(f"a composed {model_cfg.family} model is trained through ganforge.compose.compose "

@@ -279,8 +279,7 @@ def run_directions(args: argparse.Namespace) -> int:
     from ganforge.sampling import image_grid
 
     m = _Loaded(args)
-    run_root = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent
-    out = Path(args.out) if args.out else RunDir(run_root).directions
+    out = Path(args.out) if args.out else RunDir.of(args.run).directions
     if out.suffix != ".npz":
         raise GanforgeError("--out must be a .npz file")
     if args.classes:
@@ -355,8 +354,7 @@ def run_edit(args: argparse.Namespace) -> int:
 
     amounts = parse_amounts(args.amount, args.steps)
     m = _Loaded(args)
-    run_root = Path(args.run) if Path(args.run).is_dir() else Path(args.run).parent
-    dirs = Directions.load(args.directions or run_root / "directions.npz")
+    dirs = Directions.load(args.directions or RunDir.of(args.run).directions)
     if not 0 <= args.direction < len(dirs):
         raise GanforgeError(f"--direction must be in 0..{len(dirs) - 1} (the file holds {len(dirs)})")
     if dirs.vectors.shape[1] != m.cfg.latent_dim:

@@ -237,9 +237,9 @@ def report_result(result, command: str) -> int:
 
     if env_info().rank != 0:  # under torchrun, rank 0 speaks for the job
         return 0 if result.stopped_by == "budget" else 130 if result.stopped_by == "SIGINT" else 143
-    run_dir = result.run_dir
-    print(f"step {result.step}: samples {run_dir / 'samples' / 'latest.png'}, loss plot {run_dir / 'loss.png'}, "
-          f"checkpoint {run_dir / 'checkpoints' / 'latest.pt'}")
+    run_dir, run = result.run_dir, RunDir(result.run_dir)
+    print(f"step {result.step}: samples {run.latest_samples}, loss plot {run.loss_plot}, "
+          f"checkpoint {run.latest_checkpoint}")
     if result.stopped_by != "budget":
         print(f"stopped by {result.stopped_by}; continue with: ganforge {command} --out {run_dir} --resume")
         return 130 if result.stopped_by == "SIGINT" else 143

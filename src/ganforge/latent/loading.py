@@ -15,6 +15,7 @@ from PIL import Image
 from ganforge.checkpoint import find_checkpoint, load_checkpoint
 from ganforge.config import ModelConfig
 from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.runs import RunDir
 
 
 def load_discriminator(run_or_ckpt: str | Path, device: str | torch.device = "cpu",
@@ -48,9 +49,7 @@ def data_params(run_dir: str | Path | None) -> dict:
     """
     if run_dir is None:
         return {}
-    root = Path(run_dir)
-    root = root if root.is_dir() else root.parent.parent  # RUN/checkpoints/x.pt -> RUN
-    cfg_path = root / "config.json"
+    cfg_path = RunDir.of(run_dir).config
     if not cfg_path.is_file():
         return {}
     try:
