@@ -28,13 +28,14 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from ganforge.checkpoint import load_checkpoint
 from ganforge.artifacts import load_generator
+from ganforge.checkpoint import load_checkpoint
 from ganforge.compose import compose, compose_model_config, critic_options, default_loss, separation_view
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.experiments.mitlgan_options import ExperimentOptions
+from ganforge.losses import LOSSES
 from ganforge.metrics.report import compare_runs
 from ganforge.runs import RunDir
 from ganforge.train import train
@@ -59,12 +60,10 @@ def validate(o: ExperimentOptions) -> ExperimentOptions:
     return o
 
 
-# The WGAN-GP paper's optimiser (Gulrajani et al. 2017), used when the loss is wgan-gp and not overridden.
-WGAN_GP_ADAM = {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9}
 
 
 def _train_cfg(o: ExperimentOptions, data: str, out: Path, minutes: float) -> TrainConfig:
-    extra = dict(WGAN_GP_ADAM) if o.loss == "wgan-gp" else {}
+    extra = dict(LOSSES[o.loss].paper_optimiser)  # the loss's own paper's Adam settings, if it names them
     extra.update({k: getattr(o, k) for k in ("lr_g", "lr_d", "beta1", "beta2") if getattr(o, k) is not None})
     return TrainConfig(data=data, out=str(out), loss=o.loss, batch_size=o.batch_size, minutes=minutes, seed=o.seed,
                        device=o.device, precision=o.precision, sample_every=o.sample_every,

@@ -44,7 +44,8 @@ class GANLoss:
 
     name = "base"
     n_critic = 1  # discriminator steps per generator step
-    gradient_penalty = False
+    gradient_penalty = False  # a per-image gradient penalty: D must score each image on its own
+    paper_optimiser: dict = {}  # TrainConfig values the loss's paper trained with (recipes may adopt them)
 
     def __init__(self, augment: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
                  n_critic: int | None = None, gp_weight: float = 10.0, r1_gamma: float = 0.0,
