@@ -304,7 +304,7 @@ def test_quality_benchmark_scores_through_ganforge_evaluation(tmp_path, dark_bri
     from ganforge.metrics.evaluate import evaluate_run
     from ganforge.paths import cache_dir
 
-    script = Path(__file__).resolve().parents[1] / "benchmarks" / "quality_per_time.py"
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "quality_per_time.py"
     spec = importlib.util.spec_from_file_location("quality_per_time", script)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
