@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ganforge.commands import add_command
+from ganforge.config import ModelConfig
 from ganforge.commands.train import add_training_options, report_result, resolve_configs
 from ganforge.errors import ConfigError
 
@@ -27,18 +28,20 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run directory of the composed model")
     p.add_argument("--resume", action="store_true", help="continue the composed run in --out")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
+    from ganforge.models import mitlgan  # late: torch's start-up stays out of `ganforge --help`
+
     m = p.add_argument_group("composition")
-    m.add_argument("--merge", choices=("conv1x1", "sum", "alpha"), default="conv1x1",
+    m.add_argument("--merge", choices=mitlgan.MERGES, default=mitlgan.MERGE.default,
                    help="conv1x1: concat + learned 1x1 conv + ReLU (thesis); sum: plain sum; alpha: learned mask "
                         "composites part 1 over part 2; each followed by the refiner")
-    m.add_argument("--refiner-width", type=int, default=64, help="base width w of the merge and refiner")
-    m.add_argument("--blocks", type=int, default=6, help="dense residual blocks at a quarter resolution (thesis: 6)")
+    m.add_argument("--refiner-width", type=int, default=ModelConfig().width, help="base width w of the merge and refiner")
+    m.add_argument("--blocks", type=int, default=mitlgan.BLOCKS.default, help=mitlgan.BLOCKS.help)
     m.add_argument("--growth", type=int, help="channels each dense block adds (default: --refiner-width)")
     m.add_argument("--unfreeze-after", type=int, metavar="N",
                    help="fine-tune the parts from step N on (default: they stay frozen)")
-    m.add_argument("--critic", default="dcgan",
+    m.add_argument("--critic", default=mitlgan.DEFAULT_CRITIC["family"],
                    help="discriminator family of the critic (dcgan's D uses layer norm under wgan-gp)")
-    m.add_argument("--critic-width", type=int, default=64, help="base width of the critic")
+    m.add_argument("--critic-width", type=int, default=mitlgan.DEFAULT_CRITIC["width"], help="base width of the critic")
     m.add_argument("--no-ema", action="store_true", help="take the parts' raw weights even if they have EMA weights")
     add_training_options(p)
 

@@ -71,10 +71,12 @@ MERGES = ("conv1x1", "sum", "alpha")
 DEFAULT_CRITIC = {"family": "dcgan", "width": 64, "options": {}}
 COMPOSITE = True
 # Set by ``ganforge compose`` (its flags), not by ``train``.
+MERGE = Option("merge", "conv1x1", f"how part outputs are joined: {', '.join(MERGES)}", cli=False)
+BLOCKS = Option("blocks", 6, "dense residual blocks at a quarter resolution (thesis: 6)", cli=False)
 OPTIONS = (
     Option("parts", None, "the part generators: config, source checkpoint, hash, latent slice", cli=False),
-    Option("merge", "conv1x1", f"how part outputs are joined: {', '.join(MERGES)}", cli=False),
-    Option("blocks", 6, "dense blocks in the refiner", cli=False),
+    MERGE,
+    BLOCKS,
     Option("growth", None, "channels each dense block adds (default: width)", cli=False),
     Option("unfreeze_after", None, "step from which the parts are fine-tuned (default: never)", cli=False),
     Option("critic", None, "the critic's family, width and options", cli=False),
@@ -112,7 +114,7 @@ def check(cfg: ModelConfig) -> None:
     if len(parts) < 2:
         raise ConfigError("mitlgan is composed of two or more pretrained generators; build it with "
                           "'ganforge compose --part RUN --part RUN ...'")
-    if o.get("merge", "conv1x1") not in MERGES:
+    if MERGE.value(cfg) not in MERGES:
         raise ConfigError(f"mitlgan merge must be one of {', '.join(MERGES)}, not {o.get('merge')!r}")
     pcfgs = []
     for i, p in enumerate(parts, 1):
@@ -135,7 +137,7 @@ def check(cfg: ModelConfig) -> None:
     if sum(pc.latent_dim for pc in pcfgs) != cfg.latent_dim:
         raise ConfigError(f"mitlgan latent_dim must be the sum of the parts' latent sizes "
                           f"({sum(pc.latent_dim for pc in pcfgs)}), not {cfg.latent_dim}")
-    if int(o.get("blocks", 6)) < 0 or int(o.get("growth", cfg.width)) < 1:
+    if int(BLOCKS.value(cfg)) < 0 or int(o.get("growth", cfg.width)) < 1:
         raise ConfigError("mitlgan blocks must be >= 0 and growth >= 1")
     n = o.get("unfreeze_after")
     if n is not None and int(n) < 0:
@@ -144,7 +146,7 @@ def check(cfg: ModelConfig) -> None:
         raise ConfigError(f"mitlgan critic must be another family's discriminator, not {cfg.family}")
 
 
-def compose_config(parts: list[dict[str, Any]], *, merge: str = "conv1x1", width: int = 64, blocks: int = 6,
+def compose_config(parts: list[dict[str, Any]], *, merge: str = MERGE.default, width: int = 64, blocks: int = BLOCKS.default,
                    growth: int | None = None, unfreeze_after: int | None = None,
                    critic: dict | None = None) -> ModelConfig:
     """The composed ModelConfig from part descriptions ``{"config": dict, "source": str, "sha256": str, ...}``.
@@ -217,7 +219,7 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         o = cfg.options
-        self.merge_kind = o.get("merge", "conv1x1")
+        self.merge_kind = MERGE.value(cfg)
         self.slices = latent_slices(cfg)
         self.parts = nn.ModuleList(build_generator(pc) for pc in part_configs(cfg))
         k, c, w = len(self.parts), cfg.channels, cfg.width
@@ -231,7 +233,7 @@ class Generator(nn.Module):
         else:  # sum: no weights
             self.merge = nn.Identity()
             c_merged = c
-        self.refiner = Refiner(c_merged, c, w, int(o.get("blocks", 6)), int(o.get("growth", w)))
+        self.refiner = Refiner(c_merged, c, w, int(BLOCKS.value(cfg)), int(o.get("growth", w)))
         # Saved with the weights so that a resumed run knows whether the parts were already unfrozen.
         self.register_buffer("parts_unfrozen", torch.tensor(False))
         self.register_load_state_dict_post_hook(Generator._after_load)
