@@ -7,6 +7,7 @@ here, in one place, and raises ``ConfigError`` with a one-line message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -27,6 +28,7 @@ class ModelConfig:
     def validate(self) -> "ModelConfig":
         from ganforge.models import MODELS  # late import: models import this module
 
+        _check_finite(self.options)
         if self.family not in MODELS:
             raise ConfigError(f"unknown model {self.family!r}; choose one of: {', '.join(sorted(MODELS))}")
         if self.channels not in (1, 3):
@@ -92,6 +94,7 @@ class TrainConfig:
     eval_n: int = 2000             # generated images per evaluation
 
     def validate(self) -> "TrainConfig":
+        _check_finite(self.to_dict())  # NaN passes every range check below (each comparison is False)
         if self.batch_size < 1:
             raise ConfigError("batch size must be at least 1")
         if min(self.lr_g, self.lr_d) <= 0:
@@ -135,3 +138,18 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# TrainConfig fields a resumed run may change: its budget, how often it writes and watches itself,
+# where and in what arithmetic it runs. Every other field, every ModelConfig field and the data set's
+# content (its sha256: the file may move) fix what the run is; resume refuses to change them.
+RESUME_MAY_CHANGE = ("out", "data", "steps", "epochs", "minutes", "sample_every", "checkpoint_every", "log_every",
+                     "n_samples", "max_bad_steps", "max_rollbacks", "diverge_steps", "eval_every", "eval_metric",
+                     "eval_n", "device", "precision", "channels_last", "fused_adam", "grad_accum", "sync_bn")
+
+
+def _check_finite(values: dict) -> None:
+    """Float options (``--name``) must be finite: argparse's float() takes "nan" and "inf"."""
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a finite number, not {value}")

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from dataclasses import fields
 
 from ganforge.commands import add_command
-from ganforge.config import ModelConfig, TrainConfig
+from ganforge.config import RESUME_MAY_CHANGE, ModelConfig, TrainConfig
 from ganforge.errors import ConfigError
 
 # flag dest -> TrainConfig field (flags default to None so "not given" is visible)
@@ -34,11 +35,13 @@ def register(sub) -> None:
     p = add_command(sub, "train", run, help="train a GAN on a prepared data set",
                     description="Train a GAN on a data set made by 'ganforge data prepare'. Writes samples, a loss "
                                 "log and plot, and checkpoints into --out. Ctrl-C saves a checkpoint; --resume continues.")
+    p.epilog = resume_rules()
     p.add_argument("--data", help="data-set file (.zip from 'ganforge data prepare')")
     p.add_argument("--out", help="run directory (required)")
     p.add_argument("--preset", help="a named set-up (model and training options; flags override it); "
                                     "'--preset list' shows them")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint "
+                                                           "(what may change then: see the end of this help)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     m = p.add_argument_group("model")
     m.add_argument("--model", help="model family: mlp, dcgan, resnet, cgan, acgan (default: dcgan)")
@@ -56,6 +59,17 @@ def register(sub) -> None:
                    help="resnet/cgan: spectral normalisation in G too (default: off)")
     m.add_argument("--dropout", type=float, help="mlp: dropout in D (default: 0.3)")
     add_training_options(p)
+
+
+def resume_rules() -> str:
+    """Which options may change on --resume and which are fixed for the run (from config.RESUME_MAY_CHANGE)."""
+    may = [f"--{name.replace('_', '-')}" for name in RESUME_MAY_CHANGE if name not in ("out", "data")]
+    fixed = [f"--{name.replace('_', '-')}" for name in TRAIN_FLAGS if name not in RESUME_MAY_CHANGE]
+    fixed += [f"--{name.replace('_', '-')}" for name in (*MODEL_FLAGS, *MODEL_OPTION_FLAGS)]
+    text = (f"With --resume, these options may change on resume: {', '.join(may)}, and --data when it is the same "
+            f"data set moved or copied (same sha256). These are fixed for the run: {', '.join(fixed)}, and the "
+            "data set's content; a resume that changes one is refused, naming it.")
+    return textwrap.fill(text, width=100, break_on_hyphens=False)
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
