@@ -20,17 +20,19 @@ A checkpoint is a dict of tensors and plain Python values, so it loads with
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Iterator
 
 import torch
 import torch.nn as nn
 
 from ganforge.config import ModelConfig
-from ganforge.errors import CheckpointError
-from ganforge.models import build_generator
+from ganforge.errors import CheckpointError, ConfigError
+from ganforge.models import build_generator, validate
 from ganforge.runs import RunDir
 from ganforge.utils import atomic_path
 
@@ -39,9 +41,17 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
+    """Write ``state`` atomically. A failed write (a full disk...) raises the file's ``OSError``, with its
+    errno. torch.save given a path raises a RuntimeError without one ("unexpected pos 704 vs 598"), so
+    it gets a file object, whose error it raises, or chains to the RuntimeError of its writer's close."""
     state = {"format": FORMAT, "version": VERSION, **state}
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        try:
+            torch.save(state, f)
+        except RuntimeError as e:
+            if isinstance(e.__context__, OSError):
+                raise e.__context__ from None
+            raise
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
@@ -52,9 +62,14 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         with warnings.catch_warnings():  # torch warns about unusual pickle protocols before refusing them
             warnings.simplefilter("ignore")
             state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is not a readable ganforge checkpoint ({first[:160]})") from None
+    except pickle.UnpicklingError as e:
+        if "weights only" in str(e).lower():  # torch's refusal of anything but tensors and plain values
+            raise CheckpointError(f"{path} holds pickled Python objects, which could run code when loaded: ganforge "
+                                  "will not unpickle it (ganforge checkpoints hold only tensors and plain values)"
+                                  ) from None
+        raise CheckpointError(f"{path} is not a readable ganforge checkpoint ({summary(e)})") from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(f"{path} is not a readable ganforge checkpoint ({summary(e)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a ganforge checkpoint")
     if int(state.get("version", 0)) > VERSION:
@@ -62,6 +77,46 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             f"{path} has checkpoint format version {state['version']}, newer than this ganforge reads ({VERSION}); upgrade ganforge"
         )
     return state
+
+
+def summary(e: BaseException, limit: int = 160) -> str:
+    """An exception's first informative line, cut at a word (torch's messages run to paragraphs; a
+    state-dict mismatch starts with a header line and names the first mismatch on the next)."""
+    lines = [line.strip() for line in str(e).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(e).__name__
+    header = lines[0].startswith("Error(s) in loading state_dict") and len(lines) > 1
+    text = lines[1] if header else lines[0]
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " ..."
+    return text + (f" (and {len(lines) - 2} more)" if header and len(lines) > 2 else "")
+
+
+def require_keys(state: dict, keys: tuple[str, ...], path: str | Path) -> None:
+    """A one-line ``CheckpointError`` naming the keys a checkpoint lacks (a crafted or truncated one)."""
+    missing = [k for k in keys if state.get(k) is None]
+    if missing:
+        raise CheckpointError(f"{path} lacks {', '.join(missing)}: not a complete ganforge checkpoint")
+
+
+def checkpoint_model_config(state: dict, path: str | Path) -> ModelConfig:
+    """The checkpoint's model configuration, validated: a crafted one is a one-line error, not a crash
+    while building the networks."""
+    require_keys(state, ("model_config",), path)
+    try:
+        return validate(ModelConfig.from_dict(dict(state["model_config"])))
+    except (TypeError, ValueError, ConfigError) as e:
+        raise CheckpointError(f"{path} holds a model configuration that ganforge cannot build: {summary(e)}") from None
+
+
+@contextlib.contextmanager
+def loading(path: str | Path, what: str) -> Iterator[None]:
+    """Around loading one part of a checkpoint into a live object (``load_state_dict``): a part that does
+    not fit (shapes, missing or unexpected entries, another optimiser's groups) is a one-line error."""
+    try:
+        yield
+    except (RuntimeError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path}: {what} do not fit: {summary(e)}") from None
 
 
 def find_checkpoint(run_or_ckpt: str | Path) -> Path:
@@ -83,14 +138,14 @@ def generator_from_checkpoint(run_or_ckpt: str | Path, device: str | torch.devic
 
     Returns (G, model config, checkpoint dict without the optimiser states).
     """
-    state = load_checkpoint(find_checkpoint(run_or_ckpt), map_location="cpu")
-    cfg = ModelConfig.from_dict(state["model_config"])
+    path = find_checkpoint(run_or_ckpt)
+    state = load_checkpoint(path, map_location="cpu")
+    require_keys(state, ("G",), path)
+    cfg = checkpoint_model_config(state, path)
     G = build_generator(cfg)
     weights = state.get("G_ema") if ema and state.get("G_ema") is not None else state["G"]
-    try:
+    with loading(path, f"the weights of its {cfg.family} generator"):
         G.load_state_dict(weights)
-    except RuntimeError as e:
-        raise CheckpointError(f"checkpoint weights do not fit a {cfg.family} generator: {str(e).splitlines()[0]}") from None
     G.to(device).eval().requires_grad_(False)
     for key in ("opt_G", "opt_D"):
         state.pop(key, None)

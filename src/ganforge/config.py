@@ -57,6 +57,7 @@ class ModelConfig:
 
     def validate(self) -> "ModelConfig":
         """The values themselves; ``ganforge.models.validate`` adds the family's own checks."""
+        _check_finite(self.options)
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, not {self.channels}")
         if not is_power_of_two(self.resolution) or not 8 <= self.resolution <= 1024:
@@ -120,10 +121,7 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """The values themselves; ``ganforge.train.check_names`` checks the loss and augmentation names."""
-        for f in fields(self):  # nan or inf in any float option is never meant
-            v = getattr(self, f.name)
-            if isinstance(v, float) and not math.isfinite(v):
-                raise ConfigError(f"--{f.name.replace('_', '-')} must be a finite number, not {v}")
+        _check_finite(self.to_dict())  # NaN passes every range check below (each comparison is False)
         if self.batch_size < 1:
             raise ConfigError("batch size must be at least 1")
         if min(self.lr_g, self.lr_d) <= 0:
@@ -163,3 +161,18 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+# TrainConfig fields a resumed run may change: its budget, how often it writes and watches itself,
+# where and in what arithmetic it runs. Every other field, every ModelConfig field and the data set's
+# content (its sha256: the file may move) fix what the run is; resume refuses to change them.
+RESUME_MAY_CHANGE = ("out", "data", "steps", "epochs", "minutes", "sample_every", "checkpoint_every", "log_every",
+                     "n_samples", "max_bad_steps", "max_rollbacks", "diverge_steps", "eval_every", "eval_metric",
+                     "eval_n", "device", "precision", "channels_last", "fused_adam", "grad_accum", "sync_bn")
+
+
+def _check_finite(values: dict) -> None:
+    """Float options (``--name``) must be finite: argparse's float() takes "nan" and "inf"."""
+    for name, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"--{name.replace('_', '-')} must be a finite number, not {value}")

@@ -33,7 +33,7 @@ class Progress:
             return
         self._last = now
         if total_fraction and total_fraction > 0:
-            eta = elapsed * (1 - total_fraction) / total_fraction
+            eta = max(0.0, elapsed * (1 - total_fraction) / total_fraction)  # a step can overrun the budget
             pct = f"{100 * min(total_fraction, 1):5.1f}%"
         else:
             eta, pct = float("nan"), "  ?  "

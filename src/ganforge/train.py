@@ -55,6 +55,11 @@ seeded from (seed, rank, step) (``stream_seed``), and the output says so.
 A step whose loss or gradients are NaN/inf is not applied (the record says which update was
 skipped); after ``max_bad_steps`` such steps in a row the run rolls back to the last
 checkpoint, which is only ever written with finite weights.
+
+One process trains in a run directory at a time (``RunDir.lock_for_training``). What a crash
+leaves is made whole at the next start: the loss log is flushed to disk before each checkpoint
+(resume drops the records after it), temporary files of an interrupted write are removed, and a
+failed write (a full disk) ends the run with one line naming the last good checkpoint.
 """
 
 from __future__ import annotations
@@ -62,6 +67,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import signal
 import sys
 import time
@@ -71,8 +77,8 @@ from pathlib import Path
 import torch
 
 from ganforge import __version__, distributed, models
-from ganforge.checkpoint import load_checkpoint, save_checkpoint
-from ganforge.config import ModelConfig, TrainConfig
+from ganforge.checkpoint import load_checkpoint, loading, require_keys, save_checkpoint
+from ganforge.config import RESUME_MAY_CHANGE, ModelConfig, TrainConfig
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
@@ -94,6 +100,15 @@ class TrainingDiverged(GanforgeError):
     """Losses became NaN or infinite."""
 
 
+class RunWriteError(GanforgeError):
+    """Writing into the run directory failed (a full disk, a quota, a read-only file system)."""
+
+
+# what resuming reads from a checkpoint (a crafted or truncated one lacking any is refused by name)
+RESUME_KEYS = ("model_config", "train_config", "dataset", "step", "elapsed", "G", "D", "opt_G", "opt_D", "loader",
+               "rng")
+
+
 def _to_floats(stats: dict[str, torch.Tensor]) -> dict[str, float]:
     """A step's 0-d statistics as Python floats, in one device-to-host copy (one CUDA sync, not one per value)."""
     if not stats:
@@ -111,6 +126,35 @@ def stream_seed(seed: int, rank: int, step: int, stream: str) -> int:
     """
     digest = hashlib.sha256(f"ganforge-rng/{stream}/{seed}/{rank}/{step}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1  # < 2**63, as torch.manual_seed takes
+
+
+def resume_conflicts(state: dict, cfg: TrainConfig, model_cfg: ModelConfig, data_sha256: str) -> list[str]:
+    """Settings given for a resume that differ from those the checkpoint's run was made with, among
+    those that fix what the run is (all but ``RESUME_MAY_CHANGE``): one "--flag given (the run: saved)" each."""
+    def shown(value) -> str:
+        return "the default" if value is None else repr(value)
+
+    conflicts = []
+    saved_sha = state["dataset"].get("sha256")
+    if saved_sha != data_sha256:
+        conflicts.append(f"--data {cfg.data} is another data set (sha256 {data_sha256[:12]}..., the run's "
+                         f"{str(saved_sha)[:12]}...)")
+    given, saved = cfg.to_dict(), TrainConfig.from_dict(state["train_config"]).to_dict()
+    for name in given:
+        if name not in RESUME_MAY_CHANGE and given[name] != saved[name]:
+            conflicts.append(f"--{name.replace('_', '-')} {shown(given[name])} (the run: {shown(saved[name])})")
+    given, saved = model_cfg.to_dict(), ModelConfig.from_dict(state["model_config"]).to_dict()
+    flags = {"family": "--model", "num_classes": "classes in the data set"}
+    for name in given:
+        if name == "options":
+            for key in sorted(set(given["options"]) | set(saved["options"])):
+                mine, theirs = given["options"].get(key), saved["options"].get(key)
+                if mine != theirs:
+                    conflicts.append(f"--{key.replace('_', '-')} {shown(mine)} (the run: {shown(theirs)})")
+        elif given[name] != saved[name]:
+            flag = flags.get(name, "--" + name.replace("_", "-"))
+            conflicts.append(f"{flag} {shown(given[name])} (the run: {shown(saved[name])})")
+    return conflicts
 
 
 @dataclass
@@ -161,6 +205,7 @@ class Trainer:
         self.rank, self.world_size = rank, world_size
         self.is_main = rank == 0
         self.out = out
+        self.run.check_writable_place()
         if not resume and self.run.latest_checkpoint.exists():
             raise ConfigError(f"{self.run.root} already holds a run; add --resume to continue it, or choose another --out")
         if resume and not self.run.latest_checkpoint.exists():
@@ -218,16 +263,90 @@ class Trainer:
         # looking for the file in fit(): rank 0 may have written it before another rank looks, and
         # saving is collective.
         self._initial_save = not resume
-        if resume:
-            self._restore(load_checkpoint(self.run.latest_checkpoint, map_location="cpu"))
-        elif self.is_main:
-            self.run.root.mkdir(parents=True, exist_ok=True)
-            self._write_config()
+        self.saved_step: int | None = None  # the step of checkpoints/latest.pt as this process knows it
+        # Rank 0 alone writes, so it alone holds the lock: from before it writes anything to the end of fit().
+        self._lock = self.run.lock_for_training() if self.is_main else None
+        try:
+            if self.is_main:
+                self._remove_leftover_temp_files()
+            if resume:
+                state = load_checkpoint(self.run.latest_checkpoint, map_location="cpu")
+                self._check_resume(state)
+                self._restore(state)
+            elif self.is_main:
+                self._write_config()
+        except BaseException:
+            self.release()
+            raise
         # The modules whose updates DDP synchronises (the plain ones in a single process).
         self.G_train, self.D_train = self.G, self.D
         if distributed.is_on():
             self.G_train = distributed.wrap_ddp(self.G, dev)
             self.D_train = distributed.wrap_ddp(self.D, dev)
+
+    def release(self) -> None:
+        """Let go of the run directory's lock (fit() does when it ends; the kernel does if the process dies)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _remove_leftover_temp_files(self) -> None:
+        leftovers = self.run.leftover_temp_files()
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+        if leftovers:
+            print(f"ganforge: note: removed {len(leftovers)} temporary file(s) left by an interrupted write in "
+                  f"{self.run.root}", file=self.out, flush=True)
+
+    def _check_resume(self, state: dict) -> None:
+        """Refuse, naming each, settings that would change what the resumed run is."""
+        require_keys(state, RESUME_KEYS, self.run.latest_checkpoint)
+        conflicts = resume_conflicts(state, self.cfg, self.model_cfg, self.data.sha256)
+        if conflicts:
+            raise ConfigError(f"cannot resume {self.run.root} with other settings than it was trained with: "
+                              f"{'; '.join(conflicts)}. These fix what the run is: leave them out to continue it, "
+                              "or start a new run with another --out ('ganforge train --help' says what may change)")
+
+    @contextlib.contextmanager
+    def _writing(self, path):
+        """Around a write into the run: a failure (a full disk, a quota, a read-only file system) ends the run
+        with one line that says what is safe on disk, instead of a traceback."""
+        try:
+            yield
+        except OSError as e:
+            reason = e.strerror or str(e)
+            safe = ("no checkpoint was written" if self.saved_step is None
+                    else f"the last good checkpoint is step {self.saved_step}")
+            raise RunWriteError(f"{reason[:1].lower()}{reason[1:]} while writing {path}; {safe}") from None
+
+    def _flush_logs(self, log_file) -> None:
+        """Put the loss log, and the metrics log (written record by record by the evaluation hook), on
+        disk up to this step before this step's checkpoint: after a crash or a power cut, the resumed
+        run finds every record up to its checkpoint (and drops any after it)."""
+        if log_file:
+            with self._writing(self.run.log):
+                log_file.flush()
+                os.fsync(log_file.fileno())
+        if self.is_main and self.run.metrics.is_file():
+            with self._writing(self.run.metrics), open(self.run.metrics, "rb") as f:
+                os.fsync(f.fileno())
+
+    def _close_log(self, log_file) -> None:
+        """Close the loss log. When the run is already failing (a full disk, a signal), a failure to flush
+        the last records must not replace that error: they are past the last checkpoint anyway."""
+        if sys.exc_info()[1] is not None:
+            with contextlib.suppress(OSError):
+                log_file.close()
+            return
+        with self._writing(self.run.log):
+            log_file.close()
+
+    def _note_short_budget(self, start_step: int, start_elapsed: float) -> None:
+        """Say so when a --minutes budget was shorter than the one step it let this session train."""
+        budget = 60 * (self.cfg.minutes or 0)
+        if self.is_main and start_elapsed < budget <= self.elapsed and self.step == start_step + 1:
+            print(f"ganforge: note: the --minutes budget ({budget:.3g} s) is shorter than one step "
+                  f"({self.elapsed - start_elapsed:.3g} s); trained one step", file=self.out, flush=True)
 
     @property
     def G_ema(self):
@@ -236,13 +355,14 @@ class Trainer:
 
     # ---- state -------------------------------------------------------------------------
     def _write_config(self) -> None:
-        write_json_atomic(self.run.config, {
-            "ganforge_version": __version__,
-            "model": self.model_cfg.to_dict(),
-            "train": self.cfg.to_dict(),
-            "data": self.data_summary(),
-            "runtime": self.runtime.describe(),
-        })
+        with self._writing(self.run.config):
+            write_json_atomic(self.run.config, {
+                "ganforge_version": __version__,
+                "model": self.model_cfg.to_dict(),
+                "train": self.cfg.to_dict(),
+                "data": self.data_summary(),
+                "runtime": self.runtime.describe(),
+            })
 
     def data_summary(self) -> dict:
         return {"path": str(self.data.path), "sha256": self.data.sha256, "count": len(self.data),
@@ -294,28 +414,29 @@ class Trainer:
         }
 
     def _restore(self, state: dict) -> None:
-        saved = ModelConfig.from_dict(state["model_config"])
-        if saved != self.model_cfg:
-            raise ConfigError(f"the checkpoint's model ({saved.family}, {saved.resolution} px) differs from the options given")
-        if state["dataset"]["sha256"] != self.data.sha256:
-            print(f"warning: {self.cfg.data} differs from the data set this run started with", file=self.out)
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
-        if state.get("scaler_G"):
-            self.scaler_G.load_state_dict(state["scaler_G"])
-            self.scaler_D.load_state_dict(state["scaler_D"])
-        self.loader.load_state_dict(state["loader"])
-        self.loss.load_state_dict(state.get("loss") or {})
-        self.latent_gen.set_state(state["rng"]["latent"])
-        self._restore_rank_rng(state["rng"], int(state["step"]))
-        self.step = int(state["step"])
-        self.elapsed = float(state["elapsed"])
+        path = self.run.latest_checkpoint
+        with loading(path, "the generator's weights"):
+            self.G.load_state_dict(state["G"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
+        with loading(path, "the discriminator's weights"):
+            self.D.load_state_dict(state["D"])
+        with loading(path, "the optimiser, data-order and random-number states"):
+            self.opt_G.load_state_dict(state["opt_G"])
+            self.opt_D.load_state_dict(state["opt_D"])
+            if state.get("scaler_G"):
+                self.scaler_G.load_state_dict(state["scaler_G"])
+                self.scaler_D.load_state_dict(state["scaler_D"])
+            self.loader.load_state_dict(state["loader"])
+            self.loss.load_state_dict(state.get("loss") or {})
+            self.latent_gen.set_state(state["rng"]["latent"])
+            self._restore_rank_rng(state["rng"], int(state["step"]))
+            self.step = int(state["step"])
+            self.elapsed = float(state["elapsed"])
+        self.saved_step = self.step
         if self.is_main:
-            truncate_jsonl(self.run.log, self.step)  # records past the checkpoint will be redone
+            with self._writing(self.run.log):
+                truncate_jsonl(self.run.log, self.step)  # records past the checkpoint will be redone
 
     def _restore_rank_rng(self, rng: dict, step: int) -> None:
         """This rank's own streams from ``rng["ranks"][rank]``; reseeded from (seed, rank, step) when
@@ -363,9 +484,12 @@ class Trainer:
             print(f"warning: step {self.step}: weights are not finite; checkpoint not written", file=self.out, flush=True)
             return
         state = self.state_dict(rank_rngs)
-        save_checkpoint(self.run.latest_checkpoint, state)
+        with self._writing(self.run.latest_checkpoint):
+            save_checkpoint(self.run.latest_checkpoint, state)
+        self.saved_step = self.step
         if periodic:
-            save_checkpoint(self.run.checkpoint_at(self.step), state)
+            with self._writing(self.run.checkpoint_at(self.step)):
+                save_checkpoint(self.run.checkpoint_at(self.step), state)
 
     # ---- one step ----------------------------------------------------------------------
     def _sides(self) -> dict:
@@ -445,13 +569,14 @@ class Trainer:
             return
         images = generate(self.ema.model if self.ema else self.G, self.fixed_z, self.fixed_labels)
         grid = image_grid(images)
-        with atomic_path(self.run.latest_samples) as tmp:
-            grid.save(tmp, format="PNG")
-        with atomic_path(self.run.samples_at(self.step)) as tmp:
-            grid.save(tmp, format="PNG")
+        for path in (self.run.latest_samples, self.run.samples_at(self.step)):
+            with self._writing(path), atomic_path(path) as tmp:
+                grid.save(tmp, format="PNG")
         records = read_jsonl(self.run.log)
         if records:
-            plot_losses(records, self.run.loss_plot, title=f"{self.model_cfg.family} {self.model_cfg.resolution}px")
+            with self._writing(self.run.loss_plot):
+                plot_losses(records, self.run.loss_plot,
+                            title=f"{self.model_cfg.family} {self.model_cfg.resolution}px")
 
     # ---- the loop ----------------------------------------------------------------------
     def budget_fraction(self) -> float:
@@ -483,6 +608,7 @@ class Trainer:
         if self._initial_save:
             self.save()  # step 0: something to roll back to
             self._initial_save = False
+        start_step, start_elapsed = self.step, self.elapsed
         try:
             with stop:
                 while not self._should_stop(stop):
@@ -517,29 +643,34 @@ class Trainer:
                     if self.is_main:
                         rate = window_images / max(time.time() - window_start, 1e-9)
                         if self.step % self.cfg.log_every == 0 or extra:
-                            log_file.write(json.dumps({"step": self.step, "epoch": round(self.loader.epoch_progress, 4),
-                                                       "time": round(self.elapsed, 3), **values,
-                                                       "img_per_s": round(rate, 1), **extra}) + "\n")
+                            with self._writing(self.run.log):  # a full buffer is written out here
+                                log_file.write(json.dumps({"step": self.step,
+                                                           "epoch": round(self.loader.epoch_progress, 4),
+                                                           "time": round(self.elapsed, 3), **values,
+                                                           "img_per_s": round(rate, 1), **extra}) + "\n")
                         progress.update(step=self.step, total_fraction=self.budget_fraction(), elapsed=self.elapsed,
                                         images_per_s=rate, stats={k: values[k] for k in ("d_loss", "g_loss")
                                                                   if values.get(k) is not None})
                         if time.time() - window_start > 30:  # rate over a recent window
                             window_start, window_images = time.time(), 0
                     if self.step % self.cfg.sample_every == 0:
-                        log_file and log_file.flush()
+                        self._flush_logs(log_file)
                         self.write_samples()
                     if self.step % self.cfg.checkpoint_every == 0 and not bad_steps:  # never mid-failure
+                        self._flush_logs(log_file)
                         self.save(periodic=True)
                         self.rollbacks = 0  # on every rank, so all agree when to give up
                     for hook in self.hooks:
                         hook(self)
         finally:
             if log_file:
-                log_file.close()
+                self._close_log(log_file)
             if progress:
                 progress.close()
+        self._note_short_budget(start_step, start_elapsed)
         self.save(periodic=False)
         self.write_samples()
+        self.release()
         return TrainResult(self.run.root, self.step, stop.signal or "budget")
 
     def _should_stop(self, stop: "_SignalFlag") -> bool:
@@ -617,10 +748,13 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out
     try:
         trainer = Trainer(cfg, model_cfg, resume=resume, rank=info.rank, world_size=info.world_size, out=out,
                           initialise=initialise)
-        trainer.hooks.extend(hooks)
-        if cfg.eval_every:
-            trainer.hooks.append(EvalHook(trainer, out=out))
-        result = trainer.fit()
+        try:
+            trainer.hooks.extend(hooks)
+            if cfg.eval_every:
+                trainer.hooks.append(EvalHook(trainer, out=out))
+            result = trainer.fit()
+        finally:
+            trainer.release()  # fit() lets go when it ends; this is for when it fails
         distributed.barrier()  # every rank done (rank 0 writes last) before any tears its connections down
         return result
     finally:

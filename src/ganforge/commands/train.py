@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import textwrap
 from dataclasses import fields
 
 from ganforge.commands import add_command
-from ganforge.config import ModelConfig, Option, TrainConfig
+from ganforge.config import RESUME_MAY_CHANGE, ModelConfig, Option, TrainConfig
 from ganforge.errors import ConfigError
 from ganforge.presets import describe_presets, get_preset
 from ganforge.runs import RunDir
@@ -84,11 +85,13 @@ def register(sub) -> None:
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
+    p.epilog = resume_rules()
     p.add_argument("--data", help="data-set file (.zip from 'ganforge data prepare')")
     p.add_argument("--out", help="run directory (required)")
     p.add_argument("--preset", help="a named set-up (model and training options; flags override it); "
                                     "'--preset list' shows them")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint "
+                                                           "(what may change then: see the end of this help)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     m = p.add_argument_group("model")
     m.add_argument("--model", choices=trainable_families(), metavar="FAMILY",
@@ -108,6 +111,17 @@ def trainable_families() -> list[str]:
     from ganforge import models
 
     return [name for name in models.MODELS if not models.is_composite(name)]
+
+
+def resume_rules() -> str:
+    """Which options may change on --resume and which are fixed for the run (from config.RESUME_MAY_CHANGE)."""
+    may = [f"--{name.replace('_', '-')}" for name in RESUME_MAY_CHANGE if name not in ("out", "data")]
+    fixed = [f"--{name.replace('_', '-')}" for name in TRAIN_FLAGS if name not in RESUME_MAY_CHANGE]
+    fixed += [f"--{name.replace('_', '-')}" for name in (*MODEL_FLAGS, *family_options())]
+    text = (f"With --resume, these options may change on resume: {', '.join(may)}, and --data when it is the same "
+            f"data set moved or copied (same sha256). These are fixed for the run: {', '.join(fixed)}, and the "
+            "data set's content; a resume that changes one is refused, naming it.")
+    return textwrap.fill(text, width=100, break_on_hyphens=False)
 
 
 def add_training_options(p: argparse.ArgumentParser) -> None:
