@@ -653,6 +653,10 @@ class Trainer:
                                                                   if values.get(k) is not None})
                         if time.time() - window_start > 30:  # rate over a recent window
                             window_start, window_images = time.time(), 0
+                    # Hooks before the checkpoint: what they record or change at this step (an evaluation,
+                    # a schedule) is then in the checkpoint, so a run killed right after resumes as it was.
+                    for hook in self.hooks:
+                        hook(self)
                     if self.step % self.cfg.sample_every == 0:
                         self._flush_logs(log_file)
                         self.write_samples()
@@ -660,8 +664,6 @@ class Trainer:
                         self._flush_logs(log_file)
                         self.save(periodic=True)
                         self.rollbacks = 0  # on every rank, so all agree when to give up
-                    for hook in self.hooks:
-                        hook(self)
         finally:
             if log_file:
                 self._close_log(log_file)
