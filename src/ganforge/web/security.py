@@ -30,8 +30,8 @@ from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, abort, current_app, jsonify, redirect, request
-from werkzeug.exceptions import BadRequest
 from PIL import Image
+from werkzeug.exceptions import BadRequest
 
 from ganforge.data.decode import UnusableImage, decode_image
 
