@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes it to the network")
     p.add_argument("--port", type=int, default=8000, help="port")
     p.add_argument("--threads", type=int, default=8, help="request threads (light requests: pages, grids, edits)")
-    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+    p.add_argument("--allowed-host", action="append", metavar="NAME[:PORT]",
                    help="another host name clients use to reach the server (repeatable; without a port, any "
                         "port). Requests naming any other host are refused, which stops DNS rebinding; "
                         "127.0.0.1, localhost and [::1] with --port, and --host, are always allowed")
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not token and not is_loopback(args.host):
         token = secrets.token_urlsafe(24)  # never expose the app to a network without one
     bound = f"[{args.host}]" if ":" in args.host else args.host
-    hosts = [f"{name}:{args.port}" for name in ("127.0.0.1", "localhost", "[::1]", bound)] + args.allowed_host
+    hosts = [f"{name}:{args.port}" for name in ("127.0.0.1", "localhost", "[::1]", bound)] + (args.allowed_host or [])
     app = create_app(path, {
         "ALLOWED_HOSTS": hosts, "ACCESS_TOKEN": token or None,
         "JOB_WORKERS": args.job_workers, "JOB_QUEUE": args.job_queue, "JOB_TIME_LIMIT": args.job_time_limit, "MAX_CONTENT_LENGTH": int(args.max_upload_mb * (1 << 20)),
