@@ -46,6 +46,8 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the web app pulls in torch and Flask, and every command's
+    # --help would wait for them.
     import waitress
 
     from ganforge.web import create_app
