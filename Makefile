@@ -8,11 +8,14 @@ DEMO_MINUTES ?= 5#           training budget of the demo, in minutes
 DEMO_DATA    ?= data/fashion-mnist-32.zip
 DEMO_RUN     ?= runs/fashion-mnist-dcgan
 PYTEST_ARGS  ?=
+SHOTS_MINUTES ?= 2#          training budget of the run shown in docs/screenshots, in minutes
+SHOTS_RUN    ?= runs/screenshots/fashion-mnist-dcgan
 
 PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast benchmark clean fashion-mnist-files emoji-files browser container-tools test-docker
+.PHONY: setup demo test test-fast benchmark clean fashion-mnist-files emoji-files browser container-tools test-docker \
+	screenshots
 
 setup: $(VENV)/.installed
 
@@ -64,6 +67,16 @@ browser:
 		(apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium chromium-driver >/dev/null 2>&1) || \
 		echo "apt-get could not install chromium; the browser test will be skipped"; \
 	fi
+
+# The docs' screenshots (docs/screenshots/*.png), rewritten only on purpose: a DCGAN trained on
+# Fashion-MNIST for SHOTS_MINUTES, then every page of the real server driven in headless chromium
+# by the browser test, told to keep its screenshots there instead of a temporary folder.
+screenshots: setup browser $(DEMO_DATA)
+	rm -rf $(SHOTS_RUN)
+	$(BIN)/ganforge train --data $(DEMO_DATA) --model dcgan --out $(SHOTS_RUN) --minutes $(SHOTS_MINUTES) \
+		--sample-every 500 --checkpoint-every 100000
+	GANFORGE_SCREENSHOTS=$(CURDIR)/docs/screenshots GANFORGE_SCREENSHOT_RUN=$(SHOTS_RUN) \
+		$(BIN)/pytest -q -p no:cacheprovider tests/web/test_web_browser.py $(PYTEST_ARGS)
 
 # Debian's podman (compose files are checked with podman-compose, which needs it), runc and
 # debootstrap (the image test), when apt-get is there and we are root; without them those tests skip.

@@ -5,6 +5,10 @@
 2. Heavy against light: the same grid requests from 4 clients while clients keep submitting
    projection jobs (``/api/runs/RUN/embed``). The jobs run in the bounded pool, extra ones
    are answered 503 at once; the light requests' latency is compared with (1).
+3. Uploads against light: the same grid requests while ``--upload-clients`` clients keep
+   uploading small PNG files of ``--upload-side``² pixels (``/api/runs/RUN/photo.png``). They
+   are decoded in the bounded upload pool, extra ones answered 503 at once; the server's peak
+   memory (VmHWM) is reported before and after.
 
     python benchmarks/web_load.py [--run RUN_DIR] [--seconds 10] [--threads 8]
 
@@ -68,18 +72,46 @@ def get(url: str) -> tuple[int, float]:
     return status, time.perf_counter() - t0
 
 
-def post_embed(base: str, run: str, csrf: str, photo: bytes, steps: int) -> int:
+def post_image(url: str, csrf: str, photo: bytes, **fields) -> int:
+    """POST ``photo`` as the multipart field ``image`` (plus ``fields``); the reply's status."""
     boundary = "ganforgebench"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"steps\"\r\n\r\n{steps}\r\n"
-            f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.png\"\r\n"
+    body = "".join(f"--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                   for k, v in fields.items())
+    body = (body + f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; filename=\"p.png\"\r\n"
             f"Content-Type: image/png\r\n\r\n").encode() + photo + f"\r\n--{boundary}--\r\n".encode()
-    req = urllib.request.Request(f"{base}/api/runs/{run}/embed", data=body, method="POST", headers={
+    req = urllib.request.Request(url, data=body, method="POST", headers={
         "Content-Type": f"multipart/form-data; boundary={boundary}", "X-CSRF-Token": csrf})
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status
     except urllib.error.HTTPError as e:
         return e.code
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """A process's peak resident memory (VmHWM) in MB; None where /proc is missing."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
+
+
+def while_running(worker, clients: int, measure):
+    """Run ``worker(stop)`` in ``clients`` threads while ``measure()`` runs; returns its result."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=worker, args=(stop,)) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    try:
+        return measure()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
 
 
 def grid_load(base: str, run: str, clients: int, seconds: float, n: int) -> dict:
@@ -116,6 +148,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=8, help="waitress request threads")
     ap.add_argument("--n", type=int, default=16, help="images per grid")
     ap.add_argument("--steps", type=int, default=300, help="steps of each projection job")
+    ap.add_argument("--upload-clients", type=int, default=8, help="clients uploading photos at once")
+    ap.add_argument("--upload-side", type=int, default=4000,
+                    help="side of the uploaded PNGs in pixels (4000: 16 megapixels, the server's default limit)")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="ganforge-web-load-"))
@@ -154,25 +189,36 @@ def main() -> None:
 
             Image.new("RGB", (64, 64), (120, 80, 200)).save(buf, format="PNG")
             codes: list[int] = []
-            stop = threading.Event()
 
-            def heavy() -> None:
+            def heavy(stop: threading.Event) -> None:
                 while not stop.is_set():
-                    codes.append(post_embed(base, name, csrf, buf.getvalue(), args.steps))
+                    codes.append(post_image(f"{base}/api/runs/{name}/embed", csrf, buf.getvalue(), steps=args.steps))
                     time.sleep(0.2)
 
-            heavies = [threading.Thread(target=heavy) for _ in range(4)]
-            for t in heavies:
-                t.start()
-            time.sleep(1.0)
-            light = grid_load(base, name, 4, args.seconds, args.n)
-            stop.set()
-            for t in heavies:
-                t.join()
+            light = while_running(heavy, 4, lambda: grid_load(base, name, 4, args.seconds, args.n))
             baseline = grid_load(base, name, 4, args.seconds, args.n)
             report["heavy_vs_light"] = {
                 "light_with_projection_running": light, "light_alone": baseline,
                 "projection_submissions": len(codes), "accepted_202": codes.count(202), "refused_503": codes.count(503),
+            }
+
+            # Uploads: small files, many pixels.
+            big = io.BytesIO()
+            Image.new("RGB", (args.upload_side, args.upload_side), (200, 120, 40)).save(big, format="PNG")
+            uploads: list[int] = []
+
+            def uploader(stop: threading.Event) -> None:
+                while not stop.is_set():
+                    uploads.append(post_image(f"{base}/api/runs/{name}/photo.png", csrf, big.getvalue()))
+
+            rss_before = peak_rss_mb(server.pid)
+            light = while_running(uploader, args.upload_clients, lambda: grid_load(base, name, 4, args.seconds, args.n))
+            report["uploads_vs_light"] = {
+                "upload_clients": args.upload_clients, "upload_pixels": args.upload_side ** 2,
+                "upload_file_kb": round(len(big.getvalue()) / 1024, 1), "light_with_uploads": light,
+                "light_alone": baseline, "uploads": len(uploads), "answered_200": uploads.count(200),
+                "refused_503": uploads.count(503), "refused_400": uploads.count(400),
+                "server_peak_rss_mb_before": rss_before, "server_peak_rss_mb_after": peak_rss_mb(server.pid),
             }
             print(json.dumps(report, indent=1))
         finally:

@@ -226,7 +226,9 @@ def test_grid_truncation_and_classes(client):
 
 
 def test_directions_and_live_edits(client):
-    d = client.get(f"/api/runs/{RUN}/directions").json
+    while (reply := client.get(f"/api/runs/{RUN}/directions")).status_code == 202:  # searched for once, in the background
+        time.sleep(0.05)
+    d = reply.json
     assert d["k"] == 10 and len(d["explained_variance"]) == 10
     assert d["explained_variance"] == sorted(d["explained_variance"], reverse=True)
     base = image_of(client.get(f"/api/runs/{RUN}/image.png?key=seed:7"))

@@ -2,11 +2,17 @@
 
 Generates a grid, moves an editing slider, makes a morph, embeds and inpaints, watches
 training, answers ten real-or-fake rounds and finds them on the results page. Saves a
-screenshot of every page under docs/screenshots/.
+screenshot of every page in a temporary folder.
+
+``make screenshots`` runs this test on purpose to refresh the docs' screenshots: it sets
+``GANFORGE_SCREENSHOTS`` (the folder to write them to) and ``GANFORGE_SCREENSHOT_RUN`` (a run
+trained for a minute or two, shown instead of the tests' barely trained one).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import socket
 import subprocess
@@ -19,12 +25,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ganforge.data.dataset import load_dataset
+from ganforge.runs import RunDir, read_jsonl
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
-SHOTS = REPO / "docs" / "screenshots"
+DOCS_SHOTS = REPO / "docs" / "screenshots"
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-RUN = "pokemon"
 
 
 def _free_port() -> int:
@@ -34,9 +42,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path, trained_run):
+def run_dir(request) -> Path:
+    """The run to show: ``GANFORGE_SCREENSHOT_RUN`` (make screenshots), else the tests' trained run."""
+    chosen = os.environ.get("GANFORGE_SCREENSHOT_RUN")
+    return Path(chosen).resolve() if chosen else request.getfixturevalue("trained_run")
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    """Where screenshots go: ``GANFORGE_SCREENSHOTS`` (make screenshots), else a temporary folder."""
+    return Path(os.environ.get("GANFORGE_SCREENSHOTS") or tmp_path / "screenshots")
+
+
+@pytest.fixture
+def server(tmp_path, run_dir):
     runs = tmp_path / "runs"
-    shutil.copytree(trained_run, runs / RUN)
+    shutil.copytree(run_dir, runs / run_dir.name, ignore=shutil.ignore_patterns("step-*"))
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", "--runs", str(runs), "--port", str(port),
                              "--db", str(tmp_path / "game.sqlite")],
@@ -88,29 +109,36 @@ def wait_for(driver, condition, timeout=120, what="condition"):
                          + driver.execute_script("return document.body.innerText")[:500])
 
 
-def shoot(driver, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+def fingerprint(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))}
 
 
-def test_browser_drives_every_page(server, browser, tmp_path, trained_run):
+def test_browser_drives_every_page(server, browser, tmp_path, run_dir, shots):
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     d = browser
     find = lambda css: d.find_element(By.CSS_SELECTOR, css)  # noqa: E731
+    name, run = run_dir.name, RunDir(run_dir)
+    config = run.read_config()
+    resolution = config["model"]["resolution"]
+    docs_before = fingerprint(DOCS_SHOTS)
+
+    def shoot(page: str) -> None:
+        shots.mkdir(parents=True, exist_ok=True)
+        d.save_screenshot(str(shots / f"{page}.png"))
 
     # Runs and the run page.
     d.get(server + "/")
-    assert RUN in find(".cards").text
-    shoot(d, "runs")
-    d.get(f"{server}/runs/{RUN}")
+    assert name in find(".cards").text
+    shoot("runs")
+    d.get(f"{server}/runs/{name}")
     wait_for(d, "return document.getElementById('grid').naturalWidth > 0", what="run grid")
-    shoot(d, "run")
+    shoot("run")
 
     # Explore: a grid for a new seed, then click an image and move a slider.
-    d.get(f"{server}/runs/{RUN}/explore")
+    d.get(f"{server}/runs/{name}/explore")
     wait_for(d, "return document.getElementById('explore').dataset.grids === '1'", what="first grid")
     find("#seed").clear()
     find("#seed").send_keys("100")
@@ -125,36 +153,34 @@ def test_browser_drives_every_page(server, browser, tmp_path, trained_run):
     wait_for(d, "return document.querySelector('#editor output').textContent === '2'", what="slider value")
     wait_for(d, f"return document.querySelector('#editor img').src !== {before!r} && "
                 "document.querySelector('#editor img').complete", what="edited image")
-    shoot(d, "explore")
+    shoot("explore")
 
     # Morph three seeds into a GIF.
-    d.get(f"{server}/runs/{RUN}/morph")
+    d.get(f"{server}/runs/{name}/morph")
     find("#frames").clear()
     find("#frames").send_keys("12")
     find("#make").click()
     wait_for(d, "return document.getElementById('morph').dataset.done === '1'", what="morph")
-    wait_for(d, "return document.querySelector('#preview img').naturalWidth === 32", what="morph preview")
+    wait_for(d, f"return document.querySelector('#preview img').naturalWidth === {resolution}", what="morph preview")
     assert find("#download").get_attribute("href").endswith("?download=1")
-    shoot(d, "morph")
+    shoot("morph")
 
     # Embed a training image.
     photo = tmp_path / "photo.png"
-    from ganforge.data.dataset import load_dataset
-    import json
-
-    data = json.loads((trained_run / "config.json").read_text())["data"]["path"]
-    Image.fromarray(np.asarray(load_dataset(data).images[3])).resize((128, 128), Image.Resampling.NEAREST).save(photo)
-    d.get(f"{server}/runs/{RUN}/embed")
+    pixels = np.asarray(load_dataset(config["data"]["path"]).images[3])
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).resize(
+        (128, 128), Image.Resampling.NEAREST).save(photo)
+    d.get(f"{server}/runs/{name}/embed")
     find("#photo").send_keys(str(photo))
     find("#steps").clear()
     find("#steps").send_keys("20")
     find("#embed-form button").click()
     wait_for(d, "return Number(document.getElementById('editor').dataset.renders || 0) >= 1", what="embedding")
     assert "PSNR" in find("#status").text
-    shoot(d, "embed")
+    shoot("embed")
 
     # Inpaint: a generated image, a painted stroke, fill.
-    d.get(f"{server}/runs/{RUN}/inpaint")
+    d.get(f"{server}/runs/{name}/inpaint")
     find("#source-form button").click()
     wait_for(d, "return document.getElementById('inpaint').dataset.ready === '1'", what="inpaint source")
     mask = find("#mask")
@@ -163,29 +189,33 @@ def test_browser_drives_every_page(server, browser, tmp_path, trained_run):
     find("#steps").clear()
     find("#steps").send_keys("10")
     find("#fill").click()
-    wait_for(d, "return document.getElementById('result').naturalWidth === 32", what="inpainted image")
-    shoot(d, "inpaint")
+    wait_for(d, f"return document.getElementById('result').naturalWidth === {resolution}", what="inpainted image")
+    shoot("inpaint")
 
     # Training view.
-    d.get(f"{server}/runs/{RUN}/training")
+    d.get(f"{server}/runs/{name}/training")
     wait_for(d, "return document.getElementById('training').dataset.loaded === '1'", what="training data")
     wait_for(d, "return document.getElementById('samples').naturalWidth > 0", what="training samples")
-    assert find("#step").text == "12"
-    shoot(d, "training")
+    assert find("#step").text == str(read_jsonl(run.log)[-1]["step"])
+    shoot("training")
 
     # Ten rounds of real or fake?
-    d.get(f"{server}/runs/{RUN}/game")
+    d.get(f"{server}/runs/{name}/game")
     for i in range(10):
         wait_for(d, "return !document.getElementById('answer-real').disabled", what=f"round {i + 1}")
         find("#answer-real" if i % 2 else "#answer-fake").click()
         wait_for(d, f"return document.getElementById('game').dataset.answered === '{i + 1}'", what=f"answer {i + 1}")
     wait_for(d, "return !document.getElementById('answer-real').disabled", what="next round")
-    shoot(d, "game")
+    shoot("game")
 
     d.get(server + "/game/results")
-    row = find(f"#results tr[data-run='{RUN}']")
+    row = find(f"#results tr[data-run='{name}']")
     assert row.get_attribute("data-judgements") == "10"
     assert "n=10" in row.text  # HYPE-∞ over all ten judgements
-    shoot(d, "results")
+    shoot("results")
     errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
     assert not errors  # no script errors, no CSP violations
+    pages = {"runs", "run", "explore", "morph", "embed", "inpaint", "training", "game", "results"}
+    assert pages <= {p.stem for p in shots.glob("*.png")}
+    if shots != DOCS_SHOTS:
+        assert fingerprint(DOCS_SHOTS) == docs_before  # the tests leave a clone's tracked files alone

@@ -32,16 +32,20 @@ def served():
 
     def start(app, threads: int = 8) -> str:
         server = waitress.create_server(app, host="127.0.0.1", port=0, threads=threads)
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append((app, server))
+        loop = threading.Thread(target=server.run, daemon=True)
+        loop.start()
+        servers.append((app, server, loop))
         return f"http://127.0.0.1:{server.effective_port}"
 
-    yield start
-    for app, server in servers:
-        server.close()
-        server.task_dispatcher.shutdown()
-        for channel in list(server._map.values()):  # the trigger too: the loop then ends
+    def close_all(server) -> None:  # in the server's own loop: its map empties and the loop ends
+        for channel in list(server._map.values()):
             channel.close()
+
+    yield start
+    for app, server, loop in servers:
+        server.trigger.pull_trigger(lambda server=server: close_all(server))
+        loop.join(10)
+        server.task_dispatcher.shutdown()
         app.extensions["ganforge.jobs"].shutdown()
 
 

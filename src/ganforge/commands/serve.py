@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import math
 import os
 import secrets
 
@@ -19,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to bind; 0.0.0.0 exposes it to the network")
     p.add_argument("--port", type=int, default=8000, help="port")
     p.add_argument("--threads", type=int, default=8, help="request threads (light requests: pages, grids, edits)")
-    p.add_argument("--allowed-host", action="append", default=[], metavar="NAME[:PORT]",
+    p.add_argument("--allowed-host", action="append", metavar="NAME[:PORT]",
                    help="another host name clients use to reach the server (repeatable; without a port, any "
                         "port). Requests naming any other host are refused, which stops DNS rebinding; "
                         "127.0.0.1, localhost and [::1] with --port, and --host, are always allowed")
@@ -30,6 +31,8 @@ def register(sub) -> None:
     p.add_argument("--job-queue", type=int, default=4, help="long jobs that may wait; more are refused (503)")
     p.add_argument("--job-time-limit", type=float, default=300.0, help="seconds a long job may run")
     p.add_argument("--max-upload-mb", type=float, default=8.0, help="largest upload in megabytes")
+    p.add_argument("--max-upload-megapixels", type=float, default=16.0,
+                   help="largest uploaded image in megapixels once decoded (a small file can hold many)")
     p.add_argument("--db", help="SQLite file of the real-or-fake game (default: RUNS/ganforge-web.sqlite)")
 
 
@@ -43,6 +46,8 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here, not at the top: the web app pulls in torch and Flask, and every command's
+    # --help would wait for them.
     import waitress
 
     from ganforge.web import create_app
@@ -53,16 +58,19 @@ def run(args: argparse.Namespace) -> int:
     for name in ("threads", "job_workers", "port"):
         if getattr(args, name) < 1:
             raise GanforgeError(f"--{name.replace('_', '-')} must be at least 1")
-    if args.job_queue < 0 or args.job_time_limit <= 0 or args.max_upload_mb <= 0:
-        raise GanforgeError("--job-queue must be 0 or more; --job-time-limit and --max-upload-mb positive")
+    limits = (args.job_time_limit, args.max_upload_mb, args.max_upload_megapixels)
+    if args.job_queue < 0 or not all(math.isfinite(v) and v > 0 for v in limits):
+        raise GanforgeError("--job-queue must be 0 or more; --job-time-limit, --max-upload-mb and "
+                            "--max-upload-megapixels positive")
     token = args.token
     if not token and not is_loopback(args.host):
         token = secrets.token_urlsafe(24)  # never expose the app to a network without one
     bound = f"[{args.host}]" if ":" in args.host else args.host
-    hosts = [f"{name}:{args.port}" for name in ("127.0.0.1", "localhost", "[::1]", bound)] + args.allowed_host
+    hosts = [f"{name}:{args.port}" for name in ("127.0.0.1", "localhost", "[::1]", bound)] + (args.allowed_host or [])
     app = create_app(path, {
-        "ALLOWED_HOSTS": hosts, "ACCESS_TOKEN": token or None, "JOB_WORKERS": args.job_workers, "JOB_QUEUE": args.job_queue,
-        "JOB_TIME_LIMIT": args.job_time_limit, "MAX_CONTENT_LENGTH": int(args.max_upload_mb * (1 << 20)),
+        "ALLOWED_HOSTS": hosts, "ACCESS_TOKEN": token or None,
+        "JOB_WORKERS": args.job_workers, "JOB_QUEUE": args.job_queue, "JOB_TIME_LIMIT": args.job_time_limit, "MAX_CONTENT_LENGTH": int(args.max_upload_mb * (1 << 20)),
+        "MAX_UPLOAD_PIXELS": int(args.max_upload_megapixels * 1e6),
         **({"GAME_DB": args.db} if args.db else {}),
     })
     url = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")

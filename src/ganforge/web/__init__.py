@@ -44,7 +44,9 @@ from ganforge.web import embed, explore, game, generators, inpaint, jobs, morph,
 DEFAULTS = {
     "MAX_GRID_IMAGES": 64,           # images per grid request
     "MAX_CONTENT_LENGTH": 8 << 20,   # bytes per request (uploads); larger gets 413
-    "MAX_UPLOAD_PIXELS": 4096 * 4096,  # decoded size limit of an uploaded image
+    "MAX_UPLOAD_PIXELS": 16_000_000,  # decoded size limit of an uploaded image (16 megapixels)
+    "UPLOAD_WORKERS": 1,             # threads decoding and resizing uploaded images (each holds one image)
+    "UPLOAD_QUEUE": 2,               # uploads waiting for them; more get 503 + Retry-After
     "ALLOWED_HOSTS": ("localhost", "127.0.0.1", "[::1]"),  # Host header values answered: name or name:port
     "ACCESS_TOKEN": None,            # when set, every request must carry it (cookie, header or ?token=)
     "JOB_WORKERS": 1,                # threads running long jobs (projection, inpainting, videos)

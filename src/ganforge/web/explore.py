@@ -5,9 +5,16 @@ A latent is named by a *key* (see ``shared.resolve_key``). ``/api/runs/<name>/im
 renders a key with truncation ``psi``, an optional ``class`` and ``edits`` (comma-separated
 amounts, one per direction, in standard deviations of the prior). The grid itself is the
 runs blueprint's ``/api/runs/<name>/grid.png``.
+
+The directions are searched for once per checkpoint, in a thread of their own (half a
+minute or more for a large model on a CPU): ``/api/runs/<name>/directions`` answers 202 with
+the search's progress until they are found, and an edited image waits for them.
 """
 
 from __future__ import annotations
+
+import copy
+import threading
 
 import torch
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
@@ -20,18 +27,66 @@ from ganforge.web.shared import class_arg, resolve_key, run_summary
 bp = Blueprint("explore", __name__)
 
 MAX_DIRECTIONS = 10
+DIRECTION_BATCH = 256  # latents per generator pass of the search; its progress counts passes
+
+
+class DirectionSearch:
+    """One search for a checkpoint's editing directions (GANSpace, ``find_directions``), run in
+    a thread of its own and shared by every request that asks meanwhile.
+
+    It works on a private copy of G: ``find_directions`` hooks a layer of the generator it is
+    given, and the renders other requests make with the shared G must not feed that hook
+    (two overlapping searches on one G ended in a 500 from lstsq's mismatched sizes).
+    """
+
+    def __init__(self, G, version: int, k: int, n_samples: int):
+        self.version = version
+        self.total = -(-n_samples // DIRECTION_BATCH)
+        self.done = 0
+        self.directions = None
+        self.error: Exception | None = None
+        self.finished = threading.Event()
+        own = copy.deepcopy(G)
+        own.register_forward_hook(self._count_pass)
+        threading.Thread(target=self._run, args=(own, k, n_samples), name="ganforge-directions",
+                         daemon=True).start()
+
+    def _count_pass(self, *_) -> None:
+        self.done += 1
+
+    def _run(self, G, k: int, n_samples: int) -> None:
+        try:
+            self.directions = find_directions(G, k=k, n_samples=n_samples, batch_size=DIRECTION_BATCH)
+        except Exception as e:  # raised again in the requests that wait for the result
+            self.error = e
+        finally:
+            self.finished.set()
+
+    def progress(self) -> dict:
+        return {"status": "running", "done": min(self.done, self.total), "total": self.total}
+
+
+def direction_search(name: str) -> DirectionSearch:
+    """The search for run ``name``'s current checkpoint: started by the first request, shared after.
+    A failed search is tried again by the next request."""
+    G, cfg = get_generator(name)
+    version = generator_version(name)
+    with current_app.extensions["ganforge.lock"]:
+        cache = current_app.extensions["ganforge.directions"]
+        search = cache.get(name)
+        if search is None or search.version != version or search.error is not None:
+            k = min(MAX_DIRECTIONS, cfg.latent_dim)
+            search = cache[name] = DirectionSearch(G, version, k, max(current_app.config["DIRECTION_SAMPLES"], 2 * k))
+    return search
 
 
 def get_directions(name: str):
-    """The run's top editing directions (``Directions``), found once per checkpoint and cached."""
-    G, cfg = get_generator(name)
-    version = generator_version(name)
-    cache = current_app.extensions["ganforge.directions"]
-    hit = cache.get(name)
-    if hit is None or hit[0] != version:
-        k = min(MAX_DIRECTIONS, cfg.latent_dim)
-        hit = cache[name] = (version, find_directions(G, k=k, n_samples=max(current_app.config["DIRECTION_SAMPLES"], 2 * k)))
-    return hit[1]
+    """The run's top editing directions (``Directions``), waiting for the search if it is running."""
+    search = direction_search(name)
+    search.finished.wait()
+    if search.error is not None:
+        raise search.error
+    return search.directions
 
 
 @bp.get("/runs/<name>/explore")
@@ -44,6 +99,11 @@ def page(name: str):
 
 @bp.get("/api/runs/<name>/directions")
 def api_directions(name: str):
+    """The directions (method, k, explained variance, names); 202 and the search's progress
+    (``{"status": "running", "done": passes, "total": passes}``) while they are being found."""
+    search = direction_search(name)
+    if not search.finished.is_set():
+        return jsonify(search.progress()), 202, {"Retry-After": "1"}
     d = get_directions(name)
     return jsonify(method=d.method, k=len(d), explained_variance=[float(v) for v in d.explained_variance],
                    names=d.names or [f"direction {i}" for i in range(len(d))])

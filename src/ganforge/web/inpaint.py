@@ -38,7 +38,7 @@ def api_inpaint(name: str):
     """Multipart ``image`` and ``mask`` (+ ``steps``, ``restarts``) -> 202 and a job whose file is the filled image."""
     G, cfg = get_generator(name)
     image = prepared_photo(name)
-    drawn = read_image("mask", "L").resize((cfg.resolution, cfg.resolution), Image.Resampling.BOX)
+    drawn = read_image("mask", "L", prepare=lambda m: m.resize((cfg.resolution, cfg.resolution), Image.Resampling.BOX))
     mask = np.asarray(drawn) > 127  # a pixel is missing when more than half of it was painted
     if not mask.any():
         abort(400, description="the mask marks no pixels to fill (paint over the part to replace)")

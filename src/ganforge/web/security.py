@@ -14,20 +14,24 @@
   refused outright.
 - Messages: ``hide_paths`` replaces absolute server paths in error messages by file names.
 - Uploads: size capped by ``MAX_CONTENT_LENGTH`` (413), type sniffed from the first bytes,
-  never the file name or declared type (415), decoded with the data pipeline's safe decoder
-  under a pixel limit (400).
+  never the file name or declared type (415), pixel count read from the header and capped by
+  ``MAX_UPLOAD_PIXELS`` (400, in megapixels), all on the request thread; then decoded with the
+  data pipeline's safe decoder, and prepared, in the bounded upload pool (``pool.UploadPool``).
 """
 
 from __future__ import annotations
 
 import hmac
+import io
 import re
 import secrets
 from pathlib import Path
+from typing import Any, Callable
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, abort, current_app, jsonify, redirect, request
 from PIL import Image
+from werkzeug.exceptions import BadRequest
 
 from ganforge.data.decode import UnusableImage, decode_image
 
@@ -161,8 +165,11 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def read_image(field: str = "image", mode: str = "RGB") -> Image.Image:
-    """The uploaded image in form field ``field``, checked and safely decoded, in ``mode``; else 400/415."""
+def read_image(field: str = "image", mode: str = "RGB", prepare: Callable[[Image.Image], Any] | None = None):
+    """The uploaded image in form field ``field``, checked, safely decoded, in ``mode``; else 400/413/415/503.
+
+    The checks run here; decoding, and ``prepare(image)`` when given, run in the upload pool,
+    so only ``prepare``'s result (e.g. the image at the model's size) reaches the request thread."""
     upload = request.files.get(field)
     if upload is None:
         abort(400, description=f"missing file field {field!r}")
@@ -171,13 +178,37 @@ def read_image(field: str = "image", mode: str = "RGB") -> Image.Image:
         abort(400, description=f"{field!r} is empty")
     if sniff(data) is None:
         abort(415, description=f"{field!r} is not a PNG, JPEG, GIF, WebP or BMP image")
+    limit = current_app.config["MAX_UPLOAD_PIXELS"]
+    check_pixels(field, data, limit)
+    return current_app.extensions["ganforge.uploads"].run(_decode, field, data, limit, mode, prepare)
+
+
+def check_pixels(field: str, data: bytes, limit: int) -> None:
+    """400 when the image's header names more than ``limit`` pixels (nothing is decoded)."""
     try:
-        img = decode_image(data, max_pixels=current_app.config["MAX_UPLOAD_PIXELS"])
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+    except Image.DecompressionBombError:  # Pillow's own limit, far above ours, refused even to open it
+        size = "more than Pillow's limit"
+    except Exception:  # a broken header: the decoder in the pool says what is wrong
+        return
+    else:
+        if width * height <= limit:
+            return
+        size = f"{width}×{height} pixels, {width * height / 1e6:.1f} megapixels"
+    abort(400, description=f"{field!r} is too large: {size}; the limit is {limit / 1e6:.1f} megapixels")
+
+
+def _decode(field: str, data: bytes, limit: int, mode: str, prepare):
+    """Runs in the upload pool (no request context)."""
+    try:
+        img = decode_image(data, max_pixels=limit)
     except UnusableImage as e:
-        abort(400, description=f"{field!r}: {e}")
+        raise BadRequest(description=f"{field!r}: {e}") from None
     if img.mode in ("RGBA", "LA", "P") and mode != "RGBA":
         # Transparent pixels become white, as in `ganforge data prepare`.
         rgba = img.convert("RGBA")
         img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img.alpha_composite(rgba)
-    return img.convert(mode)
+    img = img.convert(mode)
+    return img if prepare is None else prepare(img)

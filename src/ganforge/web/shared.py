@@ -96,9 +96,10 @@ def class_arg(name: str, source=None) -> int | None:
 def prepared_photo(name: str, field: str = "image") -> np.ndarray:
     """The uploaded photo in ``field`` as the model sees it: uint8 (R, R, C), cropped like the run's data."""
     _, cfg = get_generator(name)
-    image = read_image(field)
-    try:
-        return np.array(load_photo(image, cfg.resolution, cfg.channels, data_params(run_dir(name).root)))  # writable
+    params = data_params(run_dir(name).root)
+    try:  # cropped and resized in the upload pool, with the decoding
+        return read_image(field, prepare=lambda image: np.array(load_photo(image, cfg.resolution, cfg.channels,
+                                                                             params)))  # writable
     except GanforgeError as e:
         abort(400, description=str(e))
 

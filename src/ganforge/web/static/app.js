@@ -70,7 +70,17 @@ ganforge.editor = async function (box, apiBase, key, psi = 1) {
   status.className = "meta";
   box.append(img, sliders, status);
   let dirs;
-  try { dirs = await ganforge.getJSON(apiBase + "/directions"); }
+  try {
+    // Found once per checkpoint; until then the server answers 202 with the search's progress.
+    dirs = await ganforge.getJSON(apiBase + "/directions");
+    while (dirs.status === "running") {
+      ganforge.say(status, `Finding the model's editing directions (once per checkpoint): ` +
+                           `${Math.round(100 * dirs.done / dirs.total)} %`);
+      await new Promise((res) => setTimeout(res, 500));
+      dirs = await ganforge.getJSON(apiBase + "/directions");
+    }
+    ganforge.say(status, "");
+  }
   catch (e) { ganforge.say(status, e.message, true); return; }
   const values = new Array(dirs.k).fill(0);
   let busy = false, again = false;
