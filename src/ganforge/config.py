@@ -171,6 +171,35 @@ RESUME_MAY_CHANGE = ("out", "data", "steps", "epochs", "minutes", "sample_every"
                      "eval_n", "device", "precision", "channels_last", "fused_adam", "grad_accum", "sync_bn")
 
 
+def resume_conflicts(state: dict, cfg: TrainConfig, model_cfg: ModelConfig, data_sha256: str) -> list[str]:
+    """Settings given for a resume that differ from those checkpoint ``state``'s run was made with, among
+    those that fix what the run is (all but ``RESUME_MAY_CHANGE``): one "--flag given (the run: saved)" each."""
+    def shown(value) -> str:
+        return "the default" if value is None else repr(value)
+
+    conflicts = []
+    saved_sha = state["dataset"].get("sha256")
+    if saved_sha != data_sha256:
+        conflicts.append(f"--data {cfg.data} is another data set (sha256 {data_sha256[:12]}..., the run's "
+                         f"{str(saved_sha)[:12]}...)")
+    given, saved = cfg.to_dict(), TrainConfig.from_dict(state["train_config"]).to_dict()
+    for name in given:
+        if name not in RESUME_MAY_CHANGE and given[name] != saved[name]:
+            conflicts.append(f"--{name.replace('_', '-')} {shown(given[name])} (the run: {shown(saved[name])})")
+    given, saved = model_cfg.to_dict(), ModelConfig.from_dict(state["model_config"]).to_dict()
+    flags = {"family": "--model", "num_classes": "classes in the data set"}
+    for name in given:
+        if name == "options":
+            for key in sorted(set(given["options"]) | set(saved["options"])):
+                mine, theirs = given["options"].get(key), saved["options"].get(key)
+                if mine != theirs:
+                    conflicts.append(f"--{key.replace('_', '-')} {shown(mine)} (the run: {shown(theirs)})")
+        elif given[name] != saved[name]:
+            flag = flags.get(name, "--" + name.replace("_", "-"))
+            conflicts.append(f"{flag} {shown(given[name])} (the run: {shown(saved[name])})")
+    return conflicts
+
+
 def _check_finite(values: dict) -> None:
     """Float options (``--name``) must be finite: argparse's float() takes "nan" and "inf"."""
     for name, value in values.items():

@@ -78,7 +78,7 @@ import torch
 
 from ganforge import __version__, distributed, models
 from ganforge.checkpoint import load_checkpoint, loading, require_keys, save_checkpoint
-from ganforge.config import RESUME_MAY_CHANGE, ModelConfig, TrainConfig
+from ganforge.config import ModelConfig, TrainConfig, resume_conflicts
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
@@ -126,35 +126,6 @@ def stream_seed(seed: int, rank: int, step: int, stream: str) -> int:
     """
     digest = hashlib.sha256(f"ganforge-rng/{stream}/{seed}/{rank}/{step}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1  # < 2**63, as torch.manual_seed takes
-
-
-def resume_conflicts(state: dict, cfg: TrainConfig, model_cfg: ModelConfig, data_sha256: str) -> list[str]:
-    """Settings given for a resume that differ from those the checkpoint's run was made with, among
-    those that fix what the run is (all but ``RESUME_MAY_CHANGE``): one "--flag given (the run: saved)" each."""
-    def shown(value) -> str:
-        return "the default" if value is None else repr(value)
-
-    conflicts = []
-    saved_sha = state["dataset"].get("sha256")
-    if saved_sha != data_sha256:
-        conflicts.append(f"--data {cfg.data} is another data set (sha256 {data_sha256[:12]}..., the run's "
-                         f"{str(saved_sha)[:12]}...)")
-    given, saved = cfg.to_dict(), TrainConfig.from_dict(state["train_config"]).to_dict()
-    for name in given:
-        if name not in RESUME_MAY_CHANGE and given[name] != saved[name]:
-            conflicts.append(f"--{name.replace('_', '-')} {shown(given[name])} (the run: {shown(saved[name])})")
-    given, saved = model_cfg.to_dict(), ModelConfig.from_dict(state["model_config"]).to_dict()
-    flags = {"family": "--model", "num_classes": "classes in the data set"}
-    for name in given:
-        if name == "options":
-            for key in sorted(set(given["options"]) | set(saved["options"])):
-                mine, theirs = given["options"].get(key), saved["options"].get(key)
-                if mine != theirs:
-                    conflicts.append(f"--{key.replace('_', '-')} {shown(mine)} (the run: {shown(theirs)})")
-        elif given[name] != saved[name]:
-            flag = flags.get(name, "--" + name.replace("_", "-"))
-            conflicts.append(f"{flag} {shown(given[name])} (the run: {shown(saved[name])})")
-    return conflicts
 
 
 @dataclass
