@@ -101,6 +101,32 @@ def trained_run(tmp_path_factory, pokemon32) -> Path:
     return out
 
 
+def run_cli(capsys, *argv) -> tuple[int, str, str]:
+    """``ganforge ARGV...`` in this process: (exit code, stdout, stderr)."""
+    from ganforge.cli import main
+
+    code = main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def labelled_dataset(root: Path, levels: dict[str, tuple[int, int]], per_class: int, size: int = 16,
+                     seed: int = 0) -> Path:
+    """A prepared grey data set with one class per entry of ``levels``: ``per_class`` images of uniform noise
+    in [lo, hi) (classes told apart by brightness), as ``data prepare --labels subfolders`` makes it."""
+    from ganforge.data.prepare import PrepareOptions, prepare
+
+    rng = np.random.default_rng(seed)
+    for name, (lo, hi) in levels.items():
+        (root / "src" / name).mkdir(parents=True)
+        for i in range(per_class):
+            Image.fromarray(rng.integers(lo, hi, (size, size), dtype=np.uint8), "L").save(root / "src" / name / f"{i:03d}.png")
+    out = root / f"labelled{size}.zip"
+    prepare(str(root / "src"), out, PrepareOptions(resolution=size, channels=1, labels="subfolders", workers=1),
+            progress=False)
+    return out
+
+
 def zip_folder(folder: Path, out: Path) -> Path:
     with zipfile.ZipFile(out, "w") as zf:
         for p in sorted(folder.rglob("*")):

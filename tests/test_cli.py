@@ -7,14 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import write_images
+from conftest import run_cli, write_images
 from ganforge.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def test_help_lists_commands(capsys):

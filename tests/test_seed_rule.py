@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import labelled_dataset
 from ganforge.artifacts import load_generator
 from ganforge.cli import main
 from ganforge.config import ModelConfig, TrainConfig
@@ -26,19 +27,8 @@ PAD = 2        # image_grid's padding
 @pytest.fixture(scope="module")
 def three_levels(tmp_path_factory):
     """48 grey 16x16 images in three classes of different brightness (subfolders)."""
-    from ganforge.data.prepare import PrepareOptions, prepare
-
-    root = tmp_path_factory.mktemp("levels")
-    rng = np.random.default_rng(1)
-    for name, level in (("dark", 40), ("grey", 128), ("light", 215)):
-        (root / "src" / name).mkdir(parents=True)
-        for i in range(16):
-            arr = np.clip(rng.normal(level, 20, (SIDE, SIDE)), 0, 255).astype(np.uint8)
-            Image.fromarray(arr, "L").save(root / "src" / name / f"{i:03d}.png")
-    out = root / "levels16.zip"
-    prepare(str(root / "src"), out, PrepareOptions(resolution=SIDE, channels=1, labels="subfolders", workers=1),
-            progress=False)
-    return out
+    levels = {"dark": (0, 80), "grey": (88, 168), "light": (175, 256)}
+    return labelled_dataset(tmp_path_factory.mktemp("levels"), levels, 16, size=SIDE, seed=1)
 
 
 @pytest.fixture(scope="module")

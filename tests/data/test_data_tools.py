@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import shared, write_images
-from ganforge.cli import main
+from conftest import run_cli, shared, write_images
 from ganforge.data.dataset import load_dataset, read_info
 from ganforge.data.prepare import PrepareOptions, prepare
 
@@ -164,12 +163,6 @@ def test_foreground_background_and_composite_sets(tmp_path):
 
 
 # ---- show and the CLI ----------------------------------------------------------------------------------
-
-def run_cli(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 def test_show_writes_a_contact_sheet_and_summary(tmp_path, capsys):
     write_images(tmp_path / "src" / "a", 5)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import ganforge.latent as L
+from conftest import labelled_dataset, run_cli
 from ganforge.checkpoint import load_checkpoint, save_checkpoint
-from ganforge.cli import main
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.runs import RunDir
 from ganforge.train import train
@@ -17,26 +15,11 @@ from ganforge.train import train
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture(scope="module")
 def labelled_runs(tmp_path_factory):
     """Runs of 4 steps of the two conditional families on dark vs light noise."""
-    from ganforge.data.prepare import PrepareOptions, prepare
-
     root = tmp_path_factory.mktemp("directions")
-    rng = np.random.default_rng(0)
-    for name, lo, hi in (("dark", 0, 90), ("light", 165, 256)):
-        (root / "src" / name).mkdir(parents=True)
-        for i in range(24):
-            Image.fromarray(rng.integers(lo, hi, (16, 16), dtype=np.uint8), "L").save(root / "src" / name / f"{i}.png")
-    data = root / "d.zip"
-    prepare(str(root / "src"), data, PrepareOptions(resolution=16, channels=1, labels="subfolders", workers=1),
-            progress=False)
+    data = labelled_dataset(root, {"dark": (0, 90), "light": (165, 256)}, 24)
     runs = {}
     for family in ("cgan", "acgan"):
         runs[family] = root / family

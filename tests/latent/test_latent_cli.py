@@ -7,13 +7,7 @@ import pytest
 from PIL import Image
 
 import ganforge.latent as L
-from ganforge.cli import main
-
-
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from conftest import run_cli
 
 
 @pytest.mark.parametrize("out,count", [("morph.gif", 12), ("morph.mp4", 12), ("frames", 12)])

@@ -3,13 +3,12 @@ best checkpoint, ganforge evaluate on a run and on a folder, the reference cache
 
 import json
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from conftest import labelled_dataset, run_cli
 from ganforge.checkpoint import load_checkpoint
-from ganforge.cli import main
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.metrics import domain, inception
 from ganforge.metrics.features import DomainExtractor
@@ -19,27 +18,10 @@ from ganforge.train import train
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def run_cli(capsys, *argv):
-    code = main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture(scope="module")
 def labelled_data(tmp_path_factory):
     """128 grey 16×16 images in two classes: dark and bright noise."""
-    from ganforge.data.prepare import PrepareOptions, prepare
-
-    root = tmp_path_factory.mktemp("labelled")
-    rng = np.random.default_rng(0)
-    for label, (lo, hi) in {"dark": (0, 110), "bright": (145, 256)}.items():
-        (root / "src" / label).mkdir(parents=True)
-        for i in range(64):
-            Image.fromarray(rng.integers(lo, hi, (16, 16), dtype=np.uint8), "L").save(root / "src" / label / f"{i}.png")
-    out = root / "two-class-16.zip"
-    prepare(str(root / "src"), out, PrepareOptions(resolution=16, channels=1, workers=1, labels="subfolders"),
-            progress=False)
-    return out
+    return labelled_dataset(tmp_path_factory.mktemp("labelled"), {"dark": (0, 110), "bright": (145, 256)}, 64)
 
 
 @pytest.fixture(scope="module")

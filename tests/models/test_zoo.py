@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
+from conftest import labelled_dataset
 from ganforge.checkpoint import load_checkpoint
 from ganforge.artifacts import load_generator
 from ganforge.cli import main
@@ -20,19 +20,7 @@ from ganforge.train import Trainer, TrainingDiverged, train
 @pytest.fixture(scope="module")
 def dark_bright(tmp_path_factory):
     """128 grey 16x16 images in two classes that differ in brightness: 'bright' (~200) and 'dark' (~50)."""
-    from ganforge.data.prepare import PrepareOptions, prepare
-
-    root = tmp_path_factory.mktemp("labelled")
-    rng = np.random.default_rng(0)
-    for name, level in (("bright", 200), ("dark", 50)):
-        (root / "src" / name).mkdir(parents=True)
-        for i in range(64):
-            arr = np.clip(rng.normal(level, 20, (16, 16)), 0, 255).astype(np.uint8)
-            Image.fromarray(arr, "L").save(root / "src" / name / f"{i:03d}.png")
-    out = root / "db16.zip"
-    prepare(str(root / "src"), out, PrepareOptions(resolution=16, channels=1, labels="subfolders", workers=1),
-            progress=False)
-    return out
+    return labelled_dataset(tmp_path_factory.mktemp("labelled"), {"bright": (160, 240), "dark": (10, 90)}, 64)
 
 
 def _cfg(data, out, **kw):
