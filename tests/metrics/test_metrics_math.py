@@ -7,6 +7,7 @@ import scipy.linalg
 from ganforge.metrics.c2st import binomial_p_value, classifier_two_sample_test
 from ganforge.metrics.fid import feature_stats, fid_from_features, frechet_distance
 from ganforge.metrics.inception_score import inception_score
+from ganforge.metrics.intervals import clopper_pearson
 from ganforge.metrics.kid import kernel_inception_distance, mmd2_unbiased
 from ganforge.metrics.precision_recall import precision_recall
 
@@ -169,3 +170,21 @@ def test_c2st_near_half_on_one_distribution_and_near_one_on_different():
     assert same["n_test"] == diff["n_test"] == 400
     tiny = classifier_two_sample_test(_noise_images(rng, 4, 128), _noise_images(rng, 4, 100), epochs=1)
     assert tiny["n_test"] == 4 and 0 <= tiny["accuracy"] <= 1
+
+
+# ---- intervals of rates ------------------------------------------------------------------------
+
+def test_clopper_pearson_interval():
+    assert clopper_pearson(0, 0) is None
+    lo, hi = clopper_pearson(4, 4)  # unanimity at small n is not certainty
+    assert lo == pytest.approx(0.3976, abs=1e-4) and hi == 1.0
+    assert clopper_pearson(0, 4) == pytest.approx((0.0, 1 - lo))  # symmetric in successes and failures
+    lo, hi = clopper_pearson(120, 400)
+    assert lo < 0.3 < hi and 0.08 < hi - lo < 0.10  # about ±1.96·sqrt(.21/400) = ±0.045
+    # Coverage: the exact interval holds the true rate at least 95 % of the time, even at n = 6.
+    rng = np.random.default_rng(0)
+    for p in (0.1, 0.5, 0.9):
+        hits = [lo <= p <= hi for lo, hi in (clopper_pearson(int(k), 6) for k in rng.binomial(6, p, 2000))]
+        assert np.mean(hits) >= 0.95
+    with pytest.raises(ValueError):
+        clopper_pearson(5, 4)
