@@ -1,6 +1,12 @@
-"""The benchmark scripts run and print the JSON figures their docstrings and the README promise."""
+"""The benchmark scripts run and print the JSON figures their docstrings and the README promise.
+
+What is checked is the figures' shape and their consistency with each other, never their size:
+a loaded machine makes every figure smaller, and the tests must pass on it. The runs are tiny,
+marked slow, and have a timeout far above what they need.
+"""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -8,23 +14,52 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+TIMEOUT_S = 3600  # a benchmark of seconds on an idle machine; minutes when a loaded one shares its cores
+
+RATES = ("bare_decode", "bare_decode_resize", "bare_draft_decode", "bare_draft_decode_resize")
 
 
 def run_benchmark(name: str, *args: str) -> dict:
-    done = subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, str(BENCHMARKS / name), *args], capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-2000:]
     return json.loads(done.stdout)
 
 
-def test_data_prepare_compares_prepare_with_bare_decoding():
-    # 80 images: above the size at which prepare starts worker processes.
-    out = run_benchmark("data_prepare.py", "--n", "80", "--repeat", "1", "--loader-seconds", "0.2", "--workers", "2")
-    rates = ("bare_decode", "bare_decode_resize", "bare_draft_decode", "bare_draft_decode_resize")
-    assert all(out[f"{r}_img_s"] > 0 for r in rates)
-    assert out["prepare_img_s_1_worker"] > 0 and out["prepare_img_s_2_workers"] > 0 and out["loader_img_s_64"] > 0
+def ratio_tolerance(a: float, b: float) -> float:
+    """How far a printed ratio (2 decimals) may be from a / b of two printed rates (1 decimal each):
+    the rounding alone, which grows as the rates shrink on a slow machine."""
+    return a / b * (0.05 / a + 0.05 / b) + 0.005 + 1e-9
+
+
+def check_data_prepare_figures(out: dict, n: int, workers: int) -> None:
+    assert out["images"] == n and out["repeat"] >= 1
+    rates = [f"{r}_img_s" for r in RATES] + ["prepare_img_s_1_worker", f"prepare_img_s_{workers}_workers",
+                                             "loader_img_s_64"]
+    assert all(isinstance(out[k], (int, float)) and math.isfinite(out[k]) and out[k] >= 0 for k in rates)
     # The shares are the ratios of the rates printed beside them.
-    assert out["prepare_vs_bare_draft_decode_resize_1_worker"] == pytest.approx(
-        out["prepare_img_s_1_worker"] / out["bare_draft_decode_resize_img_s"], abs=0.02)
+    for share, rate in (("prepare_vs_bare_draft_decode_resize_1_worker", "bare_draft_decode_resize_img_s"),
+                        ("prepare_vs_bare_draft_decode_1_worker", "bare_draft_decode_img_s"),
+                        ("prepare_vs_bare_decode_1_worker", "bare_decode_img_s")):
+        a, b = out["prepare_img_s_1_worker"], out[rate]
+        assert out[share] == pytest.approx(a / b, abs=ratio_tolerance(a, b)), share
+
+
+def test_figures_of_a_slow_machine_pass_the_checks():
+    """A loaded machine preparing 1.35 images/s: the rounded rates' ratio is 0.022 from the printed
+    share, which the old fixed tolerance (0.02) failed."""
+    prepare, floor = 1.349, 2.851  # the unrounded rates; the script prints them rounded
+    out = {"images": 64, "repeat": 1, "prepare_img_s_1_worker": round(prepare, 1), "prepare_img_s_2_workers": 2.5,
+           "loader_img_s_64": 40.0, **{f"{r}_img_s": round(floor, 1) for r in RATES},
+           **{f"prepare_vs_{r}_1_worker": round(prepare / floor, 2) for r in RATES if r != "bare_decode_resize"}}
+    check_data_prepare_figures(out, 64, 2)
+
+
+@pytest.mark.slow
+def test_data_prepare_compares_prepare_with_bare_decoding():
+    # 64 images: the fewest at which prepare starts worker processes.
+    out = run_benchmark("data_prepare.py", "--n", "64", "--repeat", "1", "--loader-seconds", "0.05", "--workers", "2")
+    check_data_prepare_figures(out, 64, 2)
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ Public functions (``from ganforge.metrics.<module> import <function>``)::
     precision_recall: precision_recall(real, fake, k=3) -> (precision, recall)
     c2st: classifier_two_sample_test(a_images, b_images) -> {"accuracy", "p_value", ...}
     d_accuracy: discriminator_accuracy(D, real_images, fake_images)
+    intervals: clopper_pearson(successes, n) -> (lower, upper), the exact interval of a rate
     features: load_extractor("inception" | NAME | PATH); domain: fit_extractor(data, ...)
     inception: FIDInceptionV3, load_inception(path), preprocess(uint8 images)
     reference: reference_features(dataset, extractor, n)

@@ -76,11 +76,14 @@ def to_input(images: torch.Tensor) -> torch.Tensor:
 
 
 def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, epochs: float, batch_size: int = 128,
-                     lr: float = 2e-3, seed: int = 0, device: torch.device | str = "cpu", log=None) -> nn.Module:
+                     lr: float = 2e-3, seed: int = 0, device: torch.device | str = "cpu", min_steps: int = 1,
+                     log=None) -> nn.Module:
     """Train ``net`` (a SmallCNN) with Adam and cross-entropy on uint8 (N, H, W, C) images.
 
-    Draws all randomness from its own generator, so it leaves torch's global RNG untouched
-    (evaluation during training must not change the training run). Returns ``net`` in eval mode.
+    ``epochs`` passes over the images, but at least ``min_steps`` optimiser steps (a small set
+    gives only a few steps per epoch). Draws all randomness from its own generator, so it leaves
+    torch's global RNG untouched (evaluation during training must not change the training run).
+    Returns ``net`` in eval mode.
     """
     device = torch.device(device)
     g = torch.Generator().manual_seed(seed)
@@ -94,7 +97,7 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     n = len(images)
     batch_size = min(batch_size, n)
     steps_per_epoch = max(1, n // batch_size)
-    total = max(1, int(round(epochs * steps_per_epoch)))
+    total = max(1, min_steps, int(round(epochs * steps_per_epoch)))
     warm = max(1, total // 10)  # linear warm-up, then cosine decay to 0: robust at any number of steps
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
@@ -116,6 +119,33 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
             step += 1
             if log and (step % 100 == 0 or step == total):
                 print(f"  step {step}/{total}  loss {loss.item():.4f}", file=log, flush=True)
+    return net.eval()
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(net: nn.Module, images: np.ndarray, *, batch_size: int = 128, seed: int = 0,
+                           device="cpu") -> nn.Module:
+    """Set every BatchNorm layer's running mean and variance to their averages over ``images``.
+
+    In eval mode BatchNorm normalises with running averages (momentum 0.1) that lag the weights;
+    after the few steps a small training set gives they are far off, and a classifier can then
+    answer one class for every image. Recomputing them with the final weights is "precise BN"
+    (Wu & Johnson 2021, "Rethinking 'Batch' in BatchNorm"). The images go in a fixed random order:
+    a batch of one class only would miss the variance between the classes. Returns ``net`` in
+    eval mode.
+    """
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a plain average over the batches below
+    net.train()
+    order = np.random.default_rng(seed).permutation(len(images))
+    for i in range(0, len(images), batch_size):
+        idx = np.sort(order[i:i + batch_size])
+        net(to_input(torch.from_numpy(np.ascontiguousarray(images[idx])).permute(0, 3, 1, 2)).to(device))
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
     return net.eval()
 
 

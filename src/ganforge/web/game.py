@@ -9,8 +9,8 @@ time in SQLite. Per run we report:
   (50 % = people cannot tell them apart);
 - ``real_accuracy``: the share of real images judged real (a check on the players);
 
-each with a bootstrap 95 % confidence interval (percentile method, 2,000 resamples of the
-judgements, fixed seed so the page is stable), and the counts they rest on.
+each with its exact 95 % confidence interval (Clopper–Pearson, ``metrics.intervals``) and the
+count it rests on; below ``MIN_ANSWERS`` answers a rate is flagged as too few answers.
 
 The truth is kept on the server: a round's image URL carries only the round id, and the
 truth is revealed only in the answer's reply. A round can be answered once. Nothing about
@@ -34,6 +34,7 @@ import numpy as np
 from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, send_file,
                    url_for)
 
+from ganforge.metrics.intervals import clopper_pearson
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
 from ganforge.web.generators import get_generator, get_real_images, png_bytes, run_dir, run_names
 from ganforge.web.params import choice_arg, int_arg, json_body
@@ -42,7 +43,9 @@ from ganforge.web.shared import run_summary
 bp = Blueprint("game", __name__)
 
 PLAYER_COOKIE = "ganforge_player"
-BOOTSTRAP_SAMPLES = 2000
+# Below this many answers a rate is "too few answers": even the exact interval of 5 of 10 spans
+# 19-81 %, so a number alone would read as a finding.
+MIN_ANSWERS = 10
 MAX_RESPONSE_MS = 10 * 60 * 1000  # a longer "response time" is someone who walked away: stored as unknown
 MAX_ROUND_IMAGES = 256  # dealt rounds whose image is kept ready (older ones are made again when asked)
 
@@ -86,18 +89,12 @@ def _close_db(exc) -> None:
 
 
 # ---- statistics --------------------------------------------------------------------------
-def bootstrap_ci(outcomes: np.ndarray, samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> list[float] | None:
-    """Percentile 95 % interval of the mean of 0/1 ``outcomes`` (N,); None when there are none."""
-    if len(outcomes) == 0:
-        return None
-    rng = np.random.default_rng(seed)
-    means = outcomes[rng.integers(0, len(outcomes), (samples, len(outcomes)))].mean(axis=1)
-    return [float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))]
-
-
 def _rate(outcomes: np.ndarray) -> dict:
-    return {"value": float(outcomes.mean()) if len(outcomes) else None, "ci95": bootstrap_ci(outcomes),
-            "n": int(len(outcomes))}
+    """The share of 1s in 0/1 ``outcomes`` (N,), its exact 95 % interval and whether N is too few."""
+    n = len(outcomes)
+    ci = clopper_pearson(int(outcomes.sum()), n)
+    return {"value": float(outcomes.mean()) if n else None, "ci95": list(ci) if ci else None, "n": n,
+            "too_few": n < MIN_ANSWERS}
 
 
 def results_for(run: str) -> dict:
@@ -243,4 +240,5 @@ def page(name: str):
 
 @bp.get("/game/results")
 def results_page():
-    return render_template("game/results.html", results=[results_for(r) for r in _played_runs()])
+    return render_template("game/results.html", results=[results_for(r) for r in _played_runs()],
+                           min_answers=MIN_ANSWERS)
