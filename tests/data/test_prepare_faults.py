@@ -233,3 +233,20 @@ def test_a_size_that_is_not_a_power_of_two_is_prepared_with_a_note(tmp_path, cap
     out = capsys.readouterr().out
     assert code == 0 and read_info(tmp_path / "d.zip")["resolution"] == 48
     assert "not a power of two" in out
+
+
+def test_temporary_files_a_killed_prepare_left_are_removed_next_time(tmp_path, capsys):
+    """Point 1/3: a SIGKILLed prepare leaves its atomic writer's temporary files; the next run of the same
+    --out removes them (stale ones only: a live prepare keeps writing its own)."""
+    write_images(tmp_path / "src", 4)
+    out = tmp_path / "set.zip"
+    stale = [tmp_path / ".set.zip.abc123.tmp", tmp_path / ".set.report.json.def456.tmp"]
+    fresh = tmp_path / ".set.zip.live99.tmp"
+    for p in (*stale, fresh):
+        p.write_bytes(b"half a file")
+    old = time.time() - 2 * prepare_mod.STALE_TEMP_SECONDS
+    for p in stale:
+        os.utime(p, (old, old))
+    prepare(str(tmp_path / "src"), out, PrepareOptions(resolution=16, workers=1), progress=False)
+    assert [p.exists() for p in stale] == [False, False] and fresh.exists()
+    assert "removed 2 temporary file(s)" in capsys.readouterr().err

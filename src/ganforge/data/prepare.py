@@ -164,6 +164,7 @@ def prepare(src: str, out: str | Path, opts: PrepareOptions, progress: bool = Tr
     opts.validate()
     out = Path(out)
     check_out(out)
+    remove_stale_temp_files(out)
     source_options = dict(opts.source_options or {})
     if opts.limit:
         source_options["limit"] = opts.limit
@@ -191,6 +192,24 @@ def check_out(out: Path) -> None:
             pass
     except OSError as e:
         raise DataError(f"--out {out}: cannot write in {folder} ({e.strerror or e})") from None
+
+
+# A temporary file beside --out that has not changed for this long was left by a prepare that was
+# killed (SIGKILL, a power cut): a live one is written to continuously, so it is never this old.
+STALE_TEMP_SECONDS = 600
+
+
+def remove_stale_temp_files(out: Path) -> None:
+    """Remove the temporary data-set and report files a killed ``prepare`` of ``out`` left beside it."""
+    now = time.time()
+    stale = [p for name in (out.name, out.with_suffix(".report.json").name)
+             for p in out.parent.glob(f".{name}.*.tmp")
+             if p.is_file() and now - p.stat().st_mtime > STALE_TEMP_SECONDS]
+    for p in stale:
+        p.unlink(missing_ok=True)
+    if stale:
+        print(f"note: removed {len(stale)} temporary file(s) left beside {out} by an interrupted prepare",
+              file=sys.stderr)
 
 
 @contextlib.contextmanager
