@@ -2,7 +2,10 @@
 
 from dataclasses import fields
 
-from ganforge.cli import build_parser
+from ganforge.cli import build_parser, main
+# Imported here, not inside a test: modules that default a log to sys.stderr bind the stream they see
+# at import, and inside a test that is capsys's, closed when the test ends.
+from ganforge.experiments import mitlgan
 from ganforge.experiments.mitlgan_options import DEFAULTS, ExperimentOptions
 
 REQUIRED = ["--foreground", "F", "--background", "B", "--combined", "C", "--budget", "1", "--out", "O"]
@@ -17,9 +20,6 @@ def test_the_command_defaults_are_the_dataclass_defaults():
 
 
 def test_the_command_passes_its_options_to_the_experiment(monkeypatch, capsys):
-    from ganforge.cli import main
-    from ganforge.experiments import mitlgan
-
     seen = []
     monkeypatch.setattr(mitlgan, "run_experiment", lambda o: seen.append(o) or {"stats": {}, "metrics": {}})
     argv = ["experiment", "mitlgan", *REQUIRED, "--model", "resnet", "--no-equal-total", "--sample-every", "7"]
