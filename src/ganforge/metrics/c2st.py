@@ -29,6 +29,11 @@ MIN_PER_SIDE = 20   # images per set: 10 to train on and 10 to test, where 16 of
 MAX_PER_SIDE = 2500  # images per set used by the registered metric (half train, half test): under the
 #                     null the held-out accuracy then has a std of 1 %
 MIN_STEPS = 50      # optimiser steps however small the sets: 5 epochs of 20 images are 5 steps
+STOP_LOSS = 0.01    # training stops early once its loss is below this: the sets are told apart already
+# The classifier's width: 8 trains 2.2x faster than 16 on 64 px images with about the same power (it
+# told real 64 px faces from the same faces plus noise of std 6, or half-blurred, at held-out
+# accuracies 0.996 and 0.901 against 0.998 and 0.920 for 16, from 1,000 images per set); the full-size
+# first stage stays: downsampling 2x first (strided or space-to-depth) dropped the noise case to 0.55.
 
 
 def binomial_p_value(correct: int, n: int) -> float:
@@ -42,11 +47,11 @@ def binomial_p_value(correct: int, n: int) -> float:
     return 1.0 if correct <= 0 else float(betainc(correct, n - correct + 1, 0.5))
 
 
-def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, epochs: float = 5, width: int = 16, seed: int = 0,
-                               device: str | torch.device = "cpu") -> dict:
+def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, epochs: float = 5, width: int = 8, seed: int = 0,
+                               device: str | torch.device = "cpu", log=None) -> dict:
     """Test uint8 (N, H, W, C) sets ``a`` and ``b`` of one shape; returns
     {"accuracy", "p_value", "n_test", "n_train"}. Uses equally many images of each set, at least
-    ``MIN_PER_SIDE``."""
+    ``MIN_PER_SIDE``. ``log``: a stream for progress lines."""
     if a.shape[1:] != b.shape[1:]:
         raise ValueError(f"the two sets differ in shape: {a.shape[1:]} vs {b.shape[1:]}")
     m = min(len(a), len(b))
@@ -62,7 +67,7 @@ def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, epochs: float = 
     test_y = np.concatenate([np.zeros(m - half, np.int64), np.ones(m - half, np.int64)])
     net = SmallCNN(a.shape[-1], 2, width=width, feature_dim=4 * width)
     train_classifier(net, train_x, train_y, epochs=epochs, batch_size=min(64, len(train_x)), seed=seed,
-                     device=device, min_steps=MIN_STEPS)
+                     device=device, min_steps=MIN_STEPS, stop_loss=STOP_LOSS, log=log, what="c2st: ")
     recalibrate_batch_norm(net, train_x, seed=seed, device=device)
     _, logits = predict(net, test_x, device=device)
     correct = int((logits.argmax(1) == test_y).sum())
@@ -74,5 +79,5 @@ def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, epochs: float = 
           help="classifier two-sample test on pixels: held-out accuracy (50% = indistinguishable) and p-value")
 def _c2st(ctx: EvalContext) -> dict:
     r = classifier_two_sample_test(ctx.real_images[:MAX_PER_SIDE], ctx.fake_images[:MAX_PER_SIDE],
-                                   seed=ctx.seed, device=ctx.device)
+                                   seed=ctx.seed, device=ctx.device, log=ctx.log)
     return {"c2st_acc[pixels]": r["accuracy"], "c2st_p[pixels]": r["p_value"]}

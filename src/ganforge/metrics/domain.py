@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import pickle
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -77,13 +78,15 @@ def to_input(images: torch.Tensor) -> torch.Tensor:
 
 def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, epochs: float, batch_size: int = 128,
                      lr: float = 2e-3, seed: int = 0, device: torch.device | str = "cpu", min_steps: int = 1,
-                     log=None) -> nn.Module:
+                     stop_loss: float | None = None, log=None, what: str = "") -> nn.Module:
     """Train ``net`` (a SmallCNN) with Adam and cross-entropy on uint8 (N, H, W, C) images.
 
     ``epochs`` passes over the images, but at least ``min_steps`` optimiser steps (a small set
-    gives only a few steps per epoch). Draws all randomness from its own generator, so it leaves
-    torch's global RNG untouched (evaluation during training must not change the training run).
-    Returns ``net`` in eval mode.
+    gives only a few steps per epoch). ``stop_loss``: stop after ``min_steps`` once the training
+    loss (a moving average over about ten steps) is below it, as the classes are then told apart
+    already. Draws all randomness from its own generator, so it leaves torch's global RNG
+    untouched (evaluation during training must not change the training run). Prints progress to
+    ``log`` about every tenth of the steps. Returns ``net`` in eval mode.
     """
     device = torch.device(device)
     g = torch.Generator().manual_seed(seed)
@@ -102,11 +105,11 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     y_all = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    step = 0
-    while step < total:
+    step, t0, smooth, done = 0, time.time(), None, False
+    while step < total and not done:
         order = torch.randperm(n, generator=g)
         for i in range(steps_per_epoch):
-            if step >= total:
+            if step >= total or done:
                 break
             idx = order[i * batch_size:(i + 1) * batch_size].sort().values.numpy()
             x = to_input(torch.from_numpy(np.ascontiguousarray(images[idx])).permute(0, 3, 1, 2)).to(device)
@@ -117,8 +120,13 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
             opt.step()
             sched.step()
             step += 1
-            if log and (step % 100 == 0 or step == total):
-                print(f"  step {step}/{total}  loss {loss.item():.4f}", file=log, flush=True)
+            smooth = loss.item() if smooth is None else 0.9 * smooth + 0.1 * loss.item()
+            done = stop_loss is not None and step >= min_steps and smooth < stop_loss
+            if log and (done or step % max(1, total // 10) == 0 or step == total):
+                took = time.time() - t0
+                left = f"done: the training loss is below {stop_loss:g}" if done else \
+                    f"about {took * (total - step) / step:.0f} s left"
+                print(f"  {what}step {step}/{total}  loss {smooth:.4f}  {took:.0f} s, {left}", file=log, flush=True)
     return net.eval()
 
 

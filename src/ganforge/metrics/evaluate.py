@@ -61,7 +61,7 @@ def evaluate_images(fake: np.ndarray, dataset, metrics: list[str], *, extractor=
         raise DataError(f"generated images are {fake.shape[1:]} (H, W, C) but the data set's are {real.shape[1:]}; "
                         "the two-sample test and the discriminator need the same shape")
     ctx = EvalContext(np.asarray(real), fake, extractor, discriminator=discriminator, device=str(device), seed=seed,
-                      real_features_fn=lambda: reference_features(dataset, extractor, n_ref, seed, log=log))
+                      log=log, real_features_fn=lambda: reference_features(dataset, extractor, n_ref, seed, log=log))
     results: dict[str, float] = {}
     for name in metrics:
         t0 = time.time()

@@ -32,6 +32,7 @@ class EvalContext:
     discriminator: object | None = None        # the run's D, for the diagnostic
     device: str = "cpu"
     seed: int = 0
+    log: object | None = None                  # a stream for progress lines of long metrics
     _cache: dict = field(default_factory=dict)
 
     def need_extractor(self, metric: str):
