@@ -13,7 +13,6 @@ reading the parts' pretrained weights from their checkpoints when a fresh run st
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from ganforge.losses import LOSSES
 from ganforge.models import mitlgan
 from ganforge.sampling import image_grid, latents_for_seeds, to_uint8
 from ganforge.train import Trainer, TrainResult, train
-from ganforge.utils import sha256_file
+from ganforge.utils import STDERR, sha256_file
 
 THESIS_LOSS = "wgan-gp"  # the MITLGAN thesis trained with a WGAN-GP critic
 
@@ -76,7 +75,7 @@ def compose_model_config(parts: list[str | Path], data: str | Path, *, merge: st
     return cfg
 
 
-def compose(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=sys.stderr) -> TrainResult:
+def compose(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=STDERR) -> TrainResult:
     """Train (or resume) a composed run; ``model_cfg`` from ``compose_model_config`` (or the run's saved one).
 
     Goes through ``ganforge.train.train``, so everything a run can do (EMA, evaluation

@@ -91,7 +91,7 @@ from ganforge.plots import plot_losses
 from ganforge.progress import Progress
 from ganforge.runs import RunDir, read_jsonl, truncate_jsonl
 from ganforge.sampling import generate, image_grid, labels_for_seeds, latents_for_seeds
-from ganforge.utils import atomic_path, write_json_atomic
+from ganforge.utils import STDERR, atomic_path, write_json_atomic
 
 DEFAULT_STEPS = 10_000  # used when no budget is given
 
@@ -170,7 +170,7 @@ def default_initialise(G: torch.nn.Module, D: torch.nn.Module) -> None:
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False,
-                 rank: int = 0, world_size: int = 1, out=sys.stderr, initialise=default_initialise):
+                 rank: int = 0, world_size: int = 1, out=STDERR, initialise=default_initialise):
         self.cfg = check_names(cfg.validate())
         self.run = RunDir(cfg.out)
         self.rank, self.world_size = rank, world_size
@@ -705,7 +705,7 @@ class _SignalFlag:
             signal.signal(s, old)
 
 
-def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=sys.stderr,
+def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out=STDERR,
           initialise=default_initialise, hooks=()) -> TrainResult:
     """Train (or resume) a run; returns where it is and why it stopped.
 

@@ -6,10 +6,22 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
+
+class _CurrentStderr:
+    """``sys.stderr`` as it is when written to, not as it was when a function was defined: the default
+    stream of every ``out``/``log`` parameter. A default of ``sys.stderr`` itself is bound at import, and
+    keeps writing to a stream that pytest's capture or a notebook has since replaced (and closed)."""
+
+    def __getattr__(self, name: str):
+        return getattr(sys.stderr, name)
+
+
+STDERR = _CurrentStderr()
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)

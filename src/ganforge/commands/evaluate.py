@@ -22,8 +22,8 @@ def _metric_options(p: argparse.ArgumentParser, metrics_default: str | None) -> 
     p.add_argument("--n", type=int, default=10_000, help="generated images to evaluate")
     p.add_argument("--n-ref", type=int, help="real reference images (default: --n, capped by the data set)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
-    p.add_argument("--inception-weights", help=f"path to pt_inception-2015-12-05-6726825d.pth "
-                                               f"(default: $GANFORGE_INCEPTION_WEIGHTS, else the cache)")
+    p.add_argument("--inception-weights", help="path to pt_inception-2015-12-05-6726825d.pth "
+                                               "(default: $GANFORGE_INCEPTION_WEIGHTS, else the cache)")
 
 
 def register(sub) -> None:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -39,7 +38,7 @@ from ganforge.losses import LOSSES
 from ganforge.metrics.report import compare_runs
 from ganforge.runs import RunDir
 from ganforge.train import train
-from ganforge.utils import atomic_path, write_json_atomic
+from ganforge.utils import STDERR, atomic_path, write_json_atomic
 
 
 class Interrupted(GanforgeError):
@@ -91,7 +90,7 @@ def run_stats(run_dir: Path) -> dict:
             "batch_size": tc["batch_size"], "loss": tc["loss"], "family": state["model_config"]["family"]}
 
 
-def run_experiment(o: ExperimentOptions, log=sys.stderr) -> dict:
+def run_experiment(o: ExperimentOptions, log=STDERR) -> dict:
     """Run (or continue) the whole protocol; returns the results written to ``results.json``."""
     validate(o)
     out = Path(o.out)

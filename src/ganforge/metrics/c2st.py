@@ -75,7 +75,7 @@ def classifier_two_sample_test(a: np.ndarray, b: np.ndarray, *, epochs: float = 
             "n_test": len(test_y), "n_train": len(train_y)}
 
 
-@register("c2st", uses_features=False, score=lambda v: abs(v["c2st_acc"] - 0.5),
+@register("c2st", uses_features=False, pixels=True, score=lambda v: abs(v["c2st_acc"] - 0.5),
           help="classifier two-sample test on pixels: held-out accuracy (50% = indistinguishable) and p-value")
 def _c2st(ctx: EvalContext) -> dict:
     r = classifier_two_sample_test(ctx.real_images[:MAX_PER_SIDE], ctx.fake_images[:MAX_PER_SIDE],

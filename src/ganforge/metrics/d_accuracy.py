@@ -30,11 +30,7 @@ def discriminator_accuracy(D: torch.nn.Module, real, fake, batch_size: int = 256
     return correct / total
 
 
-def _no_score(values: dict) -> float:
-    raise ValueError("discriminator accuracy is a training diagnostic, not a quality measure")
-
-
-@register("dacc", uses_features=False, score=_no_score,
+@register("dacc", uses_features=False, score=None, pixels=True, needs_discriminator=True,
           help="the run's discriminator's accuracy on real vs generated images (a training diagnostic only)")
 def _dacc(ctx: EvalContext) -> dict:
     if ctx.discriminator is None:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import pickle
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -35,7 +34,7 @@ from ganforge.data.dataset import load_dataset
 from ganforge.device import resolve_device
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.paths import cache_dir
-from ganforge.utils import atomic_path
+from ganforge.utils import STDERR, atomic_path
 
 FORMAT = "ganforge-extractor"
 VERSION = 1
@@ -171,7 +170,7 @@ def predict(net: nn.Module, images: np.ndarray, *, batch_size: int = 256, device
 
 def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name: str | None = None,
                   epochs: float = 3, width: int = 32, feature_dim: int = 128, batch_size: int = 128,
-                  max_images: int | None = None, seed: int = 0, device: str = "auto", log=sys.stderr) -> Path:
+                  max_images: int | None = None, seed: int = 0, device: str = "auto", log=STDERR) -> Path:
     """Train a SmallCNN on a labelled ganforge data set and save it; returns the file's path.
 
     10 % of the images (a fixed random split) are held out and the accuracy on them is saved

@@ -8,7 +8,6 @@ the discriminator diagnostic use ``n`` real images picked by a fixed seed.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from ganforge.metrics.reference import reference_features, reference_indices
 from ganforge.models import build_discriminator
 from ganforge.runs import RunDir
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
-from ganforge.utils import write_json_atomic
+from ganforge.utils import STDERR, write_json_atomic
 
 DEFAULT_METRICS = "fid,kid,pr,is,c2st"
 
@@ -57,7 +56,7 @@ def evaluate_images(fake: np.ndarray, dataset, metrics: list[str], *, extractor=
         extractor.check(dataset.images[:1], f"the images of {dataset.path}")
     n_ref = n_ref or len(fake)
     real = dataset.images[reference_indices(len(dataset), len(fake), seed + 1)]
-    if real.shape[1:] != fake.shape[1:] and any(m in ("c2st", "dacc") for m in metrics):
+    if real.shape[1:] != fake.shape[1:] and any(METRICS[m].pixels for m in metrics):
         raise DataError(f"generated images are {fake.shape[1:]} (H, W, C) but the data set's are {real.shape[1:]}; "
                         "the two-sample test and the discriminator need the same shape")
     ctx = EvalContext(np.asarray(real), fake, extractor, discriminator=discriminator, device=str(device), seed=seed,
@@ -128,7 +127,7 @@ def _record(results: dict, *, source: dict, dataset, n: int, n_ref: int, extract
 def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *, features: str | None = "inception",
                  n: int = 10_000, n_ref: int | None = None, data: str | None = None, device: str = "auto",
                  inception_weights: str | None = None, out: str | Path | None = None, seed: int = 0,
-                 log=sys.stderr) -> dict:
+                 log=STDERR) -> dict:
     """Evaluate a run directory or checkpoint; writes the record as JSON to ``out`` (default
     RUN/evaluation.json) and returns it."""
     if n < 2:
@@ -144,7 +143,7 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
     if dataset.sha256 != state.get("dataset", {}).get("sha256") and log:
         print(f"warning: {data_path} is not the data set this run was trained on", file=log)
     D = None
-    if "dacc" in names:
+    if any(METRICS[m].needs_discriminator for m in names):
         D = build_discriminator(model_cfg)
         D.load_state_dict(state["D"])
         D.to(dev).eval().requires_grad_(False)
@@ -166,13 +165,14 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
 def evaluate_folder(folder: str | Path, data: str, metrics: str | list[str] = DEFAULT_METRICS, *,
                     features: str | None = "inception", n: int | None = 10_000, n_ref: int | None = None,
                     device: str = "auto", inception_weights: str | None = None, out: str | Path | None = None,
-                    seed: int = 0, log=sys.stderr) -> dict:
+                    seed: int = 0, log=STDERR) -> dict:
     """Evaluate a folder of images (e.g. from another tool) against a data set; JSON to ``out``
     (default FOLDER-evaluation.json beside the folder)."""
     t0 = time.time()
     names, dev, extractor = _prepare(metrics, features, device, inception_weights)
-    if "dacc" in names:
-        raise ConfigError("dacc needs a run's discriminator; it cannot evaluate a folder")
+    for m in names:
+        if METRICS[m].needs_discriminator:
+            raise ConfigError(f"{m} needs a run's discriminator; it cannot evaluate a folder")
     dataset = load_dataset(data)
     fake = load_image_folder(folder, dataset.channels, limit=n)
     if len(fake) < 2:

@@ -68,16 +68,19 @@ class Metric:
     name: str
     fn: Callable[[EvalContext], dict]
     uses_features: bool            # keys get the extractor's name appended
-    score: Callable[[dict], float]  # lower is better; for the best checkpoint
+    score: Callable[[dict], float] | None  # lower is better, for the best checkpoint; None: it cannot rank runs
     help: str
+    pixels: bool = False                 # compares images pixel for pixel: real and generated must match in shape
+    needs_discriminator: bool = False    # reads the run's discriminator (so it cannot judge a folder of images)
 
 
 METRICS: dict[str, Metric] = {}
 
 
-def register(name: str, *, uses_features: bool, score: Callable[[dict], float], help: str):
+def register(name: str, *, uses_features: bool, score: Callable[[dict], float] | None, help: str,
+             pixels: bool = False, needs_discriminator: bool = False):
     def wrap(fn):
-        METRICS[name] = Metric(name, fn, uses_features, score, help)
+        METRICS[name] = Metric(name, fn, uses_features, score, help, pixels, needs_discriminator)
         return fn
     return wrap
 
@@ -105,5 +108,7 @@ def compute(name: str, ctx: EvalContext) -> dict[str, float]:
 
 def metric_score(name: str, values: dict) -> float:
     """The metric's one number, lower is better, from keys with or without the extractor suffix."""
+    if METRICS[name].score is None:
+        raise ValueError(f"{name} is a training diagnostic, not a quality measure")
     bare = {k.split("[", 1)[0]: v for k, v in values.items()}
     return float(METRICS[name].score(bare))

@@ -14,7 +14,6 @@ evaluation trains exactly like one without.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from ganforge.metrics.features import load_extractor
 from ganforge.metrics.registry import METRICS, metric_score
 from ganforge.metrics.report import plot_metric_curves
 from ganforge.runs import RunDir, read_jsonl, truncate_jsonl
-from ganforge.utils import write_json_atomic
+from ganforge.utils import STDERR, write_json_atomic
 
 
 def parse_metric_spec(spec: str) -> tuple[str, str | None]:
@@ -37,8 +36,8 @@ def parse_metric_spec(spec: str) -> tuple[str, str | None]:
     extractor = rest[:-1] if rest.endswith("]") else (rest or None)
     if name not in METRICS:
         raise ConfigError(f"unknown --eval-metric {name!r}; choose from: {', '.join(METRICS)}")
-    if name == "dacc":
-        raise ConfigError("dacc is a training diagnostic, not a quality measure; it cannot pick the best checkpoint")
+    if METRICS[name].score is None:
+        raise ConfigError(f"{name} is a training diagnostic, not a quality measure; it cannot pick the best checkpoint")
     if METRICS[name].uses_features:
         return name, extractor or "inception"
     if extractor:
@@ -52,7 +51,7 @@ def read_metrics(run_dir: str | Path) -> list[dict]:
 
 
 class EvalHook:
-    def __init__(self, trainer, out=sys.stderr):
+    def __init__(self, trainer, out=STDERR):
         cfg = trainer.cfg
         self.every, self.n = cfg.eval_every, cfg.eval_n
         self.name, features = parse_metric_spec(cfg.eval_metric)
