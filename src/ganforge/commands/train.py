@@ -128,6 +128,7 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     """Budget, optimisation, runtime and output options (shared by train and compose)."""
     from ganforge.diffaugment import AUGMENTATIONS
     from ganforge.losses import LOSSES
+    from ganforge.metrics import METRICS
 
     d = default
     b = p.add_argument_group("budget (the first reached stops training; totals across resumes)")
@@ -178,7 +179,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     e = p.add_argument_group("evaluation during training")
     e.add_argument("--eval-every", type=int,
                    help=f"steps between evaluations into RUN/metrics.jsonl (default: {d('eval_every')}, none)")
-    e.add_argument("--eval-metric", help="fid, kid, pr, is or c2st; NAME[EXTRACTOR] picks the features, e.g. "
+    rankable = [name for name, m in METRICS.items() if m.score is not None]
+    e.add_argument("--eval-metric", help=f"{', '.join(rankable)}; NAME[EXTRACTOR] picks the features, e.g. "
                                          f"fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: {d('eval_metric')})")
     e.add_argument("--eval-n", type=int, help=f"generated images per evaluation (default: {d('eval_n')})")
 
