@@ -32,7 +32,7 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig
 from ganforge.errors import CheckpointError, ConfigError
-from ganforge.models import build_generator, validate
+from ganforge.models import build_discriminator, build_generator, validate
 from ganforge.runs import RunDir
 from ganforge.utils import atomic_path
 
@@ -150,3 +150,20 @@ def generator_from_checkpoint(run_or_ckpt: str | Path, device: str | torch.devic
     for key in ("opt_G", "opt_D"):
         state.pop(key, None)
     return G, cfg, state
+
+
+def discriminator_from_checkpoint(run_or_ckpt: str | Path, device: str | torch.device = "cpu",
+                                  state: dict | None = None) -> nn.Module:
+    """The discriminator of a run or checkpoint in eval mode, frozen (for feature and realism losses,
+    and the diagnostic metric). ``state``: the checkpoint dict when it is already loaded (e.g. the third
+    value of ``ganforge.artifacts.load_generator``; an export's description holds no D and is not used)."""
+    path = find_checkpoint(run_or_ckpt)
+    if state is None or state.get("D") is None:
+        state = load_checkpoint(path, map_location="cpu")
+    if state.get("D") is None:
+        raise CheckpointError(f"{path} holds no discriminator weights")
+    cfg = checkpoint_model_config(state, path)
+    D = build_discriminator(cfg)
+    with loading(path, f"the weights of its {cfg.family} discriminator"):
+        D.load_state_dict(state["D"])
+    return D.to(device).eval().requires_grad_(False)

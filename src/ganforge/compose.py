@@ -20,7 +20,7 @@ import torch.nn as nn
 from PIL import Image, ImageDraw
 
 from ganforge import models
-from ganforge.checkpoint import find_checkpoint, load_checkpoint
+from ganforge.checkpoint import checkpoint_model_config, find_checkpoint, load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info
 from ganforge.errors import CheckpointError, ConfigError
@@ -41,7 +41,7 @@ def describe_part(run_or_ckpt: str | Path, ema: bool = True) -> dict:
     """
     path = find_checkpoint(run_or_ckpt).resolve()
     state = load_checkpoint(path)
-    cfg = ModelConfig.from_dict(state["model_config"])
+    cfg = checkpoint_model_config(state, path)
     weights = "G_ema" if ema and state.get("G_ema") is not None else "G"
     return {"config": cfg.to_dict(), "source": str(path), "sha256": sha256_file(path), "weights": weights,
             "name": Path(run_or_ckpt).name, "step": int(state.get("step", 0))}

@@ -628,11 +628,13 @@ class Trainer:
                     # a schedule) is then in the checkpoint, so a run killed right after resumes as it was.
                     for hook in self.hooks:
                         hook(self)
-                    if self.step % self.cfg.sample_every == 0:
+                    sampling = self.step % self.cfg.sample_every == 0
+                    checkpointing = self.step % self.cfg.checkpoint_every == 0 and not bad_steps  # never mid-failure
+                    if sampling or checkpointing:
                         self._flush_logs(log_file)
+                    if sampling:
                         self.write_samples()
-                    if self.step % self.cfg.checkpoint_every == 0 and not bad_steps:  # never mid-failure
-                        self._flush_logs(log_file)
+                    if checkpointing:
                         self.save(periodic=True)
                         self.rollbacks = 0  # on every rank, so all agree when to give up
         finally:

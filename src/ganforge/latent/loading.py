@@ -8,36 +8,15 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn as nn
 from PIL import Image
 
-from ganforge.checkpoint import find_checkpoint, load_checkpoint
-from ganforge.config import ModelConfig
-from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.checkpoint import discriminator_from_checkpoint
+from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir
 
 
-def load_discriminator(run_or_ckpt: str | Path, device: str | torch.device = "cpu",
-                       state: dict | None = None) -> nn.Module:
-    """The run's discriminator in eval mode, frozen (for feature and realism losses).
-
-    ``state``: a checkpoint dict already loaded (e.g. the third value of ``load_generator``).
-    """
-    from ganforge.models import build_discriminator
-
-    if state is None or state.get("D") is None:
-        state = load_checkpoint(find_checkpoint(run_or_ckpt), map_location="cpu")
-    if state.get("D") is None:
-        raise CheckpointError(f"{run_or_ckpt} holds no discriminator weights")
-    cfg = ModelConfig.from_dict(state["model_config"])
-    D = build_discriminator(cfg)
-    try:
-        D.load_state_dict(state["D"])
-    except RuntimeError as e:
-        first = str(e).splitlines()[0]
-        raise CheckpointError(f"checkpoint weights do not fit a {cfg.family} discriminator: {first}") from None
-    return D.to(device).eval().requires_grad_(False)
+# The latent tools' name for it: a run's frozen discriminator, for feature and realism losses.
+load_discriminator = discriminator_from_checkpoint
 
 
 def data_params(run_dir: str | Path | None) -> dict:

@@ -18,7 +18,7 @@ from PIL import Image
 
 from ganforge import __version__
 from ganforge.artifacts import load_generator
-from ganforge.checkpoint import find_checkpoint
+from ganforge.checkpoint import discriminator_from_checkpoint, find_checkpoint
 from ganforge.data.dataset import load_dataset
 from ganforge.data.sources import IMAGE_SUFFIXES
 from ganforge.device import resolve_device
@@ -26,7 +26,6 @@ from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.metrics.features import load_extractor
 from ganforge.metrics.registry import METRICS, EvalContext, compute, parse_metrics
 from ganforge.metrics.reference import reference_features, reference_indices
-from ganforge.models import build_discriminator
 from ganforge.runs import RunDir
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
 from ganforge.utils import STDERR, write_json_atomic
@@ -144,9 +143,7 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
         print(f"warning: {data_path} is not the data set this run was trained on", file=log)
     D = None
     if any(METRICS[m].needs_discriminator for m in names):
-        D = build_discriminator(model_cfg)
-        D.load_state_dict(state["D"])
-        D.to(dev).eval().requires_grad_(False)
+        D = discriminator_from_checkpoint(ckpt, dev, state=state)
     if log:
         print(f"ganforge: generating {n} images from {ckpt} (step {state.get('step')})", file=log, flush=True)
     with torch.random.fork_rng(devices=[]):
