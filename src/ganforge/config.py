@@ -103,11 +103,13 @@ class TrainConfig:
     gp_weight: float = 10.0        # WGAN-GP gradient-penalty weight (wgan-gp only)
     r1_gamma: float = 0.0          # R1 penalty gamma on real images (0: off)
     ac_weight: float = 1.0         # weight of ACGAN's classification term (families with an auxiliary classifier)
+    pl_weight: float = 0.0         # path-length regularisation weight (loss stylegan2; the paper: 2; 0: off)
     # small-data tools
     augment: str = ""              # DiffAugment policy: comma list of color, translation, cutout ("": off)
     augment_strength: float = 1.0  # scales every augmentation's magnitude (1: the paper's)
     ema: float = 0.0               # decay per step of G's weight average used for sampling (0: off; e.g. 0.999)
     ema_start: int = 0             # steps before the average starts (it copies G until then)
+    ema_kimg: float = 0.0          # instead of --ema: the average's half-life in thousands of images, ramped up (0: off)
     # scale: data parallel (torchrun) and gradient accumulation
     sync_bn: bool = False          # synchronise batch-norm statistics across processes
     grad_accum: int = 1            # micro-batches per update: each process computes batch/(processes*grad_accum) at a time
@@ -140,8 +142,11 @@ class TrainConfig:
             raise ConfigError("fused_adam must be auto, on or off")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError("n_critic must be at least 1")
-        if min(self.gp_weight, self.r1_gamma, self.ac_weight, self.augment_strength) < 0:
-            raise ConfigError("gp_weight, r1_gamma, ac_weight and augment_strength must be >= 0")
+        if min(self.gp_weight, self.r1_gamma, self.ac_weight, self.augment_strength, self.pl_weight, self.ema_kimg) < 0:
+            raise ConfigError("gp_weight, r1_gamma, ac_weight, augment_strength, pl_weight and ema_kimg must be >= 0")
+        if self.ema and self.ema_kimg:
+            raise ConfigError("--ema (a decay per step) and --ema-kimg (a half-life in images) set the same average; "
+                              "give one")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema is a decay per step in [0, 1) (e.g. 0.999), not {self.ema}")
         if self.batch_size % self.grad_accum:

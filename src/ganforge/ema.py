@@ -49,3 +49,20 @@ class EMA:
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state)
+
+
+class HalfLifeEMA(EMA):
+    """The average with a half-life in images, as StyleGAN2-ADA sets it (Karras et al. 2020, ``ema_kimg``).
+
+    After G update number ``step`` (``step * batch`` images): ``decay = 0.5 ** (batch / h)`` with
+    ``h = min(half_life, rampup * step * batch)``: early on the average forgets fast (its half-life
+    is 5 % of the images seen), later it keeps ``half_life`` images' worth of history.
+    """
+
+    def __init__(self, G: nn.Module, half_life_images: float, batch: int, rampup: float = 0.05):
+        super().__init__(G, 0.0)
+        self.half_life, self.batch, self.rampup = half_life_images, batch, rampup
+
+    def decay_at(self, step: int) -> float:
+        h = min(self.half_life, self.rampup * step * self.batch) if self.rampup else self.half_life
+        return 0.5 ** (self.batch / max(h, 1e-8))

@@ -84,7 +84,7 @@ from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
 from ganforge.diffaugment import DiffAugment, parse_policy
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.ema import EMA
+from ganforge.ema import EMA, HalfLifeEMA
 from ganforge.losses import LOSSES
 from ganforge.metrics.training import EvalHook
 from ganforge.plots import plot_losses
@@ -205,7 +205,8 @@ class Trainer:
             self.D = distributed.convert_sync_batchnorm(self.D, dev)
         self.G.to(dev, memory_format=mem)
         self.D.to(dev, memory_format=mem)
-        self.ema = EMA(self.G, cfg.ema, cfg.ema_start) if cfg.ema else None
+        self.ema = (EMA(self.G, cfg.ema, cfg.ema_start) if cfg.ema
+                    else HalfLifeEMA(self.G, 1000 * cfg.ema_kimg, cfg.batch_size) if cfg.ema_kimg else None)
         self.opt_G = self.runtime.adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = self.runtime.adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
         scaler_on = self.runtime.needs_grad_scaler
@@ -215,8 +216,9 @@ class Trainer:
         self.augment_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 2 + rank)
         augment = DiffAugment(cfg.augment, cfg.augment_strength, self.augment_gen) if cfg.augment else None
         aux = cfg.ac_weight if models.has_auxiliary_classifier(self.model_cfg.family) else 0.0
+        own = {name: getattr(cfg, name) for name in getattr(LOSSES[cfg.loss], "train_options", ())}  # e.g. pl_weight
         self.loss = LOSSES[cfg.loss](augment, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
-                                     r1_gamma=cfg.r1_gamma, auxiliary_weight=aux)
+                                     r1_gamma=cfg.r1_gamma, auxiliary_weight=aux, **own)
 
         self.loader = BatchLoader(self.data, cfg.batch_size, seed=cfg.seed, device=dev, rank=rank,
                                   world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last)

@@ -17,7 +17,7 @@ def test_shapes(family, resolution, channels):
     conditional = is_conditional(family)
     cfg = ModelConfig(family=family, resolution=resolution, channels=channels, latent_dim=16, width=8,
                       num_classes=3 if conditional else 0)
-    G, D = build_generator(cfg), build_discriminator(cfg)
+    G, D = build_generator(cfg).eval(), build_discriminator(cfg)  # eval: as sampled (stylegan2 clamps only there)
     z = torch.randn(2, 16)
     labels = torch.tensor([0, 2]) if conditional else None
     with torch.no_grad():

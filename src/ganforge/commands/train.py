@@ -141,6 +141,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    + ", ".join(f"{n} {cls.n_critic}" for n, cls in LOSSES.items()) + ")")
     o.add_argument("--gp-weight", type=float, help=f"gradient-penalty weight of losses with one (default: {d('gp_weight')})")
     o.add_argument("--r1-gamma", type=float, help=f"R1 penalty on real images, gamma (default: {d('r1_gamma')}, 0 is off)")
+    o.add_argument("--pl-weight", type=float,
+                   help=f"loss stylegan2: path-length regularisation weight, the paper's 2 (default: {d('pl_weight')}, off)")
     o.add_argument("--ac-weight", type=float,
                    help=f"families with an auxiliary classifier: weight of the classification term (default: {d('ac_weight')})")
     o.add_argument("--augment", help=f"DiffAugment policy before D: a comma list of {', '.join(AUGMENTATIONS)} "
@@ -148,6 +150,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--augment-strength", type=float, help=f"scales the augmentations' magnitudes (default: {d('augment_strength')})")
     o.add_argument("--ema", type=float, help=f"decay of G's weight average used for samples, e.g. 0.999 (default: {d('ema')}, off)")
     o.add_argument("--ema-start", type=int, help=f"steps before the average starts (default: {d('ema_start')})")
+    o.add_argument("--ema-kimg", type=float, help="instead of --ema: the average's half-life in thousands of images, "
+                                                  f"ramped up over the first images (default: {d('ema_kimg')}, off)")
     o.add_argument("--grad-accum", type=int, help=f"micro-batches per update (default: {d('grad_accum')})")
     o.add_argument("--sync-bn", action="store_const", const=True,
                    help="under torchrun: batch-norm statistics over the global batch")
@@ -224,6 +228,8 @@ def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]
         if value is not None:
             options[name] = value
     model_values["options"] = options
+    for name, value in models.train_defaults(family).items():  # the family's own recipe, under flags and presets
+        train_values.setdefault(name, value)
     if not train_values.get("data"):
         raise ConfigError("--data is required (a data set made by 'ganforge data prepare')")
     model_cfg = ModelConfig.from_dict(model_values)

@@ -17,6 +17,11 @@ What the rest of ganforge asks a family (module attributes; defaults in brackets
 - ``CONVOLUTIONAL``: its networks are convolutional (channels-last memory helps) [True];
 - ``GRADIENT_PENALTY_OPTIONS``: options that make D score each image on its own (no batch
   statistics), as a per-image gradient penalty (WGAN-GP) needs [{}];
+- ``STYLE_BASED``: G maps z to per-layer styles: ``G.mapping(z, psi) -> ws`` (N, num_ws, w_dim),
+  ``G.synthesis(ws) -> images``, a ``w_avg`` buffer, ``G(z, labels, psi=...)`` truncates in W
+  and ``G(z, labels, return_ws=True)`` also returns the ws [False];
+- ``TRAIN_DEFAULTS``: TrainConfig values it trains with unless a flag or preset says otherwise
+  (its paper's loss and optimiser) [{}];
 - ``init_weights(module)``: its own initialisation [DCGAN's, ``dcgan.init_weights``];
 - ``COMPOSITE``: its networks are made of other families' networks: ``Generator(cfg,
   build_generator)``, ``Discriminator(cfg, build_discriminator)`` and ``sub_configs(cfg)``,
@@ -35,7 +40,7 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
-from ganforge.models import acgan, cgan, dcgan, mitlgan, mlp, resnet
+from ganforge.models import acgan, cgan, dcgan, mitlgan, mlp, resnet, stylegan2
 
 MODELS: dict[str, ModuleType] = {
     "mlp": mlp,
@@ -43,6 +48,7 @@ MODELS: dict[str, ModuleType] = {
     "resnet": resnet,
     "cgan": cgan,
     "acgan": acgan,
+    "stylegan2": stylegan2,
     "mitlgan": mitlgan,  # composed of pretrained generators (ganforge compose)
 }
 
@@ -76,6 +82,15 @@ def is_composite(name: str) -> bool:
 
 def gradient_penalty_options(name: str) -> dict:
     return dict(getattr(family(name), "GRADIENT_PENALTY_OPTIONS", {}))
+
+
+def train_defaults(name: str) -> dict:
+    """TrainConfig values the family trains with unless a flag or preset sets them (``TRAIN_DEFAULTS``)."""
+    return dict(getattr(family(name), "TRAIN_DEFAULTS", {}))
+
+
+def is_style_based(name: str) -> bool:
+    return bool(getattr(family(name), "STYLE_BASED", False))
 
 
 def families_using(option: str) -> list[str]:
