@@ -68,6 +68,32 @@ PRESETS: dict[str, dict] = {
         "train": {"loss": "hinge", "augment": "color,translation,cutout", "ema": 0.999, "batch_size": 32,
                   "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.9},
     },
+    # StyleGAN2 (Karras et al. 2020). R1 gamma follows the ADA paper's heuristic 0.0002 * R^2 / batch;
+    # EMA half-lives and lrs are the ADA paper's (its "auto" config: lr 0.0025, ema_kimg = batch * 10 / 32).
+    "stylegan2-cpu-32": {
+        "help": "StyleGAN2 for a laptop CPU at 32-64 px: width 32 (256 channels at most), 4 mapping layers, batch 16",
+        "model": {"family": "stylegan2", "width": 32, "latent_dim": 128,
+                  "options": {"map_layers": 4, "max_width": 256}},
+        "train": {"loss": "stylegan2", "batch_size": 16, "lr_g": 0.0025, "lr_d": 0.0025, "beta1": 0.0, "beta2": 0.99,
+                  "r1_gamma": 0.0128, "ema_kimg": 5.0},
+    },
+    "stylegan2-gpu-256": {
+        "help": "StyleGAN2 for a GPU at 128-256 px: width 64 (512 at most), 8 mapping layers, batch 32, path length",
+        "model": {"family": "stylegan2", "width": 64, "latent_dim": 512, "options": {"map_layers": 8}},
+        "train": {"loss": "stylegan2", "batch_size": 32, "lr_g": 0.002, "lr_d": 0.002, "beta1": 0.0, "beta2": 0.99,
+                  "r1_gamma": 0.4, "pl_weight": 2.0, "ema_kimg": 10.0, "precision": "auto"},
+    },
+    # The ADA paper's set-up for small data sets (Karras et al. 2020b; its code's "auto" config): 2 mapping
+    # layers, lr 0.0025, batch 32, EMA half-life 10 k images ramped up, gamma = 0.0002 R^2 / batch (0.1 at
+    # 128 px), path length 2; widths halved from the paper's (width 64 at 128 px gives 512-...-64).
+    # Adaptive augmentation (--augment ada) is another branch's; until it is merged this trains without it.
+    # TODO(coordinator): add "augment": "ada" (target 0.6) to "train" once ADA is in.
+    "stylegan2-ada-lowdata": {
+        "help": "ADA paper's small-data StyleGAN2 (a few thousand images, 128 px): 2 mapping layers, EMA 10 kimg",
+        "model": {"family": "stylegan2", "width": 64, "latent_dim": 512, "options": {"map_layers": 2}},
+        "train": {"loss": "stylegan2", "batch_size": 32, "lr_g": 0.0025, "lr_d": 0.0025, "beta1": 0.0, "beta2": 0.99,
+                  "r1_gamma": 0.1, "pl_weight": 2.0, "ema_kimg": 10.0},
+    },
 }
 
 
