@@ -74,7 +74,7 @@ def test_psi_zero_gives_the_image_of_w_avg_for_every_seed():
         images = G(torch.randn(5, 16), psi=0.0)
         of_w_avg = G.synthesis(G.w_avg.reshape(1, 1, -1).expand(1, G.num_ws, -1)).clamp(-1, 1)
         untruncated = G(torch.randn(5, 16))
-    assert torch.allclose(images, of_w_avg.expand_as(images), atol=1e-6)
+    assert torch.allclose(images, of_w_avg.expand_as(images), atol=1e-5)  # batch 5 vs 1: other conv algorithms
     assert not torch.allclose(untruncated[0], untruncated[1])
 
 
