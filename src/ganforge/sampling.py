@@ -60,10 +60,18 @@ def resolve_class(class_: str | int | None, classes: Sequence[str] | None, num_c
 
 
 def images_for_seeds(G: torch.nn.Module, seeds: Sequence[int], *, class_: int | None = None,
-                     batch_size: int = 64) -> np.ndarray:
-    """uint8 (N, H, W, C): the image of each seed (its latent and, if conditional, its class or ``class_``)."""
+                     batch_size: int = 64, psi: float = 1.0) -> np.ndarray:
+    """uint8 (N, H, W, C): the image of each seed (its latent and, if conditional, its class or ``class_``).
+
+    ``psi`` != 1 truncates in W (style-based generators; for the others ``ganforge.latent.sample_latents``
+    truncates z)."""
     z = latents_for_seeds(seeds, G.cfg.latent_dim)
-    return generate(G, z, labels_for_seeds(seeds, num_classes_of(G), class_), batch_size=batch_size)
+    return generate(G, z, labels_for_seeds(seeds, num_classes_of(G), class_), batch_size=batch_size, psi=psi)
+
+
+def truncates_in_w(G: torch.nn.Module) -> bool:
+    """Whether G (a style-based generator, or an export of one) truncates in W: ``G(z, labels, psi=...)``."""
+    return bool(getattr(G, "truncates_in_w", False))
 
 
 def num_classes_of(G: torch.nn.Module) -> int:
@@ -79,11 +87,14 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-             batch_size: int = 64) -> np.ndarray:
+             batch_size: int = 64, psi: float = 1.0) -> np.ndarray:
     """Run G (in eval mode) on latents ``z`` in batches; uint8 images (N, H, W, C).
 
     A conditional generator needs ``labels`` (N,): for seeds, ``labels_for_seeds`` gives them.
+    ``psi`` != 1 (style-based generators only) truncates in W.
     """
+    if psi != 1 and not truncates_in_w(G):
+        raise ValueError("only a style-based generator truncates in W; truncate z before (latent.sample_latents)")
     device = next(G.parameters(), torch.empty(0)).device  # an ONNX export has no parameters: CPU
     if labels is None and num_classes_of(G):
         raise ValueError("a conditional generator needs labels (see labels_for_seeds)")
@@ -93,7 +104,7 @@ def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = 
     for i in range(0, len(z), batch_size):
         zb = z[i : i + batch_size].to(device)
         lb = labels[i : i + batch_size].to(device) if labels is not None else None
-        out.append(to_uint8(G(zb, lb)))
+        out.append(to_uint8(G(zb, lb, psi=psi) if psi != 1 else G(zb, lb)))
     G.train(was_training)
     return np.concatenate(out)
 

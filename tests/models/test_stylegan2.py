@@ -3,6 +3,8 @@ loss's lazy regularisers through the generic trainer with exact resume."""
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -146,3 +148,58 @@ def test_lazy_regularisers_run_on_their_schedule_and_resume_is_exact(tiny_datase
         a, b = getattr(straight, name).state_dict(), getattr(resumed, name).state_dict()
         for key in a:
             assert torch.equal(a[key], b[key]), f"{name}.{key} differs after resume"
+
+
+@pytest.fixture(scope="module")
+def sg2_checkpoint(tmp_path_factory):
+    """A stylegan2 run's checkpoint with a non-zero w_avg (two training forwards), no training."""
+    from ganforge.checkpoint import save_checkpoint
+
+    cfg = _cfg(16, 3)
+    torch.manual_seed(0)
+    G = build_generator(cfg)
+    with torch.no_grad():
+        G(torch.randn(8, 16))
+    path = tmp_path_factory.mktemp("sg2") / "g.pt"
+    save_checkpoint(path, {"model_config": cfg.to_dict(), "G": G.state_dict(), "G_ema": None, "step": 0,
+                           "dataset": {}})
+    return path
+
+
+def test_generate_psi_zero_draws_one_image_for_every_seed(sg2_checkpoint, tmp_path, capsys):
+    from PIL import Image
+
+    from conftest import run_cli
+
+    code, _, _ = run_cli(capsys, "generate", sg2_checkpoint, "--n", "4", "--psi", "0", "--separate",
+                         "--out", tmp_path / "g")
+    assert code == 0
+    images = [np.asarray(Image.open(p)) for p in sorted((tmp_path / "g").glob("*.png"))]
+    assert len(images) == 4 and all(np.array_equal(images[0], im) for im in images)
+
+
+def test_mix_grid_rows_and_columns(sg2_checkpoint, tmp_path, capsys):
+    from conftest import run_cli
+    from ganforge.artifacts import load_generator
+    from ganforge.latent.mix import layer_range, mix_styles
+
+    G, _, _ = load_generator(sg2_checkpoint)
+    from ganforge.models.stylegan2 import layer_groups
+
+    assert layer_groups(16) == {"coarse": range(0, 4), "middle": range(4, 6), "fine": range(6, 6)}
+    assert layer_groups(256) == {"coarse": range(0, 4), "middle": range(4, 8), "fine": range(8, 14)}  # the paper's
+    assert layer_range(G, "coarse") == range(0, 4) and layer_range(G, "1-2") == range(1, 3)
+    cells = mix_styles(G, [1, 2], [3, 4, 5], layer_range(G, "0-5"))  # every layer from the column seed
+    grid = cells.reshape(3, 4, *cells.shape[1:])
+    for r in (1, 2):
+        for c in (1, 2, 3):
+            assert np.array_equal(grid[r, c], grid[0, c])  # all of the column's styles: the column's image
+    cells = mix_styles(G, [1, 2], [3, 4, 5], layer_range(G, "4-5"))
+    grid = cells.reshape(3, 4, *cells.shape[1:])
+    assert not np.array_equal(grid[1, 1], grid[0, 1]) and not np.array_equal(grid[1, 1], grid[1, 0])
+    code, out, _ = run_cli(capsys, "mix", sg2_checkpoint, "--rows", "1,2", "--cols", "3,4,5", "--layers", "coarse",
+                           "--out", tmp_path / "mix.png")
+    assert code == 0 and (tmp_path / "mix.png").is_file() and "2x3" in out
+    code, _, err = run_cli(capsys, "mix", sg2_checkpoint, "--rows", "1", "--cols", "2", "--layers", "fine",
+                           "--out", tmp_path / "x.png")
+    assert code == 1 and "fine" in err  # a 16 px model has no fine layers: one line, no traceback

@@ -113,6 +113,17 @@ def ws_of_resolution(r: int) -> range:
     return range(0, 2) if k == 0 else range(2 * k - 1, 2 * k + 2)
 
 
+def layer_groups(resolution: int) -> dict[str, range]:
+    """The ws of the coarse, middle and fine styles (what a mixing grid swaps), as in the paper's
+    figure 3: coarse drive the 4–8 px blocks (pose, shape), middle 16–32 px (features), fine the rest
+    (colour, texture). Below 256 px middle and fine start earlier (at 16 px and R/8, at least 32 px)
+    so each group is one block or more."""
+    coarse_end = ws_of_resolution(8).stop
+    middle_end = ws_of_resolution(max(16, min(32, resolution // 8))).stop
+    return {"coarse": range(0, coarse_end), "middle": range(coarse_end, middle_end),
+            "fine": range(middle_end, num_ws(resolution))}
+
+
 # ---- equalised-learning-rate layers --------------------------------------------------------------
 class EqualLinear(nn.Module):
     """y = x (W * lr_mul / sqrt(in))^T + b * lr_mul; W stored as N(0, 1) / lr_mul."""
@@ -264,7 +275,9 @@ class SynthesisNetwork(nn.Module):
 
 
 class Generator(nn.Module):
-    """(z, labels=None) -> images in [-1, 1]; ``mapping`` and ``synthesis`` for the tools in W."""
+    """(z, labels=None, psi=1) -> images in [-1, 1]; ``mapping`` and ``synthesis`` for the tools in W."""
+
+    truncates_in_w = True  # G(z, labels, psi=...) truncates toward w_avg (ganforge.sampling asks this)
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -287,7 +300,7 @@ class Generator(nn.Module):
         if self.training and self.style_mixing > 0 and torch.rand(()) < self.style_mixing:
             cutoff = int(torch.randint(1, self.num_ws, ()))
             ws[:, cutoff:] = self.mapping_net(torch.randn_like(z)).unsqueeze(1)
-        if psi != 1:
+        if isinstance(psi, torch.Tensor) or psi != 1:  # a tensor psi: an export's input
             ws = self.truncate(ws, psi)
         return ws
 
