@@ -5,13 +5,14 @@ An export is a folder::
     OUT/
       ganforge-export.json     what it is: format, model config, inputs/outputs, the run it came from
       generator.safetensors    --format safetensors: the weights (config also in the file's metadata)
-      generator.onnx           --format onnx: latent (N, latent_dim) [+ labels (N,)] -> images (N, C, R, R)
+      generator.onnx           --format onnx: latent (N, latent_dim) [+ labels (N,)] [+ psi (1,)] -> images (N, C, R, R)
       generator.torchscript.pt --format torchscript: a traced module with the same signature
 
 Images are float32 in [-1, 1]; a seed's latent is ``torch.randn(latent_dim,
 generator=torch.Generator().manual_seed(seed))`` (``ganforge.sampling.latents_for_seeds``), so a
 loaded export generates the same images for the same seed as the run. ONNX and TorchScript
-exports are run once after writing, on two batch sizes, and compared with the PyTorch
+exports of a style-based family (stylegan2) hold the mapping network and take the truncation ``psi`` (1,)
+as a second input (1: none; toward the mean w). ONNX and TorchScript exports are run once after writing, on two batch sizes, and compared with the PyTorch
 generator; the largest absolute difference is recorded in the JSON file.
 
 ONNX uses PyTorch's torch.export-based exporter (``dynamo=True``, which needs ``onnxscript``);
@@ -32,7 +33,7 @@ import torch.nn as nn
 from ganforge import __version__
 from ganforge.config import ModelConfig
 from ganforge.errors import CheckpointError, GanforgeError
-from ganforge.models import build_generator
+from ganforge.models import build_generator, is_style_based
 from ganforge.utils import atomic_path, write_json_atomic
 
 EXPORT_FORMAT = "ganforge-export"
@@ -65,12 +66,36 @@ class _Signature(nn.Module):
         return self.G(z, labels if self.conditional else None)
 
 
+class _StyleSignature(nn.Module):
+    """A style-based G with explicit inputs (z, psi (1,)): the mapping network and truncation inside."""
+
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        return self.G(z, None, psi=psi)
+
+
+def _signature(G: nn.Module, cfg: ModelConfig) -> nn.Module:
+    return (_StyleSignature(G) if is_style_based(cfg.family) else _Signature(G, cfg.num_classes > 0)).eval()
+
+
 def _example_inputs(cfg: ModelConfig, n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, cfg.latent_dim, generator=g)
+    if is_style_based(cfg.family):
+        return z, torch.tensor([0.7])  # a truncation that moves w: the check covers the mapping and w_avg
     if cfg.num_classes > 0:
         return z, torch.randint(0, cfg.num_classes, (n,), generator=g)
     return (z,)
+
+
+def _reference(G: nn.Module, cfg: ModelConfig, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """What the PyTorch generator makes of an export's inputs."""
+    if is_style_based(cfg.family):
+        return G(inputs[0], None, psi=float(inputs[1]))
+    return G(inputs[0], inputs[1] if len(inputs) > 1 else None)
 
 
 def _describe(cfg: ModelConfig) -> dict:
@@ -78,6 +103,9 @@ def _describe(cfg: ModelConfig) -> dict:
                "distribution": "standard normal; seed s: torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))"}]
     if cfg.num_classes > 0:
         inputs.append({"name": "labels", "shape": ["batch"], "dtype": "int64", "range": [0, cfg.num_classes - 1]})
+    if is_style_based(cfg.family):
+        inputs.append({"name": "psi", "shape": [1], "dtype": "float32", "range": [0.0, 2.0],
+                       "meaning": "truncation toward the mean w (1: none); safetensors: G(z, psi=...)"})
     output = {"name": "images", "shape": ["batch", cfg.channels, cfg.resolution, cfg.resolution],
               "dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
     return {"inputs": inputs, "output": output}
@@ -136,7 +164,7 @@ def _compare(run_export, G: nn.Module, cfg: ModelConfig) -> float:
     with torch.no_grad():
         for i, n in enumerate(CHECK_BATCHES):
             inputs = _example_inputs(cfg, n, seed=1000 + i)
-            ref = G(inputs[0], inputs[1] if len(inputs) > 1 else None)
+            ref = _reference(G, cfg, inputs)
             got = run_export(*inputs)
             if tuple(got.shape) != tuple(ref.shape):
                 raise GanforgeError(f"export check failed: batch {n} gave shape {tuple(got.shape)}, expected {tuple(ref.shape)}")
@@ -153,11 +181,13 @@ def _write_onnx(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
     except ImportError as e:
         raise GanforgeError(f"ONNX export needs onnxscript and onnxruntime ({e.name} is missing): "
                             "pip install 'ganforge[export]'") from None
-    module = _Signature(G, cfg.num_classes > 0).eval()
+    module = _signature(G, cfg)
     inputs = _example_inputs(cfg, 2)
-    names = ["z", "labels"][: len(inputs)]
+    names = ["z", "psi" if is_style_based(cfg.family) else "labels"][: len(inputs)]
     batch = torch.export.Dim("batch", min=1)
-    dynamic = {"z": {0: batch}, "labels": {0: batch}} if len(inputs) > 1 else {"z": {0: batch}}
+    dynamic = {"z": {0: batch}}
+    if len(inputs) > 1:
+        dynamic[names[1]] = {} if names[1] == "psi" else {0: batch}
     big = sum(p.numel() * p.element_size() for p in G.state_dict().values()) > 1.5 * 2**30
     # the exporter logs a warning per missing torchvision op and prints its progress; neither concerns us
     quiet = logging.getLogger("torch.onnx")
@@ -192,14 +222,18 @@ def _onnx_session(path: Path, device: str = "cpu"):
 
 
 def _run_onnx(session, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """``labels``: class ids (N,), or for a style-based export the truncation psi (1,)."""
     feed = {"z": z.detach().cpu().float().numpy()}
-    if labels is not None and len(session.get_inputs()) > 1:
+    second = [i.name for i in session.get_inputs()[1:]]
+    if second == ["psi"]:
+        feed["psi"] = (torch.ones(1) if labels is None else labels.detach().cpu().float().reshape(1)).numpy()
+    elif labels is not None and second:
         feed["labels"] = labels.detach().cpu().long().numpy()
     return torch.from_numpy(session.run(["images"], feed)[0])
 
 
 def _write_torchscript(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
-    module = _Signature(G, cfg.num_classes > 0).eval()
+    module = _signature(G, cfg)
     inputs = _example_inputs(cfg, 2)
     with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export; traced modules still load
         warnings.simplefilter("ignore")
@@ -222,9 +256,11 @@ class OnnxGenerator(nn.Module):
     def __init__(self, path: Path, cfg: ModelConfig, device: str = "cpu"):
         super().__init__()
         self.cfg, self.session = cfg, _onnx_session(path, device)
+        self.truncates_in_w = is_style_based(cfg.family)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return _run_onnx(self.session, z, labels).to(z.device)
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
+        second = torch.tensor([float(psi)]) if self.truncates_in_w else labels
+        return _run_onnx(self.session, z, second).to(z.device)
 
 
 class TorchScriptGenerator(nn.Module):
@@ -233,8 +269,11 @@ class TorchScriptGenerator(nn.Module):
     def __init__(self, module, cfg: ModelConfig):
         super().__init__()
         self.module, self.cfg = module, cfg
+        self.truncates_in_w = is_style_based(cfg.family)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None, psi: float = 1.0) -> torch.Tensor:
+        if self.truncates_in_w:
+            return self.module(z, torch.tensor([float(psi)], device=z.device))
         if self.cfg.num_classes > 0:
             if labels is None:
                 raise GanforgeError("this generator is conditional: give class labels")

@@ -203,3 +203,25 @@ def test_mix_grid_rows_and_columns(sg2_checkpoint, tmp_path, capsys):
     code, _, err = run_cli(capsys, "mix", sg2_checkpoint, "--rows", "1", "--cols", "2", "--layers", "fine",
                            "--out", tmp_path / "x.png")
     assert code == 1 and "fine" in err  # a 16 px model has no fine layers: one line, no traceback
+
+
+@pytest.mark.parametrize("fmt", ["safetensors", "torchscript", pytest.param("onnx", marks=pytest.mark.slow)])
+def test_exports_take_z_and_a_truncation_with_the_mapping_inside(sg2_checkpoint, tmp_path, fmt):
+    import json
+
+    from ganforge.artifacts import export_generator, load_generator
+    from ganforge.export import TOLERANCE, load_exported
+    from ganforge.sampling import images_for_seeds, latents_for_seeds
+
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    result = export_generator(sg2_checkpoint, fmt, tmp_path / fmt)
+    meta = json.loads(result.config_path.read_text())
+    assert [i["name"] for i in meta["inputs"]] == ["z", "psi"]
+    G, cfg, _ = load_generator(sg2_checkpoint)
+    E, _, _ = load_exported(tmp_path / fmt)
+    z = latents_for_seeds(range(3), cfg.latent_dim)
+    with torch.no_grad():
+        for psi in (1.0, 0.5, 0.0):
+            assert (E(z, None, psi=psi) - G(z, None, psi=psi)).abs().max() <= TOLERANCE
+    assert np.array_equal(images_for_seeds(E, [0, 1], psi=0.0)[0], images_for_seeds(E, [0, 1], psi=0.0)[1])
