@@ -104,8 +104,13 @@ class TrainConfig:
     r1_gamma: float = 0.0          # R1 penalty gamma on real images (0: off)
     ac_weight: float = 1.0         # weight of ACGAN's classification term (families with an auxiliary classifier)
     # small-data tools
-    augment: str = ""              # DiffAugment policy: comma list of color, translation, cutout ("": off)
-    augment_strength: float = 1.0  # scales every augmentation's magnitude (1: the paper's)
+    augment: str = ""              # DiffAugment policy: comma list of color, translation, cutout; or "ada" ("": off)
+    augment_strength: float = 1.0  # scales every DiffAugment magnitude (1: the paper's)
+    augment_p: float | None = None  # ADA: a fixed augmentation probability in [0, 1] (None: adapt p)
+    ada_target: float = 0.6        # ADA: the E[sign(D(real))] that p is adjusted toward (the paper's 0.6)
+    ada_kimg: float = 500.0        # ADA: thousands of real images in which p can go from 0 to 1
+    ada_interval: int = 4          # ADA: steps between adjustments of p
+    ada_cutout: bool = False       # ADA: add cutout to the pipeline
     ema: float = 0.0               # decay per step of G's weight average used for sampling (0: off; e.g. 0.999)
     ema_start: int = 0             # steps before the average starts (it copies G until then)
     # scale: data parallel (torchrun) and gradient accumulation
@@ -142,6 +147,10 @@ class TrainConfig:
             raise ConfigError("n_critic must be at least 1")
         if min(self.gp_weight, self.r1_gamma, self.ac_weight, self.augment_strength) < 0:
             raise ConfigError("gp_weight, r1_gamma, ac_weight and augment_strength must be >= 0")
+        if self.augment_p is not None and not 0 <= self.augment_p <= 1:
+            raise ConfigError(f"augment_p is a probability in [0, 1], not {self.augment_p}")
+        if not 0 <= self.ada_target <= 1 or self.ada_kimg <= 0 or self.ada_interval < 1:
+            raise ConfigError("ada_target must be in [0, 1], ada_kimg positive and ada_interval at least 1")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema is a decay per step in [0, 1) (e.g. 0.999), not {self.ema}")
         if self.batch_size % self.grad_accum:
