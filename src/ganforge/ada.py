@@ -175,7 +175,13 @@ def apply_geometric(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     n, _, h, w = x.shape
     to_unit = torch.diag(torch.tensor([2 / w, 2 / h, 1.0]))  # centred pixels -> grid_sample's [-1, 1]
     theta = (to_unit @ m @ torch.linalg.inv(to_unit))[:, :2, :].to(x.device, x.dtype)
-    grid = F.affine_grid(theta, [n, 1, h, w], align_corners=False)
+    # pixel centres in [-1, 1], built exactly (affine_grid's linspace is off by rounding, which would
+    # make the blit operations interpolate by 1e-7 of a pixel)
+    ys = (torch.arange(h, device=x.device, dtype=x.dtype) * 2 + 1) / h - 1
+    xs = (torch.arange(w, device=x.device, dtype=x.dtype) * 2 + 1) / w - 1
+    base = torch.stack([xs.view(1, w).expand(h, w), ys.view(h, 1).expand(h, w), torch.ones(h, w, device=x.device,
+                                                                                           dtype=x.dtype)], -1)
+    grid = torch.einsum("nij,hwj->nhwi", theta, base)  # (N, H, W, 2): where each output pixel reads
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
