@@ -174,7 +174,8 @@ def apply_geometric(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """Resample x (N, C, H, W) at ``m`` (N, 3, 3, output -> input pixel coordinates), reflecting at the edges."""
     n, _, h, w = x.shape
     to_unit = torch.diag(torch.tensor([2 / w, 2 / h, 1.0]))  # centred pixels -> grid_sample's [-1, 1]
-    theta = (to_unit @ m @ torch.linalg.inv(to_unit))[:, :2, :].to(x.device, x.dtype)
+    from_unit = torch.diag(torch.tensor([w / 2, h / 2, 1.0]))
+    theta = (to_unit @ m @ from_unit)[:, :2, :].to(x.device, x.dtype)
     # pixel centres in [-1, 1], built exactly (affine_grid's linspace is off by rounding, which would
     # make the blit operations interpolate by 1e-7 of a pixel)
     ys = (torch.arange(h, device=x.device, dtype=x.dtype) * 2 + 1) / h - 1
@@ -211,18 +212,20 @@ def augment(x: torch.Tensor, p: float, generator: torch.Generator, ops: tuple[st
             ) -> torch.Tensor:
     """The ADA pipeline on x (N, 1 or 3, H, W) in [-1, 1]: each of ``ops`` per image with probability p.
 
-    p = 0 returns x itself. Computed in float32 (whatever autocast gives), returned in x's dtype.
+    p = 0 returns x itself. Computed in float32 with autocast off (in half precision the sampling
+    grid would be off by up to a tenth of a pixel), returned in x's dtype.
     """
     if p <= 0 or not ops:
         return x
     dtype, y = x.dtype, x.float()
     n, _, h, w = x.shape
-    if any(op in GEOMETRIC_OPS for op in ops):
-        y = apply_geometric(y, geometric_matrix(n, h, w, p, generator, ops))
-    if any(op in COLOUR_OPS for op in ops):
-        y = apply_colour(y, colour_matrix(n, p, generator, ops))
-    if "cutout" in ops:
-        y = apply_cutout(y, p, generator)
+    with torch.autocast(x.device.type, enabled=False):
+        if any(op in GEOMETRIC_OPS for op in ops):
+            y = apply_geometric(y, geometric_matrix(n, h, w, p, generator, ops))
+        if any(op in COLOUR_OPS for op in ops):
+            y = apply_colour(y, colour_matrix(n, p, generator, ops))
+        if "cutout" in ops:
+            y = apply_cutout(y, p, generator)
     return y.to(dtype)
 
 
@@ -235,7 +238,8 @@ def adjusted_p(p: float, r_t: float, target: float, images: int, speed_kimg: flo
 class AdaptiveAugment:
     """The ADA pipeline as the loss's ``augment`` callable, with its probability p and p's controller.
 
-    The loss reports E[sign(D(real))] of each step as the statistic ``ada_rt`` (with ``ada_p``);
+    The loss reports E[sign(D(real))] of each step as the statistic ``ada_rt`` (with ``ada_p``;
+    with several D updates per step, ``--n-critic``, the last one's, as for every D statistic);
     the trainer passes each step's statistics, averaged over processes, to ``update``, which
     averages ``ada_rt`` over ``interval`` steps and moves p toward ``target``. ``target=None``
     keeps p fixed (``--augment-p``). ``state_dict`` holds p and the partial interval, so a resumed

@@ -156,7 +156,7 @@ def model_config_for_data(model: ModelConfig, data: Dataset) -> ModelConfig:
 
 
 def check_names(cfg: TrainConfig) -> TrainConfig:
-    """The names in ``cfg`` that registries own: the loss and the augmentation policy."""
+    """The names in ``cfg`` that registries own: the loss and the augmentation policy (or "ada")."""
     if cfg.loss not in LOSSES:
         raise ConfigError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(sorted(LOSSES))}")
     if cfg.augment and cfg.augment != "ada":
