@@ -4,7 +4,7 @@ Prints one JSON object. Each configuration runs the real ``Trainer.train_step`` 
 synthetic data set, after warm-up steps, for about ``--seconds`` seconds, the configurations
 taking turns step by step (so load changes hit them alike):
 
-    python benchmarks/train_throughput.py [--device cpu] [--seconds 20]
+    python benchmarks/train_throughput.py [--device cpu] [--seconds 20] [--augment ada --augment-p 1]
 
 "speedup_64" is the sped-up DCGAN-64 step over the plain float32 eager step, same run.
 "achieved_gflops" is each step's FLOPs (PyTorch's FLOP counter) over its time, and
@@ -59,7 +59,8 @@ def synchronizer(device: torch.device):
     return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
 
 
-def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: float, warmup: int = 3) -> list[dict]:
+def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: float, warmup: int = 3,
+                  augment: str = "", augment_p: float | None = None) -> list[dict]:
     """Every variant's full training step (one D and one G update), DCGAN width 64, batch 64.
 
     The variants take turns, one step each, so a change in the machine's load during the run
@@ -70,7 +71,7 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
         if name == "bf16" and device != "cuda" and resolution != 64:
             continue  # one CPU bf16 figure (64 px) is enough to show it is not the fast choice here
         cfg = TrainConfig(data=str(data), out=str(out / name), batch_size=64, device=device, precision=precision,
-                          channels_last=cl, fused_adam=fused)
+                          channels_last=cl, fused_adam=fused, augment=augment, augment_p=augment_p)
         trainers[name] = Trainer(cfg, ModelConfig(family="dcgan", width=64))
     first = next(iter(trainers.values()))
     flops = step_flops(first)  # the same for every variant: same model, same batch
@@ -88,7 +89,7 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
             sync()
             spent[name] += time.perf_counter() - t
         steps += 1
-    return [{"resolution": resolution, "variant": name, "runtime": t.runtime.describe(), "fused_adam": t.runtime.fused_adam,
+    return [{"resolution": resolution, "variant": name, "augment": augment, "augment_p": augment_p, "runtime": t.runtime.describe(), "fused_adam": t.runtime.fused_adam,
              "steps": steps, "step_ms": round(1000 * spent[name] / steps, 1),
              "images_per_s": round(steps * 64 / spent[name], 1), "step_gflop": round(flops / 1e9, 1),
              "achieved_gflops": round(flops * steps / spent[name] / 1e9, 1)} for name, t in trainers.items()]
@@ -132,6 +133,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seconds", type=float, default=20.0, help="timed seconds per configuration")
+    ap.add_argument("--augment", default="", help="augmentation before D in every step: a DiffAugment policy or 'ada'")
+    ap.add_argument("--augment-p", type=float, help="with --augment ada: its fixed probability (else p starts at 0)")
     args = ap.parse_args()
     os.environ.setdefault("GANFORGE_CACHE", tempfile.mkdtemp(prefix="ganforge-bench-cache-"))
     results: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
@@ -141,7 +144,8 @@ def main() -> None:
         for res in (32, 64):
             data = make_dataset(tmp / f"synthetic-{res}.zip", res)
             results[f"loading_images_per_s_{res}"] = loading_rate(data)
-            for r in time_variants(data, tmp / f"runs-{res}", res, args.device, args.seconds):
+            for r in time_variants(data, tmp / f"runs-{res}", res, args.device, args.seconds,
+                                   augment=args.augment, augment_p=args.augment_p):
                 results["configs"].append(r)
                 print(json.dumps(r), file=sys.stderr)
     by = {(c["resolution"], c["variant"]): c for c in results["configs"]}

@@ -177,3 +177,17 @@ def test_resumed_two_process_run_equals_uninterrupted_one(tmp_path, tiny_dataset
     text = _train(tmp_path / "rank0-only", tiny_dataset, 2, "--steps", "6", *recipe, "--resume")
     assert "rank 1 starts new streams seeded from (seed 1, rank, step 3)" in text
     assert _max_diff(tmp_path / "straight", tmp_path / "rank0-only") > 1e-4
+
+
+def test_ada_under_two_processes_adapts_one_p_and_resumes_exactly(tmp_path, tiny_dataset):
+    """ADA's p is adjusted from r_t averaged over ranks (every rank keeps the same p) and is checkpointed
+    with its partial interval: 2 processes stopped mid-interval and resumed end as an uninterrupted pair."""
+    recipe = ("--augment", "ada", "--ada-kimg", "0.05", "--ada-interval", "2")
+    _train(tmp_path / "straight", tiny_dataset, 2, "--steps", "5", *recipe)
+    _train(tmp_path / "resumed", tiny_dataset, 2, "--steps", "3", *recipe)
+    assert load_checkpoint(tmp_path / "resumed" / "checkpoints" / "latest.pt")["ada"]["rt_steps"] == 1
+    _train(tmp_path / "resumed", tiny_dataset, 2, "--steps", "5", *recipe, "--resume")
+    assert _max_diff(tmp_path / "straight", tmp_path / "resumed") < 1e-6
+    straight, resumed = (read_jsonl(tmp_path / run / "log.jsonl") for run in ("straight", "resumed"))
+    assert [r["ada_p"] for r in straight] == [r["ada_p"] for r in resumed]
+    assert straight[-1]["ada_p"] > 0

@@ -12,6 +12,7 @@ A checkpoint is a dict of tensors and plain Python values, so it loads with
     scaler_G?, scaler_D? gradient-scaler state (float16 on CUDA)
     loader               data order position {"epoch", "position"}
     loss                 the loss's own state (``GANLoss.state_dict()``; empty for the stateless ones)
+    ada?                 ADA's p and its controller's partial interval (``AdaptiveAugment.state_dict()``; None without)
     rng                  {"latent": ByteTensor (shared by all ranks), "world_size": int,
                           "ranks": [{"torch", "augment", "cuda"?: ByteTensor}, ...] (one per rank),
                           "torch", "augment": rank 0's again, "cuda"?: [...] (older readers)}

@@ -105,8 +105,13 @@ class TrainConfig:
     ac_weight: float = 1.0         # weight of ACGAN's classification term (families with an auxiliary classifier)
     pl_weight: float = 0.0         # path-length regularisation weight (loss stylegan2; the paper: 2; 0: off)
     # small-data tools
-    augment: str = ""              # DiffAugment policy: comma list of color, translation, cutout ("": off)
-    augment_strength: float = 1.0  # scales every augmentation's magnitude (1: the paper's)
+    augment: str = ""              # DiffAugment policy: comma list of color, translation, cutout; or "ada" ("": off)
+    augment_strength: float = 1.0  # scales every DiffAugment magnitude (1: the paper's)
+    augment_p: float | None = None  # ADA: a fixed augmentation probability in [0, 1] (None: adapt p)
+    ada_target: float = 0.6        # ADA: the E[sign(D(real))] that p is adjusted toward (the paper's 0.6)
+    ada_kimg: float = 500.0        # ADA: thousands of real images in which p can go from 0 to 1
+    ada_interval: int = 4          # ADA: steps between adjustments of p
+    ada_cutout: bool = False       # ADA: add cutout to the pipeline
     ema: float = 0.0               # decay per step of G's weight average used for sampling (0: off; e.g. 0.999)
     ema_start: int = 0             # steps before the average starts (it copies G until then)
     ema_kimg: float = 0.0          # instead of --ema: the average's half-life in thousands of images, ramped up (0: off)
@@ -147,6 +152,10 @@ class TrainConfig:
         if self.ema and self.ema_kimg:
             raise ConfigError("--ema (a decay per step) and --ema-kimg (a half-life in images) set the same average; "
                               "give one")
+        if self.augment_p is not None and not 0 <= self.augment_p <= 1:
+            raise ConfigError(f"augment_p is a probability in [0, 1], not {self.augment_p}")
+        if not 0 <= self.ada_target <= 1 or self.ada_kimg <= 0 or self.ada_interval < 1:
+            raise ConfigError("ada_target must be in [0, 1], ada_kimg positive and ada_interval at least 1")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema is a decay per step in [0, 1) (e.g. 0.999), not {self.ema}")
         if self.batch_size % self.grad_accum:

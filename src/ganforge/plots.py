@@ -36,13 +36,18 @@ def plot_losses(records: list[dict], out: str | Path, title: str = "") -> None:
     ax1.set_ylabel("loss")
     ax1.legend()
     ax1.set_title(title or "losses")
-    for key, color in (("d_real", "tab:green"), ("d_fake", "tab:red"), ("d_acc", "tab:gray")):
-        vals = np.array([r.get(key, np.nan) for r in records], dtype=float)
+    low = -0.02
+    # ADA (--augment ada): its probability p and its overfitting statistic r_t = E[sign(D(real))]
+    for key, color in (("d_real", "tab:green"), ("d_fake", "tab:red"), ("d_acc", "tab:gray"),
+                       ("ada_p", "tab:purple"), ("ada_rt", "tab:olive")):
+        vals = np.array([r.get(key, np.nan) if r.get(key) is not None else np.nan for r in records], dtype=float)
         if len(vals) and np.isfinite(vals).any():
+            shown = smooth(vals, window)
             ax2.plot(steps[window - 1 :] if window > 1 and len(vals) >= window else steps,
-                     smooth(vals, window), color=color, label=key)
+                     shown, color=color, label=key)
+            low = min(low, float(np.nanmin(shown)) - 0.02)
     ax2.set_xlabel("step")
-    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_ylim(max(low, -1.02), 1.02)
     ax2.set_title("discriminator (training diagnostic)")
     ax2.legend()
     fig.tight_layout()

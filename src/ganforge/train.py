@@ -27,11 +27,12 @@ copying the loop.
   an update whose ``name`` statistic or gradients are not finite. The base loss's phases are
   ``n_critic`` D updates then one G update; a regulariser on its own schedule is one more phase.
 - **What is logged**: every statistic a phase returns (averaged over micro-batches and ranks)
-  goes into ``log.jsonl`` each ``--log-every`` steps; ``d_loss`` and ``g_loss`` show in the
+  goes into ``log.jsonl`` each ``--log-every`` steps (with ``--augment ada``, D's phase adds
+  ``ada_p`` and ``ada_rt``, and ADA adjusts p from them after the step); ``d_loss`` and ``g_loss`` show in the
   progress line, ``d_acc`` drives the divergence warning.
 - **What is checkpointed**: both sides' weights and buffers, G's EMA, both optimisers and
-  scalers, the data order, every random stream, the step and the training time, and the
-  loss's own state (``loss.state_dict()``: e.g. an adaptive augmentation probability).
+  scalers, the data order, every random stream, the step and the training time, the
+  loss's own state (``loss.state_dict()``) and ADA's probability p with its controller's state.
 - **Hooks**: ``hook(trainer)`` after every iteration (evaluation, a composed model's
   unfreezing schedule); ``initialise(G, D)`` gives a fresh run its weights.
 
@@ -77,6 +78,7 @@ from pathlib import Path
 import torch
 
 from ganforge import __version__, distributed, models
+from ganforge.ada import AdaptiveAugment
 from ganforge.checkpoint import load_checkpoint, loading, require_keys, save_checkpoint
 from ganforge.config import ModelConfig, TrainConfig, resume_conflicts
 from ganforge.data.dataset import Dataset, load_dataset
@@ -154,12 +156,24 @@ def model_config_for_data(model: ModelConfig, data: Dataset) -> ModelConfig:
 
 
 def check_names(cfg: TrainConfig) -> TrainConfig:
-    """The names in ``cfg`` that registries own: the loss and the augmentation policy."""
+    """The names in ``cfg`` that registries own: the loss and the augmentation policy (or "ada")."""
     if cfg.loss not in LOSSES:
         raise ConfigError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(sorted(LOSSES))}")
-    if cfg.augment:
+    if cfg.augment and cfg.augment != "ada":
         parse_policy(cfg.augment)
+    if cfg.augment_p is not None and cfg.augment != "ada":
+        raise ConfigError("--augment-p fixes ADA's probability: it needs --augment ada")
     return cfg
+
+
+def build_augment(cfg: TrainConfig, generator: torch.Generator) -> DiffAugment | AdaptiveAugment | None:
+    """The augmentation the loss applies before D (``--augment``), drawing from ``generator``."""
+    if cfg.augment == "ada":
+        return AdaptiveAugment(generator, p=cfg.augment_p or 0.0,
+                               target=None if cfg.augment_p is not None else cfg.ada_target,
+                               interval=cfg.ada_interval, speed_kimg=cfg.ada_kimg, batch_size=cfg.batch_size,
+                               cutout=cfg.ada_cutout)
+    return DiffAugment(cfg.augment, cfg.augment_strength, generator) if cfg.augment else None
 
 
 def default_initialise(G: torch.nn.Module, D: torch.nn.Module) -> None:
@@ -214,7 +228,8 @@ class Trainer:
         self.scaler_D = torch.amp.GradScaler("cuda", enabled=scaler_on)
         # augmentation's random numbers: one CPU stream per rank, saved in the checkpoint
         self.augment_gen = torch.Generator().manual_seed(cfg.seed * 1_000_003 + 2 + rank)
-        augment = DiffAugment(cfg.augment, cfg.augment_strength, self.augment_gen) if cfg.augment else None
+        augment = build_augment(cfg, self.augment_gen)
+        self.ada = augment if isinstance(augment, AdaptiveAugment) else None  # p and its controller's state
         aux = cfg.ac_weight if models.has_auxiliary_classifier(self.model_cfg.family) else 0.0
         own = {name: getattr(cfg, name) for name in getattr(LOSSES[cfg.loss], "train_options", ())}  # e.g. pl_weight
         self.loss = LOSSES[cfg.loss](augment, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
@@ -382,6 +397,7 @@ class Trainer:
             "scaler_D": self.scaler_D.state_dict(),
             "loader": self.loader.state_dict(),
             "loss": self.loss.state_dict(),
+            "ada": self.ada.state_dict() if self.ada else None,
             "rng": rng,
             "dataset": self.data_summary(),
         }
@@ -402,6 +418,8 @@ class Trainer:
                 self.scaler_D.load_state_dict(state["scaler_D"])
             self.loader.load_state_dict(state["loader"])
             self.loss.load_state_dict(state.get("loss") or {})
+            if self.ada is not None and state.get("ada"):
+                self.ada.load_state_dict(state["ada"])
             self.latent_gen.set_state(state["rng"]["latent"])
             self._restore_rank_rng(state["rng"], int(state["step"]))
             self.step = int(state["step"])
@@ -534,7 +552,10 @@ class Trainer:
             self.D.requires_grad_(True)
         if self.ema is not None:
             self.ema.update(self.G, self.step + 1)
-        return distributed.mean_over_ranks(stats)
+        stats = distributed.mean_over_ranks(stats)
+        if self.ada is not None:  # from statistics equal on every rank: all ranks keep the same p
+            self.ada.update(stats)
+        return stats
 
     # ---- outputs -----------------------------------------------------------------------
     def write_samples(self) -> None:

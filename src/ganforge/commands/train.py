@@ -145,9 +145,18 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"loss stylegan2: path-length regularisation weight, the paper's 2 (default: {d('pl_weight')}, off)")
     o.add_argument("--ac-weight", type=float,
                    help=f"families with an auxiliary classifier: weight of the classification term (default: {d('ac_weight')})")
-    o.add_argument("--augment", help=f"DiffAugment policy before D: a comma list of {', '.join(AUGMENTATIONS)} "
-                                     f"(default: {d('augment')})")
-    o.add_argument("--augment-strength", type=float, help=f"scales the augmentations' magnitudes (default: {d('augment_strength')})")
+    o.add_argument("--augment", help=f"augmentation before D: a DiffAugment policy, a comma list of "
+                                     f"{', '.join(AUGMENTATIONS)}; or 'ada', adaptive augmentation with a probability "
+                                     f"p adjusted during training (default: {d('augment')})")
+    o.add_argument("--augment-strength", type=float,
+                   help=f"scales the DiffAugment magnitudes (default: {d('augment_strength')})")
+    o.add_argument("--augment-p", type=float, help="--augment ada: fix p at this probability instead of adapting it")
+    o.add_argument("--ada-target", type=float,
+                   help=f"--augment ada: the E[sign(D(real))] p is adjusted toward (default: {d('ada_target')})")
+    o.add_argument("--ada-kimg", type=float,
+                   help=f"--augment ada: thousands of real images for p to go from 0 to 1 (default: {d('ada_kimg')})")
+    o.add_argument("--ada-interval", type=int, help=f"--augment ada: steps between adjustments (default: {d('ada_interval')})")
+    o.add_argument("--ada-cutout", action="store_const", const=True, help="--augment ada: add cutout to the pipeline")
     o.add_argument("--ema", type=float, help=f"decay of G's weight average used for samples, e.g. 0.999 (default: {d('ema')}, off)")
     o.add_argument("--ema-start", type=int, help=f"steps before the average starts (default: {d('ema_start')})")
     o.add_argument("--ema-kimg", type=float, help="instead of --ema: the average's half-life in thousands of images, "

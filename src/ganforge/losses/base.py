@@ -9,6 +9,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ganforge.ada import AdaptiveAugment
 
 @dataclass(frozen=True)
 class Phase:
@@ -46,6 +47,8 @@ class GANLoss:
     n_critic = 1  # discriminator steps per generator step
     gradient_penalty = False  # a per-image gradient penalty: D must score each image on its own
     paper_optimiser: dict = {}  # TrainConfig values the loss's paper trained with (recipes may adopt them)
+    # D's score between "fake" and "real" (None: no fixed one, a Wasserstein critic's: the batch's midpoint)
+    decision_threshold: float | None = 0.0
 
     def __init__(self, augment: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
                  n_critic: int | None = None, gp_weight: float = 10.0, r1_gamma: float = 0.0,
@@ -68,6 +71,16 @@ class GANLoss:
             logits, classes = D(x, labels, with_classes=True)
             return logits.float(), classes.float()
         return D(x, labels).float(), None  # logits in float32 whatever the autocast dtype
+
+    def augment_stats(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> dict:
+        """An adaptive augmentation's statistics of a D step (``ada_p``, ``ada_rt`` = E[sign(D(real))]);
+        a loss that overrides ``d_loss`` adds them to its D statistics too, or ADA cannot adapt."""
+        if not isinstance(self.augment, AdaptiveAugment):
+            return {}
+        threshold = self.decision_threshold
+        if threshold is None:
+            threshold = ((real_logits.mean() + fake_logits.mean()) / 2).detach()
+        return self.augment.stats(torch.sign(real_logits.detach() - threshold))
 
     # ---- the adversarial terms (subclasses) --------------------------------------------
     def d_terms(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -102,7 +115,8 @@ class GANLoss:
         real_logits, real_cls = self._d_out(D, real, labels)
         fake_logits, fake_cls = self._d_out(D, fake, labels)
         loss = self.d_terms(real_logits, fake_logits)
-        stats = {"d_adv": loss.detach(), **self.d_stats(real_logits, fake_logits)}
+        stats = {"d_adv": loss.detach(), **self.d_stats(real_logits, fake_logits),
+                 **self.augment_stats(real_logits, fake_logits)}
         if self.gradient_penalty and self.gp_weight:
             gp = gradient_penalty(lambda x: self._d(D, x, labels), real.detach(), fake)
             loss = loss + self.gp_weight * gp

@@ -9,6 +9,7 @@ class LeastSquaresLoss(GANLoss):
     """LSGAN (Mao et al. 2017, targets a=0, b=c=1): D: (D(x)-1)^2/2 + D(G(z))^2/2; G: (D(G(z))-1)^2/2."""
 
     name = "lsgan"
+    decision_threshold = 0.5  # halfway between the targets 0 (fake) and 1 (real)
 
     def d_terms(self, real_logits, fake_logits):
         return 0.5 * (real_logits - 1).square().mean() + 0.5 * fake_logits.square().mean()
@@ -16,6 +17,6 @@ class LeastSquaresLoss(GANLoss):
     def g_term(self, fake_logits):
         return 0.5 * (fake_logits - 1).square().mean()
 
-    def d_stats(self, real_logits, fake_logits):  # LSGAN's decision boundary is at 0.5
+    def d_stats(self, real_logits, fake_logits):
         return {"d_real": real_logits.mean().detach(), "d_fake": fake_logits.mean().detach(),
-                "d_acc": d_accuracy(real_logits, fake_logits, 0.5)}
+                "d_acc": d_accuracy(real_logits, fake_logits, self.decision_threshold)}

@@ -16,6 +16,7 @@ class WGANGPLoss(GANLoss):
     name = "wgan-gp"
     n_critic = 5
     gradient_penalty = True
+    decision_threshold = None  # a critic's scores have no fixed boundary
     paper_optimiser = {"lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9}  # Gulrajani et al. 2017, Algorithm 1
 
     def d_terms(self, real_logits, fake_logits):

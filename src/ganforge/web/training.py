@@ -21,7 +21,7 @@ from ganforge.web.shared import run_summary
 bp = Blueprint("training", __name__)
 
 RUNNING_WINDOW_S = 60  # a log written to within this many seconds means training is going on
-CURVE_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "d_acc", "img_per_s")
+CURVE_KEYS = ("d_loss", "g_loss", "d_real", "d_fake", "d_acc", "img_per_s", "ada_p", "ada_rt")  # ada_*: --augment ada
 
 
 def thin(records: list[dict], points: int) -> list[dict]:

@@ -34,7 +34,8 @@ async function refresh() {
     document.getElementById("state").textContent = st.running ? "training now" : "not training";
     const curve = (key) => ({ name: key, points: st.log.filter((r) => key in r).map((r) => [r.step, r[key]]) });
     drawChart(document.getElementById("losses"), [curve("d_loss"), curve("g_loss")]);
-    drawChart(document.getElementById("dout"), [curve("d_real"), curve("d_fake")]);
+    drawChart(document.getElementById("dout"),  // with --augment ada also its p and r_t = E[sign(D(real))]
+      [curve("d_real"), curve("d_fake"), ...[curve("ada_p"), curve("ada_rt")].filter((s) => s.points.length)]);
     const keys = [...new Set(st.metrics.flatMap((r) => Object.keys(r).filter((k) => k !== "step" && typeof r[k] === "number")))];
     document.getElementById("no-metrics").hidden = keys.length > 0;
     drawChart(document.getElementById("metrics"),
