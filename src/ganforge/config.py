@@ -102,6 +102,7 @@ class TrainConfig:
     n_critic: int | None = None    # D steps per G step (None: the loss's default: 5 for wgan-gp, else 1)
     gp_weight: float = 10.0        # WGAN-GP gradient-penalty weight (wgan-gp only)
     r1_gamma: float = 0.0          # R1 penalty gamma on real images (0: off)
+    r2_gamma: float = 0.0          # R2 penalty gamma on generated images (0: off; R3GAN uses both)
     ac_weight: float = 1.0         # weight of ACGAN's classification term (families with an auxiliary classifier)
     # small-data tools
     augment: str = ""              # DiffAugment policy: comma list of color, translation, cutout ("": off)
@@ -140,8 +141,8 @@ class TrainConfig:
             raise ConfigError("fused_adam must be auto, on or off")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError("n_critic must be at least 1")
-        if min(self.gp_weight, self.r1_gamma, self.ac_weight, self.augment_strength) < 0:
-            raise ConfigError("gp_weight, r1_gamma, ac_weight and augment_strength must be >= 0")
+        if min(self.gp_weight, self.r1_gamma, self.r2_gamma, self.ac_weight, self.augment_strength) < 0:
+            raise ConfigError("gp_weight, r1_gamma, r2_gamma, ac_weight and augment_strength must be >= 0")
         if not 0 <= self.ema < 1:
             raise ConfigError(f"ema is a decay per step in [0, 1) (e.g. 0.999), not {self.ema}")
         if self.batch_size % self.grad_accum:

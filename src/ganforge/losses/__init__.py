@@ -19,6 +19,7 @@ from ganforge.losses.base import GANLoss, Phase, d_accuracy, gradient_penalty, r
 from ganforge.losses.bce import NonSaturatingLoss
 from ganforge.losses.hinge import HingeLoss
 from ganforge.losses.lsgan import LeastSquaresLoss
+from ganforge.losses.rpgan import RelativisticPairingLoss
 from ganforge.losses.wgan_gp import WGANGPLoss
 
 LOSSES: dict[str, type[GANLoss]] = {
@@ -26,6 +27,7 @@ LOSSES: dict[str, type[GANLoss]] = {
     "wgan-gp": WGANGPLoss,
     "hinge": HingeLoss,
     "lsgan": LeastSquaresLoss,
+    "rpgan": RelativisticPairingLoss,
 }
 
 __all__ = ["LOSSES", "GANLoss", "Phase", "d_accuracy", "gradient_penalty", "r1_penalty"]
