@@ -89,6 +89,18 @@ def tiny_dataset(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_rgb32(tmp_path_factory) -> Path:
+    """48 random 32×32 RGB images: for families whose smallest size is 32 px."""
+    from ganforge.data.prepare import PrepareOptions, prepare
+
+    root = tmp_path_factory.mktemp("tiny32")
+    write_images(root / "src", 48, size=32)
+    out = root / "tiny32.zip"
+    prepare(str(root / "src"), out, PrepareOptions(resolution=32, channels=3, workers=1), progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, pokemon32) -> Path:
     """A DCGAN trained for a few steps on Pokémon 32 px (shared by tests that need a run)."""
     from ganforge.config import ModelConfig, TrainConfig

@@ -157,3 +157,40 @@ def test_conditional_generators_export_with_a_labels_input(conditional_checkpoin
         ref = G(z, labels)
         assert (E(z, labels) - ref).abs().max() <= TOLERANCE
         assert (E(z, torch.tensor([2, 2, 2, 2])) - ref).abs().max() > 1e-3  # the labels do matter
+
+
+@pytest.fixture(scope="module", params=["fastgan", "r3gan"])
+def small_data_checkpoint(request, tmp_path_factory):
+    """A checkpoint of an (untrained, perturbed) FastGAN or R3GAN generator at 32 px: spectral norm,
+    GLU, noise injection with a fixed map (FastGAN), grouped convs and bilinear upsampling (R3GAN)."""
+    from ganforge.checkpoint import save_checkpoint
+    from ganforge.config import ModelConfig
+    from ganforge.models import build_generator
+
+    cfg = ModelConfig(family=request.param, resolution=32, channels=3, width=4, latent_dim=12)
+    torch.manual_seed(0)
+    G = build_generator(cfg)
+    with torch.no_grad():  # as if trained: the noise strengths and zero-initialised convs move off 0 ...
+        for p in G.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+        for m in G.modules():  # ... and batch norm's statistics are those of G's features
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = None  # a plain average: one pass sets them
+        G(torch.randn(64, cfg.latent_dim))
+    path = tmp_path_factory.mktemp(request.param) / f"{request.param}.pt"
+    save_checkpoint(path, {"model_config": cfg.to_dict(), "step": 0, "G": G.state_dict(), "G_ema": None})
+    return path
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+@pytest.mark.parametrize("fmt", ["safetensors", "torchscript", pytest.param("onnx", marks=pytest.mark.slow)])
+def test_small_data_families_export_in_every_format(small_data_checkpoint, tmp_path, fmt):
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    export_generator(small_data_checkpoint, fmt, tmp_path / fmt)
+    G, cfg, _ = load_generator(small_data_checkpoint)
+    E, _, _ = load_exported(tmp_path / fmt)
+    z = latents_for_seeds(range(3), cfg.latent_dim)
+    with torch.no_grad():
+        assert (E(z) - G(z)).abs().max() <= TOLERANCE
+    assert np.abs(images_of(tmp_path / fmt).astype(int) - images_of(small_data_checkpoint)).max() <= 1

@@ -102,6 +102,7 @@ class TrainConfig:
     n_critic: int | None = None    # D steps per G step (None: the loss's default: 5 for wgan-gp, else 1)
     gp_weight: float = 10.0        # WGAN-GP gradient-penalty weight (wgan-gp only)
     r1_gamma: float = 0.0          # R1 penalty gamma on real images (0: off)
+    r2_gamma: float = 0.0          # R2 penalty gamma on generated images (0: off; R3GAN uses both)
     ac_weight: float = 1.0         # weight of ACGAN's classification term (families with an auxiliary classifier)
     pl_weight: float = 0.0         # path-length regularisation weight (loss stylegan2; the paper: 2; 0: off)
     # small-data tools
@@ -147,8 +148,8 @@ class TrainConfig:
             raise ConfigError("fused_adam must be auto, on or off")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError("n_critic must be at least 1")
-        if min(self.gp_weight, self.r1_gamma, self.ac_weight, self.augment_strength, self.pl_weight, self.ema_kimg) < 0:
-            raise ConfigError("gp_weight, r1_gamma, ac_weight, augment_strength, pl_weight and ema_kimg must be >= 0")
+        if min(self.gp_weight, self.r1_gamma, self.r2_gamma, self.ac_weight, self.augment_strength, self.pl_weight, self.ema_kimg) < 0:
+            raise ConfigError("gp_weight, r1_gamma, r2_gamma, ac_weight, augment_strength, pl_weight and ema_kimg must be >= 0")
         if self.ema and self.ema_kimg:
             raise ConfigError("--ema (a decay per step) and --ema-kimg (a half-life in images) set the same average; "
                               "give one")

@@ -233,7 +233,8 @@ class Trainer:
         aux = cfg.ac_weight if models.has_auxiliary_classifier(self.model_cfg.family) else 0.0
         own = {name: getattr(cfg, name) for name in getattr(LOSSES[cfg.loss], "train_options", ())}  # e.g. pl_weight
         self.loss = LOSSES[cfg.loss](augment, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
-                                     r1_gamma=cfg.r1_gamma, auxiliary_weight=aux, **own)
+                                     r1_gamma=cfg.r1_gamma, r2_gamma=cfg.r2_gamma, auxiliary_weight=aux,
+                                     self_supervised=models.has_self_supervised_d(self.model_cfg.family), **own)
 
         self.loader = BatchLoader(self.data, cfg.batch_size, seed=cfg.seed, device=dev, rank=rank,
                                   world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last)

@@ -153,3 +153,76 @@ def test_augmentation_is_applied_to_real_and_fake_before_d():
     d, stats = loss.d_loss(IdentityG(), PixelD(), images(REAL), images(FAKE).flatten(1), None)
     assert len(seen) == 2  # real and fake
     assert d.item() == pytest.approx(2 * math.log(2))  # every logit is 0 after the augmentation
+
+
+# ---- RpGAN (R3GAN, Huang et al. 2024) with R1 and R2 ----------------------------------------------
+class ShiftG(nn.Module):
+    """z (N, 4) -> z + b as (N, 1, 2, 2): a generator with a weight, to see what reaches it."""
+
+    def __init__(self):
+        super().__init__()
+        self.b = nn.Parameter(torch.tensor([0.5, -1.0, 0.0, 2.0]))
+
+    def forward(self, z, labels=None):
+        return (z + self.b).view(-1, 1, 2, 2)
+
+
+class QuadraticD(nn.Module):
+    """D(x) = <a, x> + c |x|^2 / 2: input gradient a + c x, different on real and fake images."""
+
+    def __init__(self, a, c):
+        super().__init__()
+        self.a, self.c = nn.Parameter(a), nn.Parameter(torch.tensor(c))
+
+    def forward(self, x, labels=None):
+        x = x.flatten(1)
+        return x @ self.a + 0.5 * self.c * x.square().sum(1)
+
+
+def test_rpgan_loss_and_gradients_on_a_linear_d_match_closed_forms():
+    """D(x) = <a, x>: D minimises mean softplus(<a, y - x>) + (g1 + g2) / 2 |a|^2 (R1 = R2 = |a|^2),
+    so dL/da = mean sigmoid(<a, y - x>) (y - x) + (g1 + g2) a; G minimises mean softplus(<a, x - y>)."""
+    torch.manual_seed(0)
+    a = torch.tensor([1.0, -2.0, 0.5, 2.0])  # |a|^2 = 9.25
+    real, z = torch.randn(5, 1, 2, 2), torch.randn(5, 4)
+    D, G = LinearD(a.clone()), ShiftG()
+    loss = LOSSES["rpgan"](r1_gamma=0.4, r2_gamma=1.0)
+    d, stats = loss.d_loss(G, D, real, z, None)
+    x, y = real.flatten(1), (z + G.b).detach()
+    t = (y - x) @ a
+    assert stats["r1"].item() == pytest.approx(9.25, rel=1e-5) and stats["r2"].item() == pytest.approx(9.25, rel=1e-5)
+    assert stats["d_adv"].item() == pytest.approx(torch.nn.functional.softplus(t).mean().item(), rel=1e-5)
+    assert d.item() == pytest.approx(stats["d_adv"].item() + 0.7 * 9.25, rel=1e-5)
+    assert stats["d_acc"].item() == pytest.approx((t < 0).float().mean().item())  # pairs with real above fake
+    d.backward()
+    expected = (torch.sigmoid(t)[:, None] * (y - x)).mean(0) + 1.4 * a
+    assert torch.allclose(D.a.grad, expected, atol=1e-5)
+    assert G.b.grad is None  # neither the adversarial term nor R2 reaches G in D's step
+
+    (phase_d, phase_g) = loss.phases()
+    assert (phase_d.side, phase_g.side, phase_g.new_batch) == ("D", "G", False)  # G pairs with D's last batch
+    D.a.grad = None
+    D.requires_grad_(False)
+    g, g_stats = phase_g.compute(G, D, real, z, None)
+    assert g.item() == pytest.approx(torch.nn.functional.softplus(-t).mean().item(), rel=1e-5)
+    g.backward()  # d/db mean softplus(<a, x - z - b>) = -mean sigmoid(<a, x - y>) a
+    assert torch.allclose(G.b.grad, -torch.sigmoid(-t).mean() * a, atol=1e-5)
+
+
+def test_r1_is_taken_on_real_images_and_r2_on_generated_ones():
+    """D(x) = <a, x> + c |x|^2 / 2 has gradient a + c x: R1 = mean |a + c x|^2 over real x, R2 over fakes."""
+    a, c = torch.tensor([1.0, 0.0, -1.0, 2.0]), 0.5
+    real, z = torch.randn(4, 1, 2, 2), torch.randn(4, 4)
+    G = ShiftG()
+    fake = (z + G.b).detach()
+    loss = LOSSES["rpgan"](r1_gamma=1.0, r2_gamma=1.0)
+    d, stats = loss.d_loss(G, QuadraticD(a, c), real, z, None)
+    r1 = (a + c * real.flatten(1)).square().sum(1).mean()
+    r2 = (a + c * fake).square().sum(1).mean()
+    assert stats["r1"].item() == pytest.approx(r1.item(), rel=1e-5)
+    assert stats["r2"].item() == pytest.approx(r2.item(), rel=1e-5)
+    d.backward()
+    assert G.b.grad is None
+    assert "r2" not in LOSSES["hinge"](r1_gamma=1.0).d_loss(G, QuadraticD(a, c), real, z, None)[1]  # off at 0
+    _, hinge = LOSSES["hinge"](r2_gamma=1.0).d_loss(G, QuadraticD(a, c), real, z, None)
+    assert hinge["r2"].item() == pytest.approx(r2.item(), rel=1e-5) and "r1" not in hinge  # R2 for any loss

@@ -1,7 +1,8 @@
 """``ganforge train``: options -> TrainConfig + ModelConfig -> ganforge.train.train().
 
 Priority of settings: flags given on this command line, then (with --resume) the
-run's saved config.json, then the --preset, then the defaults in ganforge.config.
+run's saved config.json, then the --preset, then the family's ``TRAIN_DEFAULTS`` (e.g.
+FastGAN's hinge loss and DiffAugment), then the defaults in ganforge.config.
 
 Under ``torchrun --nproc-per-node N -m ganforge train ...`` every process runs this
 command; ganforge.train joins them into one data-parallel job and rank 0 alone writes.
@@ -143,6 +144,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--r1-gamma", type=float, help=f"R1 penalty on real images, gamma (default: {d('r1_gamma')}, 0 is off)")
     o.add_argument("--pl-weight", type=float,
                    help=f"loss stylegan2: path-length regularisation weight, the paper's 2 (default: {d('pl_weight')}, off)")
+    o.add_argument("--r2-gamma", type=float,
+                   help=f"R2 penalty on generated images, gamma (default: {d('r2_gamma')}, 0 is off; rpgan wants both)")
     o.add_argument("--ac-weight", type=float,
                    help=f"families with an auxiliary classifier: weight of the classification term (default: {d('ac_weight')})")
     o.add_argument("--augment", help=f"augmentation before D: a DiffAugment policy, a comma list of "
@@ -199,7 +202,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 
 
 def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]:
-    """Flags, then the saved run config (with --resume), then the preset, then defaults."""
+    """Flags, then the saved run config (with --resume), then the preset, then the family's defaults, then
+    the config defaults."""
     from ganforge import models
     from ganforge.train import check_names
 
@@ -232,6 +236,8 @@ def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]
     if inherited_family and family != inherited_family:  # --model over a preset: its options were for another family
         own = {o.name for o in models.options_of(family)}
         options = {k: v for k, v in options.items() if k in own}
+    for name, value in models.train_defaults(family).items():  # under flags, the saved run and the preset
+        train_values.setdefault(name, value)
     for name in family_options():
         value = getattr(args, name, None)
         if value is not None:

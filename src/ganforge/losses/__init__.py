@@ -20,6 +20,7 @@ from ganforge.losses.bce import NonSaturatingLoss
 from ganforge.losses.hinge import HingeLoss
 from ganforge.losses.lsgan import LeastSquaresLoss
 from ganforge.losses.stylegan2 import StyleGAN2Loss
+from ganforge.losses.rpgan import RelativisticPairingLoss
 from ganforge.losses.wgan_gp import WGANGPLoss
 
 LOSSES: dict[str, type[GANLoss]] = {
@@ -28,6 +29,7 @@ LOSSES: dict[str, type[GANLoss]] = {
     "hinge": HingeLoss,
     "lsgan": LeastSquaresLoss,
     "stylegan2": StyleGAN2Loss,  # non-saturating + lazy R1 and path length (style-based families)
+    "rpgan": RelativisticPairingLoss,
 }
 
 __all__ = ["LOSSES", "GANLoss", "Phase", "d_accuracy", "gradient_penalty", "r1_penalty"]

@@ -38,6 +38,11 @@ class GANLoss:
     - ``n_critic``: D steps per G step (None: the loss's own default, 5 for wgan-gp, else 1);
     - ``gp_weight``: weight of the WGAN-GP gradient penalty (used by losses with ``gradient_penalty``);
     - ``r1_gamma``: R1 penalty gamma/2 * E|grad_x D(x)|^2 on real images (0: off; Mescheder et al. 2018);
+    - ``r2_gamma``: R2, the same penalty on generated images (0: off; Roth et al. 2017, R3GAN), taken on
+      G's output as D sees it: G runs without gradient, so the penalty trains D only;
+    - ``self_supervised``: for families whose D has its own self-supervised term on real images
+      (FastGAN's reconstruction): D is called on real images with ``with_reconstruction=True`` and
+      returns (logits (N,), its loss (0-d)), which is added to D's loss as the family weighted it;
     - ``auxiliary_weight``: > 0 for families whose D also classifies (ACGAN): D is called with
       ``with_classes=True`` and returns (logits (N,), class logits (N, K)); the cross-entropy of
       real and fake images' classes is added to D's loss, the fake images' to G's.
@@ -52,13 +57,15 @@ class GANLoss:
 
     def __init__(self, augment: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
                  n_critic: int | None = None, gp_weight: float = 10.0, r1_gamma: float = 0.0,
-                 auxiliary_weight: float = 0.0):
+                 r2_gamma: float = 0.0, auxiliary_weight: float = 0.0, self_supervised: bool = False):
         self.augment = augment
         if n_critic is not None:
             self.n_critic = n_critic
         self.gp_weight = gp_weight
         self.r1_gamma = r1_gamma
+        self.r2_gamma = r2_gamma
         self.auxiliary_weight = auxiliary_weight
+        self.self_supervised = self_supervised
 
     def _d(self, D, x: torch.Tensor, labels) -> torch.Tensor:
         return self._d_out(D, x, labels)[0]
@@ -67,6 +74,9 @@ class GANLoss:
         """(logits (N,) float32, class logits (N, K) float32 or None), after augmentation."""
         if self.augment is not None:
             x = self.augment(x)
+        return self._d_call(D, x, labels)
+
+    def _d_call(self, D, x: torch.Tensor, labels) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.auxiliary_weight:
             logits, classes = D(x, labels, with_classes=True)
             return logits.float(), classes.float()
@@ -106,17 +116,30 @@ class GANLoss:
     def load_state_dict(self, state: dict) -> None:
         """Restore ``state_dict()``'s state on resume."""
 
+    def _d_real(self, D, real: torch.Tensor, labels) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """D on real images: ``_d_out``'s pair and D's self-supervised loss on them (None without one)."""
+        if not self.self_supervised:
+            return (*self._d_out(D, real, labels), None)
+        x = self.augment(real) if self.augment is not None else real  # D reconstructs what it saw
+        logits, own = D(x, labels, with_reconstruction=True)
+        return logits.float(), None, own.float()
+
     # ---- the steps ---------------------------------------------------------------------
     def d_loss(self, G, D, real, z, labels) -> tuple[torch.Tensor, dict]:
-        with torch.no_grad():
+        with torch.no_grad():  # G gets no gradient from D's step, R2 included
             fake = G(z, labels)
         if self.r1_gamma:
             real = real.detach().requires_grad_(True)  # R1 is the gradient w.r.t. the un-augmented image
-        real_logits, real_cls = self._d_out(D, real, labels)
+        if self.r2_gamma:
+            fake = fake.detach().requires_grad_(True)  # R2 likewise, w.r.t. G's output
+        real_logits, real_cls, own = self._d_real(D, real, labels)
         fake_logits, fake_cls = self._d_out(D, fake, labels)
         loss = self.d_terms(real_logits, fake_logits)
         stats = {"d_adv": loss.detach(), **self.d_stats(real_logits, fake_logits),
                  **self.augment_stats(real_logits, fake_logits)}
+        if own is not None:
+            loss = loss + own
+            stats["d_self_supervised"] = own.detach()
         if self.gradient_penalty and self.gp_weight:
             gp = gradient_penalty(lambda x: self._d(D, x, labels), real.detach(), fake)
             loss = loss + self.gp_weight * gp
@@ -125,6 +148,10 @@ class GANLoss:
             r1 = r1_penalty(real_logits, real)
             loss = loss + 0.5 * self.r1_gamma * r1
             stats["r1"] = r1.detach()
+        if self.r2_gamma:
+            r2 = r1_penalty(fake_logits, fake)
+            loss = loss + 0.5 * self.r2_gamma * r2
+            stats["r2"] = r2.detach()
         if self.auxiliary_weight:
             ac = F.cross_entropy(real_cls, labels) + F.cross_entropy(fake_cls, labels)
             loss = loss + self.auxiliary_weight * ac
@@ -166,6 +193,8 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
 
 
 def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """E[|grad_x D(x)|^2] over real images (``real`` must require grad and be D's input)."""
+    """E[|grad_x D(x)|^2] over real images (``real`` must require grad and be D's input).
+
+    The zero-centred penalty itself: on generated images it is R2."""
     (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
     return grad.float().flatten(1).square().sum(1).mean()

@@ -14,6 +14,11 @@ What the rest of ganforge asks a family (module attributes; defaults in brackets
 - ``CONDITIONAL``: labels required, ``num_classes`` comes from the data set [False];
 - ``AUXILIARY_CLASSIFIER``: ``D(x, labels, with_classes=True)`` also returns class logits
   (N, K) for the loss's auxiliary term [False];
+- ``SELF_SUPERVISED_D``: ``D(x, labels, with_reconstruction=True)`` also returns D's own
+  self-supervised loss on x (0-d, already weighted), which every loss adds to D's loss on real
+  images (FastGAN's auto-encoding decoders) [False];
+- ``TRAIN_DEFAULTS``: TrainConfig values the family trains with unless a preset or a flag says
+  otherwise (``ganforge train`` applies them; e.g. its paper's loss and augmentation) [{}];
 - ``CONVOLUTIONAL``: its networks are convolutional (channels-last memory helps) [True];
 - ``GRADIENT_PENALTY_OPTIONS``: options that make D score each image on its own (no batch
   statistics), as a per-image gradient penalty (WGAN-GP) needs [{}];
@@ -40,7 +45,7 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
-from ganforge.models import acgan, cgan, dcgan, mitlgan, mlp, resnet, stylegan2
+from ganforge.models import acgan, cgan, dcgan, fastgan, mitlgan, mlp, r3gan, resnet, stylegan2
 
 MODELS: dict[str, ModuleType] = {
     "mlp": mlp,
@@ -49,6 +54,8 @@ MODELS: dict[str, ModuleType] = {
     "cgan": cgan,
     "acgan": acgan,
     "stylegan2": stylegan2,
+    "fastgan": fastgan,  # small data: skip-layer excitation, self-supervised D (Liu et al. 2021)
+    "r3gan": r3gan,      # a modern minimal ResNet for --loss rpgan with R1 and R2 (Huang et al. 2024)
     "mitlgan": mitlgan,  # composed of pretrained generators (ganforge compose)
 }
 
@@ -70,6 +77,14 @@ def is_conditional(name: str) -> bool:
 
 def has_auxiliary_classifier(name: str) -> bool:
     return bool(getattr(family(name), "AUXILIARY_CLASSIFIER", False))
+
+
+def has_self_supervised_d(name: str) -> bool:
+    return bool(getattr(family(name), "SELF_SUPERVISED_D", False))
+
+
+def train_defaults(name: str) -> dict:
+    return dict(getattr(family(name), "TRAIN_DEFAULTS", {}))
 
 
 def is_convolutional(name: str) -> bool:
