@@ -156,3 +156,18 @@ def test_budget_check_judges_from_the_rate_after_warm_up_and_speaks_once(capsys)
         t.elapsed += 0.01 if t.step > 1 else 5.0
         fast(t)
     assert fast.done and "budget" not in t.log_notes
+
+
+def test_benchmark_results_replace_the_provisional_table():
+    shipped = plan.load_table()
+    case = {"data": "mine", "sha256": "abc", "count": 500, "resolution": 64, "metric": "fid[x]",
+            "results": [{"candidate": "fast", "images": 1000, "score": 90.0}]}
+    table = plan.add_case(shipped, case, {"fast": TABLE["candidates"]["fast"]}, "benchmark run")
+    assert table["provisional"] is False and table["source"] == "benchmark run"
+    assert [c["data"] for c in table["cases"]] == ["mine"]  # the typed-in case is gone
+    assert "fast" in table["candidates"] and "dcgan-w32-b64" in table["candidates"]
+    longer = {**case, "results": [{"candidate": "fast", "images": 8000, "score": 50.0}]}
+    rerun = {**case, "results": [{"candidate": "fast", "images": 1010, "score": 80.0}]}
+    table = plan.add_case(plan.add_case(table, longer, {}, "b"), rerun, {}, "c")
+    assert sorted((r["images"], r["score"]) for r in table["cases"][0]["results"]) == [(1010, 80.0), (8000, 50.0)]
+    assert shipped["provisional"] is True  # the input is not changed

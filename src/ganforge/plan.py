@@ -178,6 +178,31 @@ def estimate_score(case: dict, candidate: str, images: float) -> float | None:
     return points[-1][1]
 
 
+def add_case(table: dict | None, case: dict, candidates: dict[str, dict], source: str) -> dict:
+    """``table`` with a benchmark's ``case`` (``{"data", "sha256", "count", "resolution", "metric",
+    "results": [{"candidate", "images", "score", ...}]}``) and the ``candidates`` it measured added.
+
+    Results of the same candidate at about the same number of images on the same data set are replaced
+    (a rerun), others kept (a longer budget adds a point to the curve); a provisional case (typed in
+    by hand) is dropped once the benchmark has written one."""
+    table = json.loads(json.dumps(table)) if table else {"candidates": {}, "cases": []}
+    table["candidates"].update(candidates)
+    cases = [c for c in table["cases"] if not c.get("provisional")]
+    same = next((c for c in cases if c.get("sha256") == case.get("sha256") and c.get("metric") == case.get("metric")),
+                None)
+    if same is None:
+        cases.append(case)
+    else:
+        new = {(r["candidate"], round(math.log2(max(r["images"], 1)))) for r in case["results"]}
+        same["results"] = [r for r in same["results"]
+                           if (r["candidate"], round(math.log2(max(r["images"], 1)))) not in new] + case["results"]
+    table["cases"] = cases
+    table["provisional"] = False
+    table["source"] = source
+    table["min_steps"] = MIN_STEPS
+    return table
+
+
 # ---- choosing ----------------------------------------------------------------------------
 def rank(table: dict, step_seconds: dict[str, float], cands: list[Candidate], minutes: float, count: int,
          resolution: int) -> tuple[list[Option], dict]:
