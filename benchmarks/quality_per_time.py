@@ -27,6 +27,11 @@ tables made with the same extractor file.
 
     python benchmarks/quality_per_time.py --minutes 1                  # all families, CPU or GPU
     python benchmarks/quality_per_time.py --families dcgan,resnet --minutes 5 --device cuda
+
+``--write-plan-table PATH`` (e.g. ``src/ganforge/plan_table.json``) adds the results to the budget
+plan's table (ganforge.plan): each family's set-up (recipe, width, batch size) becomes a candidate
+and its FID after ``steps x batch`` images a point on its curve for this data set. Run it at
+several ``--minutes`` to give the plan curves, not single points.
 """
 
 from __future__ import annotations
@@ -125,6 +130,28 @@ def evaluate(run: Path, data, extractor, n: int, device: torch.device) -> dict:
     return out
 
 
+def write_plan_table(path: Path, results: list[dict], data, metric: str, args, device: str) -> None:
+    """Add this benchmark's results to the budget plan's table (ganforge.plan.add_case), atomically."""
+    from ganforge.plan import add_case, load_table
+    from ganforge.utils import write_json_atomic
+
+    candidates, rows = {}, []
+    for r in results:
+        name = f"{r['family']}-w{args.width}-b{args.batch_size}"
+        candidates[name] = {"family": r["family"], "preset": r["recipe"], "width": args.width,
+                            "batch_size": args.batch_size, "augment": ""}
+        rows.append({"candidate": name, "images": r["steps"] * args.batch_size, "steps": r["steps"],
+                     "score": r.get(metric), "minutes": args.minutes})
+    case = {"data": str(data.info.get("source") or data.path.name), "sha256": data.sha256, "count": len(data),
+            "resolution": data.resolution, "channels": data.channels, "metric": metric,
+            "device": f"{device}, {torch.get_num_threads()} threads", "results": rows}
+    table = load_table(path) if path.is_file() else None
+    source = (f"benchmarks/quality_per_time.py --minutes {args.minutes:g} --width {args.width} "
+              f"--batch-size {args.batch_size} --n-eval {args.n_eval} on {time.strftime('%Y-%m-%d')}")
+    write_json_atomic(path, add_case(table, case, candidates, source))
+    print(f"quality_per_time: wrote {path}", file=sys.stderr)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=os.path.expanduser("~/.cache/ganforge/benchmarks/fashion-mnist-32.zip"),
@@ -142,6 +169,8 @@ def main() -> int:
     p.add_argument("--fit-epochs", type=float, default=3, help="if the extractor is fitted here: its epochs")
     p.add_argument("--fit-max-images", type=int, help="if the extractor is fitted here: at most this many images")
     p.add_argument("--runs", help="keep the runs here (default: a temporary folder)")
+    p.add_argument("--write-plan-table", metavar="PATH",
+                   help="add the results to the budget plan's table at PATH (src/ganforge/plan_table.json ships)")
     args = p.parse_args()
 
     data_path = prepare_data(Path(args.data))
@@ -174,6 +203,8 @@ def main() -> int:
         results.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
+    if args.write_plan_table:
+        write_plan_table(Path(args.write_plan_table), results, data, f"fid[{extractor.name}]", args, device)
     per_class = sorted(set(np.bincount(np.arange(args.n_eval) % len(data.classes)).tolist())) if data.classes else None
     print(json.dumps({"benchmark": "quality_per_time", "data": str(data_path), "data_sha256": data.sha256,
                       "count": len(data), "minutes_per_family": args.minutes, "width": args.width,

@@ -123,6 +123,7 @@ class TrainConfig:
     max_bad_steps: int = 3         # consecutive steps with NaN/inf losses before rolling back to the last checkpoint
     max_rollbacks: int = 3         # rollbacks without a good checkpoint in between before giving up
     diverge_steps: int = 1000      # steps with D accuracy at 100 % before a divergence warning
+    holdout: int = 0               # real images kept out of training to watch D overfit (ganforge.health; 0: none)
     eval_every: int = 0            # steps between evaluations into metrics.jsonl (0: none)
     eval_metric: str = "fid"       # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
     eval_n: int = 2000             # generated images per evaluation
@@ -165,6 +166,8 @@ class TrainConfig:
                      "max_rollbacks", "diverge_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        if self.holdout < 0:
+            raise ConfigError("holdout must be >= 0")
         if self.eval_every < 0 or self.eval_n < 2:
             raise ConfigError("eval_every must be >= 0 and eval_n >= 2")
         return self

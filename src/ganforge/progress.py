@@ -27,7 +27,7 @@ class Progress:
         self._last = 0.0
 
     def update(self, *, step: int, total_fraction: float | None, elapsed: float, images_per_s: float,
-               stats: dict, force: bool = False) -> None:
+               stats: dict, note: str = "", force: bool = False) -> None:
         now = time.time()
         if not force and now - self._last < self.interval:
             return
@@ -40,6 +40,8 @@ class Progress:
         parts = [f"step {step}", pct, f"{images_per_s:,.0f} img/s", f"elapsed {format_seconds(elapsed)}",
                  f"ETA {format_seconds(eta)}"]
         parts += [f"{k} {v:.3f}" for k, v in stats.items()]
+        if note:  # e.g. the run's standing health warnings: "health: collapse"
+            parts.append(note)
         line = " | ".join(parts)
         if self.tty:
             self.stream.write("\r" + line[:160].ljust(120))

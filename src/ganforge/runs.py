@@ -10,6 +10,7 @@ instead of joining names by hand::
       metrics.jsonl           one record per evaluation during training (--eval-every)
       metrics.png             those metrics over time
       evaluation.json         the latest ``ganforge evaluate`` of the run
+      health.json             the run's health checks and standing warnings (ganforge.health)
       directions.npz          editing directions (``ganforge directions``), + directions.png
       samples/latest.png      grid from fixed latents (seeds 0..n-1), and samples/step-NNNNNNN.png
       checkpoints/latest.pt   the newest checkpoint, and checkpoints/step-NNNNNNN.pt periodic ones
@@ -43,6 +44,7 @@ class RunDir:
     metrics = property(lambda self: self.root / "metrics.jsonl")
     metrics_plot = property(lambda self: self.root / "metrics.png")
     evaluation = property(lambda self: self.root / "evaluation.json")
+    health = property(lambda self: self.root / "health.json")
     directions = property(lambda self: self.root / "directions.npz")
     samples = property(lambda self: self.root / "samples")
     checkpoints = property(lambda self: self.root / "checkpoints")
@@ -109,7 +111,7 @@ class RunDir:
         """Temporary files (``ganforge.utils.atomic_path``) of the files training writes, left by a
         process killed mid-write. Only training writes in checkpoints/ and samples/; at the top level
         only its own files' are listed (``ganforge evaluate`` may be writing evaluation.json meanwhile)."""
-        own = (self.config, self.log, self.loss_plot, self.metrics, self.metrics_plot)
+        own = (self.config, self.log, self.loss_plot, self.metrics, self.metrics_plot, self.health)
         found = [p for d in (self.checkpoints, self.samples) if d.is_dir() for p in d.glob(".*.tmp")]
         found += [p for f in own for p in self.root.glob(f".{f.name}.*.tmp")]
         return sorted(p for p in found if p.is_file())

@@ -87,6 +87,8 @@ from ganforge.device import Runtime, resolve_runtime
 from ganforge.diffaugment import DiffAugment, parse_policy
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.ema import EMA, HalfLifeEMA
+from ganforge.ema import EMA
+from ganforge.health import DivergenceWatch, HealthHook
 from ganforge.losses import LOSSES
 from ganforge.metrics.training import EvalHook
 from ganforge.plots import plot_losses
@@ -237,13 +239,18 @@ class Trainer:
                                      self_supervised=models.has_self_supervised_d(self.model_cfg.family), **own)
 
         self.loader = BatchLoader(self.data, cfg.batch_size, seed=cfg.seed, device=dev, rank=rank,
-                                  world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last)
+                                  world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last,
+                                  held_back=cfg.holdout)
         self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.fixed_z = latents_for_seeds(range(cfg.n_samples), self.model_cfg.latent_dim)
         self.fixed_labels = labels_for_seeds(range(cfg.n_samples), self.model_cfg.num_classes)
         # Callables run after every step as hook(trainer) on every rank (check trainer.is_main before
         # writing files); used by periodic evaluation and anything else that watches training.
         self.hooks: list = []
+        self.last_stats: dict = {}     # the last step's statistics, for hooks (e.g. ADA's ada_rt)
+        self.log_notes: dict = {}      # what hooks add to the next log.jsonl record (e.g. {"health": ...})
+        self.health_note = ""          # standing health warnings, shown in the progress line
+        self.divergence = DivergenceWatch(cfg.diverge_steps)
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.skipped: list[str] = []   # updates of the last step that were not applied (non-finite)
@@ -599,7 +606,7 @@ class Trainer:
                   file=self.out, flush=True)
         window_start, window_images = time.time(), 0
         bad_steps = 0
-        d_wins = 0  # consecutive steps with D accuracy at 100 %
+        self.divergence.reset()  # counts consecutive steps with D accuracy at 100 %
         if self._initial_save:
             self.save()  # step 0: something to roll back to
             self._initial_save = False
@@ -609,8 +616,8 @@ class Trainer:
                 while not self._should_stop(stop):
                     t0 = time.time()
                     stats = self.train_step()
-                    values = _to_floats(stats)
-                    extra: dict = {}
+                    values = self.last_stats = _to_floats(stats)
+                    extra, self.log_notes = self.log_notes, {}
                     if self.skipped:
                         bad_steps += 1
                         extra["skipped"] = list(self.skipped)
@@ -620,16 +627,15 @@ class Trainer:
                                   f"({bad_steps} in a row)", file=self.out, flush=True)
                         if bad_steps >= self.cfg.max_bad_steps:
                             log_file = self._roll_back(log_file)
-                            bad_steps, d_wins = 0, 0
+                            bad_steps = 0
+                            self.divergence.reset()
                             window_start, window_images = time.time(), 0
                             continue
                     else:
                         bad_steps = 0
-                    d_wins = d_wins + 1 if (values.get("d_acc") or 0) >= 0.9999 else 0
-                    if d_wins == self.cfg.diverge_steps:
-                        extra["warning"] = (f"D has told every real and fake image apart for {d_wins} steps: G gets "
-                                            "little gradient (try --augment, --loss hinge or wgan-gp, a lower --lr-d, "
-                                            "or spectral norm)")
+                    warning = self.divergence.update(values, self.step + 1)
+                    if warning:
+                        extra["warning"] = warning
                         if self.is_main:
                             print(f"\nwarning: {extra['warning']}", file=self.out, flush=True)
                     self.step += 1
@@ -645,7 +651,8 @@ class Trainer:
                                                            "img_per_s": round(rate, 1), **extra}) + "\n")
                         progress.update(step=self.step, total_fraction=self.budget_fraction(), elapsed=self.elapsed,
                                         images_per_s=rate, stats={k: values[k] for k in ("d_loss", "g_loss")
-                                                                  if values.get(k) is not None})
+                                                                  if values.get(k) is not None},
+                                        note=f"health: {self.health_note}" if self.health_note else "")
                         if time.time() - window_start > 30:  # rate over a recent window
                             window_start, window_images = time.time(), 0
                     # Hooks before the checkpoint: what they record or change at this step (an evaluation,
@@ -751,6 +758,7 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out
             trainer.hooks.extend(hooks)
             if cfg.eval_every:
                 trainer.hooks.append(EvalHook(trainer, out=out))
+            trainer.hooks.append(HealthHook(trainer, out=out))  # after the evaluation, whose metric it watches
             result = trainer.fit()
         finally:
             trainer.release()  # fit() lets go when it ends; this is for when it fails

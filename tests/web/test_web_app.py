@@ -200,6 +200,9 @@ def test_training_view_json(client, runs_dir):
     assert st["step"] == 12 and len(st["log"]) == 12 and {"d_loss", "g_loss"} <= set(st["log"][0])
     assert st["running"] is True
     assert st["samples_mtime"] is not None and st["metrics"] == []
+    health = {"step": 12, "checks": {}, "warnings": ["collapse: the fixed-latent samples differ by ..."]}
+    (runs_dir / RUN / "health.json").write_text(json.dumps(health))
+    assert client.get(f"/api/runs/{RUN}/training").json["health"]["warnings"] == health["warnings"]
     assert len(client.get(f"/api/runs/{RUN}/training?points=10").json["log"]) <= 11
     assert client.get(f"/api/runs/{RUN}/training?points=abc").status_code == 400
     page = client.get(f"/runs/{RUN}/training")

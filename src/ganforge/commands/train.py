@@ -4,6 +4,9 @@ Priority of settings: flags given on this command line, then (with --resume) the
 run's saved config.json, then the --preset, then the family's ``TRAIN_DEFAULTS`` (e.g.
 FastGAN's hinge loss and DiffAugment), then the defaults in ganforge.config.
 
+With --minutes and no --model or --preset (or with --preset auto), the budget plan
+(ganforge.plan) measures candidate set-ups and its choice stands in for the preset.
+
 Under ``torchrun --nproc-per-node N -m ganforge train ...`` every process runs this
 command; ganforge.train joins them into one data-parallel job and rank 0 alone writes.
 """
@@ -90,7 +93,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="data-set file (.zip from 'ganforge data prepare')")
     p.add_argument("--out", help="run directory (required)")
     p.add_argument("--preset", help="a named set-up (model and training options; flags override it); "
-                                    "'--preset list' shows them")
+                                    "'--preset list' shows them; 'auto' (the default with --minutes and no "
+                                    "--model): the budget plan measures set-ups here and picks one for the budget")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its latest checkpoint "
                                                            "(what may change then: see the end of this help)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
@@ -192,6 +196,9 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--max-rollbacks", type=int, help=f"rollbacks before giving up (default: {d('max_rollbacks')})")
     r.add_argument("--diverge-steps", type=int,
                    help=f"steps of 100%% D accuracy before a warning (default: {d('diverge_steps')})")
+    r.add_argument("--holdout", type=int,
+                   help="real images kept out of training, to warn when D overfits (its scores on them fall "
+                        f"towards the fakes'); a few dozen suffice (default: {d('holdout')}, none)")
     e = p.add_argument_group("evaluation during training")
     e.add_argument("--eval-every", type=int,
                    help=f"steps between evaluations into RUN/metrics.jsonl (default: {d('eval_every')}, none)")
@@ -211,8 +218,9 @@ def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]
         raise ConfigError("--out is required (the run directory)")
     train_values: dict = {"out": args.out}
     model_values: dict = {}
-    if getattr(args, "preset", None):
-        preset = get_preset(args.preset)
+    plan_values = getattr(args, "plan_values", None)  # the budget plan's choice (run() sets it)
+    if plan_values or getattr(args, "preset", None) not in (None, "auto"):
+        preset = plan_values or get_preset(args.preset)
         train_values.update(preset.get("train", {}))
         model_values.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in preset.get("model", {}).items()})
     if args.resume:
@@ -255,17 +263,38 @@ def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]
     return check_names(TrainConfig.from_dict(train_values).validate()), model_cfg
 
 
+def uses_plan(args: argparse.Namespace) -> bool:
+    """--preset auto, or a --minutes budget with neither --model nor --preset (and not a resume)."""
+    if args.preset == "auto":
+        return True
+    return bool(args.minutes) and args.model is None and args.preset is None and not args.resume
+
+
 def run(args: argparse.Namespace) -> int:
+    from ganforge.health import BudgetCheck
     from ganforge.train import train
 
     if args.preset == "list":
         print(describe_presets())
         return 0
+    hooks = []
+    if uses_plan(args):
+        from ganforge.plan import make_plan
+
+        if args.resume:
+            raise ConfigError("--preset auto chooses a set-up for a new run; a resumed run keeps its own")
+        resolve_configs(args)  # the one-line errors (--out, --data, bad values) before minutes of measuring
+        plan = make_plan(args.data, args.minutes, args.device or "auto")
+        print("\n".join(plan.lines()), flush=True)
+        args.plan_values = plan.chosen.candidate.preset_values()
+    elif args.minutes and not args.resume:
+        hooks.append(BudgetCheck(f"for a set-up that fits, let the budget plan choose: ganforge train --data "
+                                 f"{args.data} --minutes {args.minutes:g} (without --model; --dry-run shows its choice)"))
     cfg, model_cfg = resolve_configs(args)
     if args.dry_run:
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
         return 0
-    return report_result(train(cfg, model_cfg, resume=args.resume), "train")
+    return report_result(train(cfg, model_cfg, resume=args.resume, hooks=hooks), "train")
 
 
 def report_result(result, command: str) -> int:

@@ -4,6 +4,11 @@ The order is a pure function of (seed, epoch), so the loader's whole state is tw
 integers: resuming at (epoch, position) gives exactly the batches an uninterrupted
 run would have seen. Under DDP every rank draws the same global batch indices and
 keeps its own slice, so N processes with batch B/N see what one process with B sees.
+
+``held_back=K`` keeps K images (evenly spaced through the data set, ``held_back_indices``) out of
+every batch, for ``ganforge.health`` to compare D's scores on images it never trained on with
+those on training images. The order is then a permutation of the other images; K = 0 is
+bit-for-bit the loader without the option.
 """
 
 from __future__ import annotations
@@ -27,11 +32,20 @@ class BatchLoader:
         world_size: int = 1,
         flip: bool = False,
         channels_last: bool = False,
+        held_back: int = 0,
     ):
         if batch_size % world_size:
             raise DataError(f"batch size {batch_size} is not divisible by the {world_size} processes")
-        if len(dataset) < batch_size:
-            raise DataError(f"the data set has {len(dataset)} images, fewer than the batch size {batch_size}")
+        if not 0 <= held_back < len(dataset):
+            raise DataError(f"cannot hold back {held_back} of the data set's {len(dataset)} images")
+        held = held_back_indices(len(dataset), held_back)
+        # positions the order draws from -> image index (None: all images, index = position)
+        self.kept = np.setdiff1d(np.arange(len(dataset)), held) if held_back else None
+        self.held_back = held
+        n = len(dataset) - held_back
+        if n < batch_size:
+            extra = f" after holding back {held_back}" if held_back else ""
+            raise DataError(f"the data set has {n} images{extra}, fewer than the batch size {batch_size}")
         self.dataset = dataset
         self.batch_size = batch_size            # global batch
         self.local_batch = batch_size // world_size
@@ -41,14 +55,15 @@ class BatchLoader:
         self.channels_last = channels_last
         self.epoch = 0
         self.position = 0                       # batches already taken in this epoch
-        self.batches_per_epoch = len(dataset) // batch_size  # last partial batch dropped
+        self.batches_per_epoch = n // batch_size  # last partial batch dropped
         self._order: torch.Tensor | None = None
         self._flips: torch.Tensor | None = None
 
     def _plan_epoch(self) -> None:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        self._order = torch.randperm(len(self.dataset), generator=g)
-        self._flips = torch.rand(len(self.dataset), generator=g) < 0.5
+        n = len(self.dataset) if self.kept is None else len(self.kept)
+        self._order = torch.randperm(n, generator=g)
+        self._flips = torch.rand(n, generator=g) < 0.5
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position}
@@ -69,14 +84,15 @@ class BatchLoader:
         if self._order is None:
             self._plan_epoch()
         start = self.position * self.batch_size + self.rank * self.local_batch
-        idx = self._order[start : start + self.local_batch]
+        pos = self._order[start : start + self.local_batch]
+        idx = pos if self.kept is None else torch.from_numpy(self.kept[pos.numpy()])
         self.position += 1
         sorted_idx, where = torch.sort(idx)  # sorted reads are faster on memory-mapped arrays
         rows = torch.from_numpy(np.ascontiguousarray(self.dataset.images[sorted_idx.numpy()]))
         batch = torch.empty_like(rows)
         batch[where] = rows  # back to the planned order: batch[i] is image idx[i]
         if self.flip:
-            f = self._flips[idx]
+            f = self._flips[pos]
             batch[f] = batch[f].flip(2)  # (B, H, W, C): axis 2 is width
         x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # NHWC storage -> NCHW view
         # uint8 -> float and the layout change in one copy straight into the requested memory
@@ -93,3 +109,11 @@ class BatchLoader:
     @property
     def epoch_progress(self) -> float:
         return self.epoch + self.position / self.batches_per_epoch
+
+
+def held_back_indices(count: int, k: int) -> np.ndarray:
+    """``k`` image indices spread evenly over ``count`` (sorted, distinct): a data set grouped by class
+    or source folder gives up a few of each group, not one group's last images."""
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.unique((np.arange(k) * count) // k + (count // (2 * k)))

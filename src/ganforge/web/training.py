@@ -2,8 +2,9 @@
 
 The page polls ``/api/runs/<name>/training`` every few seconds; the JSON holds the loss
 log thinned to at most ``points`` records (every k-th, always keeping the last), every
-metrics record, and the samples' modification time so the page reloads the grid only
-when the trainer wrote a new one. A run counts as "running" while its log changed in
+metrics record, the run's health checks (``RUN/health.json``, ganforge.health: standing
+warnings with what they measured and the remedy), and the samples' modification time so the
+page reloads the grid only when the trainer wrote a new one. A run counts as "running" while its log changed in
 the last minute.
 """
 
@@ -13,6 +14,7 @@ import time
 
 from flask import Blueprint, jsonify, render_template
 
+from ganforge.health import read_health
 from ganforge.runs import read_jsonl
 from ganforge.web.generators import run_dir
 from ganforge.web.params import int_arg
@@ -46,6 +48,7 @@ def training_state(name: str, points: int = 400) -> dict:
         "running": run.log.is_file() and now - run.log.stat().st_mtime < RUNNING_WINDOW_S,
         "log": [{k: r[k] for k in ("step", *CURVE_KEYS) if k in r} for r in thin(log, points)],
         "metrics": read_jsonl(run.metrics),
+        "health": read_health(run.root),
         "samples_mtime": samples.stat().st_mtime if samples.is_file() else None,
     }
 

@@ -40,6 +40,11 @@ async function refresh() {
     document.getElementById("no-metrics").hidden = keys.length > 0;
     drawChart(document.getElementById("metrics"),
       keys.map((k) => ({ name: k, points: st.metrics.filter((r) => k in r).map((r) => [r.step, r[k]]) })));
+    // The run's standing health warnings (RUN/health.json): what was measured and the usual remedy.
+    const warnings = (st.health && st.health.warnings) || [];
+    const list = document.getElementById("health");
+    list.replaceChildren(...warnings.map((w) => Object.assign(document.createElement("li"), { textContent: w })));
+    list.hidden = warnings.length === 0;
     if (st.samples_mtime !== samplesMtime) {
       samplesMtime = st.samples_mtime;
       if (samplesMtime !== null) document.getElementById("samples").src = root.dataset.samples + "?t=" + samplesMtime;

@@ -1,0 +1,281 @@
+"""The budget plan: which set-up to train on this data set, on this device, in ``--minutes``.
+
+``ganforge train --data DATA --minutes M`` without ``--model`` (or with ``--preset auto``):
+
+1. **Measure.** Each candidate set-up in the plan table (a family, its training recipe from
+   ganforge.presets, a width, a batch size, an augmentation policy) is built by the trainer
+   itself (``ganforge.train.Trainer`` in a temporary folder) and its ``train_step`` timed for a
+   few seconds on this device and data. Candidates whose family or recipe this ganforge lacks
+   are skipped, so a table written by a newer benchmark still works.
+2. **Estimate** the steps, and images, the budget gives each candidate.
+3. **Choose** from the quality the benchmark measured (``benchmarks/quality_per_time.py
+   --write-plan-table``): in the table's case nearest to this data set (size, resolution), each
+   candidate's score (FID: lower is better) at the number of images it would see, interpolated
+   between the benchmark's measurements in log(images). Beyond its last measurement a candidate
+   keeps that score (no assumed gain); before its first, the score is assumed to worsen as
+   1/sqrt(images) (a GAN early in training improves roughly so; a stated assumption, not a
+   measurement). Candidates the table has no score for rank last, those reaching ``MIN_STEPS``
+   steps first among them.
+
+``choose`` is a pure function of the table, the step times and the budget, so it is tested
+without timing anything; ``make_plan`` adds the measuring.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ganforge.config import ModelConfig, TrainConfig
+from ganforge.errors import ConfigError, GanforgeError
+from ganforge.health import MIN_STEPS
+from ganforge.utils import STDERR
+
+TABLE_PATH = Path(__file__).with_name("plan_table.json")
+MEASURE_SECONDS = 12.0      # all candidates' measurement together, at most (plus one warm-up step each)
+EARLY_EXPONENT = 0.5        # before a candidate's first measurement: score * (first images / images) ** this
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One set-up the plan can choose: a family trained with a preset's recipe at a width and batch size."""
+
+    name: str
+    family: str
+    preset: str | None = None  # a name in ganforge.presets: loss, critic steps, optimiser, model options
+    width: int = 32
+    batch_size: int = 64
+    augment: str = ""
+
+    def preset_values(self) -> dict:
+        """{"model": ..., "train": ...} as a preset gives them, sized to the data set by the trainer."""
+        from ganforge.presets import PRESETS
+
+        base = PRESETS.get(self.preset, {}) if self.preset else {}
+        model = {**base.get("model", {}), "family": self.family, "width": self.width, "resolution": 0,
+                 "channels": 0}
+        train = {**base.get("train", {}), "batch_size": self.batch_size, "augment": self.augment}
+        return {"model": model, "train": train}
+
+    def configs(self, data: str, out: str, device: str = "auto") -> tuple[TrainConfig, ModelConfig]:
+        values = self.preset_values()
+        model = ModelConfig.from_dict(values["model"])
+        cfg = TrainConfig.from_dict({**values["train"], "data": data, "out": out, "device": device})
+        return cfg, model
+
+    def flags(self) -> str:
+        """The train flags that give this set-up by hand."""
+        parts = [f"--model {self.family}", f"--width {self.width}", f"--batch-size {self.batch_size}"]
+        if self.preset:
+            parts.insert(0, f"--preset {self.preset}")
+        if self.augment:
+            parts.append(f"--augment {self.augment}")
+        return " ".join(parts)
+
+
+@dataclass
+class Option:
+    """A candidate under a budget: its measured step time and what the table expects of it."""
+
+    candidate: Candidate
+    step_seconds: float
+    steps: int
+    images: int
+    score: float | None  # estimated score (lower is better), None where the table has no measurement
+
+
+@dataclass
+class Plan:
+    chosen: Option
+    with_4x: Option           # what 4x the budget would choose
+    options: list[Option]     # every measured candidate, best first
+    minutes: float
+    case: dict = field(default_factory=dict)  # the table case the scores came from
+    provisional: bool = False
+
+    def lines(self) -> list[str]:
+        c, o = self.chosen.candidate, self.chosen
+        metric = self.case.get("metric", "score")
+        why = (f"the benchmark's best for about {o.images:,} images on {self.case.get('data', 'its data')} "
+               f"({self.case.get('count', '?')} images, {self.case.get('resolution', '?')} px): "
+               f"{metric} ~{o.score:.3g}" if o.score is not None else "the table has no measurement of it")
+        out = [f"plan: {c.name} ({c.flags()}) for {self.minutes:g} minutes",
+               f"  expected: about {o.steps:,} steps ({o.step_seconds:.3g} s each, measured here), "
+               f"{o.images:,} images; chosen as {why}"]
+        others = ", ".join(f"{x.candidate.name} {x.steps:,} steps" + (f" ~{x.score:.3g}" if x.score is not None else "")
+                           for x in self.options[1:])
+        if others:
+            out.append(f"  others: {others}")
+        if o.steps < MIN_STEPS:
+            out.append(f"  note: even this set-up gets fewer than {MIN_STEPS:,} steps in the budget; expect blobs, "
+                       "or give it more minutes")
+        w = self.with_4x
+        out.append(f"  with {4 * self.minutes:g} minutes: {w.candidate.name} ({w.steps:,} steps)")
+        if self.provisional:
+            out.append("  (the plan table is provisional: few measurements; see ganforge/plan_table.json)")
+        return out
+
+
+# ---- the table ---------------------------------------------------------------------------
+def load_table(path: str | Path | None = None) -> dict:
+    path = Path(path) if path else TABLE_PATH
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"cannot read the plan table {path}: {e}") from None
+    if not isinstance(table.get("candidates"), dict) or not isinstance(table.get("cases"), list):
+        raise ConfigError(f"{path} is not a plan table (it needs 'candidates' and 'cases')")
+    return table
+
+
+def candidates(table: dict, *, conditional_ok: bool = False) -> list[Candidate]:
+    """The table's candidates this ganforge can build: known family and preset, unconditional unless allowed."""
+    from ganforge import models
+    from ganforge.presets import PRESETS
+
+    found = []
+    for name, spec in table["candidates"].items():
+        family, preset = spec.get("family"), spec.get("preset")
+        if family not in models.MODELS or models.is_composite(family) or (preset and preset not in PRESETS):
+            continue  # written by a benchmark of a newer ganforge, or a family needing parts
+        if models.is_conditional(family) and not conditional_ok:
+            continue
+        found.append(Candidate(name, family, preset, int(spec.get("width", 32)), int(spec.get("batch_size", 64)),
+                               spec.get("augment", "")))
+    return found
+
+
+def nearest_case(table: dict, count: int, resolution: int) -> dict:
+    """The table case whose data set is nearest in size and resolution (both on log scales)."""
+    if not table["cases"]:
+        return {}
+
+    def distance(case: dict) -> float:
+        return (abs(math.log(max(count, 1) / max(case.get("count", 1), 1)))
+                + abs(math.log2(max(resolution, 1) / max(case.get("resolution", 1), 1))))
+
+    return min(table["cases"], key=distance)
+
+
+def estimate_score(case: dict, candidate: str, images: float) -> float | None:
+    """The candidate's score in ``case`` after ``images`` images (see the module docstring), or None."""
+    points = sorted((r["images"], r["score"]) for r in case.get("results", [])
+                    if r.get("candidate") == candidate and r.get("score") is not None and r.get("images", 0) > 0)
+    if not points:
+        return None
+    images = max(images, 1.0)
+    if images <= points[0][0]:
+        return points[0][1] * (points[0][0] / images) ** EARLY_EXPONENT
+    for (i0, s0), (i1, s1) in zip(points, points[1:]):
+        if images <= i1:
+            f = math.log(images / i0) / math.log(i1 / i0) if i1 > i0 else 1.0
+            return s0 + f * (s1 - s0)
+    return points[-1][1]
+
+
+def add_case(table: dict | None, case: dict, candidates: dict[str, dict], source: str) -> dict:
+    """``table`` with a benchmark's ``case`` (``{"data", "sha256", "count", "resolution", "metric",
+    "results": [{"candidate", "images", "score", ...}]}``) and the ``candidates`` it measured added.
+
+    Results of the same candidate at about the same number of images on the same data set are replaced
+    (a rerun), others kept (a longer budget adds a point to the curve); a provisional case (typed in
+    by hand) is dropped once the benchmark has written one."""
+    table = json.loads(json.dumps(table)) if table else {"candidates": {}, "cases": []}
+    table["candidates"].update(candidates)
+    cases = [c for c in table["cases"] if not c.get("provisional")]
+    same = next((c for c in cases if c.get("sha256") == case.get("sha256") and c.get("metric") == case.get("metric")),
+                None)
+    if same is None:
+        cases.append(case)
+    else:
+        new = {(r["candidate"], round(math.log2(max(r["images"], 1)))) for r in case["results"]}
+        same["results"] = [r for r in same["results"]
+                           if (r["candidate"], round(math.log2(max(r["images"], 1)))) not in new] + case["results"]
+    table["cases"] = cases
+    table["provisional"] = False
+    table["source"] = source
+    table["min_steps"] = MIN_STEPS
+    return table
+
+
+# ---- choosing ----------------------------------------------------------------------------
+def rank(table: dict, step_seconds: dict[str, float], cands: list[Candidate], minutes: float, count: int,
+         resolution: int) -> tuple[list[Option], dict]:
+    """Every measured candidate as an ``Option`` under the budget, best first, and the case used."""
+    case = nearest_case(table, count, resolution)
+    options = []
+    for c in cands:
+        t = step_seconds.get(c.name)
+        if t is None or not t > 0:
+            continue
+        steps = int(60 * minutes / t)
+        options.append(Option(c, t, steps, steps * c.batch_size, estimate_score(case, c.name, steps * c.batch_size)))
+    # measured quality first; a candidate the table never measured only by whether it gets enough steps
+    options.sort(key=lambda o: (o.score is None, o.score if o.score is not None else 0.0, o.steps < MIN_STEPS,
+                                o.step_seconds))
+    return options, case
+
+
+def choose(table: dict, step_seconds: dict[str, float], minutes: float, count: int, resolution: int,
+           cands: list[Candidate] | None = None) -> Plan:
+    """The plan for measured ``step_seconds`` (candidate name -> seconds per step): a pure function."""
+    cands = candidates(table) if cands is None else cands
+    options, case = rank(table, step_seconds, cands, minutes, count, resolution)
+    if not options:
+        raise ConfigError("the budget plan has no candidate it could measure on this data set; choose a --model")
+    bigger, _ = rank(table, step_seconds, cands, 4 * minutes, count, resolution)
+    return Plan(options[0], bigger[0], options, minutes, case, bool(table.get("provisional")))
+
+
+# ---- measuring ---------------------------------------------------------------------------
+def measure_step_seconds(candidate: Candidate, data: str, device: str = "auto", seconds: float = 3.0) -> float:
+    """Seconds per training step of ``candidate`` on ``data``: the trainer's own step, after one warm-up
+    step, timed for about ``seconds`` (at least one step), in a temporary run folder."""
+    from ganforge.train import Trainer
+
+    with tempfile.TemporaryDirectory(prefix="ganforge-plan-") as tmp:
+        cfg, model = candidate.configs(data, str(Path(tmp) / "run"), device)
+        trainer = Trainer(cfg, model)
+        try:
+            trainer.train_step()  # warm-up: first-call allocations, kernel choices
+            trainer.step += 1
+            n, t0 = 0, time.perf_counter()
+            while n == 0 or time.perf_counter() - t0 < seconds:
+                trainer.train_step()
+                trainer.step += 1  # phases with ``every`` (lazy regularisation) run on their own steps
+                n += 1
+            if trainer.runtime.device.type == "cuda":
+                import torch
+
+                torch.cuda.synchronize(trainer.runtime.device)
+            return (time.perf_counter() - t0) / n
+        finally:
+            trainer.release()
+
+
+def make_plan(data: str, minutes: float, device: str = "auto", *, table: dict | None = None,
+              measure: Callable[[Candidate, str, str, float], float] | None = None, out=STDERR) -> Plan:
+    """Measure the table's candidates on ``data`` and ``device`` and choose for ``minutes``."""
+    from ganforge.data.dataset import load_dataset
+
+    if not minutes or minutes <= 0:
+        raise ConfigError("the budget plan needs a time budget: add --minutes M")
+    table = load_table() if table is None else table
+    measure = measure or measure_step_seconds
+    dataset = load_dataset(data)
+    cands = candidates(table, conditional_ok=False)
+    cands = [c for c in cands if c.batch_size <= len(dataset)] or cands
+    each = MEASURE_SECONDS / max(len(cands), 1)
+    times: dict[str, float] = {}
+    print(f"ganforge: plan: measuring {len(cands)} set-ups for about {MEASURE_SECONDS:.0f} s ...", file=out, flush=True)
+    for c in cands:
+        try:
+            times[c.name] = measure(c, data, device, each)
+        except GanforgeError as e:  # a candidate that does not fit this data set (size, channels)
+            print(f"ganforge: plan: skipping {c.name}: {str(e).splitlines()[0]}", file=out, flush=True)
+    return choose(table, times, minutes, len(dataset), dataset.resolution, cands)

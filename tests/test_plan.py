@@ -1,0 +1,173 @@
+"""The budget plan (ganforge.plan): choice from a fixed table and injected step times, the CLI's
+--dry-run, and the one-time note when a chosen set-up gets too few steps."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import run_cli
+from ganforge import health, plan
+
+TABLE = {
+    "provisional": False,
+    "candidates": {
+        "fast": {"family": "dcgan", "width": 8, "batch_size": 16},
+        "slow": {"family": "resnet", "width": 8, "batch_size": 16},
+        "future": {"family": "no-such-family-yet", "width": 8, "batch_size": 16},
+    },
+    "cases": [
+        {"data": "small", "count": 1000, "resolution": 16, "metric": "fid", "results": [
+            {"candidate": "fast", "images": 16_000, "score": 80.0},
+            {"candidate": "fast", "images": 160_000, "score": 60.0},
+            {"candidate": "slow", "images": 16_000, "score": 120.0},
+            {"candidate": "slow", "images": 160_000, "score": 40.0},
+            {"candidate": "future", "images": 16_000, "score": 1.0},
+        ]},
+        {"data": "big", "count": 100_000, "resolution": 64, "metric": "fid", "results": [
+            {"candidate": "slow", "images": 16_000, "score": 10.0},
+        ]},
+    ],
+}
+
+
+def test_unknown_families_are_skipped():
+    assert [c.name for c in plan.candidates(TABLE)] == ["fast", "slow"]
+
+
+def test_estimate_interpolates_in_log_images_and_never_extrapolates_gains():
+    case = TABLE["cases"][0]
+    assert plan.estimate_score(case, "slow", 16_000) == pytest.approx(120.0)
+    assert plan.estimate_score(case, "slow", 50_596) == pytest.approx(80.0, abs=0.01)  # the geometric middle
+    assert plan.estimate_score(case, "slow", 10**7) == pytest.approx(40.0)  # beyond the last: held
+    assert plan.estimate_score(case, "slow", 4_000) == pytest.approx(240.0)  # before the first: 1/sqrt(images)
+    assert plan.estimate_score(case, "missing", 16_000) is None
+
+
+@pytest.mark.parametrize("minutes, chosen, bigger", [
+    (2.0, "fast", "slow"),   # slow: 32,000 images (~96), fast: 320,000 (60); with 4x slow sees 128,000 (~48)
+    (10.0, "slow", "slow"),  # slow gets 160,000 images: 40 beats fast's 60
+])
+def test_choice_for_step_times_and_budgets(minutes, chosen, bigger):
+    p = plan.choose(TABLE, {"fast": 0.006, "slow": 0.06}, minutes, count=1000, resolution=16)
+    assert p.chosen.candidate.name == chosen
+    assert p.with_4x.candidate.name == bigger
+    assert p.chosen.steps == int(60 * minutes / p.chosen.step_seconds)
+
+
+def test_the_nearest_case_decides():
+    p = plan.choose(TABLE, {"fast": 0.006, "slow": 0.06}, 1.0, count=90_000, resolution=64)
+    assert p.case["data"] == "big"
+    assert p.chosen.candidate.name == "slow"  # the only one measured there; fast has no score
+    assert p.options[-1].score is None
+
+
+def test_a_plan_with_nothing_measured_is_a_one_line_error():
+    from ganforge.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="no candidate"):
+        plan.choose(TABLE, {}, 1.0, count=1000, resolution=16)
+
+
+def test_plan_lines_say_choice_steps_and_the_4x_choice():
+    text = "\n".join(plan.choose(TABLE, {"fast": 0.006, "slow": 0.06}, 2.0, 1000, 16).lines())
+    assert "plan: fast" in text and "20,000 steps" in text and "with 8 minutes: slow" in text
+
+
+def test_the_shipped_table_loads_and_says_it_is_provisional():
+    table = plan.load_table()
+    assert table["provisional"] is True and "README" in table["source"]
+    assert {c.family for c in plan.candidates(table)} >= {"dcgan"}
+
+
+@pytest.mark.slow
+def test_measure_uses_the_trainer_and_leaves_nothing(tiny_dataset, tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    seconds = plan.measure_step_seconds(plan.Candidate("c", "dcgan", width=8, batch_size=16), str(tiny_dataset),
+                                        "cpu", seconds=0.05)
+    assert seconds > 0
+    assert not list(tmp_path.glob("ganforge-plan-*"))
+
+
+def fake_measure(candidate, data, device, seconds):
+    return {"dcgan-w32-b64": 0.01, "mlp-w32-b64": 0.005, "resnet-w32-b64": 1.0}[candidate.name]
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(capsys, tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(plan, "measure_step_seconds", fake_measure)
+    out = tmp_path / "run"
+    code, stdout, _ = run_cli(capsys, "train", "--data", tiny_dataset, "--out", out, "--minutes", 10, "--dry-run")
+    assert code == 0
+    lines = stdout.splitlines()
+    assert lines[0].startswith("plan: dcgan-w32-b64") and any("with 40 minutes" in x for x in lines)
+    resolved = json.loads(stdout[stdout.index("{"):])
+    assert resolved["model"]["family"] == "dcgan" and resolved["model"]["width"] == 32
+    assert not out.exists()
+
+
+def test_flags_override_the_plan(capsys, tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(plan, "measure_step_seconds", fake_measure)
+    code, stdout, _ = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--minutes", 10,
+                              "--preset", "auto", "--batch-size", 8, "--dry-run")
+    assert code == 0 and json.loads(stdout[stdout.index("{"):])["train"]["batch_size"] == 8
+
+
+def test_preset_auto_needs_minutes(capsys, tiny_dataset, tmp_path):
+    code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--preset", "auto")
+    assert code != 0 and "--minutes" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_a_short_budget_note_appears_once(capsys, tiny_dataset, tmp_path, monkeypatch):
+    monkeypatch.setattr(health, "MIN_STEPS", 10**9)  # whatever this machine's speed, the budget is short
+    code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--model", "dcgan",
+                           "--width", 8, "--batch-size", 16, "--minutes", 0.03)
+    assert code == 0
+    assert err.count("a GAN rarely learns") == 1
+    assert "ganforge train --data" in err  # the alternative
+    records = [json.loads(x) for x in (tmp_path / "r" / "log.jsonl").read_text().splitlines()]
+    assert sum("budget" in r for r in records) == 1
+
+
+class FakeTrainer:
+    def __init__(self):
+        from types import SimpleNamespace
+
+        self.cfg = SimpleNamespace(minutes=1.0)
+        self.is_main, self.step, self.elapsed, self.log_notes = True, 0, 0.0, {}
+
+
+def test_budget_check_judges_from_the_rate_after_warm_up_and_speaks_once(capsys):
+    import io
+
+    out = io.StringIO()
+    check, t = health.BudgetCheck("try the plan", out=out, after_s=1.0, min_steps=3000), FakeTrainer()
+    for _ in range(50):  # 0.1 s a step: 600 steps in a minute
+        t.step += 1
+        t.elapsed += 0.1
+        check(t)
+    assert out.getvalue().count("about 600 steps") == 1
+    fast, t = health.BudgetCheck("x", out=out, after_s=1.0, min_steps=3000), FakeTrainer()
+    for _ in range(200):  # 0.01 s a step after a slow first one (which is not the rate): 6,000 in a minute
+        t.step += 1
+        t.elapsed += 0.01 if t.step > 1 else 5.0
+        fast(t)
+    assert fast.done and "budget" not in t.log_notes
+
+
+def test_benchmark_results_replace_the_provisional_table():
+    shipped = plan.load_table()
+    case = {"data": "mine", "sha256": "abc", "count": 500, "resolution": 64, "metric": "fid[x]",
+            "results": [{"candidate": "fast", "images": 1000, "score": 90.0}]}
+    table = plan.add_case(shipped, case, {"fast": TABLE["candidates"]["fast"]}, "benchmark run")
+    assert table["provisional"] is False and table["source"] == "benchmark run"
+    assert [c["data"] for c in table["cases"]] == ["mine"]  # the typed-in case is gone
+    assert "fast" in table["candidates"] and "dcgan-w32-b64" in table["candidates"]
+    longer = {**case, "results": [{"candidate": "fast", "images": 8000, "score": 50.0}]}
+    rerun = {**case, "results": [{"candidate": "fast", "images": 1010, "score": 80.0}]}
+    table = plan.add_case(plan.add_case(table, longer, {}, "b"), rerun, {}, "c")
+    assert sorted((r["images"], r["score"]) for r in table["cases"][0]["results"]) == [(1010, 80.0), (8000, 50.0)]
+    assert shipped["provisional"] is True  # the input is not changed
