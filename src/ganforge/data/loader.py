@@ -4,6 +4,10 @@ The order is a pure function of (seed, epoch), so the loader's whole state is tw
 integers: resuming at (epoch, position) gives exactly the batches an uninterrupted
 run would have seen. Under DDP every rank draws the same global batch indices and
 keeps its own slice, so N processes with batch B/N see what one process with B sees.
+
+A two-domain data set is read by ``PairLoader``: one ``BatchLoader`` per domain over that
+domain's images, each with its own shuffling stream, so a batch pairs images that are not
+pairs (unpaired translation); its state is the two loaders' states.
 """
 
 from __future__ import annotations
@@ -27,12 +31,20 @@ class BatchLoader:
         world_size: int = 1,
         flip: bool = False,
         channels_last: bool = False,
+        indices: np.ndarray | None = None,
+        stream: int = 0,
     ):
+        """``indices``: draw from these images of the data set only (one domain); ``stream``: which
+        shuffling stream (0 is the one a plain data set has always had)."""
         if batch_size % world_size:
             raise DataError(f"batch size {batch_size} is not divisible by the {world_size} processes")
-        if len(dataset) < batch_size:
-            raise DataError(f"the data set has {len(dataset)} images, fewer than the batch size {batch_size}")
+        n = len(dataset) if indices is None else len(indices)
+        if n < batch_size:
+            what = "the data set" if indices is None else f"domain {'AB'[stream] if stream < 2 else stream}"
+            raise DataError(f"{what} has {n} images, fewer than the batch size {batch_size}")
         self.dataset = dataset
+        self.indices = None if indices is None else torch.from_numpy(np.asarray(indices, dtype=np.int64))
+        self.stream = stream
         self.batch_size = batch_size            # global batch
         self.local_batch = batch_size // world_size
         self.seed, self.rank, self.world_size = seed, rank, world_size
@@ -41,13 +53,16 @@ class BatchLoader:
         self.channels_last = channels_last
         self.epoch = 0
         self.position = 0                       # batches already taken in this epoch
-        self.batches_per_epoch = len(dataset) // batch_size  # last partial batch dropped
+        self.batches_per_epoch = n // batch_size  # last partial batch dropped
         self._order: torch.Tensor | None = None
         self._flips: torch.Tensor | None = None
 
     def _plan_epoch(self) -> None:
-        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
-        self._order = torch.randperm(len(self.dataset), generator=g)
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 7_919_000_001 * self.stream)
+        if self.indices is None:
+            self._order = torch.randperm(len(self.dataset), generator=g)
+        else:
+            self._order = self.indices[torch.randperm(len(self.indices), generator=g)]
         self._flips = torch.rand(len(self.dataset), generator=g) < 0.5
 
     def state_dict(self) -> dict:
@@ -93,3 +108,45 @@ class BatchLoader:
     @property
     def epoch_progress(self) -> float:
         return self.epoch + self.position / self.batches_per_epoch
+
+
+class PairLoader:
+    """Unpaired batches of a two-domain data set: ``next()`` gives (images (B_local, 2, C, H, W), labels).
+
+    ``images[:, 0]`` are domain A's, ``images[:, 1]`` domain B's, drawn by two ``BatchLoader``s with
+    their own shuffling (streams 0 and 1), so the i-th A and B images are unrelated. Stacking on
+    dimension 1 keeps the batch dimension first: the trainer's micro-batches and DDP slices cut both
+    domains alike. ``labels``: (B_local, 2) class ids when the set has classes, else None.
+    """
+
+    def __init__(self, dataset: Dataset, batch_size: int, **kwargs):
+        kwargs.pop("channels_last", None)  # a 5-d batch has no channels-last layout; the models get 4-d slices
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.domains = [BatchLoader(dataset, batch_size, indices=dataset.domain_indices(d), stream=d, **kwargs)
+                        for d in range(2)]
+
+    def state_dict(self) -> dict:
+        return {"A": self.domains[0].state_dict(), "B": self.domains[1].state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.domains[0].load_state_dict(state["A"])
+        self.domains[1].load_state_dict(state["B"])
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        (a, la), (b, lb) = next(self.domains[0]), next(self.domains[1])
+        labels = None if la is None else torch.stack([la, lb], 1)
+        return torch.stack([a, b], 1), labels
+
+    @property
+    def epoch_progress(self) -> float:
+        """Passes over the larger domain (the smaller one is seen more often), as CycleGAN counts epochs."""
+        return min(d.epoch_progress for d in self.domains)
+
+
+def make_loader(dataset: Dataset, batch_size: int, **kwargs) -> BatchLoader | PairLoader:
+    """The loader a data set needs: ``PairLoader`` for a two-domain set, else ``BatchLoader``."""
+    return PairLoader(dataset, batch_size, **kwargs) if dataset.domains else BatchLoader(dataset, batch_size, **kwargs)
