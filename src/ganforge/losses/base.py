@@ -37,6 +37,8 @@ class GANLoss:
     - ``n_critic``: D steps per G step (None: the loss's own default, 5 for wgan-gp, else 1);
     - ``gp_weight``: weight of the WGAN-GP gradient penalty (used by losses with ``gradient_penalty``);
     - ``r1_gamma``: R1 penalty gamma/2 * E|grad_x D(x)|^2 on real images (0: off; Mescheder et al. 2018);
+    - ``model_cfg``: the run's ``ModelConfig`` (a two-domain family's loss reads its weights, e.g.
+      CycleGAN's cycle lambda, from the family's options);
     - ``auxiliary_weight``: > 0 for families whose D also classifies (ACGAN): D is called with
       ``with_classes=True`` and returns (logits (N,), class logits (N, K)); the cross-entropy of
       real and fake images' classes is added to D's loss, the fake images' to G's.
@@ -49,8 +51,9 @@ class GANLoss:
 
     def __init__(self, augment: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
                  n_critic: int | None = None, gp_weight: float = 10.0, r1_gamma: float = 0.0,
-                 auxiliary_weight: float = 0.0):
+                 auxiliary_weight: float = 0.0, model_cfg=None):
         self.augment = augment
+        self.model_cfg = model_cfg  # the run's ModelConfig: a family's own loss reads its weights from its options
         if n_critic is not None:
             self.n_critic = n_critic
         self.gp_weight = gp_weight
