@@ -61,3 +61,15 @@ def test_generate_on_a_cogan_run_writes_pairs_side_by_side(runs, tmp_path, capsy
     code, _, err = run_cli(capsys, "generate", out["cogan"], "--n", "2", "--separate", "--out", tmp_path / "g")
     assert code == 0, err
     assert Image.open(tmp_path / "g" / "seed000000.png").size == (64, 32)
+
+
+def test_export_safetensors_of_each_family_and_translate_from_it(runs, tmp_path, capsys):
+    root, out = runs
+    for family in ("cyclegan", "dtn", "cogan"):
+        code, _, err = run_cli(capsys, "export", out[family], "--format", "safetensors", "--out", tmp_path / family)
+        assert code == 0, err
+    code, _, err = run_cli(capsys, "translate", tmp_path / "cyclegan", root / "a", "--out", tmp_path / "t")
+    assert code == 0, err
+    assert len(list((tmp_path / "t").iterdir())) == 8
+    code, _, err = run_cli(capsys, "export", out["cyclegan"], "--format", "onnx", "--out", tmp_path / "o")
+    assert code == 1 and "safetensors only" in err
