@@ -73,3 +73,24 @@ def test_export_safetensors_of_each_family_and_translate_from_it(runs, tmp_path,
     assert len(list((tmp_path / "t").iterdir())) == 8
     code, _, err = run_cli(capsys, "export", out["cyclegan"], "--format", "onnx", "--out", tmp_path / "o")
     assert code == 1 and "safetensors only" in err
+
+
+def test_evaluate_a_translation_run_per_direction_with_a_fitted_domain_extractor(runs, tmp_path, capsys):
+    root, out = runs
+    ext = tmp_path / "ab-cnn.pt"
+    code, _, err = run_cli(capsys, "features", "fit", "--data", root / "ab.zip", "--out", ext, "--epochs", "1",
+                           "--device", "cpu")
+    assert code == 0, err
+    import json
+
+    for family, keys in (("cyclegan", ["fid[ab-cnn]/a2b", "fid[ab-cnn]/b2a", "fid[ab-cnn]/a_vs_b", "cycle_l1/a2b",
+                                       "cycle_l1/b2a", "target_rate/a2b", "kid[ab-cnn]/b2a"]),
+                         ("dtn", ["fid[ab-cnn]/a2b", "f_const/a2b", "target_rate/a_vs_b"]),
+                         ("cogan", ["fid[ab-cnn]/a", "fid[ab-cnn]/b"])):
+        code, _, err = run_cli(capsys, "evaluate", out[family], "--metrics", "fid,kid", "--features", ext, "--n", "8",
+                               "--device", "cpu")
+        assert code == 0, err
+        metrics = json.loads((out[family] / "evaluation.json").read_text())["metrics"]
+        assert set(keys) <= set(metrics), (family, sorted(metrics))
+        if family == "dtn":
+            assert not any(k.endswith("/b2a") for k in metrics)

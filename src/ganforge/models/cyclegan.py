@@ -38,6 +38,7 @@ POOL_SIZE = Option("pool_size", 50, "cyclegan: generated images kept in the hist
 OPTIONS = (BLOCKS, CYCLE_WEIGHT, IDENTITY_WEIGHT, POOL_SIZE)
 TWO_DOMAIN = True
 TRANSLATOR = True
+DIRECTIONS = ("a2b", "b2a")
 LOSS = "cyclegan"
 LR_DECAY_FROM = 0.5  # constant learning rate for the first half of the budget, then linearly to zero
 
@@ -127,6 +128,12 @@ class Discriminator(nn.Module):
 def translate(G: Generator, x: torch.Tensor, direction: str) -> torch.Tensor:
     """Images of one domain (N, C, H, W) in [-1, 1] -> the other's."""
     return (G.a2b if direction == "a2b" else G.b2a)(x)
+
+
+def cycle(G: Generator, x: torch.Tensor, direction: str) -> torch.Tensor:
+    """x translated and back: b2a(a2b(x)) for "a2b", a2b(b2a(x)) for "b2a"."""
+    there = translate(G, x, direction)
+    return translate(G, there, "b2a" if direction == "a2b" else "a2b")
 
 
 def preview(G: Generator, z: torch.Tensor, real: torch.Tensor) -> list[torch.Tensor]:

@@ -43,6 +43,7 @@ TV_WEIGHT = Option("tv_weight", 0.05, "dtn: gamma, weight of the total variation
 OPTIONS = (ENCODER_STEPS, CONST_WEIGHT, TID_WEIGHT, TV_WEIGHT)
 TWO_DOMAIN = True
 TRANSLATOR = True
+DIRECTIONS = ("a2b",)
 LOSS = "dtn"
 DDP_UNUSED_PARAMETERS = True  # the frozen f gets no gradient after its fitting
 
@@ -126,6 +127,13 @@ def translate(G: Generator, x: torch.Tensor, direction: str) -> torch.Tensor:
     if direction != "a2b":
         raise ConfigError("a DTN translates one way only, from its source domain A to its target B (--direction a2b)")
     return G.g(G.f(x))
+
+
+def f_constancy(G: Generator, x: torch.Tensor, translated: torch.Tensor) -> torch.Tensor:
+    """How far f moves under G on sources x: mean ||f(G(x)) - f(x)||^2 / mean ||f(x)||^2 (0: f is constant)."""
+    with torch.no_grad():
+        fx, fgx = G.frozen_f(x), G.frozen_f(translated)
+    return (fgx - fx).square().sum(1).mean() / fx.square().sum(1).mean().clamp_min(1e-12)
 
 
 def preview(G: Generator, z: torch.Tensor, real: torch.Tensor) -> list[torch.Tensor]:
