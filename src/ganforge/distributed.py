@@ -178,10 +178,11 @@ def convert_sync_batchnorm(module: nn.Module, device: torch.device) -> nn.Module
     return module
 
 
-def wrap_ddp(module: nn.Module, device: torch.device) -> nn.Module:
-    """DistributedDataParallel on this rank's device; parameters are broadcast from rank 0 here."""
+def wrap_ddp(module: nn.Module, device: torch.device, find_unused_parameters: bool = False) -> nn.Module:
+    """DistributedDataParallel on this rank's device; parameters are broadcast from rank 0 here.
+    ``find_unused_parameters``: some updates leave parameters without gradients (a frozen part)."""
     ids = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=ids)
+    return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused_parameters)
 
 
 def unwrap(module: nn.Module) -> nn.Module:

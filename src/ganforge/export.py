@@ -30,7 +30,7 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from ganforge import __version__
+from ganforge import __version__, models
 from ganforge.config import ModelConfig
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import build_generator, is_style_based
@@ -99,6 +99,11 @@ def _reference(G: nn.Module, cfg: ModelConfig, inputs: tuple[torch.Tensor, ...])
 
 
 def _describe(cfg: ModelConfig) -> dict:
+    r = cfg.resolution
+    if models.is_translator(cfg.family):  # images of one domain -> the other's, through the family's translate()
+        image = {"shape": ["batch", cfg.channels, r, r], "dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
+        return {"inputs": [{"name": "images", **image}], "output": {"name": "images", **image},
+                "use": "ganforge translate EXPORT IMAGES --direction a2b|b2a (safetensors: the family's Generator)"}
     inputs = [{"name": "z", "shape": ["batch", cfg.latent_dim], "dtype": "float32",
                "distribution": "standard normal; seed s: torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))"}]
     if cfg.num_classes > 0:
@@ -106,8 +111,9 @@ def _describe(cfg: ModelConfig) -> dict:
     if is_style_based(cfg.family):
         inputs.append({"name": "psi", "shape": [1], "dtype": "float32", "range": [0.0, 2.0],
                        "meaning": "truncation toward the mean w (1: none); safetensors: G(z, psi=...)"})
-    output = {"name": "images", "shape": ["batch", cfg.channels, cfg.resolution, cfg.resolution],
-              "dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
+    width = 2 * r if models.is_two_domain(cfg.family) else r  # a CoGAN's pair: domain A left, B right
+    output = {"name": "images", "shape": ["batch", cfg.channels, r, width],
+              "dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW" + (", A | B side by side" if width > r else "")}
     return {"inputs": inputs, "output": output}
 
 
@@ -122,6 +128,9 @@ def write_export(G: nn.Module, cfg: ModelConfig, info: dict, fmt: str, out: str 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder for the export")
+    if fmt != "safetensors" and models.is_translator(cfg.family):
+        raise GanforgeError(f"a {cfg.family} translator exports as --format safetensors only (ONNX and TorchScript "
+                            "take latents; a translator takes images)")
     path = out / FILES[fmt]
     error = None
     if fmt == "safetensors":

@@ -26,7 +26,9 @@ def plot_losses(records: list[dict], out: str | Path, title: str = "") -> None:
     steps = np.array([r["step"] for r in records])
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
     window = max(1, len(records) // 100)
-    for key, color in (("d_loss", "tab:blue"), ("g_loss", "tab:orange")):
+    # f_loss: a DTN's encoder fitting; cycle: CycleGAN's cycle-consistency term
+    for key, color in (("d_loss", "tab:blue"), ("g_loss", "tab:orange"), ("f_loss", "tab:purple"),
+                       ("cycle", "tab:brown")):
         vals = np.array([r.get(key, np.nan) for r in records], dtype=float)
         if len(vals) and np.isfinite(vals).any():
             ax1.plot(steps, vals, color=color, alpha=0.2, linewidth=0.6)
@@ -34,7 +36,8 @@ def plot_losses(records: list[dict], out: str | Path, title: str = "") -> None:
                      smooth(vals, window), color=color, label=key)
     ax1.set_xlabel("step")
     ax1.set_ylabel("loss")
-    ax1.legend()
+    if ax1.get_legend_handles_labels()[0]:
+        ax1.legend()
     ax1.set_title(title or "losses")
     low = -0.02
     # ADA (--augment ada): its probability p and its overfitting statistic r_t = E[sign(D(real))]
@@ -49,7 +52,8 @@ def plot_losses(records: list[dict], out: str | Path, title: str = "") -> None:
     ax2.set_xlabel("step")
     ax2.set_ylim(max(low, -1.02), 1.02)
     ax2.set_title("discriminator (training diagnostic)")
-    ax2.legend()
+    if ax2.get_legend_handles_labels()[0]:
+        ax2.legend()
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=90)

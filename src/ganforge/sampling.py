@@ -109,6 +109,12 @@ def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = 
     return np.concatenate(out)
 
 
+def domain_examples(dataset, n: int) -> torch.Tensor:
+    """The first ``n`` images of each domain of a two-domain data set: (n, 2, C, H, W) in [-1, 1]."""
+    pairs = [torch.from_numpy(np.array(dataset.images[dataset.domain_indices(d)[:n]])) for d in range(2)]
+    return torch.stack(pairs, 1).permute(0, 1, 4, 2, 3).float().div(127.5).sub(1)
+
+
 def image_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pad_value: int = 0) -> Image.Image:
     """uint8 (N, H, W, C) -> one PIL image, rows of ``ncols`` (default: a near-square grid)."""
     n, h, w, c = images.shape

@@ -82,7 +82,7 @@ from ganforge.ada import AdaptiveAugment
 from ganforge.checkpoint import load_checkpoint, loading, require_keys, save_checkpoint
 from ganforge.config import ModelConfig, TrainConfig, resume_conflicts
 from ganforge.data.dataset import Dataset, load_dataset
-from ganforge.data.loader import BatchLoader
+from ganforge.data.loader import make_loader
 from ganforge.device import Runtime, resolve_runtime
 from ganforge.diffaugment import DiffAugment, parse_policy
 from ganforge.errors import ConfigError, GanforgeError
@@ -149,6 +149,10 @@ def model_config_for_data(model: ModelConfig, data: Dataset) -> ModelConfig:
     if model.channels and model.channels != data.channels:
         raise ConfigError(f"the data set has {data.channels} channel(s) but the model was set to {model.channels}")
     model.resolution, model.channels = data.resolution, data.channels
+    if models.is_two_domain(model.family) != bool(data.domains):
+        raise ConfigError(f"{model.family} trains on two domains: prepare a data set with --domains A=SRC,B=SRC (or "
+                          "--labels subfolders --as-domains)" if not data.domains else
+                          f"{data.path.name} holds two domains; train a two-domain model on it (cyclegan, cogan, dtn)")
     if models.is_conditional(model.family):
         if not data.classes:
             raise ConfigError(f"{model.family} is a conditional model but {data.path.name} has no classes; prepare "
@@ -178,6 +182,16 @@ def build_augment(cfg: TrainConfig, generator: torch.Generator) -> DiffAugment |
     return DiffAugment(cfg.augment, cfg.augment_strength, generator) if cfg.augment else None
 
 
+def check_loss_fits(family: str, loss: str) -> None:
+    """A family that names its own loss (the two-domain ones) trains with it only, and no other family uses it."""
+    own = models.required_loss(family)
+    owners = [name for name in models.MODELS if models.required_loss(name) == loss]
+    if own and loss != own:
+        raise ConfigError(f"{family} trains with its own loss: --loss {own} (or leave --loss out)")
+    if not own and owners:
+        raise ConfigError(f"--loss {loss} is the loss of {', '.join(owners)}; {family} cannot train with it")
+
+
 def default_initialise(G: torch.nn.Module, D: torch.nn.Module) -> None:
     """Fresh weights: each network as its family initialises it."""
     models.init_weights(G)
@@ -203,6 +217,7 @@ class Trainer:
                               "(it loads the parts' weights and unfreezes them on schedule)")
         self.data = load_dataset(cfg.data)
         self.model_cfg = model_config_for_data(model_cfg, self.data)
+        check_loss_fits(self.model_cfg.family, cfg.loss)
         self.runtime: Runtime = resolve_runtime(cfg.device, cfg.precision, cfg.channels_last,
                                                 convolutional=models.is_convolutional(model_cfg.family),
                                                 fused_adam=cfg.fused_adam)
@@ -236,9 +251,12 @@ class Trainer:
         own = {name: getattr(cfg, name) for name in getattr(LOSSES[cfg.loss], "train_options", ())}  # e.g. pl_weight
         self.loss = LOSSES[cfg.loss](augment, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
                                      r1_gamma=cfg.r1_gamma, r2_gamma=cfg.r2_gamma, auxiliary_weight=aux,
-                                     self_supervised=models.has_self_supervised_d(self.model_cfg.family), **own)
+                                     self_supervised=models.has_self_supervised_d(self.model_cfg.family),
+                                     model_cfg=self.model_cfg, **own)
+        # two-domain families: both learning rates fall linearly to 0 after this fraction of the budget
+        self.lr_decay_from = getattr(models.family(self.model_cfg.family), "LR_DECAY_FROM", None)
 
-        self.loader = BatchLoader(self.data, cfg.batch_size, seed=cfg.seed, device=dev, rank=rank,
+        self.loader = make_loader(self.data, cfg.batch_size, seed=cfg.seed, device=dev, rank=rank,
                                   world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last,
                                   held_back=cfg.holdout)
         self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
@@ -277,8 +295,9 @@ class Trainer:
         # The modules whose updates DDP synchronises (the plain ones in a single process).
         self.G_train, self.D_train = self.G, self.D
         if distributed.is_on():
-            self.G_train = distributed.wrap_ddp(self.G, dev)
-            self.D_train = distributed.wrap_ddp(self.D, dev)
+            unused = bool(getattr(models.family(self.model_cfg.family), "DDP_UNUSED_PARAMETERS", False))
+            self.G_train = distributed.wrap_ddp(self.G, dev, find_unused_parameters=unused)
+            self.D_train = distributed.wrap_ddp(self.D, dev, find_unused_parameters=unused)
 
     def release(self) -> None:
         """Let go of the run directory's lock (fit() does when it ends; the kernel does if the process dies)."""
@@ -364,7 +383,8 @@ class Trainer:
         return {"path": str(self.data.path), "sha256": self.data.sha256, "count": len(self.data),
                 "resolution": self.data.resolution, "channels": self.data.channels, "classes": self.data.classes,
                 "source": self.data.info.get("source"),
-                "params": self.data.info.get("params")}  # how it was cropped/resized: photos are prepared alike
+                "params": self.data.info.get("params"),  # how it was cropped/resized: photos are prepared alike
+                "domains": self.data.domains}
 
     def local_rng_state(self) -> dict:
         """This process's own random streams: torch's global generator (dropout, the penalties'
@@ -543,6 +563,8 @@ class Trainer:
         sides = self._sides()
         real = labels = None
         self.real_batches = 0  # drawn this iteration, for the images/s figure
+        if self.lr_decay_from is not None:
+            self._decay_learning_rates()
         for phase in self.loss.phases():
             if self.step % phase.every:
                 continue
@@ -565,12 +587,37 @@ class Trainer:
             self.ada.update(stats)
         return stats
 
+    def _decay_learning_rates(self) -> None:
+        """Linear decay to zero over the budget after ``lr_decay_from`` of it (CycleGAN's schedule).
+        A function of the budget used, so a resumed run (budget in steps or epochs) continues it exactly."""
+        start = self.lr_decay_from
+        scale = min(1.0, max(0.0, (1 - self.budget_fraction()) / (1 - start)))
+        for opt, lr in ((self.opt_G, self.cfg.lr_g), (self.opt_D, self.cfg.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+
     # ---- outputs -----------------------------------------------------------------------
+    def sample_grid(self):
+        """The sample grid: images of the fixed latents, or a two-domain family's preview rows
+        (``preview(G, z, real)`` on the first images of each domain: e.g. input, output, reconstruction)."""
+        G = self.ema.model if self.ema else self.G
+        if not models.is_two_domain(self.model_cfg.family):
+            return image_grid(generate(G, self.fixed_z, self.fixed_labels))
+        from ganforge.sampling import domain_examples, to_uint8
+
+        n = min(self.cfg.n_samples, 8, *(d["count"] for d in self.data.domains))
+        real = domain_examples(self.data, n).to(self.runtime.device)
+        was_training = G.training
+        G.eval()
+        with torch.no_grad():
+            rows = models.family(self.model_cfg.family).preview(G, self.fixed_z[:n].to(self.runtime.device), real)
+        G.train(was_training)
+        return image_grid(to_uint8(torch.cat(rows)), ncols=n)
+
     def write_samples(self) -> None:
         if not self.is_main:
             return
-        images = generate(self.ema.model if self.ema else self.G, self.fixed_z, self.fixed_labels)
-        grid = image_grid(images)
+        grid = self.sample_grid()
         for path in (self.run.latest_samples, self.run.samples_at(self.step)):
             with self._writing(path), atomic_path(path) as tmp:
                 grid.save(tmp, format="PNG")

@@ -3,7 +3,7 @@ import torch
 
 from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
-from ganforge.models import MODELS, build_discriminator, build_generator, is_conditional, validate
+from ganforge.models import MODELS, build_discriminator, build_generator, is_conditional, is_two_domain, validate
 
 
 @pytest.mark.parametrize("family", sorted(MODELS))
@@ -14,6 +14,8 @@ def test_shapes(family, resolution, channels):
         pytest.skip("mlp is limited to 128 px")
     if family == "mitlgan":
         pytest.skip("composed of pretrained parts: tests/test_mitlgan.py")
+    if is_two_domain(family):
+        pytest.skip("two-domain networks: tests/models/test_two_domain.py")
     conditional = is_conditional(family)
     cfg = ModelConfig(family=family, resolution=resolution, channels=channels, latent_dim=16, width=8,
                       num_classes=3 if conditional else 0)

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ganforge.commands import HelpFormatter
+from ganforge.errors import DataError
 
 SRC_HELP = ("SRC is a folder (searched recursively), a zip or tar archive, a text file of image URLs (one per line), "
             "or a named source: fashion-mnist[:train|test|all], digits, emoji[:faces,people,animals][:noskin], "
@@ -24,7 +25,7 @@ def register(sub) -> None:
                     "resize, clean, augment, and list every skipped file with its reason in OUT's .report.json.\n\n"
                     + SRC_HELP,
     )
-    p.add_argument("src", metavar="SRC", help="folder, archive, URL list, or named source")
+    p.add_argument("src", metavar="SRC", nargs="?", help="folder, archive, URL list, or named source (not with --domains)")
     p.add_argument("--out", required=True, help="data-set file to write, e.g. data/faces-64.zip")
     _add_image_options(p)
     p.add_argument("--crop", choices=("center", "none", "face", "alpha"), default="center",
@@ -34,6 +35,11 @@ def register(sub) -> None:
     p.add_argument("--face-margin", type=float, default=0.4, help="face crop: fraction of the face's side added on every side")
     p.add_argument("--faces", choices=("largest", "all"), default="largest", help="face crop: the largest face, or every face")
     p.add_argument("--labels", choices=("subfolders",), default=None, help="subfolders: first folder level names the class")
+    p.add_argument("--domains", metavar="A=SRC,B=SRC", default=None,
+                   help="a two-domain set (CycleGAN, CoGAN, DTN): each domain's SRC prepared with the same options, "
+                        "e.g. photos=faces/,emoji=emoji:faces (the first is A)")
+    p.add_argument("--as-domains", action="store_true",
+                   help="with --labels subfolders: SRC has exactly two subfolders, each becomes a domain (A first by name)")
     p.add_argument("--blur", type=float, default=0.0, help="Gaussian blur radius in output pixels")
     p.add_argument("--dedup", choices=("none", "exact", "near"), default="exact",
                    help="remove exact duplicates (content hash), or also near duplicates (perceptual hash)")
@@ -128,7 +134,25 @@ def run_prepare(args: argparse.Namespace) -> int:
                           min_size=args.min_size, workers=args.workers, limit=args.limit, face_margin=args.face_margin,
                           faces=args.faces, blur=args.blur, dedup=args.dedup, near_threshold=args.near_threshold,
                           augment=args.augment, augment_ops=args.augment_ops, source_options=source_options)
+    if args.domains or args.as_domains:
+        return _prepare_domains(args, opts)
+    if not args.src:
+        raise DataError("give SRC (a folder, archive, URL list or named source), or --domains A=SRC,B=SRC")
     _print_report(prepare(args.src, args.out, opts), args.out)
+    return 0
+
+
+def _prepare_domains(args: argparse.Namespace, opts) -> int:
+    from ganforge.data.domains import parse_domains, prepare_domains, prepare_subfolder_domains
+
+    if args.domains and (args.src or args.as_domains):
+        raise DataError("--domains names both sources itself: give no SRC and no --as-domains")
+    if args.as_domains and (not args.src or args.labels != "subfolders"):
+        raise DataError("--as-domains needs SRC and --labels subfolders (SRC's two subfolders become the domains)")
+    report = (prepare_domains(parse_domains(args.domains), args.out, opts) if args.domains
+              else prepare_subfolder_domains(args.src, args.out, opts))
+    _print_report(report, args.out)
+    print("domains: " + ", ".join(f"{key} ({d['name']}) {d['count']}" for key, d in report["per_domain"].items()))
     return 0
 
 

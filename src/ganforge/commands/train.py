@@ -256,6 +256,9 @@ def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]
     if not train_values.get("data"):
         raise ConfigError("--data is required (a data set made by 'ganforge data prepare')")
     model_cfg = ModelConfig.from_dict(model_values)
+    own_loss = models.required_loss(model_cfg.family) if model_cfg.family in models.MODELS else None
+    if own_loss and getattr(args, "loss", None) is None:  # a two-domain family's loss goes with it
+        train_values["loss"] = own_loss
     if models.is_composite(model_cfg.family) and getattr(args, "command", "train") == "train":
         raise ConfigError(f"{args.out} is a composed {model_cfg.family} run; continue it with "
                           f"'ganforge compose --out {args.out} --resume'")

@@ -7,6 +7,9 @@ Layout inside the zip::
                              "source": "...", "params": {...}, "items": [{"file": ..., "source": ..., "label": ...}]}
     images/000000.png ...   square, resolution × resolution, L, RGB or RGBA (foreground sets)
 
+A two-domain set (``ganforge.data.domains``) adds ``"domains": [...]`` and a ``"domain"`` index per
+item, and is version 2 (older ganforge refuses it); a one-domain set is still written as version 1.
+
 Reading decodes all PNGs once into a uint8 array (N, H, W, C) and caches it as a
 ``.npy`` keyed by the file's SHA-256, memory-mapped afterwards: training then only
 indexes an array, which is far faster than any model step.
@@ -31,7 +34,9 @@ from ganforge.paths import cache_dir
 from ganforge.utils import atomic_path, sha256_file
 
 FORMAT = "ganforge-dataset"
-VERSION = 1
+VERSION = 2          # the newest version this ganforge reads
+ONE_DOMAIN_VERSION = 1
+DOMAINS_VERSION = 2  # a two-domain set (its items carry "domain")
 
 
 class DatasetWriter:
@@ -50,7 +55,7 @@ class DatasetWriter:
         self._grey: list[str] = []  # with channels=None: the images added as L PNGs
         self.meta = {
             "format": FORMAT,
-            "version": VERSION,
+            "version": ONE_DOMAIN_VERSION,
             "resolution": resolution,
             "channels": channels,
             "count": 0,
@@ -144,6 +149,15 @@ class Dataset:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @property
+    def domains(self) -> list[dict] | None:
+        """A two-domain set's domains (A then B: key, name, count, source, ...), else None."""
+        return self.info.get("domains")
+
+    def domain_indices(self, d: int) -> np.ndarray:
+        """Indices (int64, ascending) of domain ``d``'s images (0 is A, 1 is B)."""
+        return np.array([i for i, r in enumerate(self.info["items"]) if r.get("domain") == d], dtype=np.int64)
 
 
 def read_info(path: str | Path) -> dict:

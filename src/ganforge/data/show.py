@@ -38,6 +38,8 @@ def summarize(info: dict) -> dict:
         "licences": dict(licences.most_common()) or None,
         "from": dict(providers.most_common(10)) or None,
         "with_author": sum(1 for r in items if r.get("author")),
+        "domains": [{k: d[k] for k in ("key", "name", "count", "source", "used", "skipped")}
+                    for d in info["domains"]] if info.get("domains") else None,
     }
 
 
@@ -57,12 +59,20 @@ def show_dataset(path: str | Path, out: str | Path | None = None, n: int = 64, s
     from ganforge.sampling import image_grid
 
     ds = load_dataset(path)
-    n = min(n, len(ds))
-    pick = np.sort(np.random.default_rng(seed).choice(len(ds), size=n, replace=False))
+    rng = np.random.default_rng(seed)
+    if ds.domains:  # the first half of the sheet's rows domain A, the second half B
+        pools = [ds.domain_indices(d) for d in range(2)]
+        per = min(max(n // 2, 1), *(len(p) for p in pools))
+        ncols = max(int(np.ceil(np.sqrt(2 * per))), 1)
+        per = per // ncols * ncols or per  # whole rows per domain, so B starts on a fresh row
+        pick = np.concatenate([np.sort(rng.choice(p, size=per, replace=False)) for p in pools])
+    else:
+        pick = np.sort(rng.choice(len(ds), size=min(n, len(ds)), replace=False))
+        ncols = None
     images = np.asarray(ds.images[pick])
     if images.shape[-1] == 4:
         images = checkerboard_composite(images)
-    sheet = image_grid(images, padding=2, pad_value=255)
+    sheet = image_grid(images, padding=2, pad_value=255, ncols=ncols)
     if ds.resolution < 64:  # small images are hard to see; enlarge without smoothing
         factor = 64 // ds.resolution
         sheet = sheet.resize((sheet.width * factor, sheet.height * factor), resample=0)
@@ -77,6 +87,11 @@ def show_dataset(path: str | Path, out: str | Path | None = None, n: int = 64, s
 
 def format_summary(path: str | Path, s: dict) -> str:
     lines = [f"{path}: {s['count']} images, {s['resolution']}x{s['resolution']}, {s['channels']} channel(s), source {s['source']}"]
+    for d in s.get("domains") or ():
+        lines.append(f"domain {d['key']} ({d['name']}): {d['count']} images from {d['source']}"
+                     + (f", {d['skipped']} skipped when prepared" if d["skipped"] else ""))
+    if s.get("domains"):
+        lines.append("contact sheet: domain A in the top half, domain B in the bottom half")
     if s["classes"]:
         lines.append(f"classes ({len(s['classes'])}): " + ", ".join(f"{k} {v}" for k, v in s["classes"].items()))
     if s["augmented_variants"]:

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 from ganforge.losses.base import GANLoss, Phase, d_accuracy, gradient_penalty, r1_penalty
 from ganforge.losses.bce import NonSaturatingLoss
+from ganforge.losses.cogan import CoupledLoss
+from ganforge.losses.cyclegan import CycleGANLoss
+from ganforge.losses.dtn import DTNLoss
 from ganforge.losses.hinge import HingeLoss
 from ganforge.losses.lsgan import LeastSquaresLoss
 from ganforge.losses.stylegan2 import StyleGAN2Loss
@@ -30,6 +33,9 @@ LOSSES: dict[str, type[GANLoss]] = {
     "lsgan": LeastSquaresLoss,
     "stylegan2": StyleGAN2Loss,  # non-saturating + lazy R1 and path length (style-based families)
     "rpgan": RelativisticPairingLoss,
+    "cyclegan": CycleGANLoss,  # the two-domain families' own losses (each family names its LOSS)
+    "cogan": CoupledLoss,
+    "dtn": DTNLoss,
 }
 
 __all__ = ["LOSSES", "GANLoss", "Phase", "d_accuracy", "gradient_penalty", "r1_penalty"]

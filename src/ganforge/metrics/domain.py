@@ -23,6 +23,7 @@ import math
 import pickle
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -168,6 +169,15 @@ def predict(net: nn.Module, images: np.ndarray, *, batch_size: int = 256, device
     return torch.cat(feats).numpy(), torch.cat(logits).numpy()
 
 
+def domains_as_classes(data):
+    """A two-domain data set whose labels are its domains (A = 0, B = 1, named as the domains): an extractor
+    fitted on it tells the domains apart, and its class probabilities say which domain an image looks like."""
+    labels = np.full(len(data), -1, dtype=np.int64)
+    for d in range(2):
+        labels[data.domain_indices(d)] = d
+    return replace(data, labels=labels, info={**data.info, "classes": [d["name"] for d in data.domains]})
+
+
 def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name: str | None = None,
                   epochs: float = 3, width: int = 32, feature_dim: int = 128, batch_size: int = 128,
                   max_images: int | None = None, seed: int = 0, device: str = "auto", log=STDERR) -> Path:
@@ -177,6 +187,8 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     in the file and printed, so a user sees whether the features mean anything.
     """
     data = load_dataset(data_path)
+    if data.labels is None and data.domains:  # a two-domain set without classes: its domains are the classes
+        data = domains_as_classes(data)
     if data.labels is None or not data.classes or len(data.classes) < 2:
         raise DataError(f"{data_path} has no class labels; prepare it with labels (e.g. --labels subfolders, "
                         "or the built-in fashion-mnist) to fit a feature extractor")

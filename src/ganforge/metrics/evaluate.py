@@ -16,7 +16,7 @@ import torch
 
 from PIL import Image
 
-from ganforge import __version__
+from ganforge import __version__, models
 from ganforge.artifacts import load_generator
 from ganforge.checkpoint import discriminator_from_checkpoint, find_checkpoint
 from ganforge.data.dataset import load_dataset
@@ -135,6 +135,10 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
     names, dev, extractor = _prepare(metrics, features, device, inception_weights)
     ckpt = find_checkpoint(run)
     G, model_cfg, state = load_generator(ckpt, device=dev)
+    if models.is_two_domain(model_cfg.family):  # per direction (translators) or per domain (CoGAN)
+        from ganforge.metrics.translation import evaluate_two_domain
+
+        return evaluate_two_domain(run, names, extractor, n=n, data=data, device=dev, out=out, seed=seed, log=log)
     data_path = data or state.get("dataset", {}).get("path")
     if not data_path:
         raise ConfigError("the checkpoint does not say which data set it was trained on; give --data")

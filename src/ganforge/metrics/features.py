@@ -42,6 +42,7 @@ class FeatureExtractor:
     batch_size: int = 64
     resolution: int | None = None  # required input side (None: any)
     channels: int | None = None    # required channels (None: 1 or 3)
+    classes: list | None = None    # names of the classes its probabilities are over (fitted extractors)
 
     def check(self, images: np.ndarray, what: str = "images") -> None:
         """Raise ExtractorError when ``images`` (N, H, W, C) cannot go through this extractor."""
@@ -103,4 +104,5 @@ def load_extractor(spec: str = "inception", device: str | torch.device = "cpu",
     net = domain.build_from_state(state).to(device)
     arch = state["arch"]
     return DomainExtractor(state["name"], f"{state['name']}:{sha256_file(path)}", "uint8/127.5-1, native size", net,
-                           device, batch_size or 256, resolution=arch["resolution"], channels=arch["channels"])
+                           device, batch_size or 256, resolution=arch["resolution"], channels=arch["channels"],
+                           classes=state.get("classes"))

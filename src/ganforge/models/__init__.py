@@ -30,7 +30,16 @@ What the rest of ganforge asks a family (module attributes; defaults in brackets
 - ``init_weights(module)``: its own initialisation [DCGAN's, ``dcgan.init_weights``];
 - ``COMPOSITE``: its networks are made of other families' networks: ``Generator(cfg,
   build_generator)``, ``Discriminator(cfg, build_discriminator)`` and ``sub_configs(cfg)``,
-  the configs it builds from (validated with it) [False].
+  the configs it builds from (validated with it) [False];
+- ``TWO_DOMAIN``: it trains on a two-domain data set (``ganforge.data.domains``): the real batch
+  its loss gets is (N, 2, C, H, W), domain A at ``[:, 0]``, B at ``[:, 1]`` [False]; such a family
+  also names its ``LOSS`` (the only one it trains with), may set ``LR_DECAY_FROM`` (the fraction of
+  the budget after which both learning rates fall linearly to zero) and gives
+  ``preview(G, z, real)``, the rows of its sample grid (a list of (n, C, H, W) tensors);
+- ``TRANSLATOR``: ``translate(G, x, direction)`` maps images of one domain to the other
+  (``direction`` "a2b" or "b2a"; a one-way translator refuses the other) [False];
+- ``DDP_UNUSED_PARAMETERS``: some updates leave parameters of a side without gradient (DDP must
+  look for them) [False].
 
 Families know nothing of checkpoints, exports, losses or the trainer.
 
@@ -45,7 +54,8 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
-from ganforge.models import acgan, cgan, dcgan, fastgan, mitlgan, mlp, r3gan, resnet, stylegan2
+from ganforge.models import (acgan, cgan, cogan, cyclegan, dcgan, dtn, fastgan, mitlgan, mlp, r3gan, resnet,
+                             stylegan2)
 
 MODELS: dict[str, ModuleType] = {
     "mlp": mlp,
@@ -57,6 +67,9 @@ MODELS: dict[str, ModuleType] = {
     "fastgan": fastgan,  # small data: skip-layer excitation, self-supervised D (Liu et al. 2021)
     "r3gan": r3gan,      # a modern minimal ResNet for --loss rpgan with R1 and R2 (Huang et al. 2024)
     "mitlgan": mitlgan,  # composed of pretrained generators (ganforge compose)
+    "cyclegan": cyclegan,  # two-domain: unpaired translation A <-> B
+    "cogan": cogan,  # two-domain: weight-shared pair of GANs
+    "dtn": dtn,  # two-domain: one-way translation through a fixed encoder
 }
 
 
@@ -93,6 +106,19 @@ def is_convolutional(name: str) -> bool:
 
 def is_composite(name: str) -> bool:
     return bool(getattr(family(name), "COMPOSITE", False))
+
+
+def is_two_domain(name: str) -> bool:
+    return bool(getattr(family(name), "TWO_DOMAIN", False))
+
+
+def is_translator(name: str) -> bool:
+    return bool(getattr(family(name), "TRANSLATOR", False))
+
+
+def required_loss(name: str) -> str | None:
+    """The loss a family trains with whatever ``--loss`` says (two-domain families), or None."""
+    return getattr(family(name), "LOSS", None)
 
 
 def gradient_penalty_options(name: str) -> dict:

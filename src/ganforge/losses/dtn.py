@@ -1,0 +1,85 @@
+"""The Domain Transfer Network's objective (Taigman, Polyak & Wolf 2017, section 3), with f fitted
+first (``ganforge.models.dtn``).
+
+For the first ``--encoder-steps`` iterations the only phase fits the auto-encoder g(f(a)) ~ a on
+source images (mean squared error). Then each iteration is one D and one G update:
+
+- D (three-way, cross-entropy): G(x) of a source x is class 0, G(y) of a target y class 1, a real
+  target y class 2;
+- G: L_GANG (both kinds of G(.) classified as real targets, class 2) + alpha L_CONST (mean squared
+  distance between f(x) and f(G(x)) on sources) + beta L_TID (mean squared distance between G(y) and
+  y on targets) + gamma L_TV (total variation of G(x), the paper's B = 1: the mean over pixels of
+  sqrt(dx^2 + dy^2)).
+
+The iteration count that switches from fitting f to the GAN is the loss's state (checkpointed).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.losses.base import GANLoss, Phase
+
+
+def total_variation(x: torch.Tensor) -> torch.Tensor:
+    """Mean over pixels of the gradient magnitude of images (N, C, H, W)."""
+    dx = x[..., :-1, 1:] - x[..., :-1, :-1]
+    dy = x[..., 1:, :-1] - x[..., :-1, :-1]
+    return (dx.float().square() + dy.float().square() + 1e-8).sqrt().mean()
+
+
+class DTNLoss(GANLoss):
+    name = "dtn"
+    paper_optimiser = {"lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999}
+
+    def __init__(self, augment=None, **kwargs):
+        super().__init__(augment, **kwargs)
+        from ganforge.models.dtn import CONST_WEIGHT, ENCODER_STEPS, TID_WEIGHT, TV_WEIGHT
+
+        cfg = self.model_cfg
+        value = (lambda o: o.value(cfg)) if cfg else (lambda o: o.default)
+        self.encoder_steps = int(value(ENCODER_STEPS))
+        self.alpha, self.beta, self.gamma = (float(value(o)) for o in (CONST_WEIGHT, TID_WEIGHT, TV_WEIGHT))
+        self.iterations = 0  # iterations begun (phases() is asked once per iteration)
+
+    def phases(self) -> list[Phase]:
+        fitting = self.iterations < self.encoder_steps
+        self.iterations += 1
+        if fitting:
+            return [Phase("f_loss", "G", self.encoder_step)]
+        return [Phase("d_loss", "D", self.d_step), Phase("g_loss", "G", self.g_step, new_batch=False)]
+
+    def encoder_step(self, G, D, real, z, labels):
+        rec = G(real, mode="encoder")["rec_a"]
+        loss = F.mse_loss(rec.float(), real[:, 0].float())
+        return loss, {"f_loss": loss.detach()}
+
+    def _judge(self, D, x):
+        return D(self.augment(x) if self.augment is not None else x).float()
+
+    def d_step(self, G, D, real, z, labels):
+        with torch.no_grad():
+            out = G(real)
+        n = len(real)
+        logits = self._judge(D, torch.cat([out["g_src"], out["g_tgt"], real[:, 1]]))
+        target = torch.arange(3, device=logits.device).repeat_interleave(n)
+        loss = F.cross_entropy(logits, target)
+        return loss, {"d_loss": loss.detach(), "d_acc": (logits.argmax(1) == target).float().mean().detach()}
+
+    def g_step(self, G, D, real, z, labels):
+        out = G(real)
+        logits = self._judge(D, torch.cat([out["g_src"], out["g_tgt"]]))
+        gan = F.cross_entropy(logits, torch.full((len(logits),), 2, device=logits.device))
+        const = F.mse_loss(out["f_g_src"].float(), out["f_src"].float())
+        tid = F.mse_loss(out["g_tgt"].float(), real[:, 1].float())
+        tv = total_variation(out["g_src"])
+        loss = gan + self.alpha * const + self.beta * tid + self.gamma * tv
+        return loss, {"g_gan": gan.detach(), "l_const": const.detach(), "l_tid": tid.detach(), "l_tv": tv.detach(),
+                      "g_loss": loss.detach()}
+
+    def state_dict(self) -> dict:
+        return {"iterations": self.iterations}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.iterations = int(state.get("iterations", 0))

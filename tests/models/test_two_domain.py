@@ -1,0 +1,148 @@
+"""CycleGAN, CoGAN and DTN (issue 16 points 2, 3 and 7): the papers' properties and ordinary runs."""
+
+import pytest
+import torch
+
+from ganforge.checkpoint import load_checkpoint
+from ganforge.config import ModelConfig, TrainConfig
+from ganforge.data.domains import prepare_domains
+from ganforge.data.prepare import PrepareOptions
+from ganforge.errors import ConfigError
+from ganforge.losses.cyclegan import CycleGANLoss, HistoryBuffer
+from ganforge.losses.dtn import DTNLoss
+from ganforge.models import build_discriminator, build_generator
+from ganforge.runs import RunDir, read_jsonl
+from ganforge.train import train
+from tests.conftest import write_images
+
+
+@pytest.fixture(scope="module")
+def pair32(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pair")
+    write_images(root / "a", 12, size=32, seed=1)
+    write_images(root / "b", 10, size=32, seed=2)
+    out = root / "ab32.zip"
+    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], out, PrepareOptions(resolution=32, workers=1),
+                    progress=False)
+    return out
+
+
+def _cfg(family, **options):
+    return ModelConfig(family=family, resolution=32, channels=3, latent_dim=8, width=4, options=options)
+
+
+def test_cyclegan_cycle_and_identity_losses_are_zero_for_identity_generators():
+    cfg = _cfg("cyclegan")
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    G.a2b, G.b2a = torch.nn.Identity(), torch.nn.Identity()
+    real = torch.rand(3, 2, 3, 32, 32) * 2 - 1
+    _, stats = CycleGANLoss(model_cfg=cfg).g_step(G, D, real, None, None)
+    assert stats["cycle"] == 0 and stats["identity"] == 0
+
+
+def test_cyclegan_networks_are_the_papers():
+    G = build_generator(_cfg("cyclegan"))
+    assert sum(type(m).__name__ == "ResidualBlock" for m in G.a2b) == 6
+    assert sum(type(m).__name__ == "ResidualBlock" for m in build_generator(
+        ModelConfig(family="cyclegan", resolution=256, channels=3, width=2)).a2b) == 9
+    assert any(isinstance(m, torch.nn.ReflectionPad2d) for m in G.modules())
+    assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in G.modules())
+    D = build_discriminator(_cfg("cyclegan"))
+    la, lb = D(torch.zeros(2, 3, 32, 32), torch.zeros(5, 3, 32, 32))
+    assert la.shape == (2, 4) and lb.shape == (5, 4)  # 2x2 patches at 32 px
+
+
+def test_history_buffer_fills_then_swaps_half_the_time_and_restores():
+    buf = HistoryBuffer(4, seed=0)
+    first = torch.arange(4.0).view(4, 1)
+    assert torch.equal(buf.query(first), first)  # not full yet: the new images themselves
+    new = torch.arange(100.0, 300.0).view(200, 1)
+    out = buf.query(new)
+    swapped = (out != new).sum().item()
+    assert 70 < swapped < 130  # about half the time a stored image is returned instead of the new one
+    assert set(out[out != new].tolist()) <= set(range(0, 300))  # ... one that was stored before
+    state = buf.state_dict()
+    again = HistoryBuffer(4, seed=5)
+    again.load_state_dict(state)
+    x = torch.rand(20, 1)
+    assert torch.equal(buf.query(x), again.query(x))
+    assert torch.equal(HistoryBuffer(0).query(x), x)
+
+
+def test_cogan_shared_layers_are_one_tensor_moved_by_both_heads():
+    cfg = _cfg("cogan")
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    shared = G.shared[0].weight
+    assert sum(p is shared for p in G.parameters()) == 1
+    pair = G(torch.randn(2, 8))
+    assert pair.shape == (2, 3, 32, 64) and D(pair).shape == (2, 2)
+    # a loss on domain A's half alone and one on B's alone both reach the one shared tensor
+    for half in (slice(0, 32), slice(32, 64)):
+        G.zero_grad()
+        G(torch.randn(2, 8))[..., half].sum().backward()
+        assert shared.grad is not None and shared.grad.abs().sum() > 0
+    before = shared.detach().clone()
+    opt = torch.optim.SGD(G.parameters(), lr=0.1)
+    opt.step()
+    assert not torch.equal(before, G.shared[0].weight)  # one update moves the layer both domains use
+
+
+def test_dtn_const_loss_is_zero_when_g_encodes_like_its_input():
+    cfg = _cfg("dtn")
+    G, D = build_generator(cfg), build_discriminator(cfg)
+    G.g = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Unflatten(1, (1, 1, 1)))  # placeholder, replaced below
+
+    class Identity(torch.nn.Module):  # G(x) = x: f(G(x)) = f(x) exactly
+        def forward(self, real, mode="translate"):
+            a, b = real[:, 0], real[:, 1]
+            return {"g_src": a, "g_tgt": b, "f_src": G.frozen_f(a), "f_g_src": G.frozen_f(a)}
+
+    loss = DTNLoss(model_cfg=cfg)
+    loss.iterations = loss.encoder_steps
+    _, stats = loss.g_step(Identity(), D, torch.rand(2, 2, 3, 32, 32) * 2 - 1, None, None)
+    assert stats["l_const"] == 0 and stats["l_tid"] == 0
+    assert [p.name for p in loss.phases()] == ["d_loss", "g_loss"]
+    assert [p.name for p in DTNLoss(model_cfg=cfg).phases()] == ["f_loss"]  # f is fitted first
+
+
+def _train(data, out, family, steps, **options):
+    cfg = TrainConfig(data=str(data), out=str(out), loss=family, batch_size=4, steps=steps, device="cpu",
+                      sample_every=2, checkpoint_every=100, n_samples=4, precision="fp32", channels_last="off")
+    return train(cfg, _cfg(family, **options), out=open("/dev/null", "w"))
+
+
+@pytest.mark.parametrize("family,options", [("cyclegan", {"pool_size": 3}), ("cogan", {}),
+                                            ("dtn", {"encoder_steps": 2})])
+def test_each_family_trains_samples_and_resumes_exactly(pair32, tmp_path, family, options, one_thread):
+    whole = tmp_path / "whole"
+    _train(pair32, whole, family, 4, **options)
+    half = tmp_path / "half"
+    _train(pair32, half, family, 2, **options)
+    cfg = TrainConfig.from_dict(RunDir(half).read_config()["train"])
+    cfg.steps, cfg.out = 4, str(half)
+    train(cfg, ModelConfig.from_dict(RunDir(half).read_config()["model"]), resume=True, out=open("/dev/null", "w"))
+    a, b = (load_checkpoint(RunDir(r).latest_checkpoint) for r in (whole, half))
+    for side in ("G", "D"):
+        for k in a[side]:
+            assert torch.equal(a[side][k], b[side][k]), (side, k)
+    assert RunDir(whole).latest_samples.is_file()
+    log = read_jsonl(RunDir(whole).log)
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    if family == "cyclegan":
+        assert {"cycle", "identity", "d_loss"} <= set(log[-1])
+        assert a["opt_G"]["param_groups"][0]["lr"] == pytest.approx(2e-4 * 0.5)  # 3/4 of the budget at the last step
+    if family == "dtn":
+        assert "f_loss" in log[0] and "l_const" in log[-1]
+
+
+def test_a_two_domain_family_needs_a_two_domain_set_and_its_own_loss(pair32, tiny_dataset, tmp_path):
+    cfg = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "x"), loss="cogan", batch_size=4, steps=1, device="cpu")
+    with pytest.raises(ConfigError, match="two domains"):
+        train(cfg, ModelConfig(family="cogan", latent_dim=8, width=4), out=open("/dev/null", "w"))
+    cfg = TrainConfig(data=str(pair32), out=str(tmp_path / "y"), loss="bce", batch_size=4, steps=1, device="cpu")
+    with pytest.raises(ConfigError, match="own loss"):
+        train(cfg, _cfg("cyclegan"), out=open("/dev/null", "w"))
+    cfg = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "z"), loss="cyclegan", batch_size=4, steps=1,
+                      device="cpu")
+    with pytest.raises(ConfigError):
+        train(cfg, ModelConfig(family="dcgan", latent_dim=8, width=4), out=open("/dev/null", "w"))

@@ -1,0 +1,96 @@
+"""``ganforge translate`` and ``generate`` on two-domain runs (issue 16 point 4)."""
+
+import zipfile
+
+import pytest
+from PIL import Image
+
+from ganforge.config import ModelConfig, TrainConfig
+from ganforge.data.domains import prepare_domains
+from ganforge.data.prepare import PrepareOptions
+from ganforge.train import train
+from tests.conftest import run_cli, write_images
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("translate")
+    write_images(root / "a", 8, size=40, seed=1)
+    write_images(root / "b", 8, size=40, seed=2)
+    data = root / "ab.zip"
+    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], data, PrepareOptions(resolution=32, workers=1),
+                    progress=False)
+    out = {}
+    for family in ("cyclegan", "dtn", "cogan"):
+        cfg = TrainConfig(data=str(data), out=str(root / family), loss=family, batch_size=4, steps=1, device="cpu",
+                          n_samples=4)
+        train(cfg, ModelConfig(family=family, latent_dim=8, width=4, options={"encoder_steps": 1} if family == "dtn"
+                               else {}), out=open("/dev/null", "w"))
+        out[family] = root / family
+    return root, out
+
+
+def test_translate_files_folders_and_zips_both_ways(runs, tmp_path, capsys):
+    root, out = runs
+    with zipfile.ZipFile(tmp_path / "in.zip", "w") as zf:
+        zf.write(root / "a" / "img000.png", "x/one.png")
+    code, stdout, err = run_cli(capsys, "translate", out["cyclegan"], root / "a" / "img001.png", root / "b",
+                                tmp_path / "in.zip", "--direction", "b2a", "--out", tmp_path / "t")
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "t").iterdir())
+    assert len(names) == 10 and "one.png" in names and "10 image(s) translated b2a" in stdout
+    assert Image.open(tmp_path / "t" / "one.png").size == (32, 32)  # prepared as the data set: 40 px -> 32
+    code, _, err = run_cli(capsys, "translate", out["dtn"], root / "a", "--out", tmp_path / "d")
+    assert code == 0, err
+    assert len(list((tmp_path / "d").iterdir())) == 8
+
+
+def test_translate_errors_are_one_line(runs, tmp_path, capsys, trained_run):
+    root, out = runs
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    cases = [(trained_run, root / "a", "a2b", "not a translator"), (out["cogan"], root / "a", "a2b", "not a translator"),
+             (out["cyclegan"], tmp_path / "bad.png", "a2b", "cannot"), (out["dtn"], root / "a", "b2a", "one way"),
+             (out["cyclegan"], tmp_path / "missing.png", "a2b", "no image")]
+    for run, image, direction, message in cases:
+        code, _, err = run_cli(capsys, "translate", run, image, "--direction", direction, "--out", tmp_path / "o")
+        assert code == 1 and message in err and err.count("\n") == 1, err
+
+
+def test_generate_on_a_cogan_run_writes_pairs_side_by_side(runs, tmp_path, capsys):
+    _, out = runs
+    code, _, err = run_cli(capsys, "generate", out["cogan"], "--n", "2", "--separate", "--out", tmp_path / "g")
+    assert code == 0, err
+    assert Image.open(tmp_path / "g" / "seed000000.png").size == (64, 32)
+
+
+def test_export_safetensors_of_each_family_and_translate_from_it(runs, tmp_path, capsys):
+    root, out = runs
+    for family in ("cyclegan", "dtn", "cogan"):
+        code, _, err = run_cli(capsys, "export", out[family], "--format", "safetensors", "--out", tmp_path / family)
+        assert code == 0, err
+    code, _, err = run_cli(capsys, "translate", tmp_path / "cyclegan", root / "a", "--out", tmp_path / "t")
+    assert code == 0, err
+    assert len(list((tmp_path / "t").iterdir())) == 8
+    code, _, err = run_cli(capsys, "export", out["cyclegan"], "--format", "onnx", "--out", tmp_path / "o")
+    assert code == 1 and "safetensors only" in err
+
+
+def test_evaluate_a_translation_run_per_direction_with_a_fitted_domain_extractor(runs, tmp_path, capsys):
+    root, out = runs
+    ext = tmp_path / "ab-cnn.pt"
+    code, _, err = run_cli(capsys, "features", "fit", "--data", root / "ab.zip", "--out", ext, "--epochs", "1",
+                           "--device", "cpu")
+    assert code == 0, err
+    import json
+
+    for family, keys in (("cyclegan", ["fid[ab-cnn]/a2b", "fid[ab-cnn]/b2a", "fid[ab-cnn]/a_vs_b", "cycle_l1/a2b",
+                                       "cycle_l1/b2a", "target_rate/a2b", "kid[ab-cnn]/b2a"]),
+                         ("dtn", ["fid[ab-cnn]/a2b", "f_const/a2b", "target_rate/a_vs_b"]),
+                         ("cogan", ["fid[ab-cnn]/a", "fid[ab-cnn]/b"])):
+        code, _, err = run_cli(capsys, "evaluate", out[family], "--metrics", "fid,kid", "--features", ext, "--n", "8",
+                               "--device", "cpu")
+        assert code == 0, err
+        metrics = json.loads((out[family] / "evaluation.json").read_text())["metrics"]
+        assert set(keys) <= set(metrics), (family, sorted(metrics))
+        if family == "dtn":
+            assert not any(k.endswith("/b2a") for k in metrics)
