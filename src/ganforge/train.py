@@ -219,7 +219,7 @@ class Trainer:
                                      r1_gamma=cfg.r1_gamma, auxiliary_weight=aux)
 
         self.loader = BatchLoader(self.data, cfg.batch_size, seed=cfg.seed, device=dev, rank=rank,
-                                  world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last)
+                                  world_size=world_size, flip=cfg.flip, vflip=cfg.vflip, channels_last=self.runtime.channels_last)
         self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.fixed_z = latents_for_seeds(range(cfg.n_samples), self.model_cfg.latent_dim)
         self.fixed_labels = labels_for_seeds(range(cfg.n_samples), self.model_cfg.num_classes)

@@ -35,7 +35,7 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
-from ganforge.models import acgan, cgan, dcgan, mitlgan, mlp, resnet
+from ganforge.models import acgan, cgan, dcgan, mitlgan, mlp, resnet, upconv
 
 MODELS: dict[str, ModuleType] = {
     "mlp": mlp,
@@ -43,6 +43,7 @@ MODELS: dict[str, ModuleType] = {
     "resnet": resnet,
     "cgan": cgan,
     "acgan": acgan,
+    "upconv": upconv,  # the MITLGAN thesis's WGAN baseline
     "mitlgan": mitlgan,  # composed of pretrained generators (ganforge compose)
 }
 
