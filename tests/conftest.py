@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 import zipfile
 from pathlib import Path
 
@@ -145,3 +147,22 @@ def zip_folder(folder: Path, out: Path) -> Path:
             if p.is_file():
                 zf.write(p, p.relative_to(folder))
     return out
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A local HTTP server standing in for official download sites: (base URL, its folder)."""
+    (tmp_path / "www").mkdir()
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(tmp_path / "www"), **kw)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", tmp_path / "www"
+    server.shutdown()

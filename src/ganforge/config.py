@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from ganforge.errors import ConfigError
-from ganforge.utils import is_power_of_two
+from ganforge.utils import base_size
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Option:
 @dataclass
 class ModelConfig:
     family: str = "dcgan"          # a name in ganforge.models.MODELS
-    resolution: int = 0            # output side in pixels, a power of two (0: take it from the data set)
+    resolution: int = 0            # output side in pixels, a power of two or 7·2^k (28) (0: take it from the data set)
     channels: int = 0              # 1 (grey) or 3 (RGB) (0: take it from the data set)
     latent_dim: int = 100          # size of z
     width: int = 64                # base width: channels of the widest-resolution conv layer
@@ -60,8 +60,8 @@ class ModelConfig:
         _check_finite(self.options)
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, not {self.channels}")
-        if not is_power_of_two(self.resolution) or not 8 <= self.resolution <= 1024:
-            raise ConfigError(f"resolution must be a power of two, not {self.resolution}")
+        if base_size(self.resolution) is None or not 8 <= self.resolution <= 1024:
+            raise ConfigError(f"resolution must be a power of two (or 7·2^k such as MNIST's 28), not {self.resolution}")
         if self.latent_dim < 1 or self.width < 1:
             raise ConfigError("latent_dim and width must be positive")
         return self
@@ -98,6 +98,7 @@ class TrainConfig:
     log_every: int = 1             # steps between loss records in log.jsonl (1: every step)
     n_samples: int = 64            # images in each sample grid (fixed latents)
     flip: bool = False             # random horizontal flip of real images
+    vflip: bool = False            # random vertical flip of real images (the MITLGAN thesis's augmentation)
     # losses (ganforge.losses): penalties and the auxiliary classifier's weight
     n_critic: int | None = None    # D steps per G step (None: the loss's default: 5 for wgan-gp, else 1)
     gp_weight: float = 10.0        # WGAN-GP gradient-penalty weight (wgan-gp only)

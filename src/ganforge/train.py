@@ -257,8 +257,8 @@ class Trainer:
         self.lr_decay_from = getattr(models.family(self.model_cfg.family), "LR_DECAY_FROM", None)
 
         self.loader = make_loader(self.data, cfg.batch_size, seed=cfg.seed, device=dev, rank=rank,
-                                  world_size=world_size, flip=cfg.flip, channels_last=self.runtime.channels_last,
-                                  held_back=cfg.holdout)
+                                  world_size=world_size, flip=cfg.flip, vflip=cfg.vflip,
+                                  channels_last=self.runtime.channels_last, held_back=cfg.holdout)
         self.latent_gen = torch.Generator().manual_seed(cfg.seed + 1)
         self.fixed_z = latents_for_seeds(range(cfg.n_samples), self.model_cfg.latent_dim)
         self.fixed_labels = labels_for_seeds(range(cfg.n_samples), self.model_cfg.num_classes)

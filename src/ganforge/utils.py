@@ -65,3 +65,13 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
 
 def is_power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
+
+
+def base_size(resolution: int) -> int | None:
+    """The side a convolutional generator starts from to double its way to ``resolution``: 4 for a
+    power of two, 7 for 7·2^k (28 px MNIST, as the cats thesis's 7×7 -> 14 -> 28 generator), else None."""
+    if is_power_of_two(resolution):
+        return 4
+    if resolution % 7 == 0 and is_power_of_two(resolution // 7) and resolution >= 14:
+        return 7
+    return None

@@ -2,8 +2,6 @@
 
 import gzip
 import hashlib
-import http.server
-import threading
 
 import numpy as np
 import pytest
@@ -36,24 +34,6 @@ def test_missing_files_message_says_what_to_get(tmp_path, monkeypatch):
         fashion_mnist.find_files(allow_download=False)
     msg = str(e.value)
     assert "dataset-fashion-mnist" in msg and "train-images-idx3-ubyte.gz" in msg and "fashion-mnist" in msg
-
-
-@pytest.fixture
-def http_server(tmp_path):
-    (tmp_path / "www").mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *a, **kw):
-            super().__init__(*a, directory=str(tmp_path / "www"), **kw)
-
-        def log_message(self, *a):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/", tmp_path / "www"
-    server.shutdown()
 
 
 def test_download_verifies_checksums(http_server, tmp_path):

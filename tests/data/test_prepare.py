@@ -156,3 +156,20 @@ def test_loader_returns_the_planned_images(pokemon32):
     order = loader._order[:16]
     expected = (ds.images[order.numpy()].astype(np.float32) / 127.5 - 1).transpose(0, 3, 1, 2)
     assert np.allclose(x.numpy(), expected)
+
+
+def test_loader_vflip_mirrors_rows_and_leaves_horizontal_flips_alone(tiny_dataset):
+    """--vflip flips about half the images upside down; the horizontal flips of a run are the same with it on."""
+    import torch
+
+    from ganforge.data.loader import BatchLoader
+
+    ds = load_dataset(tiny_dataset)
+    plain = next(BatchLoader(ds, 64, seed=1))[0]
+    v = next(BatchLoader(ds, 64, seed=1, vflip=True))[0]
+    flipped = [i for i in range(64) if not torch.equal(v[i], plain[i])]
+    assert 10 < len(flipped) < 54
+    assert all(torch.equal(v[i], plain[i].flip(1)) for i in flipped)  # (C, H, W): rows reversed
+    h = next(BatchLoader(ds, 64, seed=1, flip=True))[0]
+    hv = next(BatchLoader(ds, 64, seed=1, flip=True, vflip=True))[0]
+    assert all(torch.equal(hv[i], h[i]) or torch.equal(hv[i], h[i].flip(1)) for i in range(64))

@@ -30,7 +30,7 @@ def register(sub) -> None:
     m.add_argument("--width", type=int, default=DEFAULTS["width"], help="width of generators and critic")
     m.add_argument("--latent-dim", type=int, default=DEFAULTS["latent_dim"],
                    help="latent size of the baseline and of each part")
-    m.add_argument("--merge", choices=("conv1x1", "sum", "alpha"), default=DEFAULTS["merge"], help="MITLGAN merge")
+    m.add_argument("--merge", choices=("conv1x1", "thesis", "sum", "alpha"), default=DEFAULTS["merge"], help="MITLGAN merge")
     m.add_argument("--refiner-width", type=int, default=DEFAULTS["refiner_width"],
                    help="base width of the MITLGAN merge and refiner")
     m.add_argument("--blocks", type=int, default=DEFAULTS["blocks"], help="dense blocks in the refiner")

@@ -178,6 +178,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--beta2", type=float, help=f"Adam beta2 (default: {d('beta2')})")
     o.add_argument("--seed", type=int, help=f"random seed (default: {d('seed')})")
     o.add_argument("--flip", action="store_const", const=True, help="random horizontal flips of real images")
+    o.add_argument("--vflip", action="store_const", const=True,
+                   help="random vertical flips of real images (the MITLGAN thesis's augmentation)")
     r = p.add_argument_group("runtime and outputs")
     r.add_argument("--device", help=f"auto, cpu, cuda or cuda:N (default: {d('device')})")
     r.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"),

@@ -9,15 +9,11 @@ check the SHA-256 of the *decompressed* IDX payload, which is the same in both.
 
 from __future__ import annotations
 
-import gzip
-import os
 from pathlib import Path
 
 import numpy as np
 
-from ganforge.download import download
-from ganforge.errors import DataError, DownloadError
-from ganforge.paths import cache_dir
+from ganforge.data import idx
 
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -32,52 +28,24 @@ FILES = {
 }
 
 
+def _spec() -> idx.IdxSet:
+    """Read at each call, so tests can point the module's constants elsewhere."""
+    shapes = {"train-images": (60000, 28, 28), "train-labels": (60000,), "t10k-images": (10000, 28, 28),
+              "t10k-labels": (10000,)}
+    files = {name: (md5, sha, shapes[name.split("-idx")[0]]) for name, (md5, sha) in FILES.items()}
+    return idx.IdxSet("Fashion-MNIST", "fashion-mnist", "GANFORGE_FASHION_MNIST", DEBIAN_DIR, "dataset-fashion-mnist",
+                      (BASE_URL,), files)
+
+
 def find_files(allow_download: bool = True) -> Path:
     """Folder holding the four .gz files; downloads them into the cache if nowhere else."""
-    candidates = [Path(p) for p in [os.environ.get("GANFORGE_FASHION_MNIST")] if p]
-    candidates += [DEBIAN_DIR, cache_dir("fashion-mnist")]
-    for folder in candidates:
-        if all((folder / name).is_file() for name in FILES):
-            return folder
-    target = cache_dir("fashion-mnist")
-    if not allow_download:
-        raise DataError(_missing_message(target))
-    try:
-        for name, (md5, _) in FILES.items():
-            download(BASE_URL + name, target / name, md5=md5, timeout=60)
-    except DownloadError as e:
-        raise DataError(f"{e}. {_missing_message(target)}") from None
-    return target
-
-
-def _missing_message(target: Path) -> str:
-    return (
-        "Fashion-MNIST not found: install Debian's dataset-fashion-mnist package "
-        f"(apt-get install dataset-fashion-mnist), or put {', '.join(FILES)} from {BASE_URL} "
-        f"into {target} (or a folder named by GANFORGE_FASHION_MNIST)"
-    )
+    return idx.find_files(_spec(), allow_download)
 
 
 def _read_idx(path: Path, expected_sha256: str) -> np.ndarray:
-    import hashlib
-
-    try:
-        raw = gzip.decompress(path.read_bytes())
-    except (OSError, EOFError) as e:
-        raise DataError(f"{path} is not a readable gzip file ({e})") from None
-    if hashlib.sha256(raw).hexdigest() != expected_sha256:
-        raise DataError(f"{path} does not hold the official Fashion-MNIST data (checksum mismatch); delete it and retry")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    return idx.read_idx(path, expected_sha256, (), "Fashion-MNIST")
 
 
 def load(split: str = "all", allow_download: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 and labels (N,) int64 of ``train``, ``test`` or ``all`` (train then test)."""
-    folder = find_files(allow_download)
-    parts = {"train": ["train"], "test": ["t10k"], "all": ["train", "t10k"]}[split]
-    images, labels = [], []
-    for p in parts:
-        images.append(_read_idx(folder / f"{p}-images-idx3-ubyte.gz", FILES[f"{p}-images-idx3-ubyte.gz"][1]))
-        labels.append(_read_idx(folder / f"{p}-labels-idx1-ubyte.gz", FILES[f"{p}-labels-idx1-ubyte.gz"][1]))
-    return np.concatenate(images), np.concatenate(labels).astype(np.int64)
+    return idx.load(_spec(), split, allow_download)

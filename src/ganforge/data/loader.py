@@ -35,6 +35,7 @@ class BatchLoader:
         rank: int = 0,
         world_size: int = 1,
         flip: bool = False,
+        vflip: bool = False,
         channels_last: bool = False,
         held_back: int = 0,
         indices: np.ndarray | None = None,
@@ -68,19 +69,21 @@ class BatchLoader:
         self.local_batch = batch_size // world_size
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.device = torch.device(device)
-        self.flip = flip
+        self.flip, self.vflip = flip, vflip
         self.channels_last = channels_last
         self.epoch = 0
         self.position = 0                       # batches already taken in this epoch
         self.batches_per_epoch = n // batch_size  # last partial batch dropped
         self._order: torch.Tensor | None = None
         self._flips: torch.Tensor | None = None
+        self._vflips: torch.Tensor | None = None
 
     def _plan_epoch(self) -> None:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch + 7_919_000_001 * self.stream)
         n = len(self.dataset) if self.kept is None else len(self.kept)
         self._order = torch.randperm(n, generator=g)
         self._flips = torch.rand(n, generator=g) < 0.5
+        self._vflips = torch.rand(n, generator=g) < 0.5  # drawn after: horizontal flips unchanged
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "position": self.position}
@@ -111,6 +114,9 @@ class BatchLoader:
         if self.flip:
             f = self._flips[pos]
             batch[f] = batch[f].flip(2)  # (B, H, W, C): axis 2 is width
+        if self.vflip:
+            f = self._vflips[pos]
+            batch[f] = batch[f].flip(1)  # axis 1 is height
         x = batch.to(self.device, non_blocking=True).permute(0, 3, 1, 2)  # NHWC storage -> NCHW view
         # uint8 -> float and the layout change in one copy straight into the requested memory
         # format, then scale in place: 2-4x faster on CPU than x.float().div_().sub_().contiguous()

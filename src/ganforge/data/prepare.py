@@ -34,7 +34,7 @@ from ganforge.data.transforms import CROPS, parse_color, process_image
 from ganforge.data.variants import parse_ops, rng_for, variant
 from ganforge.data.workers import ordered_map
 from ganforge.errors import DataError
-from ganforge.utils import is_power_of_two, write_json_atomic
+from ganforge.utils import base_size, write_json_atomic
 
 
 @dataclass
@@ -327,10 +327,13 @@ def _notes(meta: dict, chosen: bool) -> list[str]:
     if upscaled:
         notes.append(f"{upscaled} image{'s' if upscaled > 1 else ''} smaller than {r} px "
                      f"{'were' if upscaled > 1 else 'was'} upscaled (--min-size {r} skips them)")
-    if not is_power_of_two(r):
+    if base_size(r) is None:
         low = 1 << (r.bit_length() - 1)
-        notes.append(f"{r} px is not a power of two: every model family needs one to train (each doubles from 4x4 px), "
-                     f"so 'ganforge train' will refuse this set; --size {low} or {2 * low} trains")
+        notes.append(f"{r} px is not a power of two (nor 7·2^k such as 28): every model family needs one to train "
+                     f"(each doubles from 4x4 or 7x7 px), so 'ganforge train' will refuse this set; --size {low} or "
+                     f"{2 * low} trains")
+    elif base_size(r) == 7:
+        notes.append(f"{r} px trains with dcgan, mlp and upconv (from a 7x7 base); resnet, cgan and acgan need a power of two")
     return notes
 
 

@@ -55,7 +55,7 @@ import torch.nn as nn
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
 from ganforge.models import (acgan, cgan, cogan, cyclegan, dcgan, dtn, fastgan, mitlgan, mlp, r3gan, resnet,
-                             stylegan2)
+                             stylegan2, upconv)
 
 MODELS: dict[str, ModuleType] = {
     "mlp": mlp,
@@ -66,6 +66,7 @@ MODELS: dict[str, ModuleType] = {
     "stylegan2": stylegan2,
     "fastgan": fastgan,  # small data: skip-layer excitation, self-supervised D (Liu et al. 2021)
     "r3gan": r3gan,      # a modern minimal ResNet for --loss rpgan with R1 and R2 (Huang et al. 2024)
+    "upconv": upconv,  # the MITLGAN thesis's WGAN baseline
     "mitlgan": mitlgan,  # composed of pretrained generators (ganforge compose)
     "cyclegan": cyclegan,  # two-domain: unpaired translation A <-> B
     "cogan": cogan,  # two-domain: weight-shared pair of GANs

@@ -46,10 +46,11 @@ class Generator(nn.Module):
 class Discriminator(dcgan.Discriminator):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
-        self.classifier = nn.Linear(self.head.in_channels * 16, cfg.num_classes)  # on the (N, w, 4, 4) features
+        side = self.head.kernel_size[0]  # the base: 4 (or 7 at 28 px)
+        self.classifier = nn.Linear(self.head.in_channels * side * side, cfg.num_classes)  # on the (N, w, b, b) features
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, with_classes: bool = False):
-        h = self.body(x)                                # (N, w, 4, 4)
+        h = self.body(x)                                # (N, w, b, b)
         logits = self.head(h).flatten()                 # (N,)
         if with_classes:
             return logits, self.classifier(h.flatten(1))  # (N,), (N, K)

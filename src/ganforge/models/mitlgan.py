@@ -21,6 +21,9 @@ and projection work on the composed model as on any other.
 
 - ``conv1x1`` (the thesis): part outputs concatenated along channels (N, k*C, R, R), a
   learned 1×1 convolution to ``width`` channels and ReLU, then the refiner.
+- ``thesis``: exactly the thesis's: concatenated, a 1×1 convolution to C (3) channels and
+  ReLU, then the refiner with a 7×7 stem and dense blocks growing by 4·``width`` channels
+  (unless ``growth`` is given). ``conv1x1`` is ganforge's wider variant of it.
 - ``sum``: the plain sum of the part outputs (N, C, R, R), then the refiner.
 - ``alpha``: a small conv net looks at all part outputs and predicts per-pixel weights
   (N, k, R, R) that sum to 1 (a softmax); the composite is the weighted sum of the parts,
@@ -67,7 +70,8 @@ from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
 from ganforge.models import dcgan
 
-MERGES = ("conv1x1", "sum", "alpha")
+MERGES = ("conv1x1", "thesis", "sum", "alpha")
+THESIS_STEM_KERNEL = 7  # the thesis's refiner stem; ganforge's other merges use 3
 DEFAULT_CRITIC = {"family": "dcgan", "width": 64, "options": {}}
 COMPOSITE = True
 # Set by ``ganforge compose`` (its flags), not by ``train``.
@@ -165,10 +169,15 @@ def compose_config(parts: list[dict[str, Any]], *, merge: str = MERGE.default, w
     for p, pc in zip(parts, pcfgs):
         recorded.append({**p, "latent_slice": [start, start + pc.latent_dim]})
         start += pc.latent_dim
-    options = {"merge": merge, "parts": recorded, "blocks": blocks, "growth": growth or width,
+    options = {"merge": merge, "parts": recorded, "blocks": blocks, "growth": growth or default_growth(merge, width),
                "unfreeze_after": unfreeze_after, "critic": {**DEFAULT_CRITIC, **(critic or {})}}
     return ModelConfig(family="mitlgan", resolution=sizes[0], channels=pcfgs[0].channels,
                        latent_dim=start, width=width, options=options)
+
+
+def default_growth(merge: str, width: int) -> int:
+    """Channels each dense block adds when not given: 4·width for the thesis's refiner, else width."""
+    return 4 * width if merge == "thesis" else width
 
 
 # ---- networks ----------------------------------------------------------------------------------
@@ -194,11 +203,11 @@ class DenseBlock(nn.Module):
 class Refiner(nn.Module):
     """(N, c_in, R, R) -> (N, C, R, R) in [-1, 1]: down to R/4, dense blocks, up to R (see module docstring)."""
 
-    def __init__(self, c_in: int, channels: int, width: int, blocks: int, growth: int):
+    def __init__(self, c_in: int, channels: int, width: int, blocks: int, growth: int, stem_kernel: int = 3):
         super().__init__()
         w = width
         self.down = nn.Sequential(
-            *_conv_in_relu(c_in, w, 3),           # (N, w, R, R)
+            *_conv_in_relu(c_in, w, stem_kernel),  # (N, w, R, R)
             *_conv_in_relu(w, 2 * w, 4, 2),        # (N, 2w, R/2, R/2)
             *_conv_in_relu(2 * w, 4 * w, 4, 2),    # (N, 4w, R/4, R/4)
         )
@@ -226,6 +235,9 @@ class Generator(nn.Module):
         if self.merge_kind == "conv1x1":
             self.merge = nn.Sequential(nn.Conv2d(k * c, w, 1), nn.ReLU())  # (N, k*C, R, R) -> (N, w, R, R)
             c_merged = w
+        elif self.merge_kind == "thesis":
+            self.merge = nn.Sequential(nn.Conv2d(k * c, c, 1), nn.ReLU())  # (N, k*C, R, R) -> (N, C, R, R)
+            c_merged = c
         elif self.merge_kind == "alpha":
             self.merge = nn.Sequential(  # (N, k*C, R, R) -> mask logits (N, k, R, R)
                 nn.Conv2d(k * c, w, 3, 1, 1), nn.ReLU(), nn.Conv2d(w, w, 3, 1, 1), nn.ReLU(), nn.Conv2d(w, k, 3, 1, 1))
@@ -233,7 +245,9 @@ class Generator(nn.Module):
         else:  # sum: no weights
             self.merge = nn.Identity()
             c_merged = c
-        self.refiner = Refiner(c_merged, c, w, int(BLOCKS.value(cfg)), int(o.get("growth", w)))
+        stem = THESIS_STEM_KERNEL if self.merge_kind == "thesis" else 3
+        growth = int(o.get("growth") or default_growth(self.merge_kind, w))
+        self.refiner = Refiner(c_merged, c, w, int(BLOCKS.value(cfg)), growth, stem)
         # Saved with the weights so that a resumed run knows whether the parts were already unfrozen.
         self.register_buffer("parts_unfrozen", torch.tensor(False))
         self.register_load_state_dict_post_hook(Generator._after_load)
@@ -267,7 +281,7 @@ class Generator(nn.Module):
         if self.merge_kind == "sum":
             return torch.stack(outs).sum(0), None
         x = torch.cat(outs, dim=1)  # (N, k*C, R, R)
-        if self.merge_kind == "conv1x1":
+        if self.merge_kind in ("conv1x1", "thesis"):
             return self.merge(x), None
         mask = F.softmax(self.merge(x).float(), dim=1).to(outs[0].dtype)  # weights sum to 1 per pixel
         return sum(mask[:, i : i + 1] * o for i, o in enumerate(outs)), mask
@@ -285,7 +299,7 @@ class Generator(nn.Module):
         """
         outs = self.part_outputs(z)
         merged, mask = self._merge(outs)
-        composite = merged.clamp(-1, 1) if self.merge_kind != "conv1x1" else None
+        composite = merged.clamp(-1, 1) if self.merge_kind in ("sum", "alpha") else None
         return {"parts": outs, "composite": composite, "mask": mask, "output": self.refiner(merged)}
 
 

@@ -3,6 +3,11 @@
 Generator: z -> 256 -> 512 -> 1024 -> C*R*R (LeakyReLU, tanh output).
 Discriminator: C*R*R -> 1024 -> 512 -> 256 -> 1 (LeakyReLU 0.2, dropout 0.3).
 ``width`` scales the hidden sizes (64 gives the sizes above).
+
+Options for the cats thesis's dense GAN (MNIST, 28×28 = 784 outputs): ``g_batch_norm``
+puts batch norm after each hidden dense layer of G (256-512-1024, then 784 and tanh), and
+``d_layers = 2`` keeps D's last two hidden layers (512-256, dropout after each). The thesis's
+dropout rate is not written in anything ganforge has; 0.3 is kept. ``init`` as dcgan's.
 """
 
 from __future__ import annotations
@@ -12,15 +17,23 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
+from ganforge.models.init import INIT, initialise
 
 DROPOUT = Option("dropout", 0.3, "dropout in D")
-OPTIONS = (DROPOUT,)
+G_BATCH_NORM = Option("g_batch_norm", False, "batch norm after each hidden dense layer of G (the cats thesis)")
+D_LAYERS = Option("d_layers", 3, "hidden layers of D: 3 (1024-512-256) or 2 (512-256, the cats thesis)",
+                  choices=(2, 3))
+OPTIONS = (DROPOUT, G_BATCH_NORM, D_LAYERS, INIT)
 CONVOLUTIONAL = False
 
 
 def check(cfg: ModelConfig) -> None:
     if cfg.resolution > 128:
         raise ConfigError(f"mlp is meant for small images (up to 128 px), not {cfg.resolution}")
+
+
+def init_weights(module: nn.Module) -> None:
+    initialise(module, module.cfg)
 
 
 def _hidden(cfg: ModelConfig) -> list[int]:
@@ -32,9 +45,10 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         sizes = [cfg.latent_dim] + _hidden(cfg)
+        bn = bool(G_BATCH_NORM.value(cfg))
         layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-1], sizes[1:]):
-            layers += [nn.Linear(a, b), nn.LeakyReLU(0.2)]
+        for a, b in zip(sizes[:-1], sizes[1:]):  # no Identity when off: checkpoints keep their layer names
+            layers += [nn.Linear(a, b), *([nn.BatchNorm1d(b)] if bn else []), nn.LeakyReLU(0.2)]
         layers += [nn.Linear(sizes[-1], cfg.channels * cfg.resolution**2), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
@@ -48,7 +62,8 @@ class Discriminator(nn.Module):
         super().__init__()
         self.cfg = cfg
         dropout = float(DROPOUT.value(cfg))
-        sizes = [cfg.channels * cfg.resolution**2] + list(reversed(_hidden(cfg)))
+        hidden = list(reversed(_hidden(cfg)))[-int(D_LAYERS.value(cfg)):]  # the last ones: 512-256 for 2
+        sizes = [cfg.channels * cfg.resolution**2] + hidden
         layers: list[nn.Module] = []
         for a, b in zip(sizes[:-1], sizes[1:]):
             layers += [nn.Linear(a, b), nn.LeakyReLU(0.2), nn.Dropout(dropout)]

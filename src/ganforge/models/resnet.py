@@ -30,6 +30,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
 from ganforge.models.dcgan import MAX_WIDTH
+from ganforge.utils import is_power_of_two
 
 SPECTRAL_NORM = Option("spectral_norm", True, "spectral normalisation in D")
 G_SPECTRAL_NORM = Option("g_spectral_norm", False, "spectral normalisation in G too")
@@ -37,8 +38,8 @@ OPTIONS = (SPECTRAL_NORM, G_SPECTRAL_NORM, MAX_WIDTH)
 
 
 def check(cfg: ModelConfig) -> None:
-    if not 8 <= cfg.resolution <= 256:
-        raise ConfigError(f"{cfg.family} makes 8 to 256 px images, not {cfg.resolution}")
+    if not 8 <= cfg.resolution <= 256 or not is_power_of_two(cfg.resolution):
+        raise ConfigError(f"{cfg.family} makes 8 to 256 px images, a power of two, not {cfg.resolution}")
 
 
 def init_weights(module: nn.Module) -> None:

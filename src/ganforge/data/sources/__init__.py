@@ -1,13 +1,13 @@
 """Where images come from: a folder, an archive, a URL list, a built-in or an online data set.
 
 ``open_source(spec)`` picks the source: an existing folder, zip or tar archive, or text file of
-URLs, or a registered name: ``BUILTINS`` (``fashion-mnist[:split]``, ``digits``, ``emoji[:groups]``)
+URLs, or a registered name: ``BUILTINS`` (``fashion-mnist[:split]``, ``mnist[:split]``, ``digits``, ``emoji[:groups]``)
 and ``PREFIXES`` (``hf:``, ``openimages:``, ``search:``). Adding a kind is one module here plus one
 registry line. The modules:
 
 - ``base``        the ``Source`` base class, ``Item``, the ``SourceKind`` record, labels from folders
 - ``files``       a folder, a zip archive, a tar archive (plain or compressed)
-- ``builtin``     fashion-mnist, digits (scikit-learn's) and emoji (rendered from an installed font)
+- ``builtin``     fashion-mnist, mnist, digits (scikit-learn's) and emoji (rendered from an installed font)
 - ``downloaded``  what the online sources share: downloaded files with their provenance
 - ``urls``        a text file of image URLs
 - ``hf``          everything ``hf:``: the Hub's files through huggingface_hub, or its dataset-viewer API
@@ -39,6 +39,9 @@ BUILTINS: dict[str, SourceKind] = {k.name: k for k in [
     SourceKind("fashion-mnist", builtin.FashionMnistSource,
                "Fashion-MNIST: 70,000 28x28 grey garments, 10 classes (:train|:test|:all)",
                "fashion-mnist:train", check=builtin.fashion_mnist_available),
+    SourceKind("mnist", builtin.MnistSource,
+               "MNIST: 70,000 28x28 grey handwritten digits, 10 classes, kept at 28 px (:train|:test|:all)",
+               "mnist:train", check=builtin.mnist_available),
     SourceKind("digits", builtin.DigitsSource, "scikit-learn's bundled 8x8 digits: 1,797 grey images, 10 classes, offline",
                "digits", check=builtin.digits_available),
     SourceKind("emoji", builtin.EmojiSource, "colour emoji faces, people and animals rendered from Noto Color Emoji "

@@ -3,6 +3,9 @@
 ``fashion-mnist[:train|test|all]``: the 70,000 28×28 grey garments (``ganforge.data.fashion_mnist`` finds
 or downloads the files), each padded with black to 32×32; labels are the 10 garment classes.
 
+``mnist[:train|test|all]``: the 70,000 28×28 handwritten digits (``ganforge.data.mnist``), kept at
+28×28 (the cats thesis's size); labels 0–9.
+
 ``digits``: the 1,797 8×8 handwritten digits bundled inside scikit-learn (no download),
 upscaled to 32×32; labels 0–9. A tiny, fully offline data set for tests and demos.
 
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from ganforge.data import fashion_mnist
+from ganforge.data import fashion_mnist, mnist
 from ganforge.data.decode import UnusableImage
 from ganforge.data.sources.base import Item, Source
 from ganforge.errors import DataError
@@ -36,32 +40,55 @@ SKIN_TONES = {0x1F3FB, 0x1F3FC, 0x1F3FD, 0x1F3FE, 0x1F3FF}
 EMOJI_GROUPS = ("faces", "people", "animals")
 
 
-class FashionMnistSource(Source):
-    """Fashion-MNIST, each 28×28 image padded with black to 32×32, with class labels."""
+class _IdxSource(Source):
+    """An MNIST-style set (``module.load``, ``module.CLASSES``), each 28×28 image padded with black by ``pad``."""
 
-    default_resolution, default_channels = 32, 1
+    module: ModuleType
+    name = ""
+    pad = 0
 
     def __init__(self, argument: str = "", labels: str | None = None, **_):
-        super().__init__(description="fashion-mnist")
+        super().__init__(description=self.name)
         split = argument or "all"
         if split not in ("train", "test", "all"):
-            raise DataError(f"fashion-mnist split must be train, test or all, not {split!r}")
-        self.images, self.labels = fashion_mnist.load(split)
-        self.classes = fashion_mnist.CLASSES
+            raise DataError(f"{self.name} split must be train, test or all, not {split!r}")
+        self.images, self.labels = self.module.load(split)
+        self.classes = self.module.CLASSES
         self.items = [Item(f"{split}/{i:05d}", self.classes[int(c)]) for i, c in enumerate(self.labels)]
 
     def load(self, item: Item) -> Image.Image:
         index = int(item.key.rsplit("/", 1)[1])
-        padded = np.pad(self.images[index], 2)  # 28×28 -> 32×32, as in the DCGAN-on-MNIST convention
-        return Image.fromarray(padded, "L")
+        return Image.fromarray(np.pad(self.images[index], self.pad) if self.pad else self.images[index], "L")
+
+
+class FashionMnistSource(_IdxSource):
+    """Fashion-MNIST, each 28×28 image padded with black to 32×32 (the DCGAN-on-MNIST convention), with class labels."""
+
+    default_resolution, default_channels = 32, 1
+    module, name, pad = fashion_mnist, "fashion-mnist", 2
+
+
+class MnistSource(_IdxSource):
+    """MNIST digits at their own 28×28 (dcgan, mlp and upconv train at 28 px from a 7×7 base), labels 0-9."""
+
+    default_resolution, default_channels = 28, 1
+    module, name, pad = mnist, "mnist", 0
+
+
+def _idx_available(module: ModuleType, hint: str) -> str | None:
+    try:
+        module.find_files(allow_download=False)
+    except DataError:
+        return f"not installed here; downloaded on first use ({hint})"
+    return None
 
 
 def fashion_mnist_available() -> str | None:
-    try:
-        fashion_mnist.find_files(allow_download=False)
-    except DataError:
-        return "not installed here; downloaded on first use (or: apt-get install dataset-fashion-mnist)"
-    return None
+    return _idx_available(fashion_mnist, "or: apt-get install dataset-fashion-mnist")
+
+
+def mnist_available() -> str | None:
+    return _idx_available(mnist, "or put the four IDX .gz files in a folder named by GANFORGE_MNIST")
 
 
 def digits_available() -> str | None:
