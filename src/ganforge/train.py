@@ -84,6 +84,7 @@ from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
 from ganforge.diffaugment import DiffAugment, parse_policy
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.loggers import RunLogger, check_logger, open_logger
 from ganforge.ema import EMA
 from ganforge.losses import LOSSES
 from ganforge.metrics.training import EvalHook
@@ -159,6 +160,7 @@ def check_names(cfg: TrainConfig) -> TrainConfig:
         raise ConfigError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(sorted(LOSSES))}")
     if cfg.augment:
         parse_policy(cfg.augment)
+    check_logger(cfg.logger)
     return cfg
 
 
@@ -226,6 +228,8 @@ class Trainer:
         # Callables run after every step as hook(trainer) on every rank (check trainer.is_main before
         # writing files); used by periodic evaluation and anything else that watches training.
         self.hooks: list = []
+        # --logger's sink (TensorBoard, W&B) beside the run's own files; opened by fit() on rank 0
+        self.logger: RunLogger = RunLogger()
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.skipped: list[str] = []   # updates of the last step that were not applied (non-finite)
@@ -256,7 +260,9 @@ class Trainer:
             self.D_train = distributed.wrap_ddp(self.D, dev)
 
     def release(self) -> None:
-        """Let go of the run directory's lock (fit() does when it ends; the kernel does if the process dies)."""
+        """Close the logger and let go of the run directory's lock (fit() does when it ends; the kernel
+        does if the process dies)."""
+        self.logger.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -543,6 +549,7 @@ class Trainer:
         for path in (self.run.latest_samples, self.run.samples_at(self.step)):
             with self._writing(path), atomic_path(path) as tmp:
                 grid.save(tmp, format="PNG")
+        self.logger.image(self.step, "samples", grid)
         records = read_jsonl(self.run.log)
         if records:
             with self._writing(self.run.loss_plot):
@@ -576,6 +583,10 @@ class Trainer:
         window_start, window_images = time.time(), 0
         bad_steps = 0
         d_wins = 0  # consecutive steps with D accuracy at 100 %
+        if self.is_main:  # a resumed run's stream continues after its checkpoint's step
+            self.logger = open_logger(self.cfg.logger, self.run, first_step=self.step + 1 if self.step else 0)
+            if self.run.config.is_file():
+                self.logger.config(self.step, self.run.read_config())
         if self._initial_save:
             self.save()  # step 0: something to roll back to
             self._initial_save = False
@@ -614,11 +625,11 @@ class Trainer:
                     if self.is_main:
                         rate = window_images / max(time.time() - window_start, 1e-9)
                         if self.step % self.cfg.log_every == 0 or extra:
+                            record = {"step": self.step, "epoch": round(self.loader.epoch_progress, 4),
+                                      "time": round(self.elapsed, 3), **values, "img_per_s": round(rate, 1), **extra}
                             with self._writing(self.run.log):  # a full buffer is written out here
-                                log_file.write(json.dumps({"step": self.step,
-                                                           "epoch": round(self.loader.epoch_progress, 4),
-                                                           "time": round(self.elapsed, 3), **values,
-                                                           "img_per_s": round(rate, 1), **extra}) + "\n")
+                                log_file.write(json.dumps(record) + "\n")
+                            self.logger.scalars(self.step, {**record, **self.learning_rates()}, "train/")
                         progress.update(step=self.step, total_fraction=self.budget_fraction(), elapsed=self.elapsed,
                                         images_per_s=rate, stats={k: values[k] for k in ("d_loss", "g_loss")
                                                                   if values.get(k) is not None})
@@ -673,8 +684,12 @@ class Trainer:
                   f"rollback {rollbacks} of at most {self.cfg.max_rollbacks}", file=self.out, flush=True)
             with open(self.run.log, "a") as f:
                 f.write(json.dumps({"step": self.step, "rolled_back": rollbacks, "from_step": failed_at}) + "\n")
+            self.logger.restart(self.step + 1)  # what it logged past the checkpoint is void
             return open(self.run.log, "a")
         return None
+
+    def learning_rates(self) -> dict[str, float]:
+        return {"lr_g": self.opt_G.param_groups[0]["lr"], "lr_d": self.opt_D.param_groups[0]["lr"]}
 
     def _budget_text(self) -> str:
         c = self.cfg

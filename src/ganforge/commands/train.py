@@ -127,6 +127,7 @@ def resume_rules() -> str:
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """Budget, optimisation, runtime and output options (shared by train and compose)."""
     from ganforge.diffaugment import AUGMENTATIONS
+    from ganforge.loggers import LOGGERS
     from ganforge.losses import LOSSES
     from ganforge.metrics import METRICS
 
@@ -174,6 +175,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--n-samples", type=int, help=f"images per sample grid (default: {d('n_samples')})")
     r.add_argument("--max-bad-steps", type=int, help=f"NaN/inf steps in a row before rolling back (default: {d('max_bad_steps')})")
     r.add_argument("--max-rollbacks", type=int, help=f"rollbacks before giving up (default: {d('max_rollbacks')})")
+    r.add_argument("--logger", choices=LOGGERS,
+                   help="where training reports besides the run's own files (always written): TensorBoard event "
+                        "files in RUN/tensorboard (pip install 'ganforge[tensorboard]'), or a W&B run, offline unless "
+                        f"WANDB_MODE says otherwise (default: {d('logger')})")
     r.add_argument("--diverge-steps", type=int,
                    help=f"steps of 100%% D accuracy before a warning (default: {d('diverge_steps')})")
     e = p.add_argument_group("evaluation during training")
