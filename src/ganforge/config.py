@@ -75,6 +75,9 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+DEFAULT_STEPS = 10_000  # the budget of a run given none
+
+
 @dataclass
 class TrainConfig:
     data: str = ""                 # path of a prepared data set (.zip from `ganforge data prepare`)

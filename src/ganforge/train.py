@@ -78,7 +78,7 @@ import torch
 
 from ganforge import __version__, distributed, models
 from ganforge.checkpoint import load_checkpoint, loading, require_keys, save_checkpoint
-from ganforge.config import ModelConfig, TrainConfig, resume_conflicts
+from ganforge.config import DEFAULT_STEPS, ModelConfig, TrainConfig, resume_conflicts
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
@@ -93,8 +93,6 @@ from ganforge.progress import Progress
 from ganforge.runs import RunDir, read_jsonl, truncate_jsonl
 from ganforge.sampling import generate, image_grid, labels_for_seeds, latents_for_seeds
 from ganforge.utils import STDERR, atomic_path, write_json_atomic
-
-DEFAULT_STEPS = 10_000  # used when no budget is given
 
 
 class TrainingDiverged(GanforgeError):
