@@ -33,6 +33,7 @@ from ganforge import __version__
 from ganforge.config import ModelConfig
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import build_generator
+from ganforge.progress import Task
 from ganforge.utils import atomic_path, write_json_atomic
 
 EXPORT_FORMAT = "ganforge-export"
@@ -96,12 +97,15 @@ def write_export(G: nn.Module, cfg: ModelConfig, info: dict, fmt: str, out: str 
         raise GanforgeError(f"--out {out} is a file; give a folder for the export")
     path = out / FILES[fmt]
     error = None
-    if fmt == "safetensors":
-        _write_safetensors(G, cfg, path)
-    elif fmt == "onnx":
-        error = _write_onnx(G, cfg, path)
-    else:
-        error = _write_torchscript(G, cfg, path)
+    with Task("export", 1, "steps", interval=0, redraw=False, delay=2.0) as shown:
+        if fmt == "safetensors":
+            _write_safetensors(G, cfg, path)
+        elif fmt == "onnx":
+            error = _write_onnx(G, cfg, path)
+        else:
+            error = _write_torchscript(G, cfg, path)
+        shown.advance(note=f"wrote {path.name}" + ("" if error is None else f", checked against PyTorch "
+                                                                         f"(max |difference| {error:.2e})"))
     meta = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,

@@ -79,10 +79,11 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-             batch_size: int = 64) -> np.ndarray:
+             batch_size: int = 64, progress=None) -> np.ndarray:
     """Run G (in eval mode) on latents ``z`` in batches; uint8 images (N, H, W, C).
 
     A conditional generator needs ``labels`` (N,): for seeds, ``labels_for_seeds`` gives them.
+    ``progress``: a ``ganforge.progress.Task`` advanced by each batch's images.
     """
     device = next(G.parameters(), torch.empty(0)).device  # an ONNX export has no parameters: CPU
     if labels is None and num_classes_of(G):
@@ -94,6 +95,8 @@ def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = 
         zb = z[i : i + batch_size].to(device)
         lb = labels[i : i + batch_size].to(device) if labels is not None else None
         out.append(to_uint8(G(zb, lb)))
+        if progress is not None:
+            progress.advance(len(zb))
     G.train(was_training)
     return np.concatenate(out)
 

@@ -83,9 +83,9 @@ from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
 from ganforge.diffaugment import DiffAugment, parse_policy
+from ganforge.ema import EMA
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.loggers import RunLogger, check_logger, open_logger
-from ganforge.ema import EMA
 from ganforge.losses import LOSSES
 from ganforge.metrics.training import EvalHook
 from ganforge.plots import plot_losses

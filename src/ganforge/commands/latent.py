@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
 from pathlib import Path
 
 from ganforge.commands import add_command
 from ganforge.errors import GanforgeError
+from ganforge.progress import Task
 from ganforge.runs import RunDir
 
 LATENT_HELP = "a seed (e.g. 42) or a latent .npz file from 'ganforge project' or 'ganforge midpoint'"
@@ -164,22 +164,6 @@ class _Loaded:
         return load_photo(path, self.cfg.resolution, self.cfg.channels, data_params(self.args.run))
 
 
-def _progress(name: str):
-    """progress(step, total, loss): a redrawn line on a terminal, a line every 10 s otherwise."""
-    tty = sys.stderr.isatty()
-    last = [0.0]
-
-    def show(step: int, total: int, loss: float) -> None:
-        now = time.time()
-        if step == total or now - last[0] > (0.2 if tty else 10.0):
-            last[0] = now
-            line = f"{name}: step {step}/{total}, loss {loss:.5f}"
-            print(("\r" + line) if tty else line, end="\n" if (step == total or not tty) else "", file=sys.stderr,
-                  flush=True)
-
-    return show
-
-
 def _sibling(path: Path, suffix: str) -> Path:
     return path.with_name(path.stem + suffix)
 
@@ -257,9 +241,10 @@ def run_project(args: argparse.Namespace) -> int:
         raise GanforgeError("--out must be a .npz file")
     m = _Loaded(args)
     target = m.photo(args.photo)
-    res = project(m.G, target, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
-                  feature_weight=args.feature_weight, reg_weight=args.reg_weight, labels=m.labels_tensor(),
-                  lr=args.lr, seed=args.seed, progress=_progress("project"))
+    with Task("project", args.steps, "steps") as shown:
+        res = project(m.G, target, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
+                      feature_weight=args.feature_weight, reg_weight=args.reg_weight, labels=m.labels_tensor(),
+                      lr=args.lr, seed=args.seed, progress=shown.callback())
     save_latents(out, res.latent, None if res.label is None else np.array([res.label]), image=res.image,
                  target=target, losses=np.asarray(res.losses))
     save_png(res.image, _sibling(out, ".png"))
@@ -274,7 +259,13 @@ def run_project(args: argparse.Namespace) -> int:
 def run_directions(args: argparse.Namespace) -> int:
     import torch
 
-    from ganforge.latent import class_directions, edit, feature_classifier, find_directions, load_discriminator
+    from ganforge.latent import (
+        class_directions,
+        edit,
+        feature_classifier,
+        find_directions,
+        load_discriminator,
+    )
     from ganforge.latent.figures import save_png
     from ganforge.sampling import image_grid
 
@@ -380,9 +371,10 @@ def run_inpaint(args: argparse.Namespace) -> int:
     params = data_params(args.run)
     image, note = load_photo(args.photo, m.cfg.resolution, m.cfg.channels, params, with_note=True)
     mask = load_mask(args.mask, m.cfg.resolution, params, note)
-    res = inpaint(m.G, image, mask, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
-                  context_radius=args.context_radius, prior_weight=args.prior_weight, blend=args.blend,
-                  labels=m.labels_tensor(), lr=args.lr, seed=args.seed, progress=_progress("inpaint"))
+    with Task("inpaint", args.steps, "steps") as shown:
+        res = inpaint(m.G, image, mask, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
+                      context_radius=args.context_radius, prior_weight=args.prior_weight, blend=args.blend,
+                      labels=m.labels_tensor(), lr=args.lr, seed=args.seed, progress=shown.callback())
     save_png(res.image, out)
     shown = np.where(mask[..., None], np.uint8(128), image)
     save_png(strip([shown, res.generated, res.image]), _sibling(out, "-compare.png"),
