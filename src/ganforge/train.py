@@ -131,7 +131,7 @@ def stream_seed(seed: int, rank: int, step: int, stream: str) -> int:
 class TrainResult:
     run_dir: Path
     step: int
-    stopped_by: str  # "budget" or the signal name ("SIGINT", "SIGTERM")
+    stopped_by: str  # "budget", the signal name ("SIGINT", "SIGTERM"), or "stop hook" (ganforge.api.train)
 
 
 def model_config_for_data(model: ModelConfig, data: Dataset) -> ModelConfig:
@@ -228,6 +228,8 @@ class Trainer:
         self.hooks: list = []
         # --logger's sink (TensorBoard, W&B) beside the run's own files; opened by fit() on rank 0
         self.logger: RunLogger = RunLogger()
+        self.last_stats: dict[str, float | None] = {}  # the statistics of the latest step (for hooks)
+        self.stop_requested: str | None = None  # set by a hook (ganforge.api's should_stop): save and stop
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.skipped: list[str] = []   # updates of the last step that were not applied (non-finite)
@@ -610,6 +612,7 @@ class Trainer:
                             continue
                     else:
                         bad_steps = 0
+                    self.last_stats = values
                     d_wins = d_wins + 1 if (values.get("d_acc") or 0) >= 0.9999 else 0
                     if d_wins == self.cfg.diverge_steps:
                         extra["warning"] = (f"D has told every real and fake image apart for {d_wins} steps: G gets "
@@ -655,13 +658,14 @@ class Trainer:
         self.save(periodic=False)
         self.write_samples()
         self.release()
-        return TrainResult(self.run.root, self.step, stop.signal or "budget")
+        return TrainResult(self.run.root, self.step, stop.signal or self.stop_requested or "budget")
 
     def _should_stop(self, stop: "_SignalFlag") -> bool:
         """Budget used up or a signal caught, agreed by all ranks: each times its own steps and may
         catch a signal a step later than another, but they must leave the loop together (what follows,
         saving, is collective)."""
-        return distributed.any_true(self.budget_fraction() >= 1 or stop.signal is not None, self.runtime.device)
+        asked = stop.signal is not None or self.stop_requested is not None
+        return distributed.any_true(self.budget_fraction() >= 1 or asked, self.runtime.device)
 
     def _roll_back(self, log_file):
         """Reload the last checkpoint after repeated non-finite steps; draw new latents so it need not recur."""

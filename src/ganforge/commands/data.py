@@ -119,16 +119,17 @@ def _add_source_options(p) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from ganforge.data.prepare import PrepareOptions, prepare
+    from ganforge.api import prepare_dataset
 
-    source_options = dict(min_box_area=args.min_box_area, search_api=args.search_api, licence=args.licence,
-                          download_workers=args.download_workers, timeout=args.timeout, retries=args.retries)
-    opts = PrepareOptions(resolution=args.size, channels=args.channels, crop=args.crop,
-                          crop_fraction=args.crop_fraction, background=args.background, labels=args.labels,
-                          min_size=args.min_size, workers=args.workers, limit=args.limit, face_margin=args.face_margin,
-                          faces=args.faces, blur=args.blur, dedup=args.dedup, near_threshold=args.near_threshold,
-                          augment=args.augment, augment_ops=args.augment_ops, source_options=source_options)
-    _print_report(prepare(args.src, args.out, opts), args.out)
+    report = prepare_dataset(
+        args.src, args.out, size=args.size, channels=args.channels, crop=args.crop, crop_fraction=args.crop_fraction,
+        background=args.background, labels=args.labels, min_size=args.min_size, workers=args.workers,
+        limit=args.limit, face_margin=args.face_margin, faces=args.faces, blur=args.blur, dedup=args.dedup,
+        near_threshold=args.near_threshold, augment=args.augment, augment_ops=args.augment_ops,
+        # the online sources' own options
+        min_box_area=args.min_box_area, search_api=args.search_api, licence=args.licence,
+        download_workers=args.download_workers, timeout=args.timeout, retries=args.retries)
+    _print_report(report, args.out)
     return 0
 
 

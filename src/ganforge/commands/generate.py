@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ganforge.commands import add_command
 from ganforge.errors import GanforgeError
@@ -26,26 +25,12 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.artifacts import load_generator
-    from ganforge.device import resolve_device
-    from ganforge.sampling import image_grid, images_for_seeds, resolve_class, to_pil
-    from ganforge.utils import atomic_path
+    from ganforge.api import generate, save_images
 
     if args.n < 1:
         raise GanforgeError("--n must be at least 1")
-    G, cfg, state = load_generator(args.run, device=resolve_device(args.device), ema=not args.no_ema)
     seeds = list(range(args.seed, args.seed + args.n))
-    classes = (state.get("dataset") or {}).get("classes")
-    images = images_for_seeds(G, seeds, class_=resolve_class(args.class_, classes, cfg.num_classes))
-    out = Path(args.out)
-    if args.separate:
-        out.mkdir(parents=True, exist_ok=True)
-        for seed, img in zip(seeds, images):
-            with atomic_path(out / f"seed{seed:06d}.png") as tmp:
-                to_pil(img).save(tmp, format="PNG")
-        print(f"wrote {len(seeds)} images to {out}/")
-    else:
-        with atomic_path(out) as tmp:
-            image_grid(images).save(tmp, format="PNG")
-        print(f"wrote a grid of {len(seeds)} images to {out}")
+    images = generate(args.run, seeds, class_=args.class_, device=args.device, ema=not args.no_ema)
+    out = save_images(images, args.out, seeds=seeds, separate=args.separate)
+    print(f"wrote {len(seeds)} images to {out}/" if args.separate else f"wrote a grid of {len(seeds)} images to {out}")
     return 0

@@ -24,7 +24,8 @@ def register(sub) -> None:
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from ganforge.overview import format_runs, list_runs
+    from ganforge.api import list_runs
+    from ganforge.overview import format_runs
 
     rows = list_runs(args.dir)
     print(json.dumps([r.to_dict() for r in rows], indent=1) if args.json else format_runs(rows))
@@ -32,7 +33,7 @@ def run_runs(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from ganforge.overview import describe_run
+    from ganforge.api import describe_run
 
     print(describe_run(args.run, lines=args.lines))
     return 0

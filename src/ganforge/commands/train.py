@@ -12,21 +12,17 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from dataclasses import fields
 
+from ganforge import runconfig
 from ganforge.commands import add_command
 from ganforge.config import RESUME_MAY_CHANGE, ModelConfig, Option, TrainConfig
-from ganforge.errors import ConfigError
-from ganforge.presets import describe_presets, get_preset
+from ganforge.presets import describe_presets
+from ganforge.runconfig import MODEL_FLAGS, TRAIN_FLAGS, family_options, option_names
 from ganforge.runs import RunDir
 
 # The model, loss and augmentation registries (and the trainer) are imported inside the functions
 # that need them: they import torch, and `ganforge --help` should not wait for it.
 
-# flag dest -> TrainConfig field (flags default to None so "not given" is visible)
-TRAIN_FLAGS = {f.name: f.name for f in fields(TrainConfig)}
-MODEL_FLAGS = {"model": "family", "resolution": "resolution", "channels": "channels",
-               "latent_dim": "latent_dim", "width": "width"}
 _TRAIN_DEFAULTS = TrainConfig()
 _MODEL_DEFAULTS = ModelConfig()
 
@@ -47,18 +43,6 @@ def _show(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return "none" if value in ("", None) else str(value)
-
-
-def family_options() -> dict[str, list[tuple[str, Option]]]:
-    """Every train flag families define: option name -> [(family, Option), ...], in registry order."""
-    from ganforge import models
-
-    found: dict[str, list[tuple[str, Option]]] = {}
-    for name in models.MODELS:
-        for o in models.options_of(name):
-            if o.cli:
-                found.setdefault(o.name, []).append((name, o))
-    return found
 
 
 def _add_family_option(group, users: list[tuple[str, Option]]) -> None:
@@ -190,66 +174,34 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     e.add_argument("--eval-n", type=int, help=f"generated images per evaluation (default: {d('eval_n')})")
 
 
-def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]:
-    """Flags, then the saved run config (with --resume), then the preset, then defaults."""
-    from ganforge import models
-    from ganforge.train import check_names
+def cli_options(args: argparse.Namespace) -> dict:
+    """The training options given on the command line (runconfig's names; None: not given)."""
+    return {name: getattr(args, name) for name in option_names() if getattr(args, name, None) is not None}
 
-    if not args.out:
-        raise ConfigError("--out is required (the run directory)")
-    train_values: dict = {"out": args.out}
-    model_values: dict = {}
-    if getattr(args, "preset", None):
-        preset = get_preset(args.preset)
-        train_values.update(preset.get("train", {}))
-        model_values.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in preset.get("model", {}).items()})
-    if args.resume:
-        run = RunDir(args.out)
-        if not run.exists():
-            raise ConfigError(f"nothing to resume: {run.config} does not exist")
-        saved = run.read_config()
-        train_values.update(saved["train"])
-        model_values.update(saved["model"])
-    for dest, field in TRAIN_FLAGS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            train_values[field] = value
-    inherited_family = model_values.get("family")
-    for dest, field in MODEL_FLAGS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            model_values[field] = value
-    options = dict(model_values.get("options") or {})
-    family = model_values.get("family", _MODEL_DEFAULTS.family)
-    if inherited_family and family != inherited_family:  # --model over a preset: its options were for another family
-        own = {o.name for o in models.options_of(family)}
-        options = {k: v for k, v in options.items() if k in own}
-    for name in family_options():
-        value = getattr(args, name, None)
-        if value is not None:
-            options[name] = value
-    model_values["options"] = options
-    if not train_values.get("data"):
-        raise ConfigError("--data is required (a data set made by 'ganforge data prepare')")
-    model_cfg = ModelConfig.from_dict(model_values)
-    if models.is_composite(model_cfg.family) and getattr(args, "command", "train") == "train":
-        raise ConfigError(f"{args.out} is a composed {model_cfg.family} run; continue it with "
-                          f"'ganforge compose --out {args.out} --resume'")
-    models.check_options(model_cfg)
-    return check_names(TrainConfig.from_dict(train_values).validate()), model_cfg
+
+def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]:
+    """Flags, then the saved run config (with --resume), then the preset, then defaults (ganforge.runconfig)."""
+    return runconfig.resolve_configs(args.out, preset=getattr(args, "preset", None), resume=args.resume,
+                                     command=getattr(args, "command", "train"), options=cli_options(args))
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.train import train
+    from ganforge import api  # noqa: I001
 
     if args.preset == "list":
         print(describe_presets())
         return 0
-    cfg, model_cfg = resolve_configs(args)
     if args.dry_run:
+        cfg, model_cfg = resolve_configs(args)
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
         return 0
-    return report_result(train(cfg, model_cfg, resume=args.resume), "train")
+    options = cli_options(args)
+    data, out = options.pop("data", None), options.pop("out", None)
+    if args.resume:
+        result = api.resume(out, data=data, preset=args.preset, **options)
+    else:
+        result = api.train(data, out, preset=args.preset, **options)
+    return report_result(result, "train")
 
 
 def report_result(result, command: str) -> int:
