@@ -12,11 +12,24 @@ import os
 import sys
 
 from ganforge import __version__
-from ganforge.commands import (compose, data, evaluate, experiment, export, generate, hub, latent, mix, serve, train,
-                               translate)
+from ganforge.commands import (
+    compose,
+    data,
+    evaluate,
+    experiment,
+    export,
+    generate,
+    hub,
+    latent,
+    mix,
+    runs,
+    serve,
+    train,
+    translate,
+)
 from ganforge.errors import GanforgeError
 
-COMMANDS = [data, train, compose, experiment, generate, translate, latent, mix, serve, evaluate, export, hub]
+COMMANDS = [data, train, compose, experiment, runs, generate, translate, latent, mix, serve, evaluate, export, hub]
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

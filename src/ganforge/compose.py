@@ -20,7 +20,11 @@ import torch.nn as nn
 from PIL import Image, ImageDraw
 
 from ganforge import models
-from ganforge.checkpoint import checkpoint_model_config, find_checkpoint, load_checkpoint
+from ganforge.checkpoint import (
+    checkpoint_model_config,
+    find_checkpoint,
+    load_checkpoint,
+)
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info
 from ganforge.errors import CheckpointError, ConfigError

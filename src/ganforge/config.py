@@ -75,6 +75,9 @@ class ModelConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+DEFAULT_STEPS = 10_000  # the budget of a run given none
+
+
 @dataclass
 class TrainConfig:
     data: str = ""                 # path of a prepared data set (.zip from `ganforge data prepare`)
@@ -128,6 +131,7 @@ class TrainConfig:
     eval_every: int = 0            # steps between evaluations into metrics.jsonl (0: none)
     eval_metric: str = "fid"       # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
     eval_n: int = 2000             # generated images per evaluation
+    logger: str = "files"          # files | tensorboard | wandb: where training reports besides its own files
 
     def validate(self) -> "TrainConfig":
         """The values themselves; ``ganforge.train.check_names`` checks the loss and augmentation names."""
@@ -187,7 +191,7 @@ class TrainConfig:
 # content (its sha256: the file may move) fix what the run is; resume refuses to change them.
 RESUME_MAY_CHANGE = ("out", "data", "steps", "epochs", "minutes", "sample_every", "checkpoint_every", "log_every",
                      "n_samples", "max_bad_steps", "max_rollbacks", "diverge_steps", "eval_every", "eval_metric",
-                     "eval_n", "device", "precision", "channels_last", "fused_adam", "grad_accum", "sync_bn")
+                     "eval_n", "device", "precision", "channels_last", "fused_adam", "grad_accum", "sync_bn", "logger")
 
 
 def resume_conflicts(state: dict, cfg: TrainConfig, model_cfg: ModelConfig, data_sha256: str) -> list[str]:

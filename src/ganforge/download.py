@@ -121,7 +121,9 @@ def hub_call(what: str, where: str | None, fn, *args, error: type[GanforgeError]
 
     Shared by ``hub push/pull`` and the ``hf:`` data source, so it lives below both.
     """
-    from huggingface_hub import errors  # late: optional, and slow to import; callers check it is installed
+    from huggingface_hub import (
+        errors,  # late: optional, and slow to import; callers check it is installed
+    )
 
     try:
         return fn(*args, **kwargs)

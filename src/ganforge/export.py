@@ -34,6 +34,7 @@ from ganforge import __version__, models
 from ganforge.config import ModelConfig
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.models import build_generator, is_style_based
+from ganforge.progress import Task
 from ganforge.utils import atomic_path, write_json_atomic
 
 EXPORT_FORMAT = "ganforge-export"
@@ -133,12 +134,15 @@ def write_export(G: nn.Module, cfg: ModelConfig, info: dict, fmt: str, out: str 
                             "take latents; a translator takes images)")
     path = out / FILES[fmt]
     error = None
-    if fmt == "safetensors":
-        _write_safetensors(G, cfg, path)
-    elif fmt == "onnx":
-        error = _write_onnx(G, cfg, path)
-    else:
-        error = _write_torchscript(G, cfg, path)
+    with Task("export", 1, "steps", interval=0, redraw=False, delay=2.0) as shown:
+        if fmt == "safetensors":
+            _write_safetensors(G, cfg, path)
+        elif fmt == "onnx":
+            error = _write_onnx(G, cfg, path)
+        else:
+            error = _write_torchscript(G, cfg, path)
+        shown.advance(note=f"wrote {path.name}" + ("" if error is None else f", checked against PyTorch "
+                                                                         f"(max |difference| {error:.2e})"))
     meta = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,

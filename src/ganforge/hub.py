@@ -30,6 +30,7 @@ from ganforge.checkpoint import find_checkpoint, load_checkpoint
 from ganforge.download import hub_call
 from ganforge.errors import GanforgeError
 from ganforge.export import CONFIG_NAME, load_exported, read_export_config
+from ganforge.progress import Task
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.sampling import image_grid, images_for_seeds
 
@@ -212,12 +213,16 @@ def push(run_dir: str | Path, repo_id: str, *, token: str | None = None, endpoin
     """Create (if needed) model repository ``repo_id`` and upload run ``run_dir`` to it; returns its URL."""
     hf = _hub()
     api = hf.HfApi(endpoint=endpoint, token=token)
-    with tempfile.TemporaryDirectory(prefix="ganforge-push-") as tmp:
+    shown = Task("hub push", 3, "steps", interval=0, redraw=False, delay=2.0)
+    with tempfile.TemporaryDirectory(prefix="ganforge-push-") as tmp, shown:
         files = stage_run(run_dir, repo_id, tmp)
+        shown.advance(note=f"exported and described {len(files)} files")
         url = _call(f"creating {repo_id}", endpoint, api.create_repo, repo_id, repo_type="model", private=private,
                         exist_ok=True)
+        shown.advance(note=f"repository {repo_id} ready")
         _call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model", folder_path=tmp,
                   commit_message=message or f"ganforge {__version__}: {Path(run_dir).name}, {len(files)} files")
+        shown.advance(note="uploaded")
     return str(url)
 
 
@@ -228,9 +233,12 @@ def pull(repo_id: str, out: str | Path, *, revision: str | None = None, token: s
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder")
-    _call(f"downloading {repo_id}", endpoint, hf.snapshot_download, repo_id=repo_id, repo_type="model", revision=revision,
-              local_dir=str(out), token=token, endpoint=endpoint)
-    if not (out / CONFIG_NAME).is_file():
-        raise HubError(f"{repo_id} is not a ganforge model: it has no {CONFIG_NAME} (downloaded to {out})")
-    read_export_config(out)  # a one-line error if the description is broken
+    with Task("hub pull", 2, "steps", interval=0, redraw=False, delay=2.0) as shown:
+        _call(f"downloading {repo_id}", endpoint, hf.snapshot_download, repo_id=repo_id, repo_type="model",
+              revision=revision, local_dir=str(out), token=token, endpoint=endpoint)
+        shown.advance(note=f"downloaded to {out}")
+        if not (out / CONFIG_NAME).is_file():
+            raise HubError(f"{repo_id} is not a ganforge model: it has no {CONFIG_NAME} (downloaded to {out})")
+        read_export_config(out)  # a one-line error if the description is broken
+        shown.advance(note="checked: a ganforge export")
     return out

@@ -15,6 +15,7 @@ instead of joining names by hand::
       samples/latest.png      grid from fixed latents (seeds 0..n-1), and samples/step-NNNNNNN.png
       checkpoints/latest.pt   the newest checkpoint, and checkpoints/step-NNNNNNN.pt periodic ones
       checkpoints/best.pt     the best checkpoint by the tracked metric, described by best.json
+      tensorboard/            event files of --logger tensorboard (wandb/ for --logger wandb)
       .lock                   held (flock) by the process training in the run; holds its PID
 """
 
@@ -53,6 +54,7 @@ class RunDir:
     best_json = property(lambda self: self.root / "checkpoints" / "best.json")
     latest_samples = property(lambda self: self.root / "samples" / "latest.png")
     lock = property(lambda self: self.root / ".lock")
+    tensorboard = property(lambda self: self.root / "tensorboard")
 
     def checkpoint_at(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:07d}.pt"

@@ -87,11 +87,12 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
 
 @torch.no_grad()
 def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-             batch_size: int = 64, psi: float = 1.0) -> np.ndarray:
+             batch_size: int = 64, psi: float = 1.0, progress=None) -> np.ndarray:
     """Run G (in eval mode) on latents ``z`` in batches; uint8 images (N, H, W, C).
 
     A conditional generator needs ``labels`` (N,): for seeds, ``labels_for_seeds`` gives them.
     ``psi`` != 1 (style-based generators only) truncates in W.
+    ``progress``: a ``ganforge.progress.Task`` advanced by each batch's images.
     """
     if psi != 1 and not truncates_in_w(G):
         raise ValueError("only a style-based generator truncates in W; truncate z before (latent.sample_latents)")
@@ -105,6 +106,8 @@ def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = 
         zb = z[i : i + batch_size].to(device)
         lb = labels[i : i + batch_size].to(device) if labels is not None else None
         out.append(to_uint8(G(zb, lb, psi=psi) if psi != 1 else G(zb, lb)))
+        if progress is not None:
+            progress.advance(len(zb))
     G.train(was_training)
     return np.concatenate(out)
 

@@ -80,15 +80,15 @@ import torch
 from ganforge import __version__, distributed, models
 from ganforge.ada import AdaptiveAugment
 from ganforge.checkpoint import load_checkpoint, loading, require_keys, save_checkpoint
-from ganforge.config import ModelConfig, TrainConfig, resume_conflicts
+from ganforge.config import DEFAULT_STEPS, ModelConfig, TrainConfig, resume_conflicts
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import make_loader
 from ganforge.device import Runtime, resolve_runtime
 from ganforge.diffaugment import DiffAugment, parse_policy
-from ganforge.errors import ConfigError, GanforgeError
 from ganforge.ema import EMA, HalfLifeEMA
-from ganforge.ema import EMA
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.health import DivergenceWatch, HealthHook
+from ganforge.loggers import RunLogger, check_logger, open_logger
 from ganforge.losses import LOSSES
 from ganforge.metrics.training import EvalHook
 from ganforge.plots import plot_losses
@@ -96,8 +96,6 @@ from ganforge.progress import Progress
 from ganforge.runs import RunDir, read_jsonl, truncate_jsonl
 from ganforge.sampling import generate, image_grid, labels_for_seeds, latents_for_seeds
 from ganforge.utils import STDERR, atomic_path, write_json_atomic
-
-DEFAULT_STEPS = 10_000  # used when no budget is given
 
 
 class TrainingDiverged(GanforgeError):
@@ -136,7 +134,7 @@ def stream_seed(seed: int, rank: int, step: int, stream: str) -> int:
 class TrainResult:
     run_dir: Path
     step: int
-    stopped_by: str  # "budget" or the signal name ("SIGINT", "SIGTERM")
+    stopped_by: str  # "budget", the signal name ("SIGINT", "SIGTERM"), or "stop hook" (ganforge.api.train)
 
 
 def model_config_for_data(model: ModelConfig, data: Dataset) -> ModelConfig:
@@ -169,6 +167,7 @@ def check_names(cfg: TrainConfig) -> TrainConfig:
         parse_policy(cfg.augment)
     if cfg.augment_p is not None and cfg.augment != "ada":
         raise ConfigError("--augment-p fixes ADA's probability: it needs --augment ada")
+    check_logger(cfg.logger)
     return cfg
 
 
@@ -269,6 +268,9 @@ class Trainer:
         self.log_notes: dict = {}      # what hooks add to the next log.jsonl record (e.g. {"health": ...})
         self.health_note = ""          # standing health warnings, shown in the progress line
         self.divergence = DivergenceWatch(cfg.diverge_steps)
+        # --logger's sink (TensorBoard, W&B) beside the run's own files; opened by fit() on rank 0
+        self.logger: RunLogger = RunLogger()
+        self.stop_requested: str | None = None  # set by a hook (ganforge.api's should_stop): save and stop
         self.step = 0
         self.elapsed = 0.0  # training seconds, summed over resumes
         self.skipped: list[str] = []   # updates of the last step that were not applied (non-finite)
@@ -300,7 +302,9 @@ class Trainer:
             self.D_train = distributed.wrap_ddp(self.D, dev, find_unused_parameters=unused)
 
     def release(self) -> None:
-        """Let go of the run directory's lock (fit() does when it ends; the kernel does if the process dies)."""
+        """Close the logger and let go of the run directory's lock (fit() does when it ends; the kernel
+        does if the process dies)."""
+        self.logger.close()
         if self._lock is not None:
             self._lock.release()
             self._lock = None
@@ -621,6 +625,7 @@ class Trainer:
         for path in (self.run.latest_samples, self.run.samples_at(self.step)):
             with self._writing(path), atomic_path(path) as tmp:
                 grid.save(tmp, format="PNG")
+        self.logger.image(self.step, "samples", grid)
         records = read_jsonl(self.run.log)
         if records:
             with self._writing(self.run.loss_plot):
@@ -654,6 +659,10 @@ class Trainer:
         window_start, window_images = time.time(), 0
         bad_steps = 0
         self.divergence.reset()  # counts consecutive steps with D accuracy at 100 %
+        if self.is_main:  # a resumed run's stream continues after its checkpoint's step
+            self.logger = open_logger(self.cfg.logger, self.run, first_step=self.step + 1 if self.step else 0)
+            if self.run.config.is_file():
+                self.logger.config(self.step, self.run.read_config())
         if self._initial_save:
             self.save()  # step 0: something to roll back to
             self._initial_save = False
@@ -691,11 +700,11 @@ class Trainer:
                     if self.is_main:
                         rate = window_images / max(time.time() - window_start, 1e-9)
                         if self.step % self.cfg.log_every == 0 or extra:
+                            record = {"step": self.step, "epoch": round(self.loader.epoch_progress, 4),
+                                      "time": round(self.elapsed, 3), **values, "img_per_s": round(rate, 1), **extra}
                             with self._writing(self.run.log):  # a full buffer is written out here
-                                log_file.write(json.dumps({"step": self.step,
-                                                           "epoch": round(self.loader.epoch_progress, 4),
-                                                           "time": round(self.elapsed, 3), **values,
-                                                           "img_per_s": round(rate, 1), **extra}) + "\n")
+                                log_file.write(json.dumps(record) + "\n")
+                            self.logger.scalars(self.step, {**record, **self.learning_rates()}, "train/")
                         progress.update(step=self.step, total_fraction=self.budget_fraction(), elapsed=self.elapsed,
                                         images_per_s=rate, stats={k: values[k] for k in ("d_loss", "g_loss")
                                                                   if values.get(k) is not None},
@@ -724,13 +733,14 @@ class Trainer:
         self.save(periodic=False)
         self.write_samples()
         self.release()
-        return TrainResult(self.run.root, self.step, stop.signal or "budget")
+        return TrainResult(self.run.root, self.step, stop.signal or self.stop_requested or "budget")
 
     def _should_stop(self, stop: "_SignalFlag") -> bool:
         """Budget used up or a signal caught, agreed by all ranks: each times its own steps and may
         catch a signal a step later than another, but they must leave the loop together (what follows,
         saving, is collective)."""
-        return distributed.any_true(self.budget_fraction() >= 1 or stop.signal is not None, self.runtime.device)
+        asked = stop.signal is not None or self.stop_requested is not None
+        return distributed.any_true(self.budget_fraction() >= 1 or asked, self.runtime.device)
 
     def _roll_back(self, log_file):
         """Reload the last checkpoint after repeated non-finite steps; draw new latents so it need not recur."""
@@ -751,8 +761,12 @@ class Trainer:
                   f"rollback {rollbacks} of at most {self.cfg.max_rollbacks}", file=self.out, flush=True)
             with open(self.run.log, "a") as f:
                 f.write(json.dumps({"step": self.step, "rolled_back": rollbacks, "from_step": failed_at}) + "\n")
+            self.logger.restart(self.step + 1)  # what it logged past the checkpoint is void
             return open(self.run.log, "a")
         return None
+
+    def learning_rates(self) -> dict[str, float]:
+        return {"lr_g": self.opt_G.param_groups[0]["lr"], "lr_d": self.opt_D.param_groups[0]["lr"]}
 
     def _budget_text(self) -> str:
         c = self.cfg

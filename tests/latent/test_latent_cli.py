@@ -47,7 +47,7 @@ def test_project_then_edit_and_midpoint_of_photos(capsys, trained_run, tmp_path)
     code, out, err = run_cli(capsys, "project", trained_run, tmp_path / "photo.jpg", "--out", tmp_path / "p.npz",
                              "--steps", 40, "--restarts", 2)
     assert code == 0, err
-    assert "PSNR" in out and "project: step 40/40" in err
+    assert "PSNR" in out and "project: 40/40 steps" in err
     for name in ("p.png", "p-compare.png", "p-curve.png"):
         assert (tmp_path / name).stat().st_size > 100
     with np.load(tmp_path / "p.npz", allow_pickle=False) as f:

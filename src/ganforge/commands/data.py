@@ -6,7 +6,6 @@ import argparse
 import json
 
 from ganforge.commands import HelpFormatter
-from ganforge.errors import DataError
 
 SRC_HELP = ("SRC is a folder (searched recursively), a zip or tar archive, a text file of image URLs (one per line), "
             "or a named source: fashion-mnist[:train|test|all], digits, emoji[:faces,people,animals][:noskin], "
@@ -125,34 +124,20 @@ def _add_source_options(p) -> None:
 
 
 def run_prepare(args: argparse.Namespace) -> int:
-    from ganforge.data.prepare import PrepareOptions, prepare
+    from ganforge.api import prepare_dataset
 
-    source_options = dict(min_box_area=args.min_box_area, search_api=args.search_api, licence=args.licence,
-                          download_workers=args.download_workers, timeout=args.timeout, retries=args.retries)
-    opts = PrepareOptions(resolution=args.size, channels=args.channels, crop=args.crop,
-                          crop_fraction=args.crop_fraction, background=args.background, labels=args.labels,
-                          min_size=args.min_size, workers=args.workers, limit=args.limit, face_margin=args.face_margin,
-                          faces=args.faces, blur=args.blur, dedup=args.dedup, near_threshold=args.near_threshold,
-                          augment=args.augment, augment_ops=args.augment_ops, source_options=source_options)
-    if args.domains or args.as_domains:
-        return _prepare_domains(args, opts)
-    if not args.src:
-        raise DataError("give SRC (a folder, archive, URL list or named source), or --domains A=SRC,B=SRC")
-    _print_report(prepare(args.src, args.out, opts), args.out)
-    return 0
-
-
-def _prepare_domains(args: argparse.Namespace, opts) -> int:
-    from ganforge.data.domains import parse_domains, prepare_domains, prepare_subfolder_domains
-
-    if args.domains and (args.src or args.as_domains):
-        raise DataError("--domains names both sources itself: give no SRC and no --as-domains")
-    if args.as_domains and (not args.src or args.labels != "subfolders"):
-        raise DataError("--as-domains needs SRC and --labels subfolders (SRC's two subfolders become the domains)")
-    report = (prepare_domains(parse_domains(args.domains), args.out, opts) if args.domains
-              else prepare_subfolder_domains(args.src, args.out, opts))
+    report = prepare_dataset(
+        args.src, args.out, size=args.size, channels=args.channels, crop=args.crop, crop_fraction=args.crop_fraction,
+        background=args.background, labels=args.labels, min_size=args.min_size, workers=args.workers,
+        limit=args.limit, face_margin=args.face_margin, faces=args.faces, blur=args.blur, dedup=args.dedup,
+        near_threshold=args.near_threshold, augment=args.augment, augment_ops=args.augment_ops,
+        domains=args.domains, as_domains=args.as_domains,
+        # the online sources' own options
+        min_box_area=args.min_box_area, search_api=args.search_api, licence=args.licence,
+        download_workers=args.download_workers, timeout=args.timeout, retries=args.retries)
     _print_report(report, args.out)
-    print("domains: " + ", ".join(f"{key} ({d['name']}) {d['count']}" for key, d in report["per_domain"].items()))
+    if "per_domain" in report:
+        print("domains: " + ", ".join(f"{key} ({d['name']}) {d['count']}" for key, d in report["per_domain"].items()))
     return 0
 
 

@@ -8,8 +8,6 @@ import sys
 from pathlib import Path
 
 from ganforge.commands import add_command
-from ganforge.errors import ConfigError
-from ganforge.runs import RunDir
 
 
 def _metric_options(p: argparse.ArgumentParser, metrics_default: str | None) -> None:
@@ -68,37 +66,31 @@ def _print_record(record: dict, label: str) -> None:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ganforge.metrics.evaluate import evaluate_folder, evaluate_run
+    from ganforge.api import evaluate
 
-    common = dict(metrics=args.metrics, features=args.features, n=args.n, n_ref=args.n_ref, device=args.device,
-                  inception_weights=args.inception_weights, out=args.out)
+    record = evaluate(args.source, data=args.data, metrics=args.metrics, features=args.features, n=args.n,
+                      n_ref=args.n_ref, device=args.device, inception_weights=args.inception_weights, out=args.out)
     src = Path(args.source)
-    if src.is_dir() and not RunDir.is_run(src) and not RunDir(src).checkpoints.is_dir():
-        if not args.data:
-            raise ConfigError("to evaluate a folder of images, give the data set to compare with: --data DATASET")
-        record = evaluate_folder(src, args.data, **common)
-    else:
-        record = evaluate_run(src, data=args.data, **common)
     _print_record(record, src.name or str(src))
     return 0
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from ganforge.metrics.report import compare_runs
+    from ganforge.api import compare
 
     evaluate = None
     if args.metrics:
         evaluate = dict(metrics=args.metrics, features=args.features, n=args.n, n_ref=args.n_ref,
                         device=args.device, inception_weights=args.inception_weights)
-    md, html = compare_runs(args.runs, args.out, evaluate=evaluate, log=sys.stderr)
+    md, html = compare(args.runs, args.out, evaluate=evaluate, log=sys.stderr)
     print(f"wrote {md} and {html}")
     return 0
 
 
 def run_features(args: argparse.Namespace) -> int:
-    from ganforge.metrics.domain import fit_extractor
+    from ganforge.api import fit_features
 
-    path = fit_extractor(args.data, args.out, name=args.name, epochs=args.epochs, width=args.width,
-                         max_images=args.max_images, seed=args.seed, device=args.device)
+    path = fit_features(args.data, args.out, name=args.name, epochs=args.epochs, width=args.width,
+                        max_images=args.max_images, seed=args.seed, device=args.device)
     print(f"wrote {path}; use it with: ganforge evaluate RUN --features {path if args.out else path.stem}")
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from ganforge.commands import add_command
 from ganforge.errors import GanforgeError
@@ -29,36 +28,14 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.artifacts import load_generator
-    from ganforge.device import resolve_device
-    from ganforge.sampling import (generate, image_grid, images_for_seeds, labels_for_seeds, resolve_class, to_pil,
-                                   truncates_in_w)
-    from ganforge.utils import atomic_path
+    from ganforge.api import generate, save_images
 
     if args.n < 1:
         raise GanforgeError("--n must be at least 1")
     if not 0 <= args.psi <= 2:
         raise GanforgeError(f"--psi must be in [0, 2], not {args.psi}")
-    G, cfg, state = load_generator(args.run, device=resolve_device(args.device), ema=not args.no_ema)
     seeds = list(range(args.seed, args.seed + args.n))
-    classes = (state.get("dataset") or {}).get("classes")
-    class_ = resolve_class(args.class_, classes, cfg.num_classes)
-    if args.psi != 1 and not truncates_in_w(G):  # z toward the family's mean latent
-        from ganforge.latent import mean_latent, sample_latents
-
-        z = sample_latents(seeds, cfg.latent_dim, psi=args.psi, mean_latent=mean_latent(G))
-        images = generate(G, z, labels_for_seeds(seeds, cfg.num_classes, class_))
-    else:
-        images = images_for_seeds(G, seeds, class_=class_, psi=args.psi)
-    out = Path(args.out)
-    if args.separate:
-        out.mkdir(parents=True, exist_ok=True)
-        for seed, img in zip(seeds, images):
-            with atomic_path(out / f"seed{seed:06d}.png") as tmp:
-                to_pil(img).save(tmp, format="PNG")
-        print(f"wrote {len(seeds)} images to {out}/")
-    else:
-        with atomic_path(out) as tmp:
-            image_grid(images).save(tmp, format="PNG")
-        print(f"wrote a grid of {len(seeds)} images to {out}")
+    images = generate(args.run, seeds, class_=args.class_, device=args.device, ema=not args.no_ema, psi=args.psi)
+    out = save_images(images, args.out, seeds=seeds, separate=args.separate)
+    print(f"wrote {len(seeds)} images to {out}/" if args.separate else f"wrote a grid of {len(seeds)} images to {out}")
     return 0

@@ -33,17 +33,17 @@ def register(sub) -> None:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from ganforge.hub import push
+    from ganforge.api import hub_push
 
-    url = push(args.run, args.repo, token=args.token, endpoint=args.endpoint, private=args.private, message=args.message)
+    url = hub_push(args.run, args.repo, token=args.token, endpoint=args.endpoint, private=args.private, message=args.message)
     print(f"pushed {args.run} to {url}")
     return 0
 
 
 def run_pull(args: argparse.Namespace) -> int:
-    from ganforge.hub import pull
+    from ganforge.api import hub_pull
 
-    out = pull(args.repo, args.out or args.repo.split("/")[-1], revision=args.revision, token=args.token,
+    out = hub_pull(args.repo, args.out or args.repo.split("/")[-1], revision=args.revision, token=args.token,
                endpoint=args.endpoint)
     print(f"downloaded {args.repo} to {out}/; try: ganforge generate {out} --n 16 --out grid.png")
     return 0

@@ -1,6 +1,6 @@
 """Latent-space commands: ``interpolate``, ``midpoint``, ``project``, ``directions``, ``edit``, ``inpaint``.
 
-Each parses its options, loads the run, and calls a plain function in ``ganforge.latent``.
+Each parses its options and calls a function of ``ganforge.api`` (``ganforge.latent_tools``).
 A latent is named by a seed (``42``) or an ``.npz`` file written by ``project``/``midpoint``.
 """
 
@@ -9,12 +9,9 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import time
-from pathlib import Path
 
 from ganforge.commands import add_command
 from ganforge.errors import GanforgeError
-from ganforge.runs import RunDir
 
 LATENT_HELP = "a seed (e.g. 42) or a latent .npz file from 'ganforge project' or 'ganforge midpoint'"
 
@@ -110,229 +107,58 @@ def _optimiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-discriminator", action="store_true", help="pixel loss only (no D features / prior)")
 
 
-class _Loaded:
-    """A run's generator, config and class names, loaded once per command."""
-
-    def __init__(self, args: argparse.Namespace):
-        from ganforge.artifacts import load_generator
-        from ganforge.device import resolve_device
-        from ganforge.latent import mean_latent, resolve_class
-
-        self.args = args
-        self.device = resolve_device(args.device)
-        self.G, self.cfg, self.state = load_generator(args.run, device=self.device, ema=not args.no_ema)
-        self.classes = (self.state.get("dataset") or {}).get("classes")
-        self.num_classes = int(self.cfg.num_classes or 0)
-        self.class_id = resolve_class(args.class_, self.classes, self.num_classes) if self.num_classes else None
-        if args.class_ is not None and not self.num_classes:
-            raise GanforgeError("--class needs a conditional model; this run is unconditional")
-        self.psi = getattr(args, "psi", 1.0)
-        self.mean = mean_latent(self.G) if self.psi != 1.0 else None
-
-    def latent(self, spec: str):
-        """(z (1, D), labels (1,) or None) of a seed or .npz; --class overrides a saved class."""
-        import torch
-
-        from ganforge.latent import labels_for_seeds, resolve_latent
-
-        z, labels = resolve_latent(spec, self.cfg.latent_dim, psi=self.psi, mean=self.mean)
-        if self.num_classes:
-            if self.class_id is not None:
-                labels = torch.tensor([self.class_id])
-            elif labels is None:
-                seed = int(spec[5:] if spec.startswith("seed:") else spec) if not spec.endswith(".npz") else 0
-                labels = labels_for_seeds([seed], self.num_classes)
-        else:
-            labels = None
-        return z, labels
-
-    def discriminator(self):
-        from ganforge.latent import load_discriminator
-
-        if self.args.no_discriminator:
-            return None
-        return load_discriminator(self.args.run, self.device, state=self.state)
-
-    def labels_tensor(self):
-        import torch
-
-        return None if self.class_id is None else torch.tensor([self.class_id])
-
-    def photo(self, path: str):
-        from ganforge.latent import data_params, load_photo
-
-        return load_photo(path, self.cfg.resolution, self.cfg.channels, data_params(self.args.run))
-
-
-def _progress(name: str):
-    """progress(step, total, loss): a redrawn line on a terminal, a line every 10 s otherwise."""
-    tty = sys.stderr.isatty()
-    last = [0.0]
-
-    def show(step: int, total: int, loss: float) -> None:
-        now = time.time()
-        if step == total or now - last[0] > (0.2 if tty else 10.0):
-            last[0] = now
-            line = f"{name}: step {step}/{total}, loss {loss:.5f}"
-            print(("\r" + line) if tty else line, end="\n" if (step == total or not tty) else "", file=sys.stderr,
-                  flush=True)
-
-    return show
-
-
-def _sibling(path: Path, suffix: str) -> Path:
-    return path.with_name(path.stem + suffix)
+def _model_options(args: argparse.Namespace) -> dict:
+    """The options every latent tool shares: class, truncation, device, EMA weights."""
+    return dict(class_=args.class_, device=args.device, ema=not args.no_ema,
+                **({"psi": args.psi} if hasattr(args, "psi") else {}))
 
 
 def run_interpolate(args: argparse.Namespace) -> int:
-    import torch
+    from ganforge.api import interpolate_video
 
-    from ganforge.latent import grid_frames, interpolate, render, write_video
-    from ganforge.latent.video import video_kind
-
-    video_kind(args.out)  # reject an unusable --out before any work
-    if args.frames < 2:
-        raise GanforgeError("--frames must be at least 2")
-    m = _Loaded(args)
-    videos = []
-    for group in args.seeds:
-        specs = [s.strip() for s in group.split(",") if s.strip()]
-        if len(specs) < 2:
-            raise GanforgeError(f"--seeds {group!r}: give at least two keyframes, separated by commas")
-        keys = [m.latent(s) for s in specs]
-        z = torch.cat([k[0] for k in keys])
-        path = interpolate(z, args.frames, mode=args.mode, loop=args.loop)
-        labels = None
-        if m.num_classes:
-            # The class cannot morph continuously; each frame takes the class of its nearer keyframe.
-            lab = torch.cat([k[1] for k in keys])
-            idx = _nearest_key(len(specs), args.frames, args.loop)
-            labels = lab[idx]
-        videos.append(render(m.G, path, labels))
-    frames = videos[0] if len(videos) == 1 else grid_frames(videos)
-    out = write_video(frames, args.out, fps=args.fps)
-    print(f"wrote {len(frames)} frames ({args.mode}{', loop' if args.loop else ''}) to {out}")
+    keyframes = [[s.strip() for s in group.split(",") if s.strip()] for group in args.seeds]
+    out = interpolate_video(args.run, keyframes, args.out, frames=args.frames, mode=args.mode, loop=args.loop,
+                            fps=args.fps, **_model_options(args))
+    print(f"wrote {args.frames} frames ({args.mode}{', loop' if args.loop else ''}) to {out}")
     return 0
 
 
-def _nearest_key(k: int, frames: int, loop: bool):
-    import torch
-
-    segments = k if loop else k - 1
-    pos = torch.arange(frames, dtype=torch.float64) * segments / (frames if loop else frames - 1)
-    return pos.round().long() % k
-
-
 def run_midpoint(args: argparse.Namespace) -> int:
-    import torch
+    from ganforge.api import midpoint_image
 
-    from ganforge.latent import midpoint, render, save_latents
-    from ganforge.latent.figures import save_png, strip
-
-    out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise GanforgeError("--out must be a .png file")
-    m = _Loaded(args)
-    (za, la), (zb, lb) = m.latent(args.a), m.latent(args.b)
-    mid = midpoint(za, zb, mode=args.mode)
-    lab = la
-    if la is not None and lb is not None and int(la) != int(lb) and m.class_id is None:
-        raise GanforgeError("A and B have different classes; choose the midpoint's with --class")
-    images = render(m.G, torch.cat([za, mid, zb]), None if lab is None else lab.expand(3))
-    save_png(images[1], out)
-    save_latents(_sibling(out, "").with_suffix(".npz"), mid, lab, image=images[1])
-    save_png(strip(images), _sibling(out, "-strip.png"))
-    print(f"wrote {out}, {out.with_suffix('.npz')} and {_sibling(out, '-strip.png')}")
+    w = midpoint_image(args.run, args.a, args.b, args.out, mode=args.mode, **_model_options(args))
+    print(f"wrote {', '.join(map(str, w.files[:-1]))} and {w.files[-1]}")
     return 0
 
 
 def run_project(args: argparse.Namespace) -> int:
-    import numpy as np
+    from ganforge.api import project_photo
 
-    from ganforge.latent import project, save_latents
-    from ganforge.latent.figures import plot_curve, save_png, strip
-
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise GanforgeError("--out must be a .npz file")
-    m = _Loaded(args)
-    target = m.photo(args.photo)
-    res = project(m.G, target, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
-                  feature_weight=args.feature_weight, reg_weight=args.reg_weight, labels=m.labels_tensor(),
-                  lr=args.lr, seed=args.seed, progress=_progress("project"))
-    save_latents(out, res.latent, None if res.label is None else np.array([res.label]), image=res.image,
-                 target=target, losses=np.asarray(res.losses))
-    save_png(res.image, _sibling(out, ".png"))
-    save_png(strip([target, res.image]), _sibling(out, "-compare.png"), scale=max(1, 256 // m.cfg.resolution))
-    curves = {f"restart {i}": res.restart_losses[:, i] for i in range(res.restart_losses.shape[1])}
-    plot_curve(curves, _sibling(out, "-curve.png"), title=f"projection loss (final pixel MSE {res.error:.4f})")
-    print(f"wrote {out} (pixel MSE {res.error:.5f}, PSNR {res.psnr:.1f} dB), {_sibling(out, '.png')}, "
-          f"{_sibling(out, '-compare.png')}, {_sibling(out, '-curve.png')}")
+    w = project_photo(args.run, args.photo, args.out, steps=args.steps, restarts=args.restarts, lr=args.lr,
+                      seed=args.seed, use_discriminator=not args.no_discriminator,
+                      feature_weight=args.feature_weight, reg_weight=args.reg_weight, **_model_options(args))
+    print(f"wrote {w.files[0]} (pixel MSE {w.values['error']:.5f}, PSNR {w.values['psnr']:.1f} dB), "
+          f"{', '.join(map(str, w.files[1:]))}")
     return 0
 
 
 def run_directions(args: argparse.Namespace) -> int:
-    import torch
+    from ganforge.api import find_edit_directions
 
-    from ganforge.latent import class_directions, edit, feature_classifier, find_directions, load_discriminator
-    from ganforge.latent.figures import save_png
-    from ganforge.sampling import image_grid
-
-    m = _Loaded(args)
-    out = Path(args.out) if args.out else RunDir.of(args.run).directions
-    if out.suffix != ".npz":
-        raise GanforgeError("--out must be a .npz file")
-    if args.classes:
-        from ganforge.data.dataset import load_dataset
-
-        if m.num_classes:
-            # A conditional model takes its class from the label, not from a region of the latent space.
-            raise GanforgeError(f"--classes finds latent directions toward classes of an unconditional model; this "
-                                f"{m.cfg.family} run takes the class as an input: choose it with --class instead")
-        data_path = (m.state.get("dataset") or {}).get("path")
-        if not m.classes or not data_path or not Path(data_path).is_file():
-            raise GanforgeError("--classes needs the run's labelled data set (prepared with --labels subfolders)")
-        data = load_dataset(data_path)
-        images, labels = _labelled(data)
-        classify = feature_classifier(load_discriminator(args.run, m.device, state=m.state), images, labels)
-        dirs = class_directions(m.G, classify, m.classes, n_samples=args.samples)
-    else:
-        dirs = find_directions(m.G, args.k, args.samples, args.method, layer=args.layer, labels=m.class_id)
-    dirs.save(out)
-    z, labels = m.latent("0")  # the preview's seed 0, in the class seed 0 draws (or --class)
-    rows = [edit(m.G, z[0], v, torch.linspace(-2, 2, 7), labels) for v in dirs.vectors]
-    preview = _sibling(out, ".png")
-    save_png(_as_array(image_grid(torch.cat([torch.from_numpy(r) for r in rows]).numpy(), ncols=7)), preview)
-    what = "accuracy" if dirs.method == "class" else "explained variance"
-    shown = "" if labels is None else f", class {m.classes[int(labels[0])] if m.classes else int(labels[0])}"
-    print(f"wrote {len(dirs)} directions to {out}, preview (seed 0{shown}, -2..2 sd per row) {preview}")
-    names = dirs.names or [f"{dirs.method} {i}" for i in range(len(dirs))]
-    for i, (name, v) in enumerate(zip(names, dirs.explained_variance.tolist())):
-        print(f"  {i}: {name} ({what} {v:.3f})")
-    inert = [i for i, r in enumerate(rows) if (r == r[:1]).all()]  # -2..2 sd leaves every pixel as it is
-    if len(inert) == len(rows):
+    w = find_edit_directions(args.run, args.out, k=args.k, samples=args.samples, method=args.method,
+                             layer=args.layer, classes=args.classes, **_model_options(args))
+    v = w.values
+    print(f"wrote {v['count']} directions to {w.files[0]}, preview (seed 0{v['shown']}, -2..2 sd per row) "
+          f"{w.files[1]}")
+    for i, (name, score) in enumerate(zip(v["names"], v["scores"])):
+        print(f"  {i}: {name} ({v['what']} {score:.3f})")
+    if len(v["inert"]) == v["count"]:
         print("ganforge: warning: no direction changes the image of seed 0: the generator looks collapsed (its "
               "images do not depend on the latent), so these directions mean nothing", file=sys.stderr)
-    elif inert:
-        print(f"ganforge: warning: direction(s) {', '.join(map(str, inert))} do not change the image of seed 0 "
+    elif v["inert"]:
+        print(f"ganforge: warning: direction(s) {', '.join(map(str, v['inert']))} do not change the image of seed 0 "
               f"(zero vectors: for --classes, no sampled image fell into that class)", file=sys.stderr)
     return 0
-
-
-def _labelled(data):
-    import numpy as np
-
-    keep = np.nonzero(data.labels >= 0)[0]
-    if len(keep) > 5000:  # a linear classifier on D's features needs no more
-        keep = np.sort(np.random.default_rng(0).choice(keep, 5000, replace=False))
-    return np.asarray(data.images[keep]), data.labels[keep]
-
-
-def _as_array(img):
-    import numpy as np
-
-    a = np.asarray(img)
-    return a if a.ndim == 3 else a[..., None]
 
 
 def parse_amounts(text: str, steps: int) -> list[float]:
@@ -349,44 +175,23 @@ def parse_amounts(text: str, steps: int) -> list[float]:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from ganforge.latent import Directions, edit
-    from ganforge.latent.figures import save_png, strip
+    from ganforge.api import edit_strip
 
     amounts = parse_amounts(args.amount, args.steps)
-    m = _Loaded(args)
-    dirs = Directions.load(args.directions or RunDir.of(args.run).directions)
-    if not 0 <= args.direction < len(dirs):
-        raise GanforgeError(f"--direction must be in 0..{len(dirs) - 1} (the file holds {len(dirs)})")
-    if dirs.vectors.shape[1] != m.cfg.latent_dim:
-        raise GanforgeError("the direction file was made for a model with another latent size")
-    z, labels = m.latent(args.latent)
-    images = edit(m.G, z[0], dirs.vectors[args.direction], amounts, labels)
-    save_png(strip(images), args.out)
-    print(f"wrote {len(images)} images ({amounts[0]:+g} .. {amounts[-1]:+g} sd along direction "
+    w = edit_strip(args.run, args.latent, args.direction, amounts, args.out, directions=args.directions,
+                   **_model_options(args))
+    print(f"wrote {w.values['count']} images ({amounts[0]:+g} .. {amounts[-1]:+g} sd along direction "
           f"{args.direction}) to {args.out}")
     return 0
 
 
 def run_inpaint(args: argparse.Namespace) -> int:
-    import numpy as np
+    from ganforge.api import inpaint_photo
 
-    from ganforge.latent import data_params, inpaint, load_mask, load_photo, pixel_error
-    from ganforge.latent.figures import save_png, strip
-
-    out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise GanforgeError("--out must be a .png file")
-    m = _Loaded(args)
-    params = data_params(args.run)
-    image, note = load_photo(args.photo, m.cfg.resolution, m.cfg.channels, params, with_note=True)
-    mask = load_mask(args.mask, m.cfg.resolution, params, note)
-    res = inpaint(m.G, image, mask, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
-                  context_radius=args.context_radius, prior_weight=args.prior_weight, blend=args.blend,
-                  labels=m.labels_tensor(), lr=args.lr, seed=args.seed, progress=_progress("inpaint"))
-    save_png(res.image, out)
-    shown = np.where(mask[..., None], np.uint8(128), image)
-    save_png(strip([shown, res.generated, res.image]), _sibling(out, "-compare.png"),
-             scale=max(1, 256 // m.cfg.resolution))
-    print(f"wrote {out} and {_sibling(out, '-compare.png')} (masked {mask.mean():.0%} of the pixels; "
-          f"MSE against the photo inside the mask {pixel_error(res.image, image, mask):.5f})")
+    w = inpaint_photo(args.run, args.photo, args.mask, args.out, steps=args.steps, restarts=args.restarts,
+                      lr=args.lr, seed=args.seed, use_discriminator=not args.no_discriminator,
+                      context_radius=args.context_radius, prior_weight=args.prior_weight, blend=args.blend,
+                      **_model_options(args))
+    print(f"wrote {w.files[0]} and {w.files[1]} (masked {w.values['masked']:.0%} of the pixels; "
+          f"MSE against the photo inside the mask {w.values['mse']:.5f})")
     return 0

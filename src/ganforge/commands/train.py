@@ -16,21 +16,18 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from dataclasses import fields
 
+from ganforge import runconfig
 from ganforge.commands import add_command
 from ganforge.config import RESUME_MAY_CHANGE, ModelConfig, Option, TrainConfig
 from ganforge.errors import ConfigError
-from ganforge.presets import describe_presets, get_preset
+from ganforge.presets import describe_presets
+from ganforge.runconfig import MODEL_FLAGS, TRAIN_FLAGS, family_options, option_names
 from ganforge.runs import RunDir
 
 # The model, loss and augmentation registries (and the trainer) are imported inside the functions
 # that need them: they import torch, and `ganforge --help` should not wait for it.
 
-# flag dest -> TrainConfig field (flags default to None so "not given" is visible)
-TRAIN_FLAGS = {f.name: f.name for f in fields(TrainConfig)}
-MODEL_FLAGS = {"model": "family", "resolution": "resolution", "channels": "channels",
-               "latent_dim": "latent_dim", "width": "width"}
 _TRAIN_DEFAULTS = TrainConfig()
 _MODEL_DEFAULTS = ModelConfig()
 
@@ -51,18 +48,6 @@ def _show(value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return "none" if value in ("", None) else str(value)
-
-
-def family_options() -> dict[str, list[tuple[str, Option]]]:
-    """Every train flag families define: option name -> [(family, Option), ...], in registry order."""
-    from ganforge import models
-
-    found: dict[str, list[tuple[str, Option]]] = {}
-    for name in models.MODELS:
-        for o in models.options_of(name):
-            if o.cli:
-                found.setdefault(o.name, []).append((name, o))
-    return found
 
 
 def _add_family_option(group, users: list[tuple[str, Option]]) -> None:
@@ -132,6 +117,7 @@ def resume_rules() -> str:
 def add_training_options(p: argparse.ArgumentParser) -> None:
     """Budget, optimisation, runtime and output options (shared by train and compose)."""
     from ganforge.diffaugment import AUGMENTATIONS
+    from ganforge.loggers import LOGGERS
     from ganforge.losses import LOSSES
     from ganforge.metrics import METRICS
 
@@ -196,6 +182,10 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--n-samples", type=int, help=f"images per sample grid (default: {d('n_samples')})")
     r.add_argument("--max-bad-steps", type=int, help=f"NaN/inf steps in a row before rolling back (default: {d('max_bad_steps')})")
     r.add_argument("--max-rollbacks", type=int, help=f"rollbacks before giving up (default: {d('max_rollbacks')})")
+    r.add_argument("--logger", choices=LOGGERS,
+                   help="where training reports besides the run's own files (always written): TensorBoard event "
+                        "files in RUN/tensorboard (pip install 'ganforge[tensorboard]'), or a W&B run, offline unless "
+                        f"WANDB_MODE says otherwise (default: {d('logger')})")
     r.add_argument("--diverge-steps", type=int,
                    help=f"steps of 100%% D accuracy before a warning (default: {d('diverge_steps')})")
     r.add_argument("--holdout", type=int,
@@ -210,62 +200,16 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     e.add_argument("--eval-n", type=int, help=f"generated images per evaluation (default: {d('eval_n')})")
 
 
-def resolve_configs(args: argparse.Namespace) -> tuple[TrainConfig, ModelConfig]:
-    """Flags, then the saved run config (with --resume), then the preset, then the family's defaults, then
-    the config defaults."""
-    from ganforge import models
-    from ganforge.train import check_names
+def cli_options(args: argparse.Namespace) -> dict:
+    """The training options given on the command line (runconfig's names; None: not given)."""
+    return {name: getattr(args, name) for name in option_names() if getattr(args, name, None) is not None}
 
-    if not args.out:
-        raise ConfigError("--out is required (the run directory)")
-    train_values: dict = {"out": args.out}
-    model_values: dict = {}
-    plan_values = getattr(args, "plan_values", None)  # the budget plan's choice (run() sets it)
-    if plan_values or getattr(args, "preset", None) not in (None, "auto"):
-        preset = plan_values or get_preset(args.preset)
-        train_values.update(preset.get("train", {}))
-        model_values.update({k: (dict(v) if isinstance(v, dict) else v) for k, v in preset.get("model", {}).items()})
-    if args.resume:
-        run = RunDir(args.out)
-        if not run.exists():
-            raise ConfigError(f"nothing to resume: {run.config} does not exist")
-        saved = run.read_config()
-        train_values.update(saved["train"])
-        model_values.update(saved["model"])
-    for dest, field in TRAIN_FLAGS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            train_values[field] = value
-    inherited_family = model_values.get("family")
-    for dest, field in MODEL_FLAGS.items():
-        value = getattr(args, dest, None)
-        if value is not None:
-            model_values[field] = value
-    options = dict(model_values.get("options") or {})
-    family = model_values.get("family", _MODEL_DEFAULTS.family)
-    if inherited_family and family != inherited_family:  # --model over a preset: its options were for another family
-        own = {o.name for o in models.options_of(family)}
-        options = {k: v for k, v in options.items() if k in own}
-    for name, value in models.train_defaults(family).items():  # under flags, the saved run and the preset
-        train_values.setdefault(name, value)
-    for name in family_options():
-        value = getattr(args, name, None)
-        if value is not None:
-            options[name] = value
-    model_values["options"] = options
-    for name, value in models.train_defaults(family).items():  # the family's own recipe, under flags and presets
-        train_values.setdefault(name, value)
-    if not train_values.get("data"):
-        raise ConfigError("--data is required (a data set made by 'ganforge data prepare')")
-    model_cfg = ModelConfig.from_dict(model_values)
-    own_loss = models.required_loss(model_cfg.family) if model_cfg.family in models.MODELS else None
-    if own_loss and getattr(args, "loss", None) is None:  # a two-domain family's loss goes with it
-        train_values["loss"] = own_loss
-    if models.is_composite(model_cfg.family) and getattr(args, "command", "train") == "train":
-        raise ConfigError(f"{args.out} is a composed {model_cfg.family} run; continue it with "
-                          f"'ganforge compose --out {args.out} --resume'")
-    models.check_options(model_cfg)
-    return check_names(TrainConfig.from_dict(train_values).validate()), model_cfg
+
+def resolve_configs(args: argparse.Namespace, preset: str | dict | None = None) -> tuple[TrainConfig, ModelConfig]:
+    """Flags, then the saved run config (with --resume), then the preset (``preset`` overrides --preset:
+    the budget plan's choice), then the family's defaults, then the config defaults (ganforge.runconfig)."""
+    return runconfig.resolve_configs(args.out, preset=preset or getattr(args, "preset", None), resume=args.resume,
+                                     command=getattr(args, "command", "train"), options=cli_options(args))
 
 
 def uses_plan(args: argparse.Namespace) -> bool:
@@ -276,13 +220,14 @@ def uses_plan(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ganforge import api  # noqa: I001
     from ganforge.health import BudgetCheck
-    from ganforge.train import train
 
     if args.preset == "list":
         print(describe_presets())
         return 0
     hooks = []
+    preset = args.preset
     if uses_plan(args):
         from ganforge.plan import make_plan
 
@@ -291,15 +236,21 @@ def run(args: argparse.Namespace) -> int:
         resolve_configs(args)  # the one-line errors (--out, --data, bad values) before minutes of measuring
         plan = make_plan(args.data, args.minutes, args.device or "auto")
         print("\n".join(plan.lines()), flush=True)
-        args.plan_values = plan.chosen.candidate.preset_values()
+        preset = plan.chosen.candidate.preset_values()
     elif args.minutes and not args.resume:
         hooks.append(BudgetCheck(f"for a set-up that fits, let the budget plan choose: ganforge train --data "
                                  f"{args.data} --minutes {args.minutes:g} (without --model; --dry-run shows its choice)"))
-    cfg, model_cfg = resolve_configs(args)
     if args.dry_run:
+        cfg, model_cfg = resolve_configs(args, preset)
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))
         return 0
-    return report_result(train(cfg, model_cfg, resume=args.resume, hooks=hooks), "train")
+    options = cli_options(args)
+    data, out = options.pop("data", None), options.pop("out", None)
+    if args.resume:
+        result = api.resume(out, data=data, preset=preset, hooks=hooks, **options)
+    else:
+        result = api.train(data, out, preset=preset, hooks=hooks, **options)
+    return report_result(result, "train")
 
 
 def report_result(result, command: str) -> int:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 from ganforge.download import download
 from ganforge.errors import DownloadError
 from ganforge.paths import cache_dir
+from ganforge.progress import Task
 
 MAX_IMAGE_BYTES = 50 << 20     # a single downloaded image larger than this is refused
 IMAGE_TYPES = ("image/", "application/octet-stream", "binary/octet-stream")  # S3 often serves images as octet-stream
@@ -77,9 +76,8 @@ def fetch_many(
         except DownloadError as e:
             return i, Fetched(url, None, _short(str(e), url))
 
-    started = last = time.time()
-    tty = sys.stderr.isatty()
     done = len(urls) - len(todo)
+    shown = Task("download", len(urls), "files", enabled=progress)
     failed = 0
     if todo:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
@@ -87,13 +85,8 @@ def fetch_many(
                 results[i] = result
                 done += 1
                 failed += result.error is not None
-                now = time.time()
-                if progress and (now - last > (0.2 if tty else 10) or done == len(urls)):
-                    last = now
-                    line = f"download: {done}/{len(urls)} files, {failed} failed, {done / max(now - started, 1e-9):.1f} files/s"
-                    print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-        if progress and tty:
-            print(file=sys.stderr)
+                shown.update(done, failed=failed)
+        shown.close()
     return results  # type: ignore[return-value]
 
 

@@ -25,7 +25,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganforge.data.clean import DEFAULT_NEAR_THRESHOLD, NearDuplicateIndex, content_hash, phash
+from ganforge.data.clean import (
+    DEFAULT_NEAR_THRESHOLD,
+    NearDuplicateIndex,
+    content_hash,
+    phash,
+)
 from ganforge.data.dataset import DatasetWriter
 from ganforge.data.decode import UnusableImage, decode_image
 from ganforge.data.png import encode_png
@@ -34,6 +39,7 @@ from ganforge.data.transforms import CROPS, parse_color, process_image
 from ganforge.data.variants import parse_ops, rng_for, variant
 from ganforge.data.workers import ordered_map
 from ganforge.errors import DataError
+from ganforge.progress import Task
 from ganforge.utils import base_size, write_json_atomic
 
 
@@ -261,8 +267,8 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
     exact: dict[str, str] = {}
     near = NearDuplicateIndex(opts.near_threshold)
     workers = opts.workers or os.cpu_count() or 1
-    started = last_print = time.time()
-    tty = sys.stderr.isatty()
+    started = time.time()
+    shown = Task("prepare", len(items), "images", enabled=progress)
     used = variants = 0
 
     with DatasetWriter(out, resolution=resolution, channels=channels, source=source.description, params=params) as writer:
@@ -292,14 +298,8 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
                     writer.add(png, source=item.key, label=item.label, extra=record_extra or None, grey=grey)
                     if "variant" not in note:
                         first_of_crop = writer.meta["items"][-1]["file"]
-            now = time.time()
-            if progress and (now - last_print > (0.2 if tty else 10) or i + 1 == len(items)):
-                last_print = now
-                rate = (i + 1) / max(now - started, 1e-9)
-                line = f"prepare: {i + 1}/{len(items)} images, {len(skipped)} skipped, {rate:.0f} img/s"
-                print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
-        if progress and tty:
-            print(file=sys.stderr)
+            shown.update(i + 1, skipped=len(skipped))
+        shown.close()
         written = writer.meta["count"]
         params["channels"] = writer.settle_channels()
         report = _report(src, out, seen, used, written, skipped, writer.meta["items"], time.time() - started)

@@ -29,13 +29,20 @@ from pathlib import Path
 
 from ganforge.artifacts import load_generator
 from ganforge.checkpoint import load_checkpoint
-from ganforge.compose import compose, compose_model_config, critic_options, default_loss, separation_view
+from ganforge.compose import (
+    compose,
+    compose_model_config,
+    critic_options,
+    default_loss,
+    separation_view,
+)
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.experiments.mitlgan_options import ExperimentOptions
 from ganforge.losses import LOSSES
 from ganforge.metrics.report import compare_runs
+from ganforge.progress import Task
 from ganforge.runs import RunDir
 from ganforge.train import train
 from ganforge.utils import STDERR, atomic_path, write_json_atomic
@@ -100,15 +107,21 @@ def run_experiment(o: ExperimentOptions, log=STDERR) -> dict:
     opts = critic_options(o.family, o.loss)
     gen = lambda: ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=dict(opts))
 
+    # the stages: baseline, two parts, MITLGAN, [baseline to the total], the report; each trains with its own line
+    stages = Task("experiment", 5 + o.equal_total, "stages", stream=log, interval=0, redraw=False)
     baseline = _stage("baseline", _train_cfg(o, o.combined, out / "baseline", B), gen(), log)
+    stages.advance()
     fg = _stage("foreground part", _train_cfg(o, o.foreground, out / "foreground", B), gen(), log)
+    stages.advance()
     bg = _stage("background part", _train_cfg(o, o.background, out / "background", B), gen(), log)
+    stages.advance()
     mitl_dir = out / "mitlgan"
     mitl_cfg = None
     if not RunDir(mitl_dir).latest_checkpoint.exists():
         mitl_cfg = compose_model_config([fg, bg], o.combined, merge=o.merge, width=o.refiner_width, blocks=o.blocks,
                                         critic={"family": o.family, "width": o.width, "options": dict(opts)})
     mitl = _stage("MITLGAN", _train_cfg(o, o.combined, mitl_dir, B), mitl_cfg, log, runner=compose)
+    stages.advance()
     runs = {"baseline": baseline, "mitlgan": mitl}
     if o.equal_total:
         total_dir = out / "baseline-total"
@@ -116,6 +129,7 @@ def run_experiment(o: ExperimentOptions, log=STDERR) -> dict:
             shutil.copytree(baseline, total_dir)
         runs["baseline-total"] = _stage("baseline to the total budget", _train_cfg(o, o.combined, total_dir, 3 * B),
                                         None, log)
+        stages.advance()
 
     G, _, _ = load_generator(mitl)
     with atomic_path(out / "separation.png") as tmp:
@@ -128,6 +142,8 @@ def run_experiment(o: ExperimentOptions, log=STDERR) -> dict:
     results = {"options": asdict(o), "runs": {k: str(v) for k, v in runs.items()}, "stats": stats, "metrics": metrics}
     write_json_atomic(out / "results.json", results)
     write_report(out, results)
+    stages.advance()
+    stages.close()
     return results
 
 

@@ -27,7 +27,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ganforge.errors import GanforgeError
-from ganforge.latent.optimise import ProgressFn, check_image, frozen, image_to_tensor, module_device, search
+from ganforge.latent.optimise import (
+    ProgressFn,
+    check_image,
+    frozen,
+    image_to_tensor,
+    module_device,
+    search,
+)
 from ganforge.latent.project import shell_penalty
 
 BLENDS = ("poisson", "paste")

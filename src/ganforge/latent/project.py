@@ -20,7 +20,14 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from ganforge.latent.optimise import ProgressFn, check_image, frozen, image_to_tensor, module_device, search
+from ganforge.latent.optimise import (
+    ProgressFn,
+    check_image,
+    frozen,
+    image_to_tensor,
+    module_device,
+    search,
+)
 
 
 @dataclass

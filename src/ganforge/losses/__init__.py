@@ -15,15 +15,21 @@ and add one line to ``LOSSES``.
 
 from __future__ import annotations
 
-from ganforge.losses.base import GANLoss, Phase, d_accuracy, gradient_penalty, r1_penalty
+from ganforge.losses.base import (
+    GANLoss,
+    Phase,
+    d_accuracy,
+    gradient_penalty,
+    r1_penalty,
+)
 from ganforge.losses.bce import NonSaturatingLoss
 from ganforge.losses.cogan import CoupledLoss
 from ganforge.losses.cyclegan import CycleGANLoss
 from ganforge.losses.dtn import DTNLoss
 from ganforge.losses.hinge import HingeLoss
 from ganforge.losses.lsgan import LeastSquaresLoss
-from ganforge.losses.stylegan2 import StyleGAN2Loss
 from ganforge.losses.rpgan import RelativisticPairingLoss
+from ganforge.losses.stylegan2 import StyleGAN2Loss
 from ganforge.losses.wgan_gp import WGANGPLoss
 
 LOSSES: dict[str, type[GANLoss]] = {

@@ -22,7 +22,12 @@ import numpy as np
 import torch
 from scipy.special import betainc
 
-from ganforge.metrics.domain import SmallCNN, predict, recalibrate_batch_norm, train_classifier
+from ganforge.metrics.domain import (
+    SmallCNN,
+    predict,
+    recalibrate_batch_norm,
+    train_classifier,
+)
 from ganforge.metrics.registry import EvalContext, register
 
 MIN_PER_SIDE = 20   # images per set: 10 to train on and 10 to test, where 16 of 20 right gives p = 0.006

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import pickle
-import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -35,6 +34,7 @@ from ganforge.data.dataset import load_dataset
 from ganforge.device import resolve_device
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.paths import cache_dir
+from ganforge.progress import Task
 from ganforge.utils import STDERR, atomic_path
 
 FORMAT = "ganforge-extractor"
@@ -105,7 +105,8 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     y_all = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-    step, t0, smooth, done = 0, time.time(), None, False
+    step, smooth, done = 0, None, False
+    shown = Task(what.rstrip(": ") or "fit", total, "steps", stream=log, enabled=bool(log))
     while step < total and not done:
         order = torch.randperm(n, generator=g)
         for i in range(steps_per_epoch):
@@ -122,11 +123,10 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
             step += 1
             smooth = loss.item() if smooth is None else 0.9 * smooth + 0.1 * loss.item()
             done = stop_loss is not None and step >= min_steps and smooth < stop_loss
-            if log and (done or step % max(1, total // 10) == 0 or step == total):
-                took = time.time() - t0
-                left = f"done: the training loss is below {stop_loss:g}" if done else \
-                    f"about {took * (total - step) / step:.0f} s left"
-                print(f"  {what}step {step}/{total}  loss {smooth:.4f}  {took:.0f} s, {left}", file=log, flush=True)
+            shown.update(step, loss=smooth)
+    shown.close()
+    if log and done:
+        print(f"  {what}stopped at step {step}: the training loss is below {stop_loss:g}", file=log, flush=True)
     return net.eval()
 
 
@@ -215,7 +215,7 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     log and print(f"ganforge: fitting {name} on {len(train_idx)} images of {data_path} ({len(data.classes)} classes), "
           f"{epochs} epochs on {dev}", file=log, flush=True)
     train_classifier(net, data.images[train_idx], labels[train_idx], epochs=epochs, batch_size=batch_size,
-                     seed=seed, device=dev, log=log)
+                     seed=seed, device=dev, log=log, what="features fit: ")
     _, logits = predict(net, data.images[val_idx], device=dev)
     acc = float((logits.argmax(1) == labels[val_idx]).mean())
     log and print(f"ganforge: held-out accuracy {acc:.4f} on {len(val_idx)} images", file=log, flush=True)

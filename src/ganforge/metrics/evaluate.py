@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from PIL import Image
 
 from ganforge import __version__, models
@@ -24,8 +23,9 @@ from ganforge.data.sources import IMAGE_SUFFIXES
 from ganforge.device import resolve_device
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.metrics.features import load_extractor
-from ganforge.metrics.registry import METRICS, EvalContext, compute, parse_metrics
 from ganforge.metrics.reference import reference_features, reference_indices
+from ganforge.metrics.registry import METRICS, EvalContext, compute, parse_metrics
+from ganforge.progress import Task
 from ganforge.runs import RunDir
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
 from ganforge.utils import STDERR, write_json_atomic
@@ -72,11 +72,15 @@ def evaluate_images(fake: np.ndarray, dataset, metrics: list[str], *, extractor=
     return results
 
 
-def generate_images(G: torch.nn.Module, model_cfg, n: int, first_seed: int = 0, batch_size: int = 64) -> np.ndarray:
-    """uint8 (n, H, W, C): the images of seeds first_seed..first_seed+n-1 (each seed's class, if conditional)."""
+def generate_images(G: torch.nn.Module, model_cfg, n: int, first_seed: int = 0, batch_size: int = 64,
+                    log=None) -> np.ndarray:
+    """uint8 (n, H, W, C): the images of seeds first_seed..first_seed+n-1 (each seed's class, if conditional).
+    ``log``: a stream for a progress line (None: quiet, as during training)."""
     seeds = range(first_seed, first_seed + n)
     z = latents_for_seeds(seeds, model_cfg.latent_dim)
-    return generate(G, z, labels_for_seeds(seeds, model_cfg.num_classes), batch_size=batch_size)
+    with Task("generate", n, "images", stream=log, enabled=log is not None) as shown:
+        return generate(G, z, labels_for_seeds(seeds, model_cfg.num_classes), batch_size=batch_size,
+                        progress=shown)
 
 
 def load_image_folder(folder: str | Path, channels: int, limit: int | None = None) -> np.ndarray:
@@ -151,7 +155,7 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
     if log:
         print(f"ganforge: generating {n} images from {ckpt} (step {state.get('step')})", file=log, flush=True)
     with torch.random.fork_rng(devices=[]):
-        fake = generate_images(G, model_cfg, n)
+        fake = generate_images(G, model_cfg, n, log=log)
         results = evaluate_images(fake, dataset, names, extractor=extractor, n_ref=n_ref, discriminator=D,
                                   device=dev, seed=seed, log=log)
     run_dir = Path(run) if Path(run).is_dir() else None

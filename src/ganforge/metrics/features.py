@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ganforge.metrics import domain, inception
+from ganforge.progress import Task
 from ganforge.utils import sha256_file
 
 
@@ -62,16 +63,19 @@ class FeatureExtractor:
         raise NotImplementedError
 
     @torch.no_grad()
-    def extract(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """uint8 (N, H, W, C) -> (features (N, F) float32, class probabilities (N, K) float32)."""
+    def extract(self, images: np.ndarray, log=None) -> tuple[np.ndarray, np.ndarray]:
+        """uint8 (N, H, W, C) -> (features (N, F) float32, class probabilities (N, K) float32).
+        ``log``: a stream for a progress line (None: quiet)."""
         self.check(images)
         feats, probs = [], []
-        with exact_float32():
+        shown = Task(f"{self.name} features", len(images), "images", stream=log, enabled=log is not None)
+        with exact_float32(), shown:
             for i in range(0, len(images), self.batch_size):
                 x = torch.from_numpy(np.ascontiguousarray(images[i:i + self.batch_size])).to(self.device)
                 f, logits = self._forward(x.permute(0, 3, 1, 2))
                 feats.append(f.float().cpu())
                 probs.append(torch.softmax(logits.float(), dim=1).cpu())
+                shown.advance(len(x))
         return torch.cat(feats).numpy(), torch.cat(probs).numpy()
 
 

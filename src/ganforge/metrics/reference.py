@@ -47,7 +47,7 @@ def reference_features(dataset, extractor, n: int | None = None, seed: int = 0, 
     if log:
         print(f"ganforge: computing {extractor.name} features of {len(idx)} reference images (cached for next time)",
               file=log, flush=True)
-    features, _ = extractor.extract(dataset.images[idx])
+    features, _ = extractor.extract(dataset.images[idx], log=log)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, features=features, key=json.dumps(key, sort_keys=True))

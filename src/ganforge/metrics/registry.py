@@ -46,12 +46,12 @@ class EvalContext:
             if self.real_features_fn is not None:
                 self._cache["real"] = self.real_features_fn()
             else:
-                self._cache["real"] = self.need_extractor("this metric").extract(self.real_images)[0]
+                self._cache["real"] = self.need_extractor("this metric").extract(self.real_images, log=self.log)[0]
         return self._cache["real"]
 
     def _fake(self) -> tuple[np.ndarray, np.ndarray]:
         if "fake" not in self._cache:
-            self._cache["fake"] = self.need_extractor("this metric").extract(self.fake_images)
+            self._cache["fake"] = self.need_extractor("this metric").extract(self.fake_images, log=self.log)
         return self._cache["fake"]
 
     @property

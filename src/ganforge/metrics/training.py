@@ -97,6 +97,7 @@ class EvalHook:
         record = {"step": trainer.step, "time": round(trainer.elapsed, 3), "n": self.n, **values}
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
+        trainer.logger.scalars(trainer.step, values, "eval/")
         score = metric_score(self.name, values)
         improved = score < self.best_score
         if improved:

@@ -32,8 +32,8 @@ from ganforge.artifacts import load_generator
 from ganforge.checkpoint import find_checkpoint
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.errors import ConfigError
-from ganforge.metrics.registry import METRICS, EvalContext, compute
 from ganforge.metrics.reference import reference_indices
+from ganforge.metrics.registry import METRICS, EvalContext, compute
 from ganforge.runs import RunDir
 from ganforge.sampling import to_uint8
 from ganforge.utils import STDERR, write_json_atomic

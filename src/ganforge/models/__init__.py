@@ -54,8 +54,21 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
-from ganforge.models import (acgan, cgan, cogan, cyclegan, dcgan, dtn, fastgan, mitlgan, mlp, r3gan, resnet,
-                             stylegan2, upconv)
+from ganforge.models import (
+    acgan,
+    cgan,
+    cogan,
+    cyclegan,
+    dcgan,
+    dtn,
+    fastgan,
+    mitlgan,
+    mlp,
+    r3gan,
+    resnet,
+    stylegan2,
+    upconv,
+)
 
 MODELS: dict[str, ModuleType] = {
     "mlp": mlp,
@@ -95,10 +108,6 @@ def has_auxiliary_classifier(name: str) -> bool:
 
 def has_self_supervised_d(name: str) -> bool:
     return bool(getattr(family(name), "SELF_SUPERVISED_D", False))
-
-
-def train_defaults(name: str) -> dict:
-    return dict(getattr(family(name), "TRAIN_DEFAULTS", {}))
 
 
 def is_convolutional(name: str) -> bool:

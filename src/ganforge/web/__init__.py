@@ -39,7 +39,19 @@ from werkzeug.exceptions import HTTPException
 
 from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir
-from ganforge.web import embed, explore, game, generators, inpaint, jobs, morph, pool, runs, security, training
+from ganforge.web import (
+    embed,
+    explore,
+    game,
+    generators,
+    inpaint,
+    jobs,
+    morph,
+    pool,
+    runs,
+    security,
+    training,
+)
 
 DEFAULTS = {
     "MAX_GRID_IMAGES": 64,           # images per grid request

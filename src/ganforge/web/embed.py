@@ -8,7 +8,12 @@ from urllib.parse import quote
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
 from ganforge.latent import midpoint, project
-from ganforge.web.generators import get_discriminator, get_generator, png_bytes, store_latent
+from ganforge.web.generators import (
+    get_discriminator,
+    get_generator,
+    png_bytes,
+    store_latent,
+)
 from ganforge.web.params import int_arg, json_body
 from ganforge.web.pool import submit
 from ganforge.web.shared import prepared_photo, resolve_key, run_summary, steps_arg

@@ -31,12 +31,29 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, send_file,
-                   url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from ganforge.metrics.intervals import clopper_pearson
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
-from ganforge.web.generators import get_generator, get_real_images, png_bytes, run_dir, run_names
+from ganforge.web.generators import (
+    get_generator,
+    get_real_images,
+    png_bytes,
+    run_dir,
+    run_names,
+)
 from ganforge.web.params import choice_arg, int_arg, json_body
 from ganforge.web.shared import run_summary
 

@@ -13,7 +13,13 @@ from flask import Blueprint, abort, render_template, request, url_for
 from PIL import Image
 
 from ganforge.latent import inpaint
-from ganforge.web.generators import get_discriminator, get_generator, png_bytes, png_response, store_latent
+from ganforge.web.generators import (
+    get_discriminator,
+    get_generator,
+    png_bytes,
+    png_response,
+    store_latent,
+)
 from ganforge.web.params import int_arg
 from ganforge.web.pool import submit
 from ganforge.web.security import read_image

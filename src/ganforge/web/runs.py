@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from operator import attrgetter
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
 
 from ganforge.latent import labels_for_seeds, render, sample_latents
 from ganforge.sampling import image_grid

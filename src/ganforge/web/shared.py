@@ -12,7 +12,13 @@ import torch
 from flask import abort, current_app, request
 
 from ganforge.errors import GanforgeError
-from ganforge.latent import data_params, labels_for_seeds, load_photo, resolve_class, sample_latents
+from ganforge.latent import (
+    data_params,
+    labels_for_seeds,
+    load_photo,
+    resolve_class,
+    sample_latents,
+)
 from ganforge.runs import read_jsonl
 from ganforge.web.generators import get_generator, get_latent, run_config, run_dir
 from ganforge.web.params import int_arg

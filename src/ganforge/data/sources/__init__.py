@@ -24,7 +24,14 @@ import zipfile
 from pathlib import Path
 
 from ganforge.data.sources import builtin, hf
-from ganforge.data.sources.base import IMAGE_SUFFIXES, MAX_FILE_BYTES, Item, Source, SourceKind, label_by_subfolder
+from ganforge.data.sources.base import (
+    IMAGE_SUFFIXES,
+    MAX_FILE_BYTES,
+    Item,
+    Source,
+    SourceKind,
+    label_by_subfolder,
+)
 from ganforge.data.sources.files import FolderSource, TarSource, ZipSource, is_tar
 from ganforge.data.sources.openimages import OpenImagesSource
 from ganforge.data.sources.search import SearchSource

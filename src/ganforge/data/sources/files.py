@@ -21,7 +21,14 @@ import zlib
 from pathlib import Path, PurePosixPath
 
 from ganforge.data.decode import UnusableImage
-from ganforge.data.sources.base import IMAGE_SUFFIXES, MAX_FILE_BYTES, Item, Source, label_by_subfolder, too_large
+from ganforge.data.sources.base import (
+    IMAGE_SUFFIXES,
+    MAX_FILE_BYTES,
+    Item,
+    Source,
+    label_by_subfolder,
+    too_large,
+)
 from ganforge.errors import DataError
 
 _TAR_ERRORS = (tarfile.TarError, OSError, EOFError, lzma.LZMAError, zlib.error)

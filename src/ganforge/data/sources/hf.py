@@ -40,7 +40,12 @@ from pathlib import Path, PurePosixPath
 
 from ganforge.data.fetch import download_folder, fetch_json, url_file
 from ganforge.data.sources.base import IMAGE_SUFFIXES, Source, subfolder_labels
-from ganforge.data.sources.downloaded import DEFAULT_ONLINE_LIMIT, DownloadedSource, LocalFilesSource, service_url
+from ganforge.data.sources.downloaded import (
+    DEFAULT_ONLINE_LIMIT,
+    DownloadedSource,
+    LocalFilesSource,
+    service_url,
+)
 from ganforge.download import hub_call
 from ganforge.errors import DataError, DownloadError
 
@@ -296,7 +301,11 @@ def hf_columns(features: list[dict]) -> tuple[str | None, str | None, list[str] 
 @contextlib.contextmanager
 def _progress_bars(show: bool):
     """huggingface_hub's download bars only where wanted (not one per image of an imagefolder)."""
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars  # optional
+    from huggingface_hub.utils import (  # optional
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
 
     was_disabled = are_progress_bars_disabled()
     if not show:

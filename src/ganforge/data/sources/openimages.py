@@ -7,7 +7,11 @@ import json
 from pathlib import Path
 
 from ganforge.data.fetch import download_folder, fetch_file
-from ganforge.data.sources.downloaded import DEFAULT_ONLINE_LIMIT, DownloadedSource, service_url
+from ganforge.data.sources.downloaded import (
+    DEFAULT_ONLINE_LIMIT,
+    DownloadedSource,
+    service_url,
+)
 from ganforge.errors import DataError, DownloadError
 from ganforge.utils import write_json_atomic
 
