@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from ganforge.artifacts import export_generator, load_generator
 from ganforge.checkpoint import load_checkpoint
-from ganforge.artifacts import load_generator
 from ganforge.cli import main
 from ganforge.errors import CheckpointError
 from ganforge.export import CONFIG_NAME, TOLERANCE, load_exported
-from ganforge.artifacts import export_generator
 from ganforge.sampling import generate, latents_for_seeds
 
 

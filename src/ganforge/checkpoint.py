@@ -24,8 +24,8 @@ import contextlib
 import pickle
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 import torch.nn as nn

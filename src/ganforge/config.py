@@ -36,7 +36,7 @@ class Option:
     choices: tuple = ()
     cli: bool = True  # False: set by another command (e.g. compose), not a train flag
 
-    def value(self, cfg: "ModelConfig") -> Any:
+    def value(self, cfg: ModelConfig) -> Any:
         """This option's value in ``cfg`` (its default when not set)."""
         return cfg.options.get(self.name, self.default)
 
@@ -55,7 +55,7 @@ class ModelConfig:
     num_classes: int = 0           # > 0 for conditional families
     options: dict[str, Any] = field(default_factory=dict)  # family-specific settings
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         """The values themselves; ``ganforge.models.validate`` adds the family's own checks."""
         _check_finite(self.options)
         if self.channels not in (1, 3):
@@ -70,7 +70,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -119,7 +119,7 @@ class TrainConfig:
     eval_metric: str = "fid"       # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
     eval_n: int = 2000             # generated images per evaluation
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """The values themselves; ``ganforge.train.check_names`` checks the loss and augmentation names."""
         _check_finite(self.to_dict())  # NaN passes every range check below (each comparison is False)
         if self.batch_size < 1:
@@ -158,7 +158,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 

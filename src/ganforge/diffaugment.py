@@ -19,7 +19,7 @@ To add an augmentation: write ``fn(x, strength, generator) -> x`` and add it to 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 

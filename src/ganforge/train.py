@@ -83,8 +83,8 @@ from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import BatchLoader
 from ganforge.device import Runtime, resolve_runtime
 from ganforge.diffaugment import DiffAugment, parse_policy
-from ganforge.errors import ConfigError, GanforgeError
 from ganforge.ema import EMA
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.losses import LOSSES
 from ganforge.metrics.training import EvalHook
 from ganforge.plots import plot_losses
@@ -648,7 +648,7 @@ class Trainer:
         self.release()
         return TrainResult(self.run.root, self.step, stop.signal or "budget")
 
-    def _should_stop(self, stop: "_SignalFlag") -> bool:
+    def _should_stop(self, stop: _SignalFlag) -> bool:
         """Budget used up or a signal caught, agreed by all ranks: each times its own steps and may
         catch a signal a step later than another, but they must leave the loop together (what follows,
         saving, is collective)."""

@@ -5,7 +5,6 @@ import json
 import tarfile
 import zipfile
 
-import numpy as np
 import pytest
 from PIL import Image
 

@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from ganforge.checkpoint import load_checkpoint
 from ganforge.artifacts import load_generator
+from ganforge.checkpoint import load_checkpoint
 from ganforge.cli import main
 from ganforge.compose import compose, compose_model_config, initialise, load_part_weights
 from ganforge.config import ModelConfig, TrainConfig

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conftest import labelled_dataset
-from ganforge.checkpoint import load_checkpoint
 from ganforge.artifacts import load_generator
+from ganforge.checkpoint import load_checkpoint
 from ganforge.cli import main
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.models import build_discriminator, build_generator

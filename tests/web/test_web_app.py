@@ -12,7 +12,6 @@ import io
 import json
 import shutil
 import time
-import zipfile
 
 import numpy as np
 import pytest

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 import waitress
 from PIL import Image
-
 from test_web_app import RUN, Client, app, client, make_app, runs_dir, upload  # noqa: F401  (fixtures)
 
 

@@ -78,7 +78,7 @@ class DatasetWriter:
         self.meta["items"].append(record)
         self.meta["count"] += 1
 
-    def __enter__(self) -> "DatasetWriter":
+    def __enter__(self) -> DatasetWriter:
         return self
 
     def settle_channels(self) -> int:

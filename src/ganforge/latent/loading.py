@@ -14,7 +14,6 @@ from ganforge.checkpoint import discriminator_from_checkpoint
 from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir
 
-
 # The latent tools' name for it: a run's frozen discriminator, for feature and realism losses.
 load_discriminator = discriminator_from_checkpoint
 

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from PIL import Image
 
 from ganforge import __version__
@@ -24,8 +23,8 @@ from ganforge.data.sources import IMAGE_SUFFIXES
 from ganforge.device import resolve_device
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.metrics.features import load_extractor
-from ganforge.metrics.registry import METRICS, EvalContext, compute, parse_metrics
 from ganforge.metrics.reference import reference_features, reference_indices
+from ganforge.metrics.registry import METRICS, EvalContext, compute, parse_metrics
 from ganforge.runs import RunDir
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
 from ganforge.utils import STDERR, write_json_atomic

@@ -56,8 +56,9 @@ MITLGAN and a baseline can be trained against the same critic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -242,7 +243,7 @@ class Generator(nn.Module):
 
     # ---- freezing ------------------------------------------------------------------------
     @staticmethod
-    def _after_load(module: "Generator", incompatible_keys) -> None:
+    def _after_load(module: Generator, incompatible_keys) -> None:
         module._apply_freeze()
 
     def _apply_freeze(self) -> None:
@@ -252,7 +253,7 @@ class Generator(nn.Module):
         self.parts_unfrozen.fill_(True)
         self._apply_freeze()
 
-    def train(self, mode: bool = True) -> "Generator":
+    def train(self, mode: bool = True) -> Generator:
         super().train(mode)
         self.parts.eval()  # parts always behave as at inference time (see module docstring)
         return self

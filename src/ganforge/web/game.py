@@ -31,8 +31,19 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from flask import (Blueprint, Flask, Response, abort, current_app, g, jsonify, render_template, request, send_file,
-                   url_for)
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from ganforge.metrics.intervals import clopper_pearson
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds

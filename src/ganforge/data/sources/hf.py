@@ -296,7 +296,11 @@ def hf_columns(features: list[dict]) -> tuple[str | None, str | None, list[str] 
 @contextlib.contextmanager
 def _progress_bars(show: bool):
     """huggingface_hub's download bars only where wanted (not one per image of an imagefolder)."""
-    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars  # optional
+    from huggingface_hub.utils import (  # optional
+        are_progress_bars_disabled,
+        disable_progress_bars,
+        enable_progress_bars,
+    )
 
     was_disabled = are_progress_bars_disabled()
     if not show:
