@@ -14,7 +14,7 @@ SHOTS_RUN    ?= runs/screenshots/fashion-mnist-dcgan
 PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup demo lint test test-fast benchmark clean fashion-mnist-files emoji-files browser container-tools test-docker \
+.PHONY: setup demo lint api-table test test-fast benchmark clean fashion-mnist-files emoji-files browser container-tools test-docker \
 	screenshots
 
 setup: $(VENV)/.installed
@@ -93,6 +93,11 @@ container-tools:
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+# The README's table of the web app's JSON endpoints, rewritten from their @api declarations
+# (tests/web/test_openapi.py fails when it is out of date).
+api-table: setup
+	$(PY) -c "import sys; from ganforge.web.openapi import main; sys.exit(main(['README.md']))"
 
 test: setup fashion-mnist-files emoji-files browser container-tools lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
