@@ -8,9 +8,12 @@ let imageBlob = null;
 // Until an image is chosen the canvas says what to do (no empty frame).
 (() => {
   const ctx = imageCanvas.getContext("2d");
-  ctx.fillStyle = "#f8fafc"; ctx.fillRect(0, 0, imageCanvas.width, imageCanvas.height);
+  const w = imageCanvas.width, h = imageCanvas.height;
+  ctx.fillStyle = "#f8fafc"; ctx.fillRect(0, 0, w, h);
+  ctx.strokeStyle = "#cbd5e1"; ctx.lineWidth = 2; ctx.setLineDash([6, 4]); ctx.strokeRect(1, 1, w - 2, h - 2);
   ctx.fillStyle = "#64748b"; ctx.font = "15px system-ui, sans-serif"; ctx.textAlign = "center";
-  ctx.fillText("Choose a generated image or a photo above", imageCanvas.width / 2, imageCanvas.height / 2);
+  ctx.fillText("Choose a generated image", w / 2, h / 2 - 10);
+  ctx.fillText("or a photo above", w / 2, h / 2 + 12);
 })();
 
 async function useBlob(blob) {
