@@ -97,7 +97,7 @@ lint: setup
 # The README's table of the web app's JSON endpoints, rewritten from their @api declarations
 # (tests/web/test_openapi.py fails when it is out of date).
 api-table: setup
-	$(PY) -c "import sys; from ganforge.web.openapi import main; sys.exit(main(['README.md']))"
+	$(PY) -m ganforge.web.api_table README.md
 
 test: setup fashion-mnist-files emoji-files browser container-tools lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)

@@ -17,7 +17,8 @@ from flask import Blueprint, jsonify
 from test_web_app import RUN, make_app, runs_dir  # noqa: F401  (fixtures)
 
 from ganforge.web import create_app
-from ganforge.web.openapi import current_table, document, readme_table, undocumented
+from ganforge.web.api_table import current_table, readme_table
+from ganforge.web.openapi import document, undocumented
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

@@ -15,17 +15,14 @@ running server's. Errors are always ``{"error": "one line"}``; the ones every en
 (400 wrong Host, 401 missing access token; for POST 403 missing CSRF header and 413 too large)
 are added here, an endpoint lists only its own.
 
-``make api-table`` (``main(["README.md"])``) rewrites the README's endpoint table (between the
-``api-table`` markers) from the same declarations.
+``make api-table`` (``python -m ganforge.web.api_table README.md``) rewrites the README's endpoint
+table from the same declarations.
 """
 
 from __future__ import annotations
 
 import re
-import sys
-import tempfile
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, jsonify
@@ -34,7 +31,6 @@ import ganforge
 
 F = TypeVar("F", bound=Callable[..., Any])
 ATTRIBUTE = "__openapi__"  # where @api keeps its declaration on the view function
-TABLE_START, TABLE_END = "<!-- api-table:start -->", "<!-- api-table:end -->"
 
 # Named schemas, referenced as {"$ref": "#/components/schemas/NAME"} (see ``component``).
 COMPONENTS: dict[str, dict] = {}
@@ -208,7 +204,8 @@ def document(app: Flask) -> dict:
         raise LookupError("endpoints without an @api declaration: " + ", ".join(missing))
     paths: dict[str, dict] = {}
     for rule, method, view in _api_rules(app):
-        paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = _operation(rule, method, getattr(view, ATTRIBUTE))
+        operation = _operation(rule, method, getattr(view, ATTRIBUTE))
+        paths.setdefault(openapi_path(rule.rule), {})[method.lower()] = operation
     return _resolve({
         "openapi": "3.1.0",
         "info": {"title": "ganforge web API", "version": ganforge.__version__,
@@ -232,45 +229,9 @@ def endpoint_table(doc: dict) -> str:
     return "\n".join(lines)
 
 
-def readme_table(readme: str) -> str | None:
-    """The endpoint table between the ``api-table`` markers of README text, or None without markers."""
-    start, end = readme.find(TABLE_START), readme.find(TABLE_END)
-    if start < 0 or end < start:
-        return None
-    return readme[start + len(TABLE_START):end].strip()
-
-
-def current_table() -> str:
-    """The table as the code declares it (from an app over an empty runs directory)."""
-    from ganforge.web import create_app
-
-    with tempfile.TemporaryDirectory() as runs:
-        app = create_app(runs)
-        try:
-            return endpoint_table(document(app))
-        finally:
-            app.extensions["ganforge.jobs"].shutdown()
-
-
 def init_app(app: Flask) -> None:
     @api("This OpenAPI document", responses={200: json_content({"type": "object"}, "OpenAPI 3.1")})
     def openapi_json():
         return jsonify(document(current_app))
 
     app.add_url_rule("/api/openapi.json", "openapi", openapi_json)
-
-
-def main(argv: list[str]) -> int:
-    """``main(["README.md"])`` (``make api-table``): rewrite the README's endpoint table."""
-    if len(argv) != 1:
-        print("usage: main(['README.md'])", file=sys.stderr)
-        return 2
-    readme = Path(argv[0])
-    text = readme.read_text()
-    if readme_table(text) is None:
-        print(f"{readme}: no {TABLE_START} ... {TABLE_END} markers", file=sys.stderr)
-        return 1
-    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
-    readme.write_text(text[:start] + "\n" + current_table() + "\n" + text[end:])
-    return 0
-
