@@ -88,14 +88,16 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
             sync()
             spent[name] += time.perf_counter() - t
         steps += 1
-    return [{"resolution": resolution, "variant": name, "runtime": t.runtime.describe(), "fused_adam": t.runtime.fused_adam,
+    return [{"resolution": resolution, "variant": name, "runtime": t.runtime.describe(),
+             "fused_adam": t.runtime.fused_adam,
              "steps": steps, "step_ms": round(1000 * spent[name] / steps, 1),
              "images_per_s": round(steps * 64 / spent[name], 1), "step_gflop": round(flops / 1e9, 1),
              "achieved_gflops": round(flops * steps / spent[name] / 1e9, 1)} for name, t in trainers.items()]
 
 
 def step_flops(trainer: Trainer) -> int:
-    """Floating-point operations of one full training step (PyTorch's FLOP counter: convolutions, matmuls, their backward)."""
+    """Floating-point operations of one full training step (PyTorch's FLOP counter: convolutions, matmuls,
+    their backward)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter:

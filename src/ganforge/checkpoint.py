@@ -74,7 +74,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path} is not a ganforge checkpoint")
     if int(state.get("version", 0)) > VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format version {state['version']}, newer than this ganforge reads ({VERSION}); upgrade ganforge"
+            f"{path} has checkpoint format version {state['version']}, newer than this ganforge reads ({VERSION}); "
+            "upgrade ganforge"
         )
     return state
 

@@ -90,7 +90,8 @@ class TrainConfig:
     minutes: float | None = None   # budget: minutes of training (budgets are totals, counted across resumes)
     seed: int = 0                  # seeds weights, data order and latents
     device: str = "auto"           # auto | cpu | cuda | cuda:N
-    precision: str = "auto"        # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU, bf16 where it has AMX; bf16/fp16 on CUDA)
+    # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU, bf16 where it has AMX; bf16/fp16 on CUDA)
+    precision: str = "auto"
     channels_last: str = "auto"    # auto | on | off (auto: on for conv models)
     fused_adam: str = "auto"       # auto | on | off (auto: one fused kernel per step where this torch has it)
     sample_every: int = 500        # steps between sample grids
@@ -110,13 +111,15 @@ class TrainConfig:
     ema_start: int = 0             # steps before the average starts (it copies G until then)
     # scale: data parallel (torchrun) and gradient accumulation
     sync_bn: bool = False          # synchronise batch-norm statistics across processes
-    grad_accum: int = 1            # micro-batches per update: each process computes batch/(processes*grad_accum) at a time
+    # micro-batches per update: each process computes batch/(processes*grad_accum) at a time
+    grad_accum: int = 1
     # robustness
     max_bad_steps: int = 3         # consecutive steps with NaN/inf losses before rolling back to the last checkpoint
     max_rollbacks: int = 3         # rollbacks without a good checkpoint in between before giving up
     diverge_steps: int = 1000      # steps with D accuracy at 100 % before a divergence warning
     eval_every: int = 0            # steps between evaluations into metrics.jsonl (0: none)
-    eval_metric: str = "fid"       # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
+    # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
+    eval_metric: str = "fid"
     eval_n: int = 2000             # generated images per evaluation
 
     def validate(self) -> TrainConfig:

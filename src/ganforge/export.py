@@ -75,7 +75,8 @@ def _example_inputs(cfg: ModelConfig, n: int, seed: int = 0) -> tuple[torch.Tens
 
 def _describe(cfg: ModelConfig) -> dict:
     inputs = [{"name": "z", "shape": ["batch", cfg.latent_dim], "dtype": "float32",
-               "distribution": "standard normal; seed s: torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))"}]
+               "distribution": "standard normal; seed s: torch.randn(latent_dim, "
+                               "generator=torch.Generator().manual_seed(s))"}]
     if cfg.num_classes > 0:
         inputs.append({"name": "labels", "shape": ["batch"], "dtype": "int64", "range": [0, cfg.num_classes - 1]})
     output = {"name": "images", "shape": ["batch", cfg.channels, cfg.resolution, cfg.resolution],
@@ -139,10 +140,12 @@ def _compare(run_export, G: nn.Module, cfg: ModelConfig) -> float:
             ref = G(inputs[0], inputs[1] if len(inputs) > 1 else None)
             got = run_export(*inputs)
             if tuple(got.shape) != tuple(ref.shape):
-                raise GanforgeError(f"export check failed: batch {n} gave shape {tuple(got.shape)}, expected {tuple(ref.shape)}")
+                raise GanforgeError(f"export check failed: batch {n} gave shape {tuple(got.shape)}, expected "
+                                    f"{tuple(ref.shape)}")
             worst = max(worst, float((got - ref).abs().max()))
     if not worst <= TOLERANCE:
-        raise GanforgeError(f"export check failed: outputs differ from PyTorch by up to {worst:.3g} (tolerance {TOLERANCE})")
+        raise GanforgeError(f"export check failed: outputs differ from PyTorch by up to {worst:.3g} "
+                            f"(tolerance {TOLERANCE})")
     return worst
 
 
@@ -168,7 +171,8 @@ def _write_onnx(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
             program = torch.onnx.export(module, inputs, input_names=names, output_names=["images"],
                                         dynamo=True, dynamic_shapes=dynamic, verbose=False)
     except Exception as e:  # the exporter raises many types; the message is what helps
-        raise GanforgeError(f"ONNX export of the {cfg.family} generator failed: {str(e).strip().splitlines()[0][:200]}") from None
+        raise GanforgeError(f"ONNX export of the {cfg.family} generator failed: "
+                            f"{str(e).strip().splitlines()[0][:200]}") from None
     finally:
         quiet.level = level
     if big:  # ONNX protobufs stop at 2 GiB: weights go to generator.onnx.data beside it
@@ -206,7 +210,8 @@ def _write_torchscript(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
         try:
             traced = torch.jit.trace(module, inputs, check_trace=False)
         except Exception as e:
-            raise GanforgeError(f"TorchScript export of the {cfg.family} generator failed: {str(e).strip().splitlines()[0][:200]}") from None
+            raise GanforgeError(f"TorchScript export of the {cfg.family} generator failed: "
+                                f"{str(e).strip().splitlines()[0][:200]}") from None
         with atomic_path(path) as tmp:
             torch.jit.save(traced, str(tmp))
         loaded = torch.jit.load(str(path), map_location="cpu")
@@ -323,7 +328,8 @@ def load_exported(path: str | Path, device: str | torch.device = "cpu") -> tuple
             try:
                 module = torch.jit.load(str(file), map_location=device)
             except RuntimeError as e:
-                raise CheckpointError(f"{file} is not a readable TorchScript file ({str(e).strip().splitlines()[0][:160]})") from None
+                raise CheckpointError(f"{file} is not a readable TorchScript file "
+                                      f"({str(e).strip().splitlines()[0][:160]})") from None
         G = TorchScriptGenerator(module, cfg)
     else:
         raise CheckpointError(f"{file}: unknown export format {fmt!r}")

@@ -109,7 +109,7 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
     lines = [
         "---",
         "library_name: ganforge",
-        "pipeline_tag: unconditional-image-generation" if not m.get("num_classes") else "pipeline_tag: image-generation",
+        "pipeline_tag: " + ("image-generation" if m.get("num_classes") else "unconditional-image-generation"),
         "tags:",
         *[f"- {t}" for t in dict.fromkeys(tags)],
         "---",
@@ -124,7 +124,8 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
         "",
     ]
     if "samples.png" in files:
-        lines += ["![Samples: seeds 0 to 15](samples.png)", "", "*Seeds 0–15, from the weights in this repository.*", ""]
+        lines += ["![Samples: seeds 0 to 15](samples.png)", "", "*Seeds 0–15, from the weights in this repository.*",
+                  ""]
     lines += ["## Data set", "", "| source | images | resolution | channels | classes | SHA-256 |",
               "| --- | --- | --- | --- | --- | --- |",
               f"| `{source}` | {data.get('count', '?')} | {data.get('resolution', m['resolution'])} px | "
@@ -139,7 +140,8 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
         lines += ["## Training", "", "| steps | batch | loss | lr G / D | Adam betas | precision | seed |",
                   "| --- | --- | --- | --- | --- | --- | --- |",
                   f"| {export_meta.get('step', '?')} | {train.get('batch_size', '?')} | {train.get('loss', '?')} | "
-                  f"{_fmt(train.get('lr_g'))} / {_fmt(train.get('lr_d'))} | {train.get('beta1')}, {train.get('beta2')} | "
+                  f"{_fmt(train.get('lr_g'))} / {_fmt(train.get('lr_d'))} | "
+                  f"{train.get('beta1')}, {train.get('beta2')} | "
                   f"{(run_config or {}).get('runtime', train.get('precision', '?'))} | {train.get('seed', '?')} |", ""]
     lines += ["## Metrics", ""]
     if metrics:
@@ -153,10 +155,12 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
         lines += ["No metrics were recorded for this run (`ganforge evaluate` measures them)."]
     lines += [""]
     if "loss.png" in files:
-        lines += ["![Losses](loss.png)", "", "*Loss curves and D's outputs: a training diagnostic, not a quality measure.*", ""]
+        lines += ["![Losses](loss.png)", "",
+                  "*Loss curves and D's outputs: a training diagnostic, not a quality measure.*", ""]
     lines += ["## Use", "", "```sh", "pip install ganforge", f"ganforge hub pull {repo_id} --out model",
               "ganforge generate model --seed 0 --n 16 --out grid.png", "```", "", "```python",
-              "from ganforge.artifacts import load_generator", "from ganforge.sampling import image_grid, images_for_seeds",
+              "from ganforge.artifacts import load_generator",
+              "from ganforge.sampling import image_grid, images_for_seeds",
               "", "G, cfg, _ = load_generator(\"model\")",
               "image_grid(images_for_seeds(G, range(16))).save(\"grid.png\")", "```", "",
               "Seed *s* is the latent `torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))`; the "
@@ -216,7 +220,8 @@ def push(run_dir: str | Path, repo_id: str, *, token: str | None = None, endpoin
         files = stage_run(run_dir, repo_id, tmp)
         url = _call(f"creating {repo_id}", endpoint, api.create_repo, repo_id, repo_type="model", private=private,
                         exist_ok=True)
-        _call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model", folder_path=tmp,
+        _call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model",
+              folder_path=tmp,
                   commit_message=message or f"ganforge {__version__}: {Path(run_dir).name}, {len(files)} files")
     return str(url)
 
@@ -228,7 +233,8 @@ def pull(repo_id: str, out: str | Path, *, revision: str | None = None, token: s
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder")
-    _call(f"downloading {repo_id}", endpoint, hf.snapshot_download, repo_id=repo_id, repo_type="model", revision=revision,
+    _call(f"downloading {repo_id}", endpoint, hf.snapshot_download, repo_id=repo_id, repo_type="model",
+          revision=revision,
               local_dir=str(out), token=token, endpoint=endpoint)
     if not (out / CONFIG_NAME).is_file():
         raise HubError(f"{repo_id} is not a ganforge model: it has no {CONFIG_NAME} (downloaded to {out})")

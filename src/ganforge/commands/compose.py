@@ -23,7 +23,8 @@ def register(sub) -> None:
 
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--part", action="append", metavar="RUN_OR_CKPT", default=None,
-                   help="a pretrained run directory or checkpoint; give two or more (foreground first for --merge alpha)")
+                   help="a pretrained run directory or checkpoint; give two or more "
+                        "(foreground first for --merge alpha)")
     p.add_argument("--data", help="combined data set (.zip from 'ganforge data prepare'), same size as the parts")
     p.add_argument("--out", required=True, help="run directory of the composed model")
     p.add_argument("--resume", action="store_true", help="continue the composed run in --out")
@@ -34,7 +35,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     m.add_argument("--merge", choices=mitlgan.MERGES, default=mitlgan.MERGE.default,
                    help="conv1x1: concat + learned 1x1 conv + ReLU (thesis); sum: plain sum; alpha: learned mask "
                         "composites part 1 over part 2; each followed by the refiner")
-    m.add_argument("--refiner-width", type=int, default=ModelConfig().width, help="base width w of the merge and refiner")
+    m.add_argument("--refiner-width", type=int, default=ModelConfig().width,
+                   help="base width w of the merge and refiner")
     m.add_argument("--blocks", type=int, default=mitlgan.BLOCKS.default, help=mitlgan.BLOCKS.help)
     m.add_argument("--growth", type=int, help="channels each dense block adds (default: --refiner-width)")
     m.add_argument("--unfreeze-after", type=int, metavar="N",

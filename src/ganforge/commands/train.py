@@ -139,14 +139,19 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--loss", choices=sorted(LOSSES), help=f"loss (default: {d('loss')})")
     o.add_argument("--n-critic", type=int, help="D steps per G step (default: the loss's own: "
                    + ", ".join(f"{n} {cls.n_critic}" for n, cls in LOSSES.items()) + ")")
-    o.add_argument("--gp-weight", type=float, help=f"gradient-penalty weight of losses with one (default: {d('gp_weight')})")
-    o.add_argument("--r1-gamma", type=float, help=f"R1 penalty on real images, gamma (default: {d('r1_gamma')}, 0 is off)")
+    o.add_argument("--gp-weight", type=float,
+                   help=f"gradient-penalty weight of losses with one (default: {d('gp_weight')})")
+    o.add_argument("--r1-gamma", type=float,
+                   help=f"R1 penalty on real images, gamma (default: {d('r1_gamma')}, 0 is off)")
     o.add_argument("--ac-weight", type=float,
-                   help=f"families with an auxiliary classifier: weight of the classification term (default: {d('ac_weight')})")
+                   help="families with an auxiliary classifier: weight of the classification term (default: "
+                        f"{d('ac_weight')})")
     o.add_argument("--augment", help=f"DiffAugment policy before D: a comma list of {', '.join(AUGMENTATIONS)} "
                                      f"(default: {d('augment')})")
-    o.add_argument("--augment-strength", type=float, help=f"scales the augmentations' magnitudes (default: {d('augment_strength')})")
-    o.add_argument("--ema", type=float, help=f"decay of G's weight average used for samples, e.g. 0.999 (default: {d('ema')}, off)")
+    o.add_argument("--augment-strength", type=float,
+                   help=f"scales the augmentations' magnitudes (default: {d('augment_strength')})")
+    o.add_argument("--ema", type=float,
+                   help=f"decay of G's weight average used for samples, e.g. 0.999 (default: {d('ema')}, off)")
     o.add_argument("--ema-start", type=int, help=f"steps before the average starts (default: {d('ema_start')})")
     o.add_argument("--grad-accum", type=int, help=f"micro-batches per update (default: {d('grad_accum')})")
     o.add_argument("--sync-bn", action="store_const", const=True,
@@ -169,10 +174,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"Adam as one fused kernel per step (auto: where this torch has it for the device) "
                         f"(default: {d('fused_adam')})")
     r.add_argument("--sample-every", type=int, help=f"steps between sample grids (default: {d('sample_every')})")
-    r.add_argument("--checkpoint-every", type=int, help=f"steps between kept checkpoints (default: {d('checkpoint_every')})")
+    r.add_argument("--checkpoint-every", type=int,
+                   help=f"steps between kept checkpoints (default: {d('checkpoint_every')})")
     r.add_argument("--log-every", type=int, help=f"steps between loss records (default: {d('log_every')})")
     r.add_argument("--n-samples", type=int, help=f"images per sample grid (default: {d('n_samples')})")
-    r.add_argument("--max-bad-steps", type=int, help=f"NaN/inf steps in a row before rolling back (default: {d('max_bad_steps')})")
+    r.add_argument("--max-bad-steps", type=int,
+                   help=f"NaN/inf steps in a row before rolling back (default: {d('max_bad_steps')})")
     r.add_argument("--max-rollbacks", type=int, help=f"rollbacks before giving up (default: {d('max_rollbacks')})")
     r.add_argument("--diverge-steps", type=int,
                    help=f"steps of 100%% D accuracy before a warning (default: {d('diverge_steps')})")
@@ -181,7 +188,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"steps between evaluations into RUN/metrics.jsonl (default: {d('eval_every')}, none)")
     rankable = [name for name, m in METRICS.items() if m.score is not None]
     e.add_argument("--eval-metric", help=f"{', '.join(rankable)}; NAME[EXTRACTOR] picks the features, e.g. "
-                                         f"fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: {d('eval_metric')})")
+                                         "fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: "
+                                         f"{d('eval_metric')})")
     e.add_argument("--eval-n", type=int, help=f"generated images per evaluation (default: {d('eval_n')})")
 
 

@@ -90,14 +90,16 @@ def fetch_many(
                 now = time.time()
                 if progress and (now - last > (0.2 if tty else 10) or done == len(urls)):
                     last = now
-                    line = f"download: {done}/{len(urls)} files, {failed} failed, {done / max(now - started, 1e-9):.1f} files/s"
+                    rate = done / max(now - started, 1e-9)
+                    line = f"download: {done}/{len(urls)} files, {failed} failed, {rate:.1f} files/s"
                     print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
         if progress and tty:
             print(file=sys.stderr)
     return results  # type: ignore[return-value]
 
 
-def fetch_json(url: str, folder: Path, *, timeout: float = 30.0, retries: int = 3, refresh: bool = False, backoff: float = 1.0):
+def fetch_json(url: str, folder: Path, *, timeout: float = 30.0, retries: int = 3, refresh: bool = False,
+               backoff: float = 1.0):
     """GET ``url`` and parse JSON, cached in ``folder`` so a resumed run sees the same listing."""
     path = url_file(folder, url).with_suffix(".json")
     if refresh and path.exists():
@@ -111,7 +113,8 @@ def fetch_json(url: str, folder: Path, *, timeout: float = 30.0, retries: int = 
         raise DownloadError(f"{url} did not return JSON") from None
 
 
-def fetch_file(url: str, folder: Path, *, timeout: float = 60.0, max_bytes: int = 4 << 30, backoff: float = 1.0) -> Path:
+def fetch_file(url: str, folder: Path, *, timeout: float = 60.0, max_bytes: int = 4 << 30,
+               backoff: float = 1.0) -> Path:
     """GET ``url`` into ``folder`` once (annotation tables and other large listings)."""
     return download(url, url_file(folder, url), timeout=timeout, max_bytes=max_bytes, backoff=backoff)
 

@@ -76,7 +76,8 @@ def show_dataset(path: str | Path, out: str | Path | None = None, n: int = 64, s
 
 
 def format_summary(path: str | Path, s: dict) -> str:
-    lines = [f"{path}: {s['count']} images, {s['resolution']}x{s['resolution']}, {s['channels']} channel(s), source {s['source']}"]
+    lines = [f"{path}: {s['count']} images, {s['resolution']}x{s['resolution']}, {s['channels']} channel(s), source "
+             f"{s['source']}"]
     if s["classes"]:
         lines.append(f"classes ({len(s['classes'])}): " + ", ".join(f"{k} {v}" for k, v in s["classes"].items()))
     if s["augmented_variants"]:
@@ -86,6 +87,7 @@ def format_summary(path: str | Path, s: dict) -> str:
     if s["licences"]:
         lines.append("licences: " + ", ".join(f"{k} {v}" for k, v in s["licences"].items()))
     if s["from"]:
-        lines.append("from: " + ", ".join(f"{k} {v}" for k, v in s["from"].items()) + f"; {s['with_author']} with author")
+        lines.append("from: " + ", ".join(f"{k} {v}" for k, v in s["from"].items())
+                     + f"; {s['with_author']} with author")
     lines.append(f"contact sheet: {s['sheet']}")
     return "\n".join(lines)

@@ -98,7 +98,9 @@ def run_experiment(o: ExperimentOptions, log=STDERR) -> dict:
     write_json_atomic(out / "experiment.json", asdict(o))
     B = o.budget
     opts = critic_options(o.family, o.loss)
-    gen = lambda: ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=dict(opts))
+
+    def gen() -> ModelConfig:
+        return ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=dict(opts))
 
     baseline = _stage("baseline", _train_cfg(o, o.combined, out / "baseline", B), gen(), log)
     fg = _stage("foreground part", _train_cfg(o, o.foreground, out / "foreground", B), gen(), log)

@@ -130,7 +130,8 @@ def check(cfg: ModelConfig) -> None:
         raise ConfigError("mitlgan parts must make images of one size, but they make "
                           + ", ".join(f"{pc.resolution} px (part {i})" for i, pc in enumerate(pcfgs, 1)))
     if pcfgs[0].resolution != cfg.resolution:
-        raise ConfigError(f"the parts make {pcfgs[0].resolution} px images but the composed model is set to {cfg.resolution} px")
+        raise ConfigError(f"the parts make {pcfgs[0].resolution} px images but the composed model is set to "
+                          f"{cfg.resolution} px")
     chans = {pc.channels for pc in pcfgs}
     if chans != {cfg.channels}:
         raise ConfigError(f"the parts make images with {'/'.join(map(str, sorted(chans)))} channel(s) but the "
@@ -147,7 +148,8 @@ def check(cfg: ModelConfig) -> None:
         raise ConfigError(f"mitlgan critic must be another family's discriminator, not {cfg.family}")
 
 
-def compose_config(parts: list[dict[str, Any]], *, merge: str = MERGE.default, width: int = 64, blocks: int = BLOCKS.default,
+def compose_config(parts: list[dict[str, Any]], *, merge: str = MERGE.default, width: int = 64,
+                   blocks: int = BLOCKS.default,
                    growth: int | None = None, unfreeze_after: int | None = None,
                    critic: dict | None = None) -> ModelConfig:
     """The composed ModelConfig from part descriptions ``{"config": dict, "source": str, "sha256": str, ...}``.

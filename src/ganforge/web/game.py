@@ -219,7 +219,8 @@ def answer(round_id: str):
     now = time.time()
     with db():
         updated = db().execute(
-            "UPDATE rounds SET answer = ?, response_ms = ?, server_ms = ?, answered = ? WHERE id = ? AND answer IS NULL",
+            "UPDATE rounds SET answer = ?, response_ms = ?, server_ms = ?, answered = ? "
+            "WHERE id = ? AND answer IS NULL",
             (guess, response_ms, int((now - row["created"]) * 1000), now, round_id)).rowcount
     if not updated:
         abort(409, description="this round was answered already")
@@ -266,7 +267,8 @@ def answers_csv():
                       r["response_ms"] if r["response_ms"] is not None else "", r["server_ms"], r["source"],
                       f"{r['created']:.3f}", f"{r['answered']:.3f}"])
     return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=ganforge-answers{'-' + run if run else ''}.csv"})
+                    headers={"Content-Disposition": "attachment; "
+                                                    f"filename=ganforge-answers{'-' + run if run else ''}.csv"})
 
 
 # ---- pages -------------------------------------------------------------------------------
