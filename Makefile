@@ -14,7 +14,7 @@ SHOTS_RUN    ?= runs/screenshots/fashion-mnist-dcgan
 PY  := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-fast benchmark clean fashion-mnist-files emoji-files browser container-tools test-docker \
+.PHONY: setup demo lint api-table test test-fast benchmark clean fashion-mnist-files emoji-files browser container-tools test-docker \
 	screenshots
 
 setup: $(VENV)/.installed
@@ -88,7 +88,18 @@ container-tools:
 		echo "apt-get could not install podman; the compose and image tests will be skipped"; \
 	fi
 
-test: setup fashion-mnist-files emoji-files browser container-tools
+# ruff (pyflakes, pycodestyle, isort, bugbear, pyupgrade) on all Python files and mypy on src/; configured
+# in pyproject.toml. `$(BIN)/ruff check --fix .` repairs the mechanical findings.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# The README's table of the web app's JSON endpoints, rewritten from their @api declarations
+# (tests/web/test_openapi.py fails when it is out of date).
+api-table: setup
+	$(PY) -m ganforge.web.api_table README.md
+
+test: setup fashion-mnist-files emoji-files browser container-tools lint
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 # Build the image with podman on a debootstrapped base and smoke-test it (about 15 minutes on 2 cores).

@@ -102,7 +102,8 @@ def main() -> None:
         "lines": sum(sizes.values()),
         "import_loops": loops(graph),
         "late_imports": late,
-        "largest_modules": [{"module": m, "lines": n} for m, n in sorted(sizes.items(), key=lambda kv: -kv[1])[:args.top]],
+        "largest_modules": [{"module": m, "lines": n}
+                            for m, n in sorted(sizes.items(), key=lambda kv: -kv[1])[:args.top]],
         "longest_functions": [{"function": f, "lines": n} for n, f in sorted(functions, reverse=True)[:args.top]],
     }, indent=1))
 

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ganforge.artifacts import export_generator
 from ganforge.checkpoint import save_checkpoint
 from ganforge.config import ModelConfig
 from ganforge.export import load_exported
-from ganforge.artifacts import export_generator
 from ganforge.models import build_generator
 from ganforge.sampling import generate, latents_for_seeds
 

@@ -97,8 +97,9 @@ def main() -> None:
     target = L.render(G, torch.randn(1, cfg.latent_dim))[0]
     mask = L.rectangle_mask(cfg.resolution, cfg.resolution // 4, cfg.resolution // 4, cfg.resolution // 2,
                             cfg.resolution // 2)
-    for name, fn in (("project", lambda: L.project(G, target, steps=steps, restarts=4, D=D, pool=1)),
-                     ("inpaint", lambda: L.inpaint(G, target, mask, steps=steps, restarts=4, D=D, pool=1))):
+    # The lambdas read `steps` when called: it is set to 5, then 25, before each timing (late binding on purpose).
+    for name, fn in (("project", lambda: L.project(G, target, steps=steps, restarts=4, D=D, pool=1)),  # noqa: B023
+                     ("inpaint", lambda: L.inpaint(G, target, mask, steps=steps, restarts=4, D=D, pool=1))):  # noqa: B023
         steps = 5
         short = float(np.median(timed(fn, 0.0, min_calls=3, sync=sync)))
         steps = 25

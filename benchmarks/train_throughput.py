@@ -96,7 +96,8 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
 
 
 def step_flops(trainer: Trainer) -> int:
-    """Floating-point operations of one full training step (PyTorch's FLOP counter: convolutions, matmuls, their backward)."""
+    """Floating-point operations of one full training step (PyTorch's FLOP counter: convolutions, matmuls,
+    their backward)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     with FlopCounterMode(display=False) as counter:

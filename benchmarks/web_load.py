@@ -170,7 +170,7 @@ def main() -> None:
                     break
                 except OSError:
                     if time.time() > deadline:
-                        raise SystemExit("server did not start")
+                        raise SystemExit("server did not start") from None
                     time.sleep(0.3)
             name = run.name
             get(f"{base}/api/runs/{name}/grid.png?n={args.n}")  # load the generator once

@@ -134,7 +134,8 @@ def labelled_dataset(root: Path, levels: dict[str, tuple[int, int]], per_class: 
     for name, (lo, hi) in levels.items():
         (root / "src" / name).mkdir(parents=True)
         for i in range(per_class):
-            Image.fromarray(rng.integers(lo, hi, (size, size), dtype=np.uint8), "L").save(root / "src" / name / f"{i:03d}.png")
+            Image.fromarray(rng.integers(lo, hi, (size, size), dtype=np.uint8),
+                            "L").save(root / "src" / name / f"{i:03d}.png")
     out = root / f"labelled{size}.zip"
     prepare(str(root / "src"), out, PrepareOptions(resolution=size, channels=1, labels="subfolders", workers=1),
             progress=False)

@@ -8,8 +8,8 @@ reads of data-set repositories (``datasets``: /api/datasets/..., /datasets/{repo
 other revisions (``Repo.refs``, e.g. the Parquet export ``refs/convert/parquet``) and gated
 repositories (``Repo(gated=True)``: reads need a token). Not implemented: the Xet protocol
 that huggingface_hub prefers for LFS files when hf_xet is installed; tests turn it off
-(``huggingface_hub.constants.HF_HUB_DISABLE_XET``), so the library takes the basic LFS path. Every request is recorded in ``requests``
-so tests can check what was sent. Write requests need an ``Authorization: Bearer`` header.
+(``huggingface_hub.constants.HF_HUB_DISABLE_XET``), so the library takes the basic LFS path. Every request is recorded
+in ``requests`` so tests can check what was sent. Write requests need an ``Authorization: Bearer`` header.
 """
 
 from __future__ import annotations
@@ -33,7 +33,8 @@ def isolate_hub(monkeypatch, home: Path) -> None:
     for name in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    for name, value in (("HF_HUB_DISABLE_XET", True), ("HF_HUB_DOWNLOAD_TIMEOUT", 5), ("HF_HUB_CACHE", str(home / "hub")),
+    for name, value in (("HF_HUB_DISABLE_XET", True), ("HF_HUB_DOWNLOAD_TIMEOUT", 5),
+                        ("HF_HUB_CACHE", str(home / "hub")),
                         ("HF_TOKEN_PATH", str(home / "token")), ("HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))):
         monkeypatch.setattr(constants, name, value, raising=False)
 
@@ -75,7 +76,8 @@ class FakeHub:
         self.datasets: dict[str, Repo] = {}  # data-set repositories
         self.requests: list[tuple[str, str]] = []
         self.model_cards: list[dict] = []
-        self.lfs: dict[str, bytes] = {}  # sha256 -> content of uploaded LFS objects  # front matter of each README.md validated
+        # sha256 -> content of uploaded LFS objects  # front matter of each README.md validated
+        self.lfs: dict[str, bytes] = {}
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -164,7 +166,9 @@ class FakeHub:
                     spec = json.loads(body)
                     repo_id = f"{spec['organization']}/{spec['name']}" if spec.get("organization") else spec["name"]
                     if repo_id in hub.repos:
-                        return self._send(409, {"error": "You already created this model repo", "url": f"{hub.url}/{repo_id}"})
+                        return self._send(409,
+                                          {"error": "You already created this model repo",
+                                           "url": f"{hub.url}/{repo_id}"})
                     hub.repos[repo_id] = Repo()
                     return self._send(200, {"url": f"{hub.url}/{repo_id}", "name": repo_id})
                 m = re.fullmatch(r"/api/models/([^/]+/[^/]+)/(preupload|commit)/(.+)", path)
@@ -183,7 +187,8 @@ class FakeHub:
                     if item["key"] == "file":
                         v = item["value"]
                         content = v["content"]
-                        repo.files[v["path"]] = base64.b64decode(content) if v.get("encoding") == "base64" else content.encode()
+                        base64_encoded = v.get("encoding") == "base64"
+                        repo.files[v["path"]] = base64.b64decode(content) if base64_encoded else content.encode()
                     elif item["key"] == "lfsFile":
                         oid = item["value"]["oid"]
                         if oid not in hub.lfs:
@@ -248,7 +253,7 @@ class FakeHub:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "FakeHub":
+    def __enter__(self) -> FakeHub:
         self.thread.start()
         return self
 

@@ -54,7 +54,7 @@ class ReplayServer:
     def count(self, prefix: str) -> int:
         return sum(1 for r in self.requests if r.startswith(prefix))
 
-    def __enter__(self) -> "ReplayServer":
+    def __enter__(self) -> ReplayServer:
         self.thread.start()
         return self
 

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from conftest import run_cli, write_images
 from ganforge.ada import COLOUR_OPS, DEFAULT_OPS, GEOMETRIC_OPS, OPS, AdaptiveAugment, adjusted_p, augment
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
@@ -12,8 +13,6 @@ from ganforge.errors import ConfigError
 from ganforge.losses import LOSSES
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.train import Trainer, build_augment, check_names, train
-
-from conftest import run_cli, write_images
 
 
 def _images(n=8, channels=3, size=16, seed=0):

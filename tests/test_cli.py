@@ -26,10 +26,13 @@ def test_python_dash_m_works():
 
 
 def test_generate_is_deterministic_and_seeds_compose(capsys, trained_run, tmp_path):
-    assert run_cli(capsys, "generate", str(trained_run), "--n", "4", "--seed", "5", "--out", str(tmp_path / "a.png"))[0] == 0
-    assert run_cli(capsys, "generate", str(trained_run), "--n", "4", "--seed", "5", "--out", str(tmp_path / "b.png"))[0] == 0
+    assert run_cli(capsys, "generate", str(trained_run), "--n", "4", "--seed", "5", "--out",
+                   str(tmp_path / "a.png"))[0] == 0
+    assert run_cli(capsys, "generate", str(trained_run), "--n", "4", "--seed", "5", "--out",
+                   str(tmp_path / "b.png"))[0] == 0
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
-    run_cli(capsys, "generate", str(trained_run), "--n", "3", "--seed", "6", "--separate", "--out", str(tmp_path / "sep"))
+    run_cli(capsys, "generate", str(trained_run), "--n", "3", "--seed", "6", "--separate", "--out",
+            str(tmp_path / "sep"))
     files = sorted((tmp_path / "sep").glob("*.png"))
     assert [f.name for f in files] == ["seed000006.png", "seed000007.png", "seed000008.png"]
     # seed 6 alone is the second image of the grid that starts at seed 5
@@ -101,7 +104,8 @@ def test_a_pickle_with_code_is_refused(capsys, tmp_path):
 
     import torch
 
-    torch.save({"format": "ganforge-checkpoint", "payload": Evil()}, tmp_path / "evil.pt", _use_new_zipfile_serialization=True)
+    torch.save({"format": "ganforge-checkpoint", "payload": Evil()}, tmp_path / "evil.pt",
+               _use_new_zipfile_serialization=True)
     code, out, err = run_cli(capsys, "generate", str(tmp_path / "evil.pt"), "--out", str(tmp_path / "o.png"))
     assert code == 1 and "EXECUTED" not in out
     del pickle

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge.checkpoint import load_checkpoint
 from ganforge.artifacts import load_generator
+from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.sampling import generate, latents_for_seeds
 from ganforge.train import train

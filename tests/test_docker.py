@@ -34,8 +34,8 @@ def tool(name: str) -> str | None:
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n", " ", "\n".join(l for l in (REPO / "Dockerfile").read_text().splitlines()
-                                         if not l.lstrip().startswith("#")))
+    text = re.sub(r"\\\n", " ", "\n".join(line for line in (REPO / "Dockerfile").read_text().splitlines()
+                                         if not line.lstrip().startswith("#")))
     return [(m.group(1).upper(), m.group(2).strip()) for m in re.finditer(r"^\s*(\w+)\s+(.*)$", text, re.M)]
 
 
@@ -70,7 +70,8 @@ def test_compose_files_parse_and_name_the_services():
     for name, s in services.items():
         mounts = {v.split(":")[1] for v in s["volumes"]}
         assert {"/work/data", "/work/runs"} <= mounts, name
-    assert services["web"]["command"][0] == "serve" and "healthcheck.py" in " ".join(services["web"]["healthcheck"]["test"])
+    assert services["web"]["command"][0] == "serve"
+    assert "healthcheck.py" in " ".join(services["web"]["healthcheck"]["test"])
     assert services["jupyter"]["entrypoint"] == ["jupyter", "lab"]
     assert services["train"]["command"][0] == "train" and services["train"]["restart"] == "no"
     gpu = yaml.safe_load((REPO / "compose.gpu.yaml").read_text())["services"]
@@ -87,14 +88,17 @@ def test_compose_config_resolves_with_podman_compose(tmp_path):
     if podman_compose is None or tool("podman") is None:
         pytest.skip("podman-compose or podman is not installed")
     env = {**os.environ, "DATA": "cats-64.zip", "RUN": "cats", "MINUTES": "2"}
-    r = subprocess.run([podman_compose, "--profile", "train", "-f", "compose.yaml", "-f", "compose.gpu.yaml", "config"], cwd=REPO,
+    r = subprocess.run([podman_compose, "--profile", "train", "-f", "compose.yaml", "-f", "compose.gpu.yaml", "config"],
+                       cwd=REPO,
                        capture_output=True, text=True, env=env, timeout=60)
     assert r.returncode == 0, r.stderr
     config = yaml.safe_load(r.stdout)
     assert set(config["services"]) == {"web", "jupyter", "train"}
     train = config["services"]["train"]
-    assert train["command"] == ["train", "--data", "/work/data/cats-64.zip", "--out", "/work/runs/cats", "--minutes", "2"]
-    assert train["image"] == "ganforge:cuda" and train["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
+    assert train["command"] == ["train", "--data", "/work/data/cats-64.zip", "--out", "/work/runs/cats", "--minutes",
+                                "2"]
+    assert train["image"] == "ganforge:cuda"
+    assert train["deploy"]["resources"]["reservations"]["devices"][0]["driver"] == "nvidia"
 
 
 def load_healthcheck():
@@ -118,7 +122,8 @@ def test_health_check_follows_the_web_server(tmp_path):
     health = load_healthcheck()
     assert health.check(["jupyter", "lab"]) == 0  # containers that do not serve are healthy
     port = free_port()
-    argv = ["/opt/ganforge/venv/bin/python", "/opt/ganforge/venv/bin/ganforge", "serve", "/work/runs", "--port", str(port)]
+    argv = ["/opt/ganforge/venv/bin/python", "/opt/ganforge/venv/bin/ganforge", "serve", "/work/runs", "--port",
+            str(port)]
     assert health.check(argv, timeout=1) == 1  # nothing listens yet
     (tmp_path / "runs").mkdir()
     server = make_server("127.0.0.1", port, create_app(tmp_path / "runs"), threaded=True)
@@ -137,7 +142,8 @@ def test_install_script_sets_up_a_fresh_virtual_environment(tmp_path):
     env = {**os.environ, "VENV": str(tmp_path / "venv"), "EXTRAS": "hub", "TORCH": "torch==2.13.0"}
     env.pop("PYTHONPATH", None)
     t = time.time()
-    r = subprocess.run(["sh", str(REPO / "docker" / "install.sh")], env=env, capture_output=True, text=True, timeout=900)
+    r = subprocess.run(["sh", str(REPO / "docker" / "install.sh")], env=env, capture_output=True, text=True,
+                       timeout=900)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "install.sh: ok" in r.stdout
     out = subprocess.run([tmp_path / "venv" / "bin" / "ganforge", "export", "--help"], capture_output=True, text=True)
@@ -178,7 +184,8 @@ def test_image_builds_and_trains_generates_and_serves(tmp_path):
 
     # the Dockerfile as it is; only the base, PyTorch's source and pip's CA differ from a normal build
     build = [podman, "build", *PODMAN_RUN, "--format", "docker", "--network", "host", "-f", "Dockerfile", "-t", IMAGE,
-             "--build-arg", "VARIANT=cpu", "--build-arg", f"CPU_BASE={BASE}", "--build-arg", "TORCH=torch==2.13.0", "--build-arg", "TORCH_INDEX=pypi"]
+             "--build-arg", "VARIANT=cpu", "--build-arg", f"CPU_BASE={BASE}", "--build-arg", "TORCH=torch==2.13.0",
+             "--build-arg", "TORCH_INDEX=pypi"]
     wheels = Path("/opt/wheels")
     if wheels.is_dir():  # this machine's local PyTorch wheel
         build += ["-v", f"{wheels}:/opt/wheels:ro", "--build-arg", "PIP_FIND_LINKS=/opt/wheels"]
@@ -205,7 +212,8 @@ def test_image_builds_and_trains_generates_and_serves(tmp_path):
     os.chmod(work, 0o777)
     for d in (work / "data", work / "runs", work / "pictures"):
         os.chmod(d, 0o777)
-    mounts = ["-v", f"{work / 'data'}:/work/data", "-v", f"{work / 'runs'}:/work/runs", "-v", f"{work / 'pictures'}:/pictures:ro"]
+    mounts = ["-v", f"{work / 'data'}:/work/data", "-v", f"{work / 'runs'}:/work/runs", "-v",
+              f"{work / 'pictures'}:/pictures:ro"]
     t = time.time()
 
     def ganforge(*argv):
@@ -224,7 +232,8 @@ def test_image_builds_and_trains_generates_and_serves(tmp_path):
     port = free_port()
     name = f"ganforge-smoke-{port}"
     subprocess.run([podman, "run", "-d", "--rm", "--name", name, *PODMAN_RUN, "-p", f"127.0.0.1:{port}:8000", *mounts,
-                    IMAGE, "serve", "/work/runs", "--host", "0.0.0.0", "--port", "8000"], check=True, capture_output=True)
+                    IMAGE, "serve", "/work/runs", "--host", "0.0.0.0", "--port", "8000"], check=True,
+                   capture_output=True)
     try:
         page = None
         for _ in range(120):

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 
+from ganforge.artifacts import export_generator, load_generator
 from ganforge.checkpoint import load_checkpoint
-from ganforge.artifacts import load_generator
 from ganforge.cli import main
 from ganforge.errors import CheckpointError
 from ganforge.export import CONFIG_NAME, TOLERANCE, load_exported
-from ganforge.artifacts import export_generator
 from ganforge.sampling import generate, latents_for_seeds
 
 
@@ -51,7 +50,8 @@ def test_safetensors_export_loads_back_with_the_same_weights_and_images(tiny_run
     header = json.loads(file.read_bytes()[8 : 8 + n])
     assert json.loads(header["__metadata__"]["model_config"])["family"] == "dcgan"
     meta = json.loads((tmp_path / "st" / CONFIG_NAME).read_text())
-    assert meta["step"] == 3 and meta["model_config"]["resolution"] == 16 and meta["inputs"][0]["shape"] == ["batch", 100]
+    assert meta["step"] == 3 and meta["model_config"]["resolution"] == 16
+    assert meta["inputs"][0]["shape"] == ["batch", 100]
 
     state = load_checkpoint(tiny_run / "checkpoints" / "latest.pt")
     G, cfg, _ = load_exported(tmp_path / "st")

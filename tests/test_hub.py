@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -87,7 +86,8 @@ def test_push_then_pull_gives_the_same_generator_and_a_model_card(run_with_metri
 def test_pushing_again_updates_the_repository(run_with_metrics, tmp_path, capsys):
     with FakeHub() as hub:
         for _ in range(2):
-            assert cli(capsys, "hub", "push", run_with_metrics, "someone/r", "--token", "t", "--endpoint", hub.url)[0] == 0
+            assert cli(capsys, "hub", "push", run_with_metrics, "someone/r", "--token", "t", "--endpoint",
+                       hub.url)[0] == 0
         assert len(hub.repos["someone/r"].commits) == 2
 
 

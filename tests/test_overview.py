@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.overview import format_runs, list_runs, summarise_run, tail_jsonl
 from ganforge.runs import RunDir

@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from ganforge.checkpoint import load_checkpoint
 from ganforge.artifacts import load_generator
+from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.errors import ConfigError
 from ganforge.runs import read_jsonl

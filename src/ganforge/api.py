@@ -19,9 +19,10 @@ Errors are ``ganforge.errors.GanforgeError`` with a one-line message.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ganforge.errors import ConfigError, DataError
 

@@ -25,8 +25,8 @@ import contextlib
 import pickle
 import warnings
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import torch
 import torch.nn as nn
@@ -75,7 +75,8 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path} is not a ganforge checkpoint")
     if int(state.get("version", 0)) > VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format version {state['version']}, newer than this ganforge reads ({VERSION}); upgrade ganforge"
+            f"{path} has checkpoint format version {state['version']}, newer than this ganforge reads ({VERSION}); "
+            "upgrade ganforge"
         )
     return state
 

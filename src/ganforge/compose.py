@@ -62,7 +62,8 @@ def critic_options(family: str, loss: str) -> dict:
 
 
 def compose_model_config(parts: list[str | Path], data: str | Path, *, merge: str = mitlgan.MERGE.default,
-                         width: int = 64, blocks: int = mitlgan.BLOCKS.default, growth: int | None = None, unfreeze_after: int | None = None,
+                         width: int = 64, blocks: int = mitlgan.BLOCKS.default, growth: int | None = None,
+                         unfreeze_after: int | None = None,
                          critic: dict | None = None, ema: bool = True) -> ModelConfig:
     """The composed ModelConfig for part runs/checkpoints ``parts``, checked against the data set ``data``."""
     if len(parts) < 2:

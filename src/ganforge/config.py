@@ -36,7 +36,7 @@ class Option:
     choices: tuple = ()
     cli: bool = True  # False: set by another command (e.g. compose), not a train flag
 
-    def value(self, cfg: "ModelConfig") -> Any:
+    def value(self, cfg: ModelConfig) -> Any:
         """This option's value in ``cfg`` (its default when not set)."""
         return cfg.options.get(self.name, self.default)
 
@@ -55,7 +55,7 @@ class ModelConfig:
     num_classes: int = 0           # > 0 for conditional families
     options: dict[str, Any] = field(default_factory=dict)  # family-specific settings
 
-    def validate(self) -> "ModelConfig":
+    def validate(self) -> ModelConfig:
         """The values themselves; ``ganforge.models.validate`` adds the family's own checks."""
         _check_finite(self.options)
         if self.channels not in (1, 3):
@@ -70,7 +70,7 @@ class ModelConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict) -> ModelConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -93,7 +93,8 @@ class TrainConfig:
     minutes: float | None = None   # budget: minutes of training (budgets are totals, counted across resumes)
     seed: int = 0                  # seeds weights, data order and latents
     device: str = "auto"           # auto | cpu | cuda | cuda:N
-    precision: str = "auto"        # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU, bf16 where it has AMX; bf16/fp16 on CUDA)
+    # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU, bf16 where it has AMX; bf16/fp16 on CUDA)
+    precision: str = "auto"
     channels_last: str = "auto"    # auto | on | off (auto: on for conv models)
     fused_adam: str = "auto"       # auto | on | off (auto: one fused kernel per step where this torch has it)
     sample_every: int = 500        # steps between sample grids
@@ -122,18 +123,20 @@ class TrainConfig:
     ema_kimg: float = 0.0          # instead of --ema: the average's half-life in thousands of images, ramped up (0: off)
     # scale: data parallel (torchrun) and gradient accumulation
     sync_bn: bool = False          # synchronise batch-norm statistics across processes
-    grad_accum: int = 1            # micro-batches per update: each process computes batch/(processes*grad_accum) at a time
+    # micro-batches per update: each process computes batch/(processes*grad_accum) at a time
+    grad_accum: int = 1
     # robustness
     max_bad_steps: int = 3         # consecutive steps with NaN/inf losses before rolling back to the last checkpoint
     max_rollbacks: int = 3         # rollbacks without a good checkpoint in between before giving up
     diverge_steps: int = 1000      # steps with D accuracy at 100 % before a divergence warning
     holdout: int = 0               # real images kept out of training to watch D overfit (ganforge.health; 0: none)
     eval_every: int = 0            # steps between evaluations into metrics.jsonl (0: none)
-    eval_metric: str = "fid"       # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
+    # metric for those and the best checkpoint: NAME or NAME[EXTRACTOR], e.g. fid[fashion-mnist-cnn]
+    eval_metric: str = "fid"
     eval_n: int = 2000             # generated images per evaluation
     logger: str = "files"          # files | tensorboard | wandb: where training reports besides its own files
 
-    def validate(self) -> "TrainConfig":
+    def validate(self) -> TrainConfig:
         """The values themselves; ``ganforge.train.check_names`` checks the loss and augmentation names."""
         _check_finite(self.to_dict())  # NaN passes every range check below (each comparison is False)
         if self.batch_size < 1:
@@ -181,7 +184,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in known})
 

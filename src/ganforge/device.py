@@ -74,7 +74,8 @@ class Runtime:
         return self.amp_dtype == torch.float16
 
     def describe(self) -> str:
-        dtype = {None: "float32", torch.bfloat16: "bfloat16 autocast", torch.float16: "float16 autocast"}[self.amp_dtype]
+        dtype = {None: "float32", torch.bfloat16: "bfloat16 autocast",
+                 torch.float16: "float16 autocast"}[self.amp_dtype]
         return f"{self.device} {dtype}{', channels_last' if self.channels_last else ''}"
 
 
@@ -105,5 +106,6 @@ def resolve_runtime(device: str = "auto", precision: str = "auto", channels_last
     cl = convolutional if channels_last == "auto" else channels_last == "on"
     fused = fused_adam != "off" and fused_adam_works(dev.type)
     if fused_adam == "on" and not fused:
-        raise ConfigError(f"this torch ({torch.__version__}) has no fused Adam for {dev.type}; use --fused-adam auto or off")
+        raise ConfigError(f"this torch ({torch.__version__}) has no fused Adam for {dev.type}; "
+                          "use --fused-adam auto or off")
     return Runtime(dev, amp, cl, fused)

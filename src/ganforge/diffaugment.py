@@ -19,7 +19,7 @@ To add an augmentation: write ``fn(x, strength, generator) -> x`` and add it to 
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -75,7 +75,8 @@ def cutout(x: torch.Tensor, strength: float, generator: torch.Generator | None, 
     cx = _randint(0, w + (1 - cw % 2), n, generator, x.device)
     ys = torch.arange(h, device=x.device).view(1, h, 1)
     xs = torch.arange(w, device=x.device).view(1, 1, w)
-    inside = ((ys - cy + ch // 2) >= 0) & ((ys - cy + ch // 2) < ch) & ((xs - cx + cw // 2) >= 0) & ((xs - cx + cw // 2) < cw)
+    inside = (((ys - cy + ch // 2) >= 0) & ((ys - cy + ch // 2) < ch)
+              & ((xs - cx + cw // 2) >= 0) & ((xs - cx + cw // 2) < cw))
     return x * (~inside).unsqueeze(1).to(x.dtype)  # (N, 1, H, W) mask broadcast over channels
 
 

@@ -135,7 +135,8 @@ class _AllReduceSum(torch.autograd.Function):
 class GlobalBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics cover the batch of every process (any backend, CPU too).
 
-    Sums of x and x² over (N, H, W) are all-reduced by a differentiable all-reduce, so the backward pass is that of batch norm on the global batch.
+    Sums of x and x² over (N, H, W) are all-reduced by a differentiable all-reduce, so the backward pass is that of
+    batch norm on the global batch.
     Same parameters and buffers as nn.BatchNorm2d: checkpoints move freely between the two.
     """
 

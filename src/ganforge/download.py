@@ -136,7 +136,8 @@ def hub_call(what: str, where: str | None, fn, *args, error: type[GanforgeError]
         # LocalEntryNotFoundError; neither has a common base, so walk the chain of causes
         cause: BaseException | None = e
         while cause is not None:
-            if type(cause).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "requests", "urllib3") \
+            if type(cause).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2", "requests",
+                                                        "urllib3") \
                     or isinstance(cause, ConnectionError):
                 raise error(f"{what} failed: cannot reach the Hub at {where or 'its default address'} "
                             f"({type(cause).__name__}: {' '.join(str(cause).split())[:120]})") from None

@@ -106,7 +106,8 @@ def _describe(cfg: ModelConfig) -> dict:
         return {"inputs": [{"name": "images", **image}], "output": {"name": "images", **image},
                 "use": "ganforge translate EXPORT IMAGES --direction a2b|b2a (safetensors: the family's Generator)"}
     inputs = [{"name": "z", "shape": ["batch", cfg.latent_dim], "dtype": "float32",
-               "distribution": "standard normal; seed s: torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))"}]
+               "distribution": "standard normal; seed s: torch.randn(latent_dim, "
+                               "generator=torch.Generator().manual_seed(s))"}]
     if cfg.num_classes > 0:
         inputs.append({"name": "labels", "shape": ["batch"], "dtype": "int64", "range": [0, cfg.num_classes - 1]})
     if is_style_based(cfg.family):
@@ -180,10 +181,12 @@ def _compare(run_export, G: nn.Module, cfg: ModelConfig) -> float:
             ref = _reference(G, cfg, inputs)
             got = run_export(*inputs)
             if tuple(got.shape) != tuple(ref.shape):
-                raise GanforgeError(f"export check failed: batch {n} gave shape {tuple(got.shape)}, expected {tuple(ref.shape)}")
+                raise GanforgeError(f"export check failed: batch {n} gave shape {tuple(got.shape)}, expected "
+                                    f"{tuple(ref.shape)}")
             worst = max(worst, float((got - ref).abs().max()))
     if not worst <= TOLERANCE:
-        raise GanforgeError(f"export check failed: outputs differ from PyTorch by up to {worst:.3g} (tolerance {TOLERANCE})")
+        raise GanforgeError(f"export check failed: outputs differ from PyTorch by up to {worst:.3g} "
+                            f"(tolerance {TOLERANCE})")
     return worst
 
 
@@ -211,7 +214,8 @@ def _write_onnx(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
             program = torch.onnx.export(module, inputs, input_names=names, output_names=["images"],
                                         dynamo=True, dynamic_shapes=dynamic, verbose=False)
     except Exception as e:  # the exporter raises many types; the message is what helps
-        raise GanforgeError(f"ONNX export of the {cfg.family} generator failed: {str(e).strip().splitlines()[0][:200]}") from None
+        raise GanforgeError(f"ONNX export of the {cfg.family} generator failed: "
+                            f"{str(e).strip().splitlines()[0][:200]}") from None
     finally:
         quiet.level = level
     if big:  # ONNX protobufs stop at 2 GiB: weights go to generator.onnx.data beside it
@@ -253,7 +257,8 @@ def _write_torchscript(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
         try:
             traced = torch.jit.trace(module, inputs, check_trace=False)
         except Exception as e:
-            raise GanforgeError(f"TorchScript export of the {cfg.family} generator failed: {str(e).strip().splitlines()[0][:200]}") from None
+            raise GanforgeError(f"TorchScript export of the {cfg.family} generator failed: "
+                                f"{str(e).strip().splitlines()[0][:200]}") from None
         with atomic_path(path) as tmp:
             torch.jit.save(traced, str(tmp))
         loaded = torch.jit.load(str(path), map_location="cpu")
@@ -375,7 +380,8 @@ def load_exported(path: str | Path, device: str | torch.device = "cpu") -> tuple
             try:
                 module = torch.jit.load(str(file), map_location=device)
             except RuntimeError as e:
-                raise CheckpointError(f"{file} is not a readable TorchScript file ({str(e).strip().splitlines()[0][:160]})") from None
+                raise CheckpointError(f"{file} is not a readable TorchScript file "
+                                      f"({str(e).strip().splitlines()[0][:160]})") from None
         G = TorchScriptGenerator(module, cfg)
     else:
         raise CheckpointError(f"{file}: unknown export format {fmt!r}")

@@ -110,7 +110,7 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
     lines = [
         "---",
         "library_name: ganforge",
-        "pipeline_tag: unconditional-image-generation" if not m.get("num_classes") else "pipeline_tag: image-generation",
+        "pipeline_tag: " + ("image-generation" if m.get("num_classes") else "unconditional-image-generation"),
         "tags:",
         *[f"- {t}" for t in dict.fromkeys(tags)],
         "---",
@@ -125,7 +125,8 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
         "",
     ]
     if "samples.png" in files:
-        lines += ["![Samples: seeds 0 to 15](samples.png)", "", "*Seeds 0–15, from the weights in this repository.*", ""]
+        lines += ["![Samples: seeds 0 to 15](samples.png)", "", "*Seeds 0–15, from the weights in this repository.*",
+                  ""]
     lines += ["## Data set", "", "| source | images | resolution | channels | classes | SHA-256 |",
               "| --- | --- | --- | --- | --- | --- |",
               f"| `{source}` | {data.get('count', '?')} | {data.get('resolution', m['resolution'])} px | "
@@ -140,7 +141,8 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
         lines += ["## Training", "", "| steps | batch | loss | lr G / D | Adam betas | precision | seed |",
                   "| --- | --- | --- | --- | --- | --- | --- |",
                   f"| {export_meta.get('step', '?')} | {train.get('batch_size', '?')} | {train.get('loss', '?')} | "
-                  f"{_fmt(train.get('lr_g'))} / {_fmt(train.get('lr_d'))} | {train.get('beta1')}, {train.get('beta2')} | "
+                  f"{_fmt(train.get('lr_g'))} / {_fmt(train.get('lr_d'))} | "
+                  f"{train.get('beta1')}, {train.get('beta2')} | "
                   f"{(run_config or {}).get('runtime', train.get('precision', '?'))} | {train.get('seed', '?')} |", ""]
     lines += ["## Metrics", ""]
     if metrics:
@@ -154,10 +156,12 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
         lines += ["No metrics were recorded for this run (`ganforge evaluate` measures them)."]
     lines += [""]
     if "loss.png" in files:
-        lines += ["![Losses](loss.png)", "", "*Loss curves and D's outputs: a training diagnostic, not a quality measure.*", ""]
+        lines += ["![Losses](loss.png)", "",
+                  "*Loss curves and D's outputs: a training diagnostic, not a quality measure.*", ""]
     lines += ["## Use", "", "```sh", "pip install ganforge", f"ganforge hub pull {repo_id} --out model",
               "ganforge generate model --seed 0 --n 16 --out grid.png", "```", "", "```python",
-              "from ganforge.artifacts import load_generator", "from ganforge.sampling import image_grid, images_for_seeds",
+              "from ganforge.artifacts import load_generator",
+              "from ganforge.sampling import image_grid, images_for_seeds",
               "", "G, cfg, _ = load_generator(\"model\")",
               "image_grid(images_for_seeds(G, range(16))).save(\"grid.png\")", "```", "",
               "Seed *s* is the latent `torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))`; the "

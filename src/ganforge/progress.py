@@ -20,7 +20,8 @@ from __future__ import annotations
 import math
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 TTY_INTERVAL = 0.25  # seconds between redraws on a terminal
 LOG_INTERVAL = 15.0  # seconds between lines elsewhere
@@ -145,7 +146,7 @@ class Task(_Display):
         self._closed = True
         super().close()
 
-    def __enter__(self) -> "Task":
+    def __enter__(self) -> Task:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -71,7 +71,7 @@ class RunDir:
         return (Path(path) / "config.json").is_file()
 
     @classmethod
-    def of(cls, path: str | Path) -> "RunDir":
+    def of(cls, path: str | Path) -> RunDir:
         """The run a run directory or one of its checkpoints (RUN/checkpoints/x.pt) belongs to; for a
         loose checkpoint file, the folder it lies in (what a command writes beside it goes there)."""
         p = Path(path)
@@ -90,7 +90,7 @@ class RunDir:
                     raise ConfigError(f"cannot use {self.root} as a run directory: {p} is a file, not a directory")
                 return
 
-    def lock_for_training(self) -> "RunLock":
+    def lock_for_training(self) -> RunLock:
         """Make the run directory and hold its lock until ``release()`` (or this process ends), or
         raise a one-line ``ConfigError`` naming the PID of the process that holds it."""
         return RunLock(self)

@@ -13,7 +13,7 @@ the same seed gives the same image everywhere.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -66,6 +66,7 @@ failed write (a full disk) ends the run with one line naming the last good check
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -207,7 +208,8 @@ class Trainer:
         self.out = out
         self.run.check_writable_place()
         if not resume and self.run.latest_checkpoint.exists():
-            raise ConfigError(f"{self.run.root} already holds a run; add --resume to continue it, or choose another --out")
+            raise ConfigError(f"{self.run.root} already holds a run; add --resume to continue it, "
+                              "or choose another --out")
         if resume and not self.run.latest_checkpoint.exists():
             raise ConfigError(f"nothing to resume in {self.run.root}: no {self.run.latest_checkpoint}")
 
@@ -504,7 +506,8 @@ class Trainer:
         if not self.is_main:
             return
         if not self.weights_finite():  # never overwrite the last good checkpoint with garbage
-            print(f"warning: step {self.step}: weights are not finite; checkpoint not written", file=self.out, flush=True)
+            print(f"warning: step {self.step}: weights are not finite; checkpoint not written", file=self.out,
+                  flush=True)
             return
         state = self.state_dict(rank_rngs)
         with self._writing(self.run.latest_checkpoint):
@@ -580,8 +583,7 @@ class Trainer:
                     real, labels = next(self.loader)
                     self.real_batches += 1
                 z = self.sample_z(len(real))
-                stats.update(self._update(opt, scaler, module,
-                                          lambda r, zz, y: phase.compute(G, D, r, zz, y),
+                stats.update(self._update(opt, scaler, module, functools.partial(phase.compute, G, D),
                                           real, z, labels, phase.name))
             self.D.requires_grad_(True)
         if self.ema is not None:
@@ -679,8 +681,8 @@ class Trainer:
                         extra["skipped"] = list(self.skipped)
                         values = {k: (v if v == v and abs(v) != float("inf") else None) for k, v in values.items()}
                         if self.is_main:
-                            print(f"\nwarning: step {self.step + 1}: non-finite {', '.join(self.skipped)}; update skipped "
-                                  f"({bad_steps} in a row)", file=self.out, flush=True)
+                            print(f"\nwarning: step {self.step + 1}: non-finite {', '.join(self.skipped)}; "
+                                  f"update skipped ({bad_steps} in a row)", file=self.out, flush=True)
                         if bad_steps >= self.cfg.max_bad_steps:
                             log_file = self._roll_back(log_file)
                             bad_steps = 0
@@ -735,7 +737,7 @@ class Trainer:
         self.release()
         return TrainResult(self.run.root, self.step, stop.signal or self.stop_requested or "budget")
 
-    def _should_stop(self, stop: "_SignalFlag") -> bool:
+    def _should_stop(self, stop: _SignalFlag) -> bool:
         """Budget used up or a signal caught, agreed by all ranks: each times its own steps and may
         catch a signal a step later than another, but they must leave the loop together (what follows,
         saving, is collective)."""

@@ -96,8 +96,10 @@ def test_exact_and_near_duplicates_are_removed_and_reported(tmp_path):
 
 def test_offline_augmentation_adds_recorded_variants_independent_of_workers(tmp_path):
     write_images(tmp_path / "src", 70, size=32)
-    a = prepare(str(tmp_path / "src"), tmp_path / "a.zip", PrepareOptions(resolution=32, augment=2, workers=1), progress=False)
-    b = prepare(str(tmp_path / "src"), tmp_path / "b.zip", PrepareOptions(resolution=32, augment=2, workers=2), progress=False)
+    a = prepare(str(tmp_path / "src"), tmp_path / "a.zip", PrepareOptions(resolution=32, augment=2, workers=1),
+                progress=False)
+    prepare(str(tmp_path / "src"), tmp_path / "b.zip", PrepareOptions(resolution=32, augment=2, workers=2),
+            progress=False)
     assert a["written"] == 210 and a["used"] == 70 and a["augmented_variants"] == 140
     da, db = load_dataset(tmp_path / "a.zip"), load_dataset(tmp_path / "b.zip")
     assert (da.images == db.images).all()
@@ -139,10 +141,13 @@ def test_foreground_background_and_composite_sets(tmp_path):
     assert fds.channels == 4
     assert fds.images[0, 16, 16, 3] == 255 and fds.images[0, 16, 0, 3] == 0  # cropped to the bar, centred
     write_images(tmp_path / "walls", 3, size=48)
-    bg = make_background_set(str(tmp_path / "walls"), tmp_path / "bg.zip", resolution=32, blur=1.5, workers=1, progress=False)
-    sharp = make_background_set(str(tmp_path / "walls"), tmp_path / "sharp.zip", resolution=32, workers=1, progress=False)
+    bg = make_background_set(str(tmp_path / "walls"), tmp_path / "bg.zip", resolution=32, blur=1.5, workers=1,
+                             progress=False)
+    sharp = make_background_set(str(tmp_path / "walls"), tmp_path / "sharp.zip", resolution=32, workers=1,
+                                progress=False)
     assert bg["written"] == sharp["written"] == 3
-    assert load_dataset(tmp_path / "bg.zip").images.astype(float).std() < 0.6 * load_dataset(tmp_path / "sharp.zip").images.astype(float).std()
+    blurred_std = load_dataset(tmp_path / "bg.zip").images.astype(float).std()
+    assert blurred_std < 0.6 * load_dataset(tmp_path / "sharp.zip").images.astype(float).std()
     comp = composite_sets(tmp_path / "fg.zip", tmp_path / "bg.zip", tmp_path / "c.zip", count=10, seed=1)
     assert comp["written"] == 10
     cds = load_dataset(tmp_path / "c.zip")
@@ -159,7 +164,8 @@ def test_foreground_background_and_composite_sets(tmp_path):
     flat = make_foreground_set(str(tmp_path / "sprites"), tmp_path / "flat.zip", resolution=32, keep_alpha=False,
                                background="black", workers=1, progress=False)
     assert flat["written"] == 4
-    composite_sets(tmp_path / "flat.zip", tmp_path / "bg.zip", tmp_path / "c2.zip", count=3)  # alpha from the key colour
+    composite_sets(tmp_path / "flat.zip", tmp_path / "bg.zip", tmp_path / "c2.zip",
+                   count=3)  # alpha from the key colour
 
 
 # ---- show and the CLI ----------------------------------------------------------------------------------

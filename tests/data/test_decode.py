@@ -45,7 +45,8 @@ MODES = {
     "I;16": ("PNG", lambda: Image.fromarray(np.full((8, 8), 128 * 257, np.uint16)), (128, 128, 128)),
     "I": ("TIFF", lambda: Image.fromarray(np.full((8, 8), 128 * 257, np.int32)), (128, 128, 128)),
     "F 0..1": ("TIFF", lambda: Image.fromarray(np.full((8, 8), 0.5, np.float32)), (128, 128, 128)),
-    "F wide": ("TIFF", lambda: Image.fromarray(np.linspace(-1000, 1000, 64, dtype=np.float32).reshape(8, 8)), (0, 0, 0)),
+    "F wide": ("TIFF", lambda: Image.fromarray(np.linspace(-1000, 1000, 64, dtype=np.float32).reshape(8, 8)),
+               (0, 0, 0)),
     "LAB": ("TIFF", lambda: Image.new("LAB", (8, 8), (255, 128, 128)), None),
     "YCbCr": ("JPEG", lambda: Image.new("YCbCr", (8, 8), (128, 128, 128)), (128, 128, 128)),
 }
@@ -128,7 +129,8 @@ def png_bomb(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+            + chunk(b"IEND", b""))
 
 
 def test_decompression_bombs_are_refused_before_decoding():

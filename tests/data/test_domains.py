@@ -6,13 +6,13 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from tests.conftest import run_cli, write_images
 
 from ganforge.data.dataset import load_dataset
 from ganforge.data.domains import parse_domains, prepare_domains, prepare_subfolder_domains
 from ganforge.data.loader import BatchLoader, PairLoader, make_loader
 from ganforge.data.prepare import PrepareOptions
 from ganforge.errors import DataError
-from tests.conftest import run_cli, write_images
 
 
 @pytest.fixture(scope="module")

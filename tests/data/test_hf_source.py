@@ -109,7 +109,8 @@ def test_parquet_with_a_class_label_named_in_the_card(hub, tmp_path):
     assert info["source"] == "hf:someone/pets/default:train"
     item = info["items"][4]
     assert item["url"] == f"{hub.url}/datasets/someone/pets/resolve/{repo.sha}/data/train-00001-of-00002.parquet"
-    assert {k: item[k] for k in ("hf_dataset", "hf_config", "hf_split", "hf_revision", "hf_file", "hf_row", "licence")} == {
+    assert {k: item[k] for k in ("hf_dataset", "hf_config", "hf_split", "hf_revision", "hf_file", "hf_row",
+                                 "licence")} == {
         "hf_dataset": "someone/pets", "hf_config": "default", "hf_split": "train", "hf_revision": repo.sha,
         "hf_file": "data/train-00001-of-00002.parquet", "hf_row": 2, "licence": "cc-by-4.0"}
     assert report["source_stats"]["splits"] == ["test", "train"]

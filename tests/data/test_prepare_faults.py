@@ -220,7 +220,8 @@ def test_greyscale_photos_keep_one_channel_and_upscaling_is_counted(tmp_path, ca
     assert "greyscale" in out and "3 images smaller than 64 px were upscaled" in out
     # one colour image among grey ones: RGB, the grey ones converted
     (tmp_path / "grey" / "colour.png").write_bytes(png(64, "RGB", seed=9))
-    report = prepare(str(tmp_path / "grey"), tmp_path / "c.zip", PrepareOptions(resolution=32, workers=1), progress=False)
+    report = prepare(str(tmp_path / "grey"), tmp_path / "c.zip", PrepareOptions(resolution=32, workers=1),
+                     progress=False)
     assert read_info(tmp_path / "c.zip")["channels"] == 3 and report["written"] == 5
     images = load_dataset(tmp_path / "c.zip", use_cache=False).images
     assert images.shape == (5, 32, 32, 3) and (images[:4, ..., 0] == images[:4, ..., 2]).all()

@@ -5,7 +5,6 @@ import json
 import tarfile
 import zipfile
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -125,7 +124,8 @@ def test_fetch_many_refuses_oversized_files(tmp_path):
 # ---- online sources against recorded answers -------------------------------------------------------
 
 def test_huggingface_rows_with_class_labels(tmp_path, monkeypatch):
-    """hf: through the dataset-viewer API, which GANFORGE_HF_API asks for (tests/data/test_hf_source.py: the Hub's files)."""
+    """hf: through the dataset-viewer API, which GANFORGE_HF_API asks for (tests/data/test_hf_source.py: the Hub's
+    files)."""
     with ReplayServer() as server:
         monkeypatch.setenv("GANFORGE_HF_API", server.url)
         ds = "someone/pets"
@@ -169,7 +169,8 @@ def test_huggingface_without_its_libraries_falls_back_to_the_viewer_api(monkeypa
 
 def test_openimages_keeps_images_where_the_class_fills_the_frame(tmp_path, monkeypatch):
     classes = "LabelName,DisplayName\n/m/0bt9lr,Dog\n/m/01yrx,Cat\n"
-    boxes = ("ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,IsGroupOf,IsDepiction,IsInside\n"
+    boxes = ("ImageID,Source,LabelName,Confidence,XMin,XMax,YMin,YMax,IsOccluded,IsTruncated,IsGroupOf,IsDepiction,"
+             "IsInside\n"
              "big,xclick,/m/0bt9lr,1,0.1,0.9,0.1,0.9,0,0,0,0,0\n"        # 64% of the frame: kept
              "small,xclick,/m/0bt9lr,1,0.4,0.5,0.4,0.5,0,0,0,0,0\n"      # 1%: dropped
              "two,xclick,/m/0bt9lr,1,0.0,0.2,0.0,0.2,0,0,0,0,0\n"
@@ -227,17 +228,20 @@ def test_commons_search(tmp_path, monkeypatch):
         answer = {"batchcomplete": "", "query": {"pages": {
             "101": {"pageid": 101, "ns": 6, "title": "File:Fox.jpg", "index": 1, "imagetype": "image",
                     "imageinfo": [{"thumburl": f"{server.url}/thumb/fox.jpg", "url": f"{server.url}/fox.jpg",
-                                   "descriptionurl": "https://commons.wikimedia.org/wiki/File:Fox.jpg", "mime": "image/jpeg",
+                                   "descriptionurl": "https://commons.wikimedia.org/wiki/File:Fox.jpg",
+                                   "mime": "image/jpeg",
                                    "extmetadata": {"LicenseShortName": {"value": "CC BY-SA 4.0"},
                                                    "LicenseUrl": {"value": "https://creativecommons.org/licenses/by-sa/4.0"},
-                                                   "Artist": {"value": "<a href=\"//commons.wikimedia.org/wiki/User:A\">A. Fox&amp;Co</a>"}}}]},
+                                                   "Artist": {"value": "<a href=\"//commons.wikimedia.org/"
+                                                                       "wiki/User:A\">A. Fox&amp;Co</a>"}}}]},
             "102": {"pageid": 102, "ns": 6, "title": "File:Fox.svg", "index": 2,
                     "imageinfo": [{"url": f"{server.url}/fox.svg", "mime": "image/svg+xml", "extmetadata": {}}]}}}}
         server.add("/w/api.php?action=query&format=json&generator=search&gsrsearch=fox filetype:bitmap&gsrnamespace=6"
                    "&gsrlimit=50&gsroffset=0&prop=imageinfo&iiprop=url|mime|extmetadata&iiurlwidth=1024",
                    (200, "application/json", json.dumps(answer)))
         server.add("/thumb/fox.jpg", (200, "image/jpeg", jpeg((1, 2, 3))))
-        report = prepare("search:fox", tmp_path / "c.zip", opts(source_options={"search_api": "commons"}), progress=False)
+        report = prepare("search:fox", tmp_path / "c.zip", opts(source_options={"search_api": "commons"}),
+                         progress=False)
         assert report["written"] == 1
         item = read_info(tmp_path / "c.zip")["items"][0]
         assert item["author"] == "A. Fox&Co" and item["licence"] == "CC BY-SA 4.0"

@@ -3,6 +3,7 @@
 from dataclasses import fields
 
 from ganforge.cli import build_parser, main
+
 # Imported here, not inside a test: modules that default a log to sys.stderr bind the stream they see
 # at import, and inside a test that is capsys's, closed when the test ends.
 from ganforge.experiments import mitlgan

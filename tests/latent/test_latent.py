@@ -307,7 +307,8 @@ def test_every_family_projects_inpaints_and_edits(family):
     res = L.project(G, target, steps=25, restarts=2, D=D, pool=4, labels=None if labels is None else int(labels))
     assert res.error < L.pixel_error(L.render(G, L.sample_latents([5], 16), labels)[0], target)
     mask = L.rectangle_mask(16, 4, 4, 8, 8)
-    filled = L.inpaint(G, target, mask, steps=10, restarts=2, D=D, pool=2, labels=None if labels is None else int(labels))
+    filled = L.inpaint(G, target, mask, steps=10, restarts=2, D=D, pool=2,
+                       labels=None if labels is None else int(labels))
     assert np.array_equal(filled.image[~mask], target[~mask])
     dirs = L.find_directions(G, k=3, n_samples=64, labels=None if labels is None else int(labels))
     assert torch.allclose(dirs.vectors @ dirs.vectors.T, torch.eye(3), atol=1e-5)

@@ -106,7 +106,8 @@ def test_class_directions_of_a_labelled_run(capsys, tmp_path):
     for name, lo, hi in (("dark", 0, 90), ("light", 165, 256)):
         (tmp_path / "src" / name).mkdir(parents=True)
         for i in range(48):
-            Image.fromarray(rng.integers(lo, hi, (16, 16), dtype=np.uint8), "L").save(tmp_path / "src" / name / f"{i}.png")
+            Image.fromarray(rng.integers(lo, hi, (16, 16), dtype=np.uint8),
+                            "L").save(tmp_path / "src" / name / f"{i}.png")
     prepare(str(tmp_path / "src"), tmp_path / "d.zip", PrepareOptions(resolution=16, channels=1, labels="subfolders",
                                                                       workers=1), progress=False)
     run = tmp_path / "run"

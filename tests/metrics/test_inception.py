@@ -11,7 +11,6 @@ import torch
 from ganforge.metrics import inception
 from ganforge.metrics.features import load_extractor
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 # The public architecture (torchvision's Inception3 as patched by pytorch-fid, 2015-12-05 graph):

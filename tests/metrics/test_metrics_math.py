@@ -14,7 +14,6 @@ from ganforge.metrics.intervals import clopper_pearson
 from ganforge.metrics.kid import kernel_inception_distance, mmd2_unbiased
 from ganforge.metrics.precision_recall import precision_recall
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

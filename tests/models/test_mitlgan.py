@@ -7,8 +7,8 @@ import shutil
 import pytest
 import torch
 
-from ganforge.checkpoint import load_checkpoint
 from ganforge.artifacts import load_generator
+from ganforge.checkpoint import load_checkpoint
 from ganforge.cli import main
 from ganforge.compose import compose, compose_model_config, initialise, load_part_weights
 from ganforge.config import ModelConfig, TrainConfig
@@ -109,19 +109,24 @@ def test_training_changes_merge_and_refiner_but_not_frozen_parts(parts, tiny_dat
     for k, v in trainer.G.parts.state_dict().items():  # weights and batch-norm statistics alike
         assert torch.equal(v, parts_before[k]), f"frozen part tensor {k} changed"
     assert not any(p.requires_grad for p in trainer.G.parts.parameters())
-    changed = lambda before, m: [k for k, v in m.state_dict().items() if not torch.equal(v, before[k])]
+
+    def changed(before, m):
+        return [k for k, v in m.state_dict().items() if not torch.equal(v, before[k])]
     assert changed(merge_before, trainer.G.merge), "merge weights did not train"
     assert len(changed(refiner_before, trainer.G.refiner)) > len(refiner_before) // 2
 
 
 def test_unfreeze_after_n_steps_and_exact_resume(parts, tiny_dataset, tmp_path):
     """Parts stay fixed for N steps, then train; a run stopped in between resumes to the same weights."""
-    model = lambda: _model(parts, tiny_dataset, unfreeze_after=2)
+
+    def model():
+        return _model(parts, tiny_dataset, unfreeze_after=2)
     straight = compose(_cfg(tiny_dataset, tmp_path / "a", 4), model())
     compose(_cfg(tiny_dataset, tmp_path / "b", 1), model())
     early = load_checkpoint(tmp_path / "b" / "checkpoints" / "latest.pt")
     fg = load_checkpoint(mitlgan.Path(early["model_config"]["options"]["parts"][0]["source"]))["G"]
-    assert all(torch.equal(early["G"][f"parts.0.{k}"], v) for k, v in fg.items()) and not bool(early["G"]["parts_unfrozen"])
+    assert all(torch.equal(early["G"][f"parts.0.{k}"], v) for k, v in fg.items())
+    assert not bool(early["G"]["parts_unfrozen"])
     compose(_cfg(tiny_dataset, tmp_path / "b", 3), model(), resume=True)
     compose(_cfg(tiny_dataset, tmp_path / "b", 4), model(), resume=True)
     a = load_checkpoint(straight.run_dir / "checkpoints" / "latest.pt")

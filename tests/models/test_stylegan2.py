@@ -4,15 +4,20 @@ loss's lazy regularisers through the generic trainer with exact resume."""
 import math
 
 import numpy as np
-
 import pytest
 import torch
 
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.ema import HalfLifeEMA
 from ganforge.models import build_discriminator, build_generator
-from ganforge.models.stylegan2 import (EqualConv2d, EqualLinear, minibatch_stddev, modulated_conv2d, num_ws,
-                                       ws_of_resolution)
+from ganforge.models.stylegan2 import (
+    EqualConv2d,
+    EqualLinear,
+    minibatch_stddev,
+    modulated_conv2d,
+    num_ws,
+    ws_of_resolution,
+)
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.train import Trainer, train
 

@@ -176,8 +176,9 @@ def test_resnet_refuses_28_px():
 
 def test_thesis_presets_train_through_the_one_trainer(tmp_path, capsys):
     """The 28 px presets train a step on a 28 px set; the MITLGAN baseline's preset resolves with vflip on."""
-    from ganforge.data.prepare import PrepareOptions, prepare
     from tests.conftest import run_cli, write_images
+
+    from ganforge.data.prepare import PrepareOptions, prepare
 
     write_images(tmp_path / "src", 64, size=28, mode="L")
     data = tmp_path / "d28.zip"

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from tests.conftest import write_images
 
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
@@ -13,7 +14,6 @@ from ganforge.losses.dtn import DTNLoss
 from ganforge.models import build_discriminator, build_generator
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.train import train
-from tests.conftest import write_images
 
 
 @pytest.fixture(scope="module")

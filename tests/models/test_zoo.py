@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from conftest import labelled_dataset
-from ganforge.checkpoint import load_checkpoint
 from ganforge.artifacts import load_generator
+from ganforge.checkpoint import load_checkpoint
 from ganforge.cli import main
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.models import build_discriminator, build_generator
@@ -191,14 +191,16 @@ def test_every_rank_resumes_its_own_random_streams_or_a_seeded_new_one(tmp_path,
 
 
 def test_gradient_accumulation_gives_the_full_batch_gradient(tmp_path, tiny_dataset):
-    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", grad_accum=4), ModelConfig(family="mlp", width=8, latent_dim=8))
+    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", grad_accum=4),
+                      ModelConfig(family="mlp", width=8, latent_dim=8))
     net = torch.nn.Linear(3, 1)
     x, z = torch.randn(8, 3), torch.randn(8, 3)
     target = (net(x) ** 2).mean()
     full = torch.autograd.grad(target, net.weight)[0]
     before = net.weight.detach().clone()
     opt = torch.optim.SGD(net.parameters(), lr=1.0)
-    stats = trainer._update(opt, trainer.scaler_D, net, lambda r, zz, y: ((net(r) ** 2).mean(), {"x": (net(r) ** 2).mean()}),
+    stats = trainer._update(opt, trainer.scaler_D, net,
+                            lambda r, zz, y: ((net(r) ** 2).mean(), {"x": (net(r) ** 2).mean()}),
                             x, z, None, "x")
     assert torch.allclose(before - net.weight.detach(), full, atol=1e-6)  # one SGD step of lr 1
     assert stats["x"].item() == pytest.approx(target.item(), rel=1e-5)     # stats are micro-batch means
@@ -245,7 +247,8 @@ def test_non_finite_steps_are_skipped_then_rolled_back(tmp_path, tiny_dataset):
 
 
 def test_persistent_nans_give_up_with_the_good_checkpoint_kept(tmp_path, tiny_dataset):
-    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", steps=50, checkpoint_every=2, max_bad_steps=2, max_rollbacks=2),
+    trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", steps=50, checkpoint_every=2, max_bad_steps=2,
+                           max_rollbacks=2),
                       ModelConfig(family="dcgan", width=8, latent_dim=8))
     _poison(trainer, set(range(3, 100)), again=True)
     with pytest.raises(TrainingDiverged, match="after 2 rollbacks"):
@@ -262,7 +265,7 @@ def test_divergence_warning_when_d_wins_for_long(tmp_path, tiny_dataset):
     trainer = Trainer(_cfg(tiny_dataset, tmp_path / "r", steps=6, diverge_steps=3),
                       ModelConfig(family="dcgan", width=8, latent_dim=8), out=out)
     original = trainer.loss.d_loss
-    trainer.loss.d_loss = lambda *a: (lambda l, s: (l, {**s, "d_acc": torch.tensor(1.0)}))(*original(*a))
+    trainer.loss.d_loss = lambda *a: (lambda loss, s: (loss, {**s, "d_acc": torch.tensor(1.0)}))(*original(*a))
     trainer.fit()
     warned = [r["step"] for r in read_jsonl(tmp_path / "r" / "log.jsonl") if "warning" in r]
     assert warned == [3]

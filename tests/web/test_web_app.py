@@ -12,7 +12,6 @@ import io
 import json
 import shutil
 import time
-import zipfile
 
 import numpy as np
 import pytest
@@ -124,7 +123,8 @@ def test_access_token_is_required_when_set(runs_dir):
 def test_security_headers(client):
     r = client.get(f"/runs/{RUN}")
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    assert "script-src" not in r.headers["Content-Security-Policy"] or "unsafe-inline" not in r.headers["Content-Security-Policy"]
+    policy = r.headers["Content-Security-Policy"]
+    assert "script-src" not in policy or "unsafe-inline" not in policy
     assert b"<script>" not in r.data  # no inline scripts: the CSP forbids them
     assert client.csrf.encode() in r.data  # the meta tag the page scripts read
 
@@ -170,7 +170,8 @@ def test_photo_is_prepared_like_the_training_data(client):
     ("get", "/api/game/rounds/nope/image.png"), ("post", "/api/game/rounds/nope/answer"),
 ])
 def test_unknown_runs_and_traversal_are_404(client, method, url):
-    kw = {"json": {"answer": "real", "a": "seed:1", "b": "seed:2", "keys": ["seed:1", "seed:2"]}} if method == "post" else {}
+    kw = {"json": {"answer": "real", "a": "seed:1", "b": "seed:2",
+                   "keys": ["seed:1", "seed:2"]}} if method == "post" else {}
     r = getattr(client, method)(url, **kw)
     assert r.status_code == 404, (url, r.status_code)
     assert b"Traceback" not in r.data
@@ -230,7 +231,8 @@ def test_grid_truncation_and_classes(client):
 
 
 def test_directions_and_live_edits(client):
-    while (reply := client.get(f"/api/runs/{RUN}/directions")).status_code == 202:  # searched for once, in the background
+    # searched for once, in the background
+    while (reply := client.get(f"/api/runs/{RUN}/directions")).status_code == 202:
         time.sleep(0.05)
     d = reply.json
     assert d["k"] == 10 and len(d["explained_variance"]) == 10
@@ -322,7 +324,8 @@ def test_morph_rejects_bad_input(client, body):
 
 def test_embed_then_edit_and_make_a_child(client):
     first = client.wait(client.post(f"/api/runs/{RUN}/embed", data=upload(png(color=(250, 250, 250)), steps="3")))
-    assert first["status"] == "done" and first["progress"]["step"] == 3 and first["data"]["latent"].startswith("latent:")
+    assert first["status"] == "done" and first["progress"]["step"] == 3
+    assert first["data"]["latent"].startswith("latent:")
     assert len(first["data"]["losses"]) == 3 and first["data"]["psnr"] > 0
     recon = image_of(client.get(first["result_url"]))
     assert (recon == image_of(client.get(first["data"]["image_url"]))).all()  # the key renders the same image

@@ -12,6 +12,7 @@ trained for a minute or two, shown instead of the tests' barely trained one).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import socket
@@ -213,9 +214,85 @@ def test_browser_drives_every_page(server, browser, tmp_path, run_dir, shots):
     assert row.get_attribute("data-judgements") == "10"
     assert "n=10" in row.text  # HYPE-∞ over all ten judgements
     shoot("results")
-    errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE" and "favicon" not in e["message"]]
+    errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors  # no script errors, no CSP violations
     pages = {"runs", "run", "explore", "morph", "embed", "inpaint", "training", "game", "results"}
     assert pages <= {p.stem for p in shots.glob("*.png")}
     if shots != DOCS_SHOTS:
         assert fingerprint(DOCS_SHOTS) == docs_before  # the tests leave a clone's tracked files alone
+
+
+# Records, from before an action on, whether the header's spinner was shown and what it said.
+WATCH_BUSY = """
+window.busySeen = [];
+const box = document.getElementById('busy');
+new MutationObserver(() => { if (!box.hidden) window.busySeen.push(document.getElementById('busy-text').textContent); })
+  .observe(box, {attributes: true, subtree: true, childList: true, characterData: true});
+"""
+# Every <img> is either not displayed (no source yet) or a loaded picture: no broken-image icon.
+NO_BROKEN_IMAGES = """
+return [...document.images].filter((i) => getComputedStyle(i).display !== 'none' && !(i.complete && i.naturalWidth > 0))
+  .map((i) => i.id || i.alt);
+"""
+VISIBLE_PLACEHOLDERS = """
+return [...document.querySelectorAll('.placeholder')].filter((p) => getComputedStyle(p).display !== 'none').length;
+"""
+
+
+def test_pages_look_finished(server, browser, tmp_path, run_dir, shots):
+    """No broken images before an upload, a favicon, evaluation.json's metrics in the run list,
+    and a spinner or progress for every long action (issue 18 point 7)."""
+    from selenium.webdriver.common.by import By
+
+    d, name = browser, run_dir.name
+    find = lambda css: d.find_element(By.CSS_SELECTOR, css)  # noqa: E731
+    served_run = tmp_path / "runs" / name  # the server's copy
+    (served_run / "evaluation.json").write_text(json.dumps(
+        {"metrics": {"fid": 123.4, "kid": 0.0567}, "source": {"step": 12}, "n": 500}))
+
+    d.get(server + "/")
+    card = find(".card .evaluation").text
+    assert "evaluated at step 12" in card and "fid 123.4" in card and "kid 0.0567" in card
+    icon = find("link[rel=icon]").get_attribute("href")
+    kind = d.execute_async_script(
+        "fetch(arguments[0]).then((r) => arguments[1](r.ok && r.headers.get('content-type')))", icon)
+    assert kind.startswith("image/svg+xml")
+    d.get(f"{server}/runs/{name}")
+    assert "fid" in find("table.evaluation").text
+
+    # The run page's grid: the spinner shows while it renders.
+    wait_for(d, "return document.getElementById('grid').complete", what="run grid")
+    d.execute_script(WATCH_BUSY)
+    find("#seed-form button").click()
+    wait_for(d, "return window.busySeen.length > 0 && document.getElementById('busy').hidden", what="grid spinner")
+    assert "generating…" in d.execute_script("return window.busySeen")
+
+    # Embed and Inpaint before any upload: placeholders, no broken images, no empty progress bars.
+    for page in ("embed", "inpaint"):
+        d.get(f"{server}/runs/{name}/{page}")
+        assert d.execute_script(NO_BROKEN_IMAGES) == []
+        assert d.execute_script(VISIBLE_PLACEHOLDERS) >= 1
+        assert not find("#progress").is_displayed()
+        shoot_to = shots / f"{page}-empty.png"
+        shoot_to.parent.mkdir(parents=True, exist_ok=True)
+        d.save_screenshot(str(shoot_to))
+
+    # An embedding: upload text, then the job's progress in the spinner and the bar.
+    photo = tmp_path / "photo.png"
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(photo)
+    d.get(f"{server}/runs/{name}/embed")
+    d.execute_script(WATCH_BUSY)
+    find("#photo").send_keys(str(photo))
+    assert d.execute_script(NO_BROKEN_IMAGES) == []  # the chosen photo shows, its placeholder goes
+    wait_for(d, "return document.getElementById('original').naturalWidth > 0", what="chosen photo")
+    find("#steps").clear()
+    find("#steps").send_keys("30")
+    find("#embed-form button").click()
+    wait_for(d, "return Number(document.getElementById('editor').dataset.renders || 0) >= 1", what="embedding")
+    said = d.execute_script("return window.busySeen")
+    assert "uploading the photo…" in said
+    assert any(s.startswith("embed: ") for s in said), said  # the job's status and step count
+    assert find("#progress").is_displayed()
+    assert d.execute_script(NO_BROKEN_IMAGES) == []
+    errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors

@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 import waitress
 from PIL import Image
-
 from test_web_app import RUN, Client, app, client, make_app, runs_dir, upload  # noqa: F401  (fixtures)
 
 
@@ -42,11 +41,11 @@ def served():
             channel.close()
 
     yield start
-    for app, server, loop in servers:
+    for served_app, server, loop in servers:
         server.trigger.pull_trigger(lambda server=server: close_all(server))
         loop.join(10)
         server.task_dispatcher.shutdown()
-        app.extensions["ganforge.jobs"].shutdown()
+        served_app.extensions["ganforge.jobs"].shutdown()
 
 
 def fetch(url: str, data: bytes | None = None, headers: dict | None = None, timeout: float = 120):
@@ -109,7 +108,8 @@ def test_only_the_hosts_the_server_was_started_for_are_answered(runs_dir, traine
                     return conn.getresponse().status
                 except OSError:
                     if time.time() > deadline or proc.poll() is not None:
-                        raise AssertionError(proc.stdout.read() if proc.poll() is not None else "server not up")
+                        why = proc.stdout.read() if proc.poll() is not None else "server not up"
+                        raise AssertionError(why) from None
                     time.sleep(0.3)
                 finally:
                     conn.close()
@@ -219,7 +219,8 @@ def test_game_serves_real_and_fake_images_through_one_path(app, client):
     assert shown["real"] and shown["fake"]
     replies = shown["real"] + shown["fake"]
     assert len({len(r.data) for r in replies}) == 1  # same encoder, same size: the byte count tells nothing
-    assert len({tuple(sorted((k, v) for k, v in r.headers.items() if k not in ("Date", "Expires"))) for r in replies}) == 1
+    assert len({tuple(sorted((k, v) for k,
+                             v in r.headers.items() if k not in ("Date", "Expires"))) for r in replies}) == 1
 
 
 @pytest.mark.slow

@@ -23,7 +23,8 @@ def register(sub) -> None:
 
 def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--part", action="append", metavar="RUN_OR_CKPT", default=None,
-                   help="a pretrained run directory or checkpoint; give two or more (foreground first for --merge alpha)")
+                   help="a pretrained run directory or checkpoint; give two or more "
+                        "(foreground first for --merge alpha)")
     p.add_argument("--data", help="combined data set (.zip from 'ganforge data prepare'), same size as the parts")
     p.add_argument("--out", required=True, help="run directory of the composed model")
     p.add_argument("--resume", action="store_true", help="continue the composed run in --out")

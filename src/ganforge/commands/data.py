@@ -42,14 +42,17 @@ def register(sub) -> None:
     p.add_argument("--blur", type=float, default=0.0, help="Gaussian blur radius in output pixels")
     p.add_argument("--dedup", choices=("none", "exact", "near"), default="exact",
                    help="remove exact duplicates (content hash), or also near duplicates (perceptual hash)")
-    p.add_argument("--near-threshold", type=int, default=6, help="near duplicates: at most this many of 64 hash bits differ")
+    p.add_argument("--near-threshold", type=int, default=6,
+                   help="near duplicates: at most this many of 64 hash bits differ")
     p.add_argument("--augment", type=int, default=0, help="extra variants per image (offline augmentation)")
     p.add_argument("--augment-ops", default="flip,rotate,shear,elastic", help="operations the variants draw from")
     _add_source_options(p)
     p.set_defaults(func=run_prepare)
 
-    s = data_sub.add_parser("sources", formatter_class=HelpFormatter, help="list the named sources and whether they work here",
-                            description="List the named sources SRC can be, with an example and whether each is usable here.")
+    s = data_sub.add_parser("sources", formatter_class=HelpFormatter,
+                            help="list the named sources and whether they work here",
+                            description="List the named sources SRC can be, with an example and whether each "
+                                        "is usable here.")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.set_defaults(func=run_sources)
 
@@ -63,10 +66,12 @@ def register(sub) -> None:
     sh.add_argument("--json", action="store_true", help="print the summary as JSON")
     sh.set_defaults(func=run_show)
 
-    fg = data_sub.add_parser("foreground", formatter_class=HelpFormatter, help="foreground set: cut-outs of images with transparency",
+    fg = data_sub.add_parser("foreground", formatter_class=HelpFormatter,
+                             help="foreground set: cut-outs of images with transparency",
                              description="Make a foreground set (for layered GANs such as MITLGAN) from images with "
-                                         "transparency: each is cropped to its opaque pixels and centred; RGBA (alpha = "
-                                         "mask) unless --flat. Images without transparency are skipped and reported.\n\n" + SRC_HELP)
+                                         "transparency: each is cropped to its opaque pixels and centred; RGBA "
+                                         "(alpha = mask) unless --flat. Images without transparency are skipped and "
+                                         "reported.\n\n" + SRC_HELP)
     fg.add_argument("src", metavar="SRC")
     fg.add_argument("--out", required=True, help="data-set file to write")
     fg.add_argument("--size", type=int, default=64, help="output side in pixels, 8..256; training needs a power of two")
@@ -76,7 +81,8 @@ def register(sub) -> None:
     fg.add_argument("--limit", type=int, default=None, help="use only the first N images")
     fg.set_defaults(func=run_foreground)
 
-    bg = data_sub.add_parser("background", formatter_class=HelpFormatter, help="background set: any images, optionally blurred",
+    bg = data_sub.add_parser("background", formatter_class=HelpFormatter,
+                             help="background set: any images, optionally blurred",
                              description="Make a background set (for layered GANs) from any images: center-cropped, "
                                          "resized, optionally blurred.\n\n" + SRC_HELP)
     bg.add_argument("src", metavar="SRC")
@@ -98,16 +104,19 @@ def register(sub) -> None:
     co.add_argument("--scale", type=float, nargs=2, default=(0.6, 0.9), metavar=("LOW", "HIGH"),
                     help="foreground side as a fraction of the output side, drawn uniformly")
     co.add_argument("--seed", type=int, default=0, help="random seed of the choices")
-    co.add_argument("--key-colour", default=None, help="RGB foregrounds: the flat colour that is transparent (default: their background)")
+    co.add_argument("--key-colour", default=None,
+                    help="RGB foregrounds: the flat colour that is transparent (default: their background)")
     co.set_defaults(func=run_composite)
 
 
 def _add_image_options(p) -> None:
-    p.add_argument("--size", type=int, default=None, help="output side in pixels, 8..256; training needs a power of two "
+    p.add_argument("--size", type=int, default=None,
+                   help="output side in pixels, 8..256; training needs a power of two "
                    "(default: the source's, else 64)")
     p.add_argument("--channels", type=int, choices=(1, 3, 4), default=None,
                    help="1 grey, 3 RGB, 4 RGBA (default: the source's, else 1 if every image is grey, else 3)")
-    p.add_argument("--background", default="white", help="colour behind transparency and padding: white, black, gray, #rrggbb or r,g,b")
+    p.add_argument("--background", default="white",
+                   help="colour behind transparency and padding: white, black, gray, #rrggbb or r,g,b")
     p.add_argument("--min-size", type=int, default=0, help="skip images whose short side is below this many pixels")
     p.add_argument("--workers", type=int, default=0, help="worker processes (0: one per CPU core)")
     p.add_argument("--limit", type=int, default=None, help="use only the first N images (online sources fetch only N)")
@@ -115,8 +124,10 @@ def _add_image_options(p) -> None:
 
 def _add_source_options(p) -> None:
     g = p.add_argument_group("online sources")
-    g.add_argument("--min-box-area", type=float, default=0.3, help="openimages: the class's box must cover this fraction of the image")
-    g.add_argument("--search-api", choices=("openverse", "commons"), default="openverse", help="search: which image search")
+    g.add_argument("--min-box-area", type=float, default=0.3,
+                   help="openimages: the class's box must cover this fraction of the image")
+    g.add_argument("--search-api", choices=("openverse", "commons"), default="openverse",
+                   help="search: which image search")
     g.add_argument("--licence", default=None, help="search (Openverse): licences to allow, e.g. cc0,by,by-sa")
     g.add_argument("--download-workers", type=int, default=8, help="parallel downloads")
     g.add_argument("--timeout", type=float, default=20.0, help="seconds before a download attempt is abandoned")

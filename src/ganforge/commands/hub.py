@@ -29,7 +29,8 @@ def register(sub) -> None:
     pull.add_argument("--revision", help="branch, tag or commit")
     for q in (push, pull):
         q.add_argument("--token", default=None, help="access token (default: HF_TOKEN or the saved login)")
-        q.add_argument("--endpoint", default=os.environ.get("HF_ENDPOINT"), help="Hub server URL (default: HF_ENDPOINT or the public Hub)")
+        q.add_argument("--endpoint", default=os.environ.get("HF_ENDPOINT"),
+                       help="Hub server URL (default: HF_ENDPOINT or the public Hub)")
 
 
 def run_push(args: argparse.Namespace) -> int:

@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     hosts = [f"{name}:{args.port}" for name in ("127.0.0.1", "localhost", "[::1]", bound)] + (args.allowed_host or [])
     app = create_app(path, {
         "ALLOWED_HOSTS": hosts, "ACCESS_TOKEN": token or None,
-        "JOB_WORKERS": args.job_workers, "JOB_QUEUE": args.job_queue, "JOB_TIME_LIMIT": args.job_time_limit, "MAX_CONTENT_LENGTH": int(args.max_upload_mb * (1 << 20)),
+        "JOB_WORKERS": args.job_workers, "JOB_QUEUE": args.job_queue, "JOB_TIME_LIMIT": args.job_time_limit,
+                            "MAX_CONTENT_LENGTH": int(args.max_upload_mb * (1 << 20)),
         "MAX_UPLOAD_PIXELS": int(args.max_upload_megapixels * 1e6),
         **({"GAME_DB": args.db} if args.db else {}),
     })

@@ -177,10 +177,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"Adam as one fused kernel per step (auto: where this torch has it for the device) "
                         f"(default: {d('fused_adam')})")
     r.add_argument("--sample-every", type=int, help=f"steps between sample grids (default: {d('sample_every')})")
-    r.add_argument("--checkpoint-every", type=int, help=f"steps between kept checkpoints (default: {d('checkpoint_every')})")
+    r.add_argument("--checkpoint-every", type=int,
+                   help=f"steps between kept checkpoints (default: {d('checkpoint_every')})")
     r.add_argument("--log-every", type=int, help=f"steps between loss records (default: {d('log_every')})")
     r.add_argument("--n-samples", type=int, help=f"images per sample grid (default: {d('n_samples')})")
-    r.add_argument("--max-bad-steps", type=int, help=f"NaN/inf steps in a row before rolling back (default: {d('max_bad_steps')})")
+    r.add_argument("--max-bad-steps", type=int,
+                   help=f"NaN/inf steps in a row before rolling back (default: {d('max_bad_steps')})")
     r.add_argument("--max-rollbacks", type=int, help=f"rollbacks before giving up (default: {d('max_rollbacks')})")
     r.add_argument("--logger", choices=LOGGERS,
                    help="where training reports besides the run's own files (always written): TensorBoard event "
@@ -196,7 +198,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"steps between evaluations into RUN/metrics.jsonl (default: {d('eval_every')}, none)")
     rankable = [name for name, m in METRICS.items() if m.score is not None]
     e.add_argument("--eval-metric", help=f"{', '.join(rankable)}; NAME[EXTRACTOR] picks the features, e.g. "
-                                         f"fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: {d('eval_metric')})")
+                                         "fid[fashion-mnist-cnn]; also picks checkpoints/best.pt (default: "
+                                         f"{d('eval_metric')})")
     e.add_argument("--eval-n", type=int, help=f"generated images per evaluation (default: {d('eval_n')})")
 
 

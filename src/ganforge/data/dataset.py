@@ -83,7 +83,7 @@ class DatasetWriter:
         self.meta["items"].append(record)
         self.meta["count"] += 1
 
-    def __enter__(self) -> "DatasetWriter":
+    def __enter__(self) -> DatasetWriter:
         return self
 
     def settle_channels(self) -> int:
@@ -173,7 +173,8 @@ def read_info(path: str | Path) -> dict:
     if info.get("format") != FORMAT:
         raise DataError(f"{path} is not a ganforge data set")
     if info.get("version", 0) > VERSION:
-        raise DataError(f"{path} was written by a newer ganforge (data-set version {info['version']}); upgrade ganforge")
+        raise DataError(f"{path} was written by a newer ganforge (data-set version {info['version']}); "
+                        "upgrade ganforge")
     return info
 
 

@@ -22,7 +22,8 @@ class UnusableImage(Exception):
     """Raised inside the pipeline for a file that cannot be used; the message is the report's reason."""
 
 
-def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, *, need: int | None = None, min_side: int = 0) -> Image.Image:
+def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, *, need: int | None = None,
+                 min_side: int = 0) -> Image.Image:
     """Decode ``data`` to a loaded PIL image (first frame, EXIF orientation applied).
 
     ``need``: the smallest short side the caller can use; JPEGs are decoded at the
@@ -72,7 +73,9 @@ def _describe(e: Exception) -> str:
     msg = str(e).splitlines()[0] if str(e) else ""
     if "truncated" in msg or isinstance(e, EOFError):
         return f"truncated file ({msg or type(e).__name__})"
-    return msg if isinstance(e, (OSError, SyntaxError, ValueError)) and msg else f"{type(e).__name__}: {msg}".rstrip(": ")
+    if isinstance(e, (OSError, SyntaxError, ValueError)) and msg:
+        return msg
+    return f"{type(e).__name__}: {msg}".rstrip(": ")
 
 
 # Truncated files are refused, not padded with grey: a half-grey face is worse than one face fewer.

@@ -31,7 +31,8 @@ def _cascade(name: str):
         path = os.path.join(getattr(getattr(cv2, "data", None), "haarcascades", ""), name)
         cascade = cv2.CascadeClassifier(path)
         if cascade.empty():
-            raise DataError(f"OpenCV has no face detector at {path} (OpenCV 5 ships none: pip install 'opencv-python-headless<5')")
+            raise DataError(f"OpenCV has no face detector at {path} (OpenCV 5 ships none: pip install "
+                            "'opencv-python-headless<5')")
         _CASCADES[name] = cascade
     return _CASCADES[name]
 
@@ -62,7 +63,8 @@ def detect_faces(img: Image.Image, min_neighbors: int = 5) -> list[tuple[float, 
     canvas.paste(grey, (pad, pad))
     clipped = []
     for x0, y0, x1, y1 in _detect(canvas, min_neighbors):
-        box = (max(0.0, x0 - pad), max(0.0, y0 - pad), min(float(img.width), x1 - pad), min(float(img.height), y1 - pad))
+        box = (max(0.0, x0 - pad), max(0.0, y0 - pad), min(float(img.width), x1 - pad),
+               min(float(img.height), y1 - pad))
         if (box[2] - box[0]) * (box[3] - box[1]) >= 0.5 * (x1 - x0) * (y1 - y0):  # mostly inside the image
             clipped.append(box)
     return clipped
@@ -74,7 +76,8 @@ def _detect(img: Image.Image, min_neighbors: int) -> list[tuple[float, float, fl
     scale = min(1.0, DETECT_SIDE / max(img.size))
     small = img.convert("L")
     if scale < 1:
-        small = small.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.BILINEAR)
+        small = small.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))),
+                             Image.Resampling.BILINEAR)
     grey = cv2.equalizeHist(np.asarray(small))
     min_side = max(20, round(min(small.size) * MIN_FACE_FRACTION))
     boxes: list[tuple[float, float, float, float]] = []

@@ -90,7 +90,8 @@ def fetch_many(
     return results  # type: ignore[return-value]
 
 
-def fetch_json(url: str, folder: Path, *, timeout: float = 30.0, retries: int = 3, refresh: bool = False, backoff: float = 1.0):
+def fetch_json(url: str, folder: Path, *, timeout: float = 30.0, retries: int = 3, refresh: bool = False,
+               backoff: float = 1.0):
     """GET ``url`` and parse JSON, cached in ``folder`` so a resumed run sees the same listing."""
     path = url_file(folder, url).with_suffix(".json")
     if refresh and path.exists():
@@ -104,7 +105,8 @@ def fetch_json(url: str, folder: Path, *, timeout: float = 30.0, retries: int = 
         raise DownloadError(f"{url} did not return JSON") from None
 
 
-def fetch_file(url: str, folder: Path, *, timeout: float = 60.0, max_bytes: int = 4 << 30, backoff: float = 1.0) -> Path:
+def fetch_file(url: str, folder: Path, *, timeout: float = 60.0, max_bytes: int = 4 << 30,
+               backoff: float = 1.0) -> Path:
     """GET ``url`` into ``folder`` once (annotation tables and other large listings)."""
     return download(url, url_file(folder, url), timeout=timeout, max_bytes=max_bytes, backoff=backoff)
 

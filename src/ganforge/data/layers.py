@@ -44,7 +44,8 @@ def make_foreground_set(src: str, out: str | Path, *, resolution: int = 64, keep
     return prepare(src, out, opts, progress=progress)
 
 
-def make_background_set(src: str, out: str | Path, *, resolution: int = 64, blur: float = 0.0, crop_fraction: float = 1.0,
+def make_background_set(src: str, out: str | Path, *, resolution: int = 64, blur: float = 0.0,
+                        crop_fraction: float = 1.0,
                         workers: int = 0, limit: int | None = None, progress: bool = True, **options) -> dict:
     """Any images in ``src`` -> RGB background set at ``out``, center-cropped, blurred by ``blur`` output pixels."""
     opts = PrepareOptions(resolution=resolution, channels=3, crop="center", crop_fraction=crop_fraction, blur=blur,
@@ -62,7 +63,8 @@ def foreground_rgba(images: np.ndarray, channels: int, key_colour: tuple[int, in
         return np.asarray(images)
     rgb = np.repeat(np.asarray(images), 3, axis=-1) if channels == 1 else np.asarray(images)
     if key_colour is None:
-        raise DataError("the foreground set has no alpha channel; prepare it with --channels 4 or give its background colour")
+        raise DataError("the foreground set has no alpha channel; prepare it with --channels 4 or give its "
+                        "background colour")
     distance = np.abs(rgb.astype(np.int16) - np.array(key_colour, np.int16)).max(axis=-1)
     alpha = np.where(distance <= 12, 0, 255).astype(np.uint8)
     return np.concatenate([rgb, alpha[..., None]], axis=-1)
@@ -110,7 +112,8 @@ def composite_sets(foreground: str | Path, background: str | Path, out: str | Pa
                 sprite = sprite.convert("RGBa").resize((side, side), Image.Resampling.LANCZOS).convert("RGBA")
             canvas.alpha_composite(sprite, (x, y))
             label = fg_items[i].get("label")
-            writer.add(encode_png(canvas.convert("RGB")), source=f"{fg_items[i]['file']}+{bg_items[j]['file']}", label=label,
+            writer.add(encode_png(canvas.convert("RGB")), source=f"{fg_items[i]['file']}+{bg_items[j]['file']}",
+                       label=label,
                        extra={"foreground": fg_items[i]["file"], "background": bg_items[j]["file"],
                               "box": [x, y, x + side, y + side], "scale": round(s, 4)})
     return {"output": str(out), "written": count, "resolution": r, "foregrounds": len(fg), "backgrounds": len(bg)}

@@ -123,7 +123,8 @@ def _process(task: tuple[Item, bytes | None]) -> tuple[Item, list[tuple[bytes, d
     try:
         loaded = _SOURCE.load(item) if data is None else data
         digest = content_hash(loaded) if w["dedup"] != "none" else None
-        img = loaded if isinstance(loaded, Image.Image) else decode_image(loaded, need=w["need"], min_side=w["min_size"])
+        img = loaded if isinstance(loaded, Image.Image) else decode_image(loaded, need=w["need"],
+                                                                          min_side=w["min_size"])
         crops = process_image(img, **w["image"])
         if w["grey"]:  # channels to be decided by the images: grey ones as L (variants of them stay grey)
             crops = [(out.convert("L") if is_grey(out) else out, note) for out, note in crops]
@@ -271,7 +272,8 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
     shown = Task("prepare", len(items), "images", enabled=progress)
     used = variants = 0
 
-    with DatasetWriter(out, resolution=resolution, channels=channels, source=source.description, params=params) as writer:
+    with DatasetWriter(out, resolution=resolution, channels=channels, source=source.description,
+                       params=params) as writer:
         for i, (item, outputs, digest, reason) in enumerate(_run(source, items, work, workers)):
             if reason is None and digest is not None and digest in exact:
                 reason = f"exact duplicate of {exact[digest]}"
@@ -309,7 +311,8 @@ def _prepare(src: str, out: Path, opts: PrepareOptions, source: Source, progress
         report["notes"] = _notes(writer.meta, chosen=channels is not None)
         if written == 0:
             write_json_atomic(report_path, report)
-            raise DataError(f"none of the {seen} files in {src} could be used ({_reasons(report)}); details in {report_path}")
+            raise DataError(f"none of the {seen} files in {src} could be used ({_reasons(report)}); details in "
+                            f"{report_path}")
         writer.meta["skipped"] = len(skipped)
         writer.meta["used"] = used
     write_json_atomic(report_path, report)
@@ -361,7 +364,8 @@ def _run(source: Source, items: list[Item], work: dict, workers: int):
         yield from map(_process, tasks)
         return
     yield from ordered_map(_process, tasks, workers=workers, init=_init_worker, initargs=(source, work),
-                           died=lambda task, why: (task[0], [], None, f"the worker process died while processing it ({why})"))
+                           died=lambda task,
+                           why: (task[0], [], None, f"the worker process died while processing it ({why})"))
 
 
 def reason_kind(reason: str) -> str:

@@ -101,6 +101,7 @@ def format_summary(path: str | Path, s: dict) -> str:
     if s["licences"]:
         lines.append("licences: " + ", ".join(f"{k} {v}" for k, v in s["licences"].items()))
     if s["from"]:
-        lines.append("from: " + ", ".join(f"{k} {v}" for k, v in s["from"].items()) + f"; {s['with_author']} with author")
+        lines.append("from: " + ", ".join(f"{k} {v}" for k, v in s["from"].items())
+                     + f"; {s['with_author']} with author")
     lines.append(f"contact sheet: {s['sheet']}")
     return "\n".join(lines)

@@ -101,7 +101,8 @@ def pad_to_square(img: Image.Image, color: tuple[int, int, int] | tuple[int, int
 
 
 def square_around(img: Image.Image, box: tuple[float, float, float, float], margin: float, fill) -> Image.Image:
-    """The square of side ``(1 + 2 * margin) * max(box side)`` centred on ``box``, padded with ``fill`` outside the image.
+    """The square of side ``(1 + 2 * margin) * max(box side)`` centred on ``box``, padded with ``fill`` outside the
+    image.
 
     Always centred (never shifted back inside the image) so every face sits at the same
     place in its crop: a GAN learns alignment from the data, and a shifted face teaches
@@ -131,11 +132,13 @@ def resize_square(img: Image.Image, resolution: int) -> Image.Image:
         return img
     if img.mode == "RGBA":
         # Resample premultiplied so transparent pixels' colours do not bleed into the edges.
-        return img.convert("RGBa").resize((resolution, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0).convert("RGBA")
+        return img.convert("RGBa").resize((resolution, resolution), Image.Resampling.LANCZOS,
+                                          reducing_gap=3.0).convert("RGBA")
     return img.resize((resolution, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0)
 
 
-def finish(img: Image.Image, *, resolution: int, channels: int, background: tuple[int, int, int], blur: float = 0.0) -> Image.Image:
+def finish(img: Image.Image, *, resolution: int, channels: int, background: tuple[int, int, int],
+           blur: float = 0.0) -> Image.Image:
     """Square image (any mode) -> ``resolution`` px with ``channels`` channels (1 L, 3 RGB, 4 RGBA)."""
     if channels == 4:
         img = to_rgba(img)

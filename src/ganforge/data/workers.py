@@ -17,9 +17,10 @@ import multiprocessing as mp
 import os
 import signal
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 CHUNK = 16  # tasks sent to a worker at a time: few messages, and little lost work when one dies
 

@@ -105,7 +105,9 @@ def run_experiment(o: ExperimentOptions, log=STDERR) -> dict:
     write_json_atomic(out / "experiment.json", asdict(o))
     B = o.budget
     opts = critic_options(o.family, o.loss)
-    gen = lambda: ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=dict(opts))
+
+    def gen() -> ModelConfig:
+        return ModelConfig(family=o.family, width=o.width, latent_dim=o.latent_dim, options=dict(opts))
 
     # the stages: baseline, two parts, MITLGAN, [baseline to the total], the report; each trains with its own line
     stages = Task("experiment", 5 + o.equal_total, "stages", stream=log, interval=0, redraw=False)

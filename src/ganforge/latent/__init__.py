@@ -7,20 +7,8 @@ commands ``interpolate``, ``midpoint``, ``project``, ``directions``, ``edit`` an
 on CPU; images are uint8 numpy arrays (N, H, W, C).
 """
 
-from ganforge.latent.directions import (
-                                        Directions,
-                                        class_directions,
-                                        edit,
-                                        feature_classifier,
-                                        find_directions,
-)
-from ganforge.latent.inpaint import (
-                                        InpaintResult,
-                                        free_form_mask,
-                                        inpaint,
-                                        poisson_blend,
-                                        rectangle_mask,
-)
+from ganforge.latent.directions import Directions, class_directions, edit, feature_classifier, find_directions
+from ganforge.latent.inpaint import InpaintResult, free_form_mask, inpaint, poisson_blend, rectangle_mask
 from ganforge.latent.interpolate import MODES, interpolate, midpoint, slerp
 from ganforge.latent.loading import (
                                         data_params,
@@ -30,14 +18,7 @@ from ganforge.latent.loading import (
 )
 from ganforge.latent.optimise import render
 from ganforge.latent.project import ProjectionResult, pixel_error, project
-from ganforge.latent.sample import (
-                                        load_latents,
-                                        mean_latent,
-                                        resolve_latent,
-                                        sample_latents,
-                                        save_latents,
-                                        truncate,
-)
+from ganforge.latent.sample import load_latents, mean_latent, resolve_latent, sample_latents, save_latents, truncate
 from ganforge.latent.video import grid_frames, read_video, write_video
 from ganforge.sampling import (  # the seed -> class rule lives in sampling
                                         labels_for_seeds,

@@ -15,9 +15,9 @@ A direction file is ``.npz``: ``vectors`` (k, D), ``explained_variance`` (k,),
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -55,7 +55,7 @@ class Directions:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Directions":
+    def load(cls, path: str | Path) -> Directions:
         path = Path(path)
         if not path.is_file():
             raise GanforgeError(f"no direction file at {path}; make one with 'ganforge directions'")

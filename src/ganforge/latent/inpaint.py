@@ -142,10 +142,14 @@ def poisson_blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray) ->
         b[p] += gen[ys[p], xs[p]] - gen[qy, qx]          # the guidance field: G(z)'s gradients
         q_idx = idx[qy, qx]
         unknown = q_idx >= 0
-        rows.append(p[unknown]); cols.append(q_idx[unknown]); vals.append(-np.ones(unknown.sum()))
+        rows.append(p[unknown])
+        cols.append(q_idx[unknown])
+        vals.append(-np.ones(unknown.sum()))
         known = ~unknown
         b[p[known]] += img[qy[known], qx[known]]           # Dirichlet border: the known pixels
-    rows.append(np.arange(n)); cols.append(np.arange(n)); vals.append(degree)
+    rows.append(np.arange(n))
+    cols.append(np.arange(n))
+    vals.append(degree)
     A = coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)).tocsc()
     solution = splu(A).solve(b)
     out = image.copy()

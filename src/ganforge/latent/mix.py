@@ -7,7 +7,7 @@ details. The first row shows the column seeds' images, the first column the row 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

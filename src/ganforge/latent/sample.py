@@ -14,8 +14,8 @@ Latent files are ``.npz`` (never pickles), keys::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch

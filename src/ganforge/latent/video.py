@@ -7,8 +7,8 @@ trailing slash) is a folder. Files are written atomically.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -3,8 +3,8 @@ and ``Phase``, the unit of the trainer's contract with a loss."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

@@ -158,7 +158,8 @@ def recalibrate_batch_norm(net: nn.Module, images: np.ndarray, *, batch_size: in
 
 
 @torch.no_grad()
-def predict(net: nn.Module, images: np.ndarray, *, batch_size: int = 256, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+def predict(net: nn.Module, images: np.ndarray, *, batch_size: int = 256,
+            device="cpu") -> tuple[np.ndarray, np.ndarray]:
     """(features (N, F) float32, logits (N, K) float32) of uint8 (N, H, W, C) images."""
     feats, logits = [], []
     for i in range(0, len(images), batch_size):
@@ -247,7 +248,8 @@ def load_extractor_file(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as e:
-        raise ExtractorError(f"{path} is not a readable feature extractor ({str(e).strip().splitlines()[0][:120]})") from None
+        raise ExtractorError(f"{path} is not a readable feature extractor "
+                             f"({str(e).strip().splitlines()[0][:120]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ExtractorError(f"{path} is not a ganforge feature extractor (make one with: ganforge features fit)")
     if int(state.get("version", 0)) > VERSION:

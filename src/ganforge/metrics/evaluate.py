@@ -42,7 +42,8 @@ def needs_extractor(metrics: list[str]) -> bool:
 
 
 def evaluate_images(fake: np.ndarray, dataset, metrics: list[str], *, extractor=None, n_ref: int | None = None,
-                    discriminator=None, device: str | torch.device = "cpu", seed: int = 0, log=None) -> dict[str, float]:
+                    discriminator=None, device: str | torch.device = "cpu", seed: int = 0,
+                    log=None) -> dict[str, float]:
     """Metrics of uint8 (N, H, W, C) generated images against a loaded data set.
 
     ``n_ref``: reference images (default: as many as generated, capped by the data set).
@@ -183,7 +184,8 @@ def evaluate_folder(folder: str | Path, data: str, metrics: str | list[str] = DE
     if len(fake) < 2:
         raise DataError(f"{folder} needs at least 2 images")
     with torch.random.fork_rng(devices=[]):
-        results = evaluate_images(fake, dataset, names, extractor=extractor, n_ref=n_ref, device=dev, seed=seed, log=log)
+        results = evaluate_images(fake, dataset, names, extractor=extractor, n_ref=n_ref, device=dev, seed=seed,
+                                  log=log)
     record = _record(results, source={"folder": str(folder)}, dataset=dataset, n=len(fake), n_ref=n_ref or len(fake),
                      extractor=extractor, seconds=time.time() - t0)
     folder = Path(folder)

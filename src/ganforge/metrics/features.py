@@ -48,7 +48,8 @@ class FeatureExtractor:
     def check(self, images: np.ndarray, what: str = "images") -> None:
         """Raise ExtractorError when ``images`` (N, H, W, C) cannot go through this extractor."""
         if images.ndim != 4 or images.dtype != np.uint8:
-            raise domain.ExtractorError(f"{what}: expected uint8 images (N, H, W, C), got {images.dtype} {images.shape}")
+            raise domain.ExtractorError(f"{what}: expected uint8 images (N, H, W, C), "
+                                        f"got {images.dtype} {images.shape}")
         n, h, w, c = images.shape
         if c not in (1, 3):
             raise domain.ExtractorError(f"{what} have {c} channels; 1 or 3 are supported")
@@ -57,7 +58,8 @@ class FeatureExtractor:
                 f"{what} are {w}x{h} but the extractor {self.name} was trained on {self.resolution}x{self.resolution}; "
                 f"fit one at this size (ganforge features fit --data DATASET) or use --features inception")
         if self.channels and c != self.channels:
-            raise domain.ExtractorError(f"{what} have {c} channel(s) but the extractor {self.name} takes {self.channels}")
+            raise domain.ExtractorError(f"{what} have {c} channel(s) but the extractor {self.name} takes "
+                                        f"{self.channels}")
 
     def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         raise NotImplementedError

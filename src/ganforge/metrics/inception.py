@@ -234,7 +234,8 @@ def weights_path(path: str | os.PathLike | None = None, *, allow_download: bool 
     if given:
         p = Path(given).expanduser()
         if not p.is_file():
-            raise InceptionWeightsMissing(f"Inception weights not found at {p} (from {'--inception-weights' if path else WEIGHTS_ENV})")
+            raise InceptionWeightsMissing(f"Inception weights not found at {p} (from "
+                                          f"{'--inception-weights' if path else WEIGHTS_ENV})")
         return p
     cached = cache_dir("weights") / WEIGHTS_FILE
     if cached.is_file():
@@ -249,7 +250,8 @@ def weights_path(path: str | os.PathLike | None = None, *, allow_download: bool 
 
 def _missing_message(cached: Path) -> str:
     return (f"the FID Inception weights {WEIGHTS_FILE} (95.6 MB, sha256 {WEIGHTS_SHA256[:12]}...) are not available "
-            f"and could not be downloaded; fetch {WEIGHTS_URL} and put it at {cached}, or set {WEIGHTS_ENV}=/path/to/it")
+            f"and could not be downloaded; fetch {WEIGHTS_URL} and put it at {cached}, "
+            f"or set {WEIGHTS_ENV}=/path/to/it")
 
 
 def load_inception(path: str | os.PathLike | None = None, device: str | torch.device = "cpu",

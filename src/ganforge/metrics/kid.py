@@ -3,8 +3,8 @@ kernel k(x, y) = (x·y / d + 1)³, averaged over random subsets; reports mean an
 
 Defaults follow stylegan2-ada and torch-fidelity: 100 subsets of 1000. With fewer than 2000
 images per set the subsets hold half the smaller set, so they differ and the std means
-something (subsets of all images would all be the same set, std 0). Unlike FID, the estimator is unbiased, so values near 0 (even slightly
-negative) mean "indistinguishable at this sample size".
+something (subsets of all images would all be the same set, std 0). Unlike FID, the estimator is unbiased, so
+values near 0 (even slightly negative) mean "indistinguishable at this sample size".
 """
 
 from __future__ import annotations

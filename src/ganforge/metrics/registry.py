@@ -9,8 +9,8 @@ number where lower is better, used to keep the ``best`` checkpoint during traini
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -262,7 +262,8 @@ def compare_runs(runs: list[str | Path], out_dir: str | Path, *, evaluate: dict 
         "th{text-align:left}.samples{display:flex;gap:1em;flex-wrap:wrap}.samples figure{margin:0}"
         "img{max-width:100%;image-rendering:pixelated}.note{background:#fff3cd;padding:.5em}</style></head><body>",
         "<h1>Run comparison</h1><ul>",
-        *[f"<li><b>{esc(n)}</b>: <code>{esc(s['path'])}</code>, data <code>{esc(str(s['data'].get('path')))}</code></li>"
+        *[f"<li><b>{esc(n)}</b>: <code>{esc(s['path'])}</code>, data "
+          f"<code>{esc(str(s['data'].get('path')))}</code></li>"
           for n, s in summaries.items()],
         "</ul><h2>Metrics</h2><table><tr><th></th>" + "".join(f"<th>{esc(n)}</th>" for n in table) + "</tr>",
         *rows_html, "</table>",

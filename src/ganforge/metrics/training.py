@@ -85,7 +85,8 @@ class EvalHook:
         t0 = time.time()
         G = getattr(trainer, "G_ema", None) or trainer.G
         try:
-            with torch.random.fork_rng(devices=[trainer.runtime.device] if trainer.runtime.device.type == "cuda" else []):
+            cuda = [trainer.runtime.device] if trainer.runtime.device.type == "cuda" else []
+            with torch.random.fork_rng(devices=cuda):
                 fake = generate_images(G, trainer.model_cfg, self.n)
                 values = evaluate_images(fake, trainer.data, [self.name], extractor=self.extractor,
                                          device=trainer.runtime.device)

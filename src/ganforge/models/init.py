@@ -11,7 +11,7 @@ normalisation then divides what the initialisation drew.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch.nn as nn
 from torch.nn.utils import parametrize

@@ -59,8 +59,9 @@ MITLGAN and a baseline can be trained against the same critic.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn as nn
@@ -133,7 +134,8 @@ def check(cfg: ModelConfig) -> None:
         raise ConfigError("mitlgan parts must make images of one size, but they make "
                           + ", ".join(f"{pc.resolution} px (part {i})" for i, pc in enumerate(pcfgs, 1)))
     if pcfgs[0].resolution != cfg.resolution:
-        raise ConfigError(f"the parts make {pcfgs[0].resolution} px images but the composed model is set to {cfg.resolution} px")
+        raise ConfigError(f"the parts make {pcfgs[0].resolution} px images but the composed model is set to "
+                          f"{cfg.resolution} px")
     chans = {pc.channels for pc in pcfgs}
     if chans != {cfg.channels}:
         raise ConfigError(f"the parts make images with {'/'.join(map(str, sorted(chans)))} channel(s) but the "
@@ -150,7 +152,8 @@ def check(cfg: ModelConfig) -> None:
         raise ConfigError(f"mitlgan critic must be another family's discriminator, not {cfg.family}")
 
 
-def compose_config(parts: list[dict[str, Any]], *, merge: str = MERGE.default, width: int = 64, blocks: int = BLOCKS.default,
+def compose_config(parts: list[dict[str, Any]], *, merge: str = MERGE.default, width: int = 64,
+                   blocks: int = BLOCKS.default,
                    growth: int | None = None, unfreeze_after: int | None = None,
                    critic: dict | None = None) -> ModelConfig:
     """The composed ModelConfig from part descriptions ``{"config": dict, "source": str, "sha256": str, ...}``.
@@ -256,7 +259,7 @@ class Generator(nn.Module):
 
     # ---- freezing ------------------------------------------------------------------------
     @staticmethod
-    def _after_load(module: "Generator", incompatible_keys) -> None:
+    def _after_load(module: Generator, incompatible_keys) -> None:
         module._apply_freeze()
 
     def _apply_freeze(self) -> None:
@@ -266,7 +269,7 @@ class Generator(nn.Module):
         self.parts_unfrozen.fill_(True)
         self._apply_freeze()
 
-    def train(self, mode: bool = True) -> "Generator":
+    def train(self, mode: bool = True) -> Generator:
         super().train(mode)
         self.parts.eval()  # parts always behave as at inference time (see module docstring)
         return self

@@ -20,7 +20,7 @@ Options: ``spectral_norm`` (default true): spectral normalisation on every layer
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn

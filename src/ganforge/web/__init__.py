@@ -39,19 +39,7 @@ from werkzeug.exceptions import HTTPException
 
 from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir
-from ganforge.web import (
-    embed,
-    explore,
-    game,
-    generators,
-    inpaint,
-    jobs,
-    morph,
-    pool,
-    runs,
-    security,
-    training,
-)
+from ganforge.web import embed, explore, game, generators, inpaint, jobs, morph, openapi, pool, runs, security, training
 
 DEFAULTS = {
     "MAX_GRID_IMAGES": 64,           # images per grid request
@@ -90,9 +78,13 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
     generators.init_app(app)
     pool.init_app(app)
     game.init_app(app)
+    openapi.init_app(app)
     for module in (runs, explore, morph, embed, inpaint, training, game, jobs):
         app.register_blueprint(module.bp)
 
+    # Browsers ask for /favicon.ico whatever the pages' <link rel="icon"> says.
+    app.add_url_rule("/favicon.ico", "favicon",
+                     lambda: app.send_static_file("favicon.svg"))
     app.jinja_env.filters["basename"] = lambda p: Path(p).name if p else ""
 
     @app.errorhandler(GanforgeError)

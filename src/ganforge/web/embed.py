@@ -8,15 +8,11 @@ from urllib.parse import quote
 from flask import Blueprint, abort, jsonify, render_template, request, url_for
 
 from ganforge.latent import midpoint, project
-from ganforge.web.generators import (
-    get_discriminator,
-    get_generator,
-    png_bytes,
-    store_latent,
-)
+from ganforge.web.generators import get_discriminator, get_generator, png_bytes, store_latent
+from ganforge.web.openapi import JOB_ACCEPTED, LATENT_KEY, Config, api, integer, json_content, obj, string
 from ganforge.web.params import int_arg, json_body
 from ganforge.web.pool import submit
-from ganforge.web.shared import prepared_photo, resolve_key, run_summary, steps_arg
+from ganforge.web.shared import PHOTO, prepared_photo, resolve_key, run_summary, steps_arg
 
 bp = Blueprint("embed", __name__)
 
@@ -27,6 +23,10 @@ def page(name: str):
 
 
 @bp.post("/api/runs/<name>/embed")
+@api("Project an uploaded photo into the latent space (a job; data: latent, psnr, losses; file: the reconstruction)",
+     form={"image": PHOTO, "steps": integer(1, Config("MAX_PROJECT_STEPS"), Config("PROJECT_STEPS")),
+           "restarts": integer(1, 8, 2)}, form_required=("image",),
+     responses=JOB_ACCEPTED, errors=(415, 503))
 def api_embed(name: str):
     """Multipart ``image`` (+ ``steps``, ``restarts``) -> 202 and a job; its data hold ``latent``
     (a key for the other endpoints), ``psnr`` and the loss curve; its file the reconstruction."""
@@ -49,6 +49,10 @@ def api_embed(name: str):
 
 
 @bp.post("/api/runs/<name>/child")
+@api("The child of two latents (their spherical midpoint) as a new latent key",
+     body=obj({"a": LATENT_KEY, "b": LATENT_KEY}, ("a", "b")),
+     responses={201: json_content(obj({"latent": string("latent:ID"), "image_url": string()},
+                                      ("latent", "image_url")))})
 def api_child(name: str):
     """JSON ``{"a": KEY, "b": KEY}`` -> the spherical midpoint of the two latents as a new key."""
     body = json_body()

@@ -21,8 +21,9 @@ from flask import Blueprint, abort, current_app, jsonify, render_template, reque
 
 from ganforge.latent import find_directions, render
 from ganforge.web.generators import generator_version, get_generator, png_response
+from ganforge.web.openapi import LATENT_KEY, PNG, api, integer, json_content, number, obj, string
 from ganforge.web.params import float_arg, float_list, int_arg
-from ganforge.web.shared import class_arg, resolve_key, run_summary
+from ganforge.web.shared import CLASS_PARAM, class_arg, resolve_key, run_summary
 
 bp = Blueprint("explore", __name__)
 
@@ -98,6 +99,13 @@ def page(name: str):
 
 
 @bp.get("/api/runs/<name>/directions")
+@api("The run's editing directions (found once per checkpoint; 202 with progress meanwhile)",
+     responses={200: json_content(obj({"method": string(), "k": integer(0),
+                                       "explained_variance": {"type": "array", "items": {"type": "number"}},
+                                       "names": {"type": "array", "items": {"type": "string"}}},
+                                      ("method", "k", "explained_variance", "names"))),
+                202: json_content(obj({"status": string(enum=["running"]), "done": integer(0), "total": integer(0)},
+                                      ("status", "done", "total")), "The search is running; ask again")})
 def api_directions(name: str):
     """The directions (method, k, explained variance, names); 202 and the search's progress
     (``{"status": "running", "done": passes, "total": passes}``) while they are being found."""
@@ -110,6 +118,12 @@ def api_directions(name: str):
 
 
 @bp.get("/api/runs/<name>/image.png")
+@api("One image of a latent, optionally moved along the editing directions",
+     query={"key": LATENT_KEY, "seed": integer(0, 2**31 - 1, 0, "used when key is absent"),
+            "psi": number(0.0, 2.0, 1.0, "truncation"), "class": CLASS_PARAM,
+            "edits": string(f"comma-separated amounts, one per direction (at most {MAX_DIRECTIONS}), "
+                            "each in -20..20 standard deviations")},
+     responses={200: PNG})
 def api_image(name: str):
     """One image: ``key`` (seed:N | latent:ID; or ``seed=N``), ``psi``, ``class``, ``edits=a0,a1,...``."""
     key = request.args.get("key") or f"seed:{int_arg('seed', 0, 0, 2**31 - 1)}"

@@ -47,13 +47,8 @@ from flask import (
 
 from ganforge.metrics.intervals import clopper_pearson
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
-from ganforge.web.generators import (
-    get_generator,
-    get_real_images,
-    png_bytes,
-    run_dir,
-    run_names,
-)
+from ganforge.web.generators import get_generator, get_real_images, png_bytes, run_dir, run_names
+from ganforge.web.openapi import PNG, api, binary, component, integer, json_content, obj, string
 from ganforge.web.params import choice_arg, int_arg, json_body
 from ganforge.web.shared import run_summary
 
@@ -81,6 +76,16 @@ CREATE TABLE IF NOT EXISTS rounds (
 );
 CREATE INDEX IF NOT EXISTS rounds_run ON rounds (run, answer);
 """
+
+
+RATE = component("Rate", obj({
+    "value": {"type": ["number", "null"]}, "ci95": {"type": ["array", "null"], "items": {"type": "number"},
+                                                    "description": "exact 95 % interval (Clopper-Pearson)"},
+    "n": integer(0), "too_few": {"type": "boolean"}}, ("value", "ci95", "n", "too_few")))
+RESULTS = component("GameResults", obj({
+    "run": string(), "judgements": integer(0), "players": integer(0), "fool_rate": RATE, "hype_inf": RATE,
+    "real_accuracy": RATE, "median_response_ms": {"type": ["number", "null"]}},
+    ("run", "judgements", "players", "fool_rate", "hype_inf", "real_accuracy")))
 
 
 def init_app(app: Flask) -> None:
@@ -165,6 +170,8 @@ def _keep_round_png(round_id: str, data: bytes) -> None:
 
 
 @bp.post("/api/game/<name>/rounds")
+@api("Deal a real-or-fake round (the truth stays on the server)",
+     responses={201: json_content(obj({"id": string(), "image_url": string()}, ("id", "image_url")))})
 def new_round(name: str):
     """Deal a round: ``{"id", "image_url"}``; the truth stays on the server."""
     run_dir(name)
@@ -184,6 +191,7 @@ def new_round(name: str):
 
 
 @bp.get("/api/game/rounds/<round_id>/image.png")
+@api("A round's image", responses={200: PNG})
 def round_image(round_id: str):
     row = _round(round_id)
     data = current_app.extensions["ganforge.round_images"].get(round_id)
@@ -194,6 +202,13 @@ def round_image(round_id: str):
 
 
 @bp.post("/api/game/rounds/<round_id>/answer")
+@api("Answer a round once; the reply reveals the truth",
+     body=obj({"answer": string(enum=["real", "fake"]),
+               "response_ms": {"type": ["integer", "null"], "minimum": 0, "maximum": 2**31,
+                               "description": "milliseconds from the image shown to the answer"}}, ("answer",)),
+     responses={200: json_content(obj({"id": string(), "answer": string(), "truth": string(),
+                                       "correct": {"type": "boolean"}}, ("id", "answer", "truth", "correct")))},
+     errors=(409,))
 def answer(round_id: str):
     body = json_body()
     guess = choice_arg("answer", ("real", "fake"), source=body)
@@ -204,7 +219,8 @@ def answer(round_id: str):
     now = time.time()
     with db():
         updated = db().execute(
-            "UPDATE rounds SET answer = ?, response_ms = ?, server_ms = ?, answered = ? WHERE id = ? AND answer IS NULL",
+            "UPDATE rounds SET answer = ?, response_ms = ?, server_ms = ?, answered = ? "
+            "WHERE id = ? AND answer IS NULL",
             (guess, response_ms, int((now - row["created"]) * 1000), now, round_id)).rowcount
     if not updated:
         abort(409, description="this round was answered already")
@@ -219,17 +235,22 @@ def _played_runs() -> list[str]:
 
 
 @bp.get("/api/game/results")
+@api("The game's statistics for every played run",
+     responses={200: json_content(obj({"results": {"type": "array", "items": RESULTS}}, ("results",)))})
 def api_results():
     return jsonify(results=[results_for(r) for r in _played_runs()])
 
 
 @bp.get("/api/game/<name>/results")
+@api("The game's statistics for one run: fool rate, HYPE-∞, real accuracy", responses={200: json_content(RESULTS)})
 def api_run_results(name: str):
     run_dir(name)
     return jsonify(results_for(name))
 
 
 @bp.get("/api/game/answers.csv")
+@api("Every answered round as CSV", query={"run": string("only this run's rounds")},
+     responses={200: binary("text/csv", "one row per judgement")}, errors=(404,))
 def answers_csv():
     """Every answered round as CSV (one row per judgement); ``?run=NAME`` for one run."""
     run = request.args.get("run")
@@ -246,7 +267,8 @@ def answers_csv():
                       r["response_ms"] if r["response_ms"] is not None else "", r["server_ms"], r["source"],
                       f"{r['created']:.3f}", f"{r['answered']:.3f}"])
     return Response(buf.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=ganforge-answers{'-' + run if run else ''}.csv"})
+                    headers={"Content-Disposition": "attachment; "
+                                                    f"filename=ganforge-answers{'-' + run if run else ''}.csv"})
 
 
 # ---- pages -------------------------------------------------------------------------------

@@ -13,17 +13,12 @@ from flask import Blueprint, abort, render_template, request, url_for
 from PIL import Image
 
 from ganforge.latent import inpaint
-from ganforge.web.generators import (
-    get_discriminator,
-    get_generator,
-    png_bytes,
-    png_response,
-    store_latent,
-)
+from ganforge.web.generators import get_discriminator, get_generator, png_bytes, png_response, store_latent
+from ganforge.web.openapi import JOB_ACCEPTED, PNG, Config, api, integer
 from ganforge.web.params import int_arg
 from ganforge.web.pool import submit
 from ganforge.web.security import read_image
-from ganforge.web.shared import prepared_photo, run_summary, steps_arg
+from ganforge.web.shared import PHOTO, prepared_photo, run_summary, steps_arg
 
 bp = Blueprint("inpaint", __name__)
 
@@ -34,12 +29,18 @@ def page(name: str):
 
 
 @bp.post("/api/runs/<name>/photo.png")
+@api("An uploaded photo cropped and resized as the model sees it", form={"image": PHOTO}, form_required=("image",),
+     responses={200: PNG}, errors=(415, 503))
 def api_photo(name: str):
     """An uploaded photo cropped and resized exactly as the model sees it (for drawing masks on)."""
     return png_response(prepared_photo(name))
 
 
 @bp.post("/api/runs/<name>/inpaint")
+@api("Fill the masked region of an image (a job; data: latent, generated_url, masked_pixels; file: the result)",
+     form={"image": PHOTO, "mask": {**PHOTO, "description": "white = fill; any size, resized to the model's"},
+           "steps": integer(1, Config("MAX_PROJECT_STEPS"), Config("PROJECT_STEPS")), "restarts": integer(1, 8, 2)},
+     form_required=("image", "mask"), responses=JOB_ACCEPTED, errors=(415, 503))
 def api_inpaint(name: str):
     """Multipart ``image`` and ``mask`` (+ ``steps``, ``restarts``) -> 202 and a job whose file is the filled image."""
     G, cfg = get_generator(name)

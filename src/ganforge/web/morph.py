@@ -12,6 +12,7 @@ from flask import Blueprint, abort, render_template
 
 from ganforge.latent import MODES, interpolate, render, write_video
 from ganforge.web.generators import get_generator
+from ganforge.web.openapi import JOB_ACCEPTED, LATENT_KEY, api, integer, number, obj, string
 from ganforge.web.params import choice_arg, float_arg, int_arg, json_body
 from ganforge.web.pool import submit
 from ganforge.web.shared import resolve_key, run_summary
@@ -29,6 +30,13 @@ def page(name: str):
 
 
 @bp.post("/api/runs/<name>/morph")
+@api("Render a path through 2 or more latents as a GIF or MP4 (a job; its file is the video)",
+     body=obj({"keys": {"type": "array", "items": LATENT_KEY, "minItems": 2, "maxItems": MAX_KEYS},
+               "frames": integer(2, MAX_FRAMES, 48), "mode": string(enum=list(MODES), default="slerp"),
+               "format": string(enum=["gif", "mp4"], default="gif"), "fps": number(1.0, 60.0, 24.0),
+               "psi": number(0.0, 2.0, 1.0, "truncation"), "loop": {"type": "boolean", "default": False}},
+              ("keys",)),
+     responses=JOB_ACCEPTED, errors=(503,))
 def api_morph(name: str):
     """JSON ``{"keys": ["seed:1", "latent:ID", ...], "frames": 48, "mode": "slerp", "loop": false,
     "fps": 24, "format": "gif"|"mp4", "psi": 1}`` -> 202 and a job whose result is the video."""

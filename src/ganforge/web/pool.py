@@ -30,8 +30,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 from flask import Flask, current_app, jsonify
 from werkzeug.exceptions import ServiceUnavailable

@@ -18,8 +18,9 @@ from flask import (
 from ganforge.latent import labels_for_seeds, render, sample_latents
 from ganforge.sampling import image_grid
 from ganforge.web.generators import get_generator, png_response, run_dir, run_names
+from ganforge.web.openapi import PNG, Config, api, integer, json_content, number, obj
 from ganforge.web.params import float_arg, int_arg
-from ganforge.web.shared import class_arg, run_summary
+from ganforge.web.shared import CLASS_PARAM, RUN_SUMMARY, class_arg, run_summary
 
 bp = Blueprint("runs", __name__)
 
@@ -51,16 +52,22 @@ def run_file(name: str, filename: str):
 
 
 @bp.get("/api/runs")
+@api("Every run's summary", responses={200: json_content(obj({"runs": {"type": "array", "items": RUN_SUMMARY}}))})
 def api_runs():
     return jsonify(runs=[run_summary(n) for n in run_names()])
 
 
 @bp.get("/api/runs/<name>")
+@api("One run's summary: model, data, step, latest metrics", responses={200: json_content(RUN_SUMMARY)})
 def api_run(name: str):
     return jsonify(run_summary(name))
 
 
 @bp.get("/api/runs/<name>/grid.png")
+@api("A PNG grid of the images of seeds seed..seed+n-1",
+     query={"seed": integer(0, 2**31 - 1, 0), "n": integer(1, Config("MAX_GRID_IMAGES"), 16),
+            "psi": number(0.0, 2.0, 1.0, "truncation"), "class": CLASS_PARAM},
+     responses={200: PNG})
 def api_grid(name: str):
     """Images of seeds seed..seed+n-1: ``?seed=&n=&psi=&class=`` (the run page and Explore show it)."""
     seed = int_arg("seed", 0, 0, 2**31 - 1)

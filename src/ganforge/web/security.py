@@ -25,8 +25,9 @@ import hmac
 import io
 import re
 import secrets
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, abort, current_app, jsonify, redirect, request
@@ -34,6 +35,7 @@ from PIL import Image
 from werkzeug.exceptions import BadRequest
 
 from ganforge.data.decode import UnusableImage, decode_image
+from ganforge.web.openapi import api, json_content, obj, string
 
 TOKEN_COOKIE = "ganforge_token"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -57,7 +59,13 @@ def init_app(app: Flask) -> None:
     app.before_request(check_csrf)
     app.after_request(add_headers)
     app.context_processor(lambda: {"csrf_token": current_app.config["CSRF_TOKEN"]})
-    app.add_url_rule("/api/csrf", "csrf", lambda: jsonify(csrf=current_app.config["CSRF_TOKEN"]))
+    app.add_url_rule("/api/csrf", "csrf", csrf_token)
+
+
+@api("The CSRF token every POST must send as the X-CSRF-Token header",
+     responses={200: json_content(obj({"csrf": string()}, ("csrf",)))})
+def csrf_token():
+    return jsonify(csrf=current_app.config["CSRF_TOKEN"])
 
 
 def _same(a: str | None, b: str) -> bool:

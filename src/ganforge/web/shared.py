@@ -7,6 +7,10 @@ from one another.
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+
 import numpy as np
 import torch
 from flask import abort, current_app, request
@@ -21,8 +25,24 @@ from ganforge.latent import (
 )
 from ganforge.runs import read_jsonl
 from ganforge.web.generators import get_generator, get_latent, run_config, run_dir
+from ganforge.web.openapi import component, integer, obj, string
 from ganforge.web.params import int_arg
 from ganforge.web.security import read_image
+
+NULLABLE = {"type": ["string", "integer", "null"]}
+RUN_SUMMARY = component("RunSummary", obj({
+    "name": string(), "model": {"type": ["string", "null"], "description": "the family"},
+    "resolution": {"type": ["integer", "null"]}, "channels": {"type": ["integer", "null"]},
+    "num_classes": integer(0), "data": NULLABLE, "images": {"type": ["integer", "null"]}, "step": integer(0),
+    "last": {"type": "object", "description": "the last training log record, without its step"},
+    "classes": {"type": "array", "items": {"type": "string"}}, "has_checkpoint": {"type": "boolean"},
+    "has_samples": {"type": "boolean"}, "has_loss_plot": {"type": "boolean"},
+    "metrics": {"type": "object", "description": 'the newest value of every metric: {"fid": {"value", "step"}}'},
+    "evaluation": {"type": ["object", "null"],
+                   "description": "the metrics of the run's evaluation.json ('ganforge evaluate'), if any"},
+}, ("name", "step", "has_checkpoint", "metrics")))
+CLASS_PARAM = string("a class id or name (conditional runs only)")
+PHOTO = string("an image file: PNG, JPEG, GIF, WebP or BMP", format="binary")
 
 
 def run_summary(name: str) -> dict:
@@ -45,8 +65,26 @@ def run_summary(name: str) -> dict:
         "last": {k: v for k, v in last.items() if k != "step"},
         "classes": data.get("classes") or [],
         "has_checkpoint": run.latest_checkpoint.is_file(),
+        "has_samples": run.latest_samples.is_file(),
+        "has_loss_plot": run.loss_plot.is_file(),
         "metrics": latest_metrics(read_jsonl(run.metrics)),
+        "evaluation": evaluation_summary(run.evaluation),
     }
+
+
+def evaluation_summary(path: Path) -> dict | None:
+    """The numbers of a run's ``evaluation.json`` (``ganforge evaluate``): {"metrics": {name: value},
+    "step", "n"}; None when there is none or it cannot be read (the page shows the rest of the run)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("metrics"), dict):
+        return None
+    numbers = {k: v for k, v in record["metrics"].items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    source = record.get("source") if isinstance(record.get("source"), dict) else {}
+    return {"metrics": numbers, "step": source.get("step"), "n": record.get("n")}
 
 
 def latest_metrics(records: list[dict]) -> dict:

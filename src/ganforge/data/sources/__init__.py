@@ -52,16 +52,19 @@ BUILTINS: dict[str, SourceKind] = {k.name: k for k in [
     SourceKind("digits", builtin.DigitsSource, "scikit-learn's bundled 8x8 digits: 1,797 grey images, 10 classes, offline",
                "digits", check=builtin.digits_available),
     SourceKind("emoji", builtin.EmojiSource, "colour emoji faces, people and animals rendered from Noto Color Emoji "
-               "(:faces,people,animals; :noskin drops skin-tone variants)", "emoji:faces", check=builtin.emoji_available),
+               "(:faces,people,animals; :noskin drops skin-tone variants)", "emoji:faces",
+               check=builtin.emoji_available),
 ]}
 # ``scheme:argument`` sources that are not files (online data sets) register here.
 PREFIXES: dict[str, SourceKind] = {k.name: k for k in [
     SourceKind("hf", hf.open_hf, "a Hugging Face image data set (owner/name[/config][:split]; Parquet or image "
                "folders, via huggingface_hub), labels from its ClassLabel or folders",
                "hf:huggan/smithsonian_butterflies_subset", online=True, note=hf.note),
-    SourceKind("openimages", OpenImagesSource, "one Open Images class, images where its box covers --min-box-area of the frame",
+    SourceKind("openimages", OpenImagesSource,
+               "one Open Images class, images where its box covers --min-box-area of the frame",
                "openimages:Dog", online=True),
-    SourceKind("search", SearchSource, "images for a search term from Openverse (or --search-api commons), licence and author kept",
+    SourceKind("search", SearchSource,
+               "images for a search term from Openverse (or --search-api commons), licence and author kept",
                "search:red fox", online=True),
 ]}
 

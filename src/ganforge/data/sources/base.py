@@ -10,9 +10,9 @@ always say: seen == used + skipped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 from PIL import Image
 

@@ -180,7 +180,8 @@ class EmojiSource(Source):
         wanted = (words - {"noskin"}) or set(EMOJI_GROUPS)
         unknown = wanted - set(EMOJI_GROUPS)
         if unknown:
-            raise DataError(f"emoji: unknown group {', '.join(sorted(unknown))} (groups: {', '.join(EMOJI_GROUPS)}; add :noskin to drop skin tones)")
+            raise DataError(f"emoji: unknown group {', '.join(sorted(unknown))} (groups: {', '.join(EMOJI_GROUPS)}; "
+                            "add :noskin to drop skin tones)")
         self.font_path = _first(EMOJI_FONTS, "GANFORGE_EMOJI_FONT")
         self.names: dict[str, str] = {}
         for codes, group, subgroup, name in parse_emoji_test(_first(EMOJI_TEST, "GANFORGE_EMOJI_TEST")):

@@ -385,7 +385,8 @@ def _layout(dataset: str, files: list[str], card: dict, config: str | None,
                 groups = {str(d.get("split", "train")): d.get("path") or [] for d in data_files}
             else:
                 groups = {"train": data_files}
-            patterns = {s: [_glob(prefix + p) for p in ([ps] if isinstance(ps, str) else ps)] for s, ps in groups.items()}
+            patterns = {s: [_glob(prefix + p) for p in ([ps] if isinstance(ps, str) else ps)]
+                        for s, ps in groups.items()}
     elif config or converted:  # a folder per config, as in the Parquet export
         firsts = sorted({f.split("/")[0] for f in files if "/" in f})
         name = config or ("default" if "default" in firsts or not firsts else firsts[0])

@@ -62,9 +62,11 @@ class OpenImagesSource(DownloadedSource):
             write_json_atomic(selected, {"images": chosen, "total": total})
         limit = limit or DEFAULT_ONLINE_LIMIT
         records = [{"url": f"{images}/{split}/{image_id}.jpg", "label": name.strip(), "openimages_id": image_id,
-                    "box": box, "box_area": round(area, 4), "licence": "CC BY 2.0 (Open Images; author in its image table)"}
+                    "box": box, "box_area": round(area, 4),
+                    "licence": "CC BY 2.0 (Open Images; author in its image table)"}
                    for image_id, area, box in chosen[:limit]]
-        super().__init__(f"openimages:{name.strip()}:{split}", records, folder, labels_wanted=labels is not None, **options)
+        super().__init__(f"openimages:{name.strip()}:{split}", records, folder, labels_wanted=labels is not None,
+                         **options)
         self.stats.update({"class": name.strip(), "label_name": label_name, "images_with_class": total,
                            f"images_with_box_area_>=_{min_box_area:g}": len(chosen)})
 
@@ -95,7 +97,8 @@ def _select_boxes(path: Path, label_name: str, min_area: float, include_groups: 
                 continue
             x0, x1, y0, y1 = (float(row[i]) for i in xs)
             area = max(0.0, x1 - x0) * max(0.0, y1 - y0)
-            if not include_groups and ((group is not None and row[group] == "1") or (depiction is not None and row[depiction] == "1")):
+            if not include_groups and ((group is not None and row[group] == "1")
+                                       or (depiction is not None and row[depiction] == "1")):
                 area = -1.0  # counted as having the class, never chosen
             image = row[ii]
             if image not in best or area > best[image][0]:

@@ -19,20 +19,26 @@ class SearchSource(DownloadedSource):
     licences require attribution.
     """
 
-    def __init__(self, argument: str, labels: str | None = None, *, limit: int | None = None, search_api: str = "openverse",
+    def __init__(self, argument: str, labels: str | None = None, *, limit: int | None = None,
+                 search_api: str = "openverse",
                  api: str | None = None, licence: str | None = None, **options):
         term = argument.strip()
         limit = limit or 200
         folder = download_folder(f"search-{search_api}-{term}")
         if search_api == "openverse":
-            records = _openverse(term, limit, service_url(api, "GANFORGE_OPENVERSE_API", "https://api.openverse.org/v1"), folder, licence)
+            records = _openverse(term, limit,
+                                 service_url(api, "GANFORGE_OPENVERSE_API", "https://api.openverse.org/v1"), folder,
+                                 licence)
         elif search_api == "commons":
-            records = _commons(term, limit, service_url(api, "GANFORGE_COMMONS_API", "https://commons.wikimedia.org/w/api.php"), folder)
+            records = _commons(term, limit,
+                               service_url(api, "GANFORGE_COMMONS_API", "https://commons.wikimedia.org/w/api.php"),
+                               folder)
         else:
             raise DataError(f"--search-api must be openverse or commons, not {search_api!r}")
         if not records:
             raise DataError(f"search:{term}: {search_api} found no images")
-        super().__init__(f"search:{term} ({search_api})", records[:limit], folder, labels_wanted=labels is not None, **options)
+        super().__init__(f"search:{term} ({search_api})", records[:limit], folder, labels_wanted=labels is not None,
+                         **options)
 
 
 def _openverse(term: str, limit: int, base: str, folder: Path, licence: str | None) -> list[dict]:

@@ -5,6 +5,17 @@ const $ = (id) => document.getElementById(id), status = $("status");
 const imageCanvas = $("image"), maskCanvas = $("mask"), mctx = maskCanvas.getContext("2d");
 let imageBlob = null;
 
+// Until an image is chosen the canvas says what to do (no empty frame).
+(() => {
+  const ctx = imageCanvas.getContext("2d");
+  const w = imageCanvas.width, h = imageCanvas.height;
+  ctx.fillStyle = "#f8fafc"; ctx.fillRect(0, 0, w, h);
+  ctx.strokeStyle = "#cbd5e1"; ctx.lineWidth = 2; ctx.setLineDash([6, 4]); ctx.strokeRect(1, 1, w - 2, h - 2);
+  ctx.fillStyle = "#64748b"; ctx.font = "15px system-ui, sans-serif"; ctx.textAlign = "center";
+  ctx.fillText("Choose a generated image", w / 2, h / 2 - 10);
+  ctx.fillText("or a photo above", w / 2, h / 2 + 12);
+})();
+
 async function useBlob(blob) {
   imageBlob = blob;
   const bmp = await createImageBitmap(blob);
@@ -15,22 +26,31 @@ async function useBlob(blob) {
   ip.dataset.ready = "1";
 }
 
-async function fetchBlob(url, options) {
-  const r = await fetch(url, { credentials: "same-origin", ...options });
+async function fetchBlob(url, options, label) {
+  const r = await ganforge.request(url, options, label);
   if (!r.ok) throw new Error((await r.json().catch(() => ({}))).error || r.statusText);
   return r.blob();
 }
 
 $("source-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  try { await useBlob(await fetchBlob(api + "/image.png?" + new URLSearchParams({ seed: $("seed").value }))); }
+  try {
+    ganforge.say(status, "rendering…");
+    await useBlob(await fetchBlob(api + "/image.png?" + new URLSearchParams({ seed: $("seed").value }), {}, "rendering…"));
+    ganforge.say(status, "");
+  }
   catch (err) { ganforge.say(status, err.message, true); }
 });
 
 $("photo").addEventListener("change", async () => {
   const form = new FormData(); form.append("image", $("photo").files[0]);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
-  try { await useBlob(await fetchBlob(api + "/photo.png", { method: "POST", body: form, headers: { "X-CSRF-Token": csrf } })); }
+  try {
+    ganforge.say(status, "uploading the photo…");
+    await useBlob(await fetchBlob(api + "/photo.png", { method: "POST", body: form, headers: { "X-CSRF-Token": csrf } },
+                                  "uploading the photo…"));
+    ganforge.say(status, "");
+  }
   catch (err) { ganforge.say(status, err.message, true); }
 });
 
@@ -71,10 +91,8 @@ $("fill").addEventListener("click", async () => {
   form.append("image", imageBlob, "image.png"); form.append("mask", await maskBlob(), "mask.png");
   form.append("steps", $("steps").value);
   try {
-    const job = await ganforge.waitJob(await ganforge.post(api + "/inpaint", form), (j) => {
-      $("progress").max = j.progress.total || 1; $("progress").value = j.progress.step;
-      ganforge.say(status, `${j.status} ${j.progress.step}/${j.progress.total}`);
-    });
+    ganforge.say(status, "uploading…");
+    const job = await ganforge.waitJob(await ganforge.post(api + "/inpaint", form), ganforge.jobProgress($("progress"), status));
     await ganforge.showImage($("result"), job.result_url, status);
     ganforge.say(status, "done");
   } catch (err) { ganforge.say(status, err.message, true); }

@@ -3,10 +3,7 @@
 const m = document.getElementById("morph"), api = m.dataset.api;
 const $ = (id) => document.getElementById(id), status = $("status");
 
-function showProgress(job) {
-  $("progress").max = job.progress.total || 1; $("progress").value = job.progress.step;
-  ganforge.say(status, job.status + (job.progress.total ? ` ${job.progress.step}/${job.progress.total}` : ""));
-}
+const showProgress = ganforge.jobProgress($("progress"), status);
 
 $("photo").addEventListener("change", async () => {
   const file = $("photo").files[0];
@@ -14,7 +11,7 @@ $("photo").addEventListener("change", async () => {
   const form = new FormData(); form.append("image", file); form.append("steps", "150");
   try {
     ganforge.say(status, "embedding the photo…");
-    const job = await ganforge.waitJob(await ganforge.post(api + "/embed", form), showProgress);
+    const job = await ganforge.waitJob(await ganforge.post(api + "/embed", form, "uploading the photo…"), showProgress);
     $("keys").value = ($("keys").value ? $("keys").value + ", " : "") + job.data.latent;
     ganforge.say(status, "photo added as " + job.data.latent);
   } catch (e) { ganforge.say(status, e.message, true); }
@@ -26,6 +23,7 @@ $("morph-form").addEventListener("submit", async (e) => {
     keys: $("keys").value.split(",").map((s) => s.trim()).filter(Boolean),
     frames: Number($("frames").value), mode: $("mode").value, loop: $("loop").checked, format: $("format").value,
   };
+  ganforge.say(status, "starting the morph…");
   try {
     const job = await ganforge.waitJob(await ganforge.post(api + "/morph", body), showProgress);
     const url = job.result_url, box = $("preview");

@@ -1,8 +1,9 @@
-// The run page: a new grid for the chosen seed.
-document.getElementById("seed-form").addEventListener("submit", (e) => {
+// The run page: a new grid for the chosen seed (the header's spinner shows while it renders).
+"use strict";
+document.getElementById("seed-form").addEventListener("submit", async (e) => {
   e.preventDefault();
-  const form = e.target, grid = document.getElementById("grid");
+  const form = e.target, grid = document.getElementById("grid"), status = document.getElementById("grid-status");
   if (!grid) return;
-  grid.src = form.dataset.gridUrl + "?" + new URLSearchParams({
-    seed: document.getElementById("seed").value, n: document.getElementById("n").value });
+  const q = new URLSearchParams({ seed: document.getElementById("seed").value, n: document.getElementById("n").value });
+  try { await ganforge.showImage(grid, form.dataset.gridUrl + "?" + q, status, "generating…"); } catch (err) { /* shown */ }
 });

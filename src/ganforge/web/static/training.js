@@ -29,7 +29,7 @@ let samplesMtime = null;
 
 async function refresh() {
   try {
-    const st = await ganforge.getJSON(root.dataset.api);
+    const st = await ganforge.getJSON(root.dataset.api, false);  // a background poll: no spinner
     document.getElementById("step").textContent = st.step;
     document.getElementById("state").textContent = st.running ? "training now" : "not training";
     const curve = (key) => ({ name: key, points: st.log.filter((r) => key in r).map((r) => [r.step, r[key]]) });
