@@ -274,10 +274,10 @@ class HealthHook:
             elif self.held is not None:
                 k = len(self.held)
                 fake_labels = None if labels is None else labels[:k]
-                scores = [float(trainer.D(x, y).float().mean())
-                          for x, y in ((self.train, self.train_labels), (self.held, self.held_labels),
-                                       (fake[:k], fake_labels))]
-                f = overfit_from_holdout(*scores, step=step)
+                d_train, d_held, d_fake = (float(trainer.D(x, y).float().mean())
+                                           for x, y in ((self.train, self.train_labels),
+                                                        (self.held, self.held_labels), (fake[:k], fake_labels)))
+                f = overfit_from_holdout(d_train, d_held, d_fake, step)
                 if f is not None:
                     found.append(f)
         return found

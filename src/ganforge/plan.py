@@ -27,9 +27,9 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.errors import ConfigError, GanforgeError
