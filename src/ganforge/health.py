@@ -257,7 +257,7 @@ class HealthHook:
 
     def _sample_checks(self, trainer) -> list[Finding]:
         step = trainer.step
-        G = trainer.G_ema or trainer.G
+        G = trainer.G_ema if trainer.G_ema is not None else trainer.G
         n = min(DIVERSITY_IMAGES, len(trainer.fixed_z))
         z = trainer.fixed_z[:n].to(trainer.runtime.device)
         labels = None if trainer.fixed_labels is None else trainer.fixed_labels[:n].to(trainer.runtime.device)
