@@ -115,6 +115,20 @@ def test_flags_override_the_plan(capsys, tiny_dataset, tmp_path, monkeypatch):
     assert code == 0 and json.loads(stdout[stdout.index("{"):])["train"]["batch_size"] == 8
 
 
+def test_the_plan_refuses_before_measuring_what_training_would_refuse(capsys, tiny_dataset, tmp_path, monkeypatch):
+    def no_measuring(*args):
+        raise AssertionError("measured")
+
+    monkeypatch.setattr(plan, "measure_step_seconds", no_measuring)
+    (tmp_path / "r" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "r" / "checkpoints" / "latest.pt").write_bytes(b"")
+    code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--minutes", 5)
+    assert code != 0 and "already holds a run" in err
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "s", "--minutes", 5)
+    assert code != 0 and "--dry-run first" in err
+
+
 def test_preset_auto_needs_minutes(capsys, tiny_dataset, tmp_path):
     code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--preset", "auto")
     assert code != 0 and "--minutes" in err and "Traceback" not in err
