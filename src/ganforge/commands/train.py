@@ -258,9 +258,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     hooks = []
     if uses_plan(args):
-        from ganforge.plan import make_plan
-
         from ganforge.distributed import env_info
+        from ganforge.plan import make_plan
 
         if args.resume:
             raise ConfigError("--preset auto chooses a set-up for a new run; a resumed run keeps its own")
