@@ -185,3 +185,21 @@ def test_benchmark_results_replace_the_provisional_table():
     table = plan.add_case(plan.add_case(table, longer, {}, "b"), rerun, {}, "c")
     assert sorted((r["images"], r["score"]) for r in table["cases"][0]["results"]) == [(1010, 80.0), (8000, 50.0)]
     assert shipped["provisional"] is True  # the input is not changed
+
+
+def test_a_data_set_smaller_than_a_batch_gets_smaller_batches(tmp_path):
+    from conftest import write_images
+    from ganforge.data.prepare import PrepareOptions, prepare
+
+    write_images(tmp_path / "src", 40, size=16, mode="L")
+    prepare(str(tmp_path / "src"), tmp_path / "d.zip", PrepareOptions(resolution=16, channels=1, workers=1),
+            progress=False)
+    seen = []
+    p = plan.make_plan(str(tmp_path / "d.zip"), 5, table=TABLE,
+                       measure=lambda c, data, device, seconds: seen.append(c.batch_size) or 0.01)
+    assert seen == [16, 16] and p.chosen.candidate.batch_size == 16  # the table's 16 fit 40 images
+    seen.clear()
+    p = plan.make_plan(str(tmp_path / "d.zip"), 5, table={**TABLE, "candidates": {
+        "fast": {**TABLE["candidates"]["fast"], "batch_size": 64}}},
+        measure=lambda c, data, device, seconds: seen.append(c.batch_size) or 0.01)
+    assert seen == [32] and p.chosen.candidate.batch_size == 32
