@@ -189,6 +189,7 @@ def test_benchmark_results_replace_the_provisional_table():
 
 def test_a_data_set_smaller_than_a_batch_gets_smaller_batches(tmp_path):
     from conftest import write_images
+
     from ganforge.data.prepare import PrepareOptions, prepare
 
     write_images(tmp_path / "src", 40, size=16, mode="L")
