@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import write_images
+
 from ganforge import health
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.loader import BatchLoader, held_back_indices
@@ -160,3 +160,25 @@ def test_a_healthy_tiny_run_raises_nothing(pokemon32, tmp_path):
     state = read_health(tmp_path / "r")
     assert set(state["checks"]) == {"collapse", "overfitting"}  # both were measured
     assert state["warnings"] == [] and "warning" not in out.getvalue()
+
+
+@pytest.mark.slow
+def test_checks_change_neither_training_nor_resume(tiny_dataset, tmp_path, monkeypatch):
+    """Held-back images and checks at every other step: resumed = straight = a run without the checks."""
+    def cfg(out, steps):
+        return TrainConfig(data=str(tiny_dataset), out=str(out), steps=steps, batch_size=16, seed=7, holdout=8,
+                           sample_every=2, checkpoint_every=3, n_samples=8)
+
+    model = ModelConfig(family="dcgan", width=8, latent_dim=8)
+    train(cfg(tmp_path / "straight", 6), model, out=io.StringIO())
+    train(cfg(tmp_path / "resumed", 3), model, out=io.StringIO())
+    train(cfg(tmp_path / "resumed", 6), model, resume=True, out=io.StringIO())
+    monkeypatch.setattr("ganforge.train.HealthHook", lambda trainer, out: (lambda t: None))
+    train(cfg(tmp_path / "unwatched", 6), model, out=io.StringIO())
+    assert read_health(tmp_path / "straight") is not None and read_health(tmp_path / "unwatched") is None
+    final = {name: torch.load(tmp_path / name / "checkpoints" / "latest.pt", weights_only=True)
+             for name in ("straight", "resumed", "unwatched")}
+    for other in ("resumed", "unwatched"):
+        for net in ("G", "D"):
+            for key, value in final["straight"][net].items():
+                assert torch.equal(value, final[other][net][key]), f"{other}: {net}.{key} differs"

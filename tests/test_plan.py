@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import run_cli
+
 from ganforge import health, plan
 
 TABLE = {
@@ -115,6 +115,20 @@ def test_flags_override_the_plan(capsys, tiny_dataset, tmp_path, monkeypatch):
     assert code == 0 and json.loads(stdout[stdout.index("{"):])["train"]["batch_size"] == 8
 
 
+def test_the_plan_refuses_before_measuring_what_training_would_refuse(capsys, tiny_dataset, tmp_path, monkeypatch):
+    def no_measuring(*args):
+        raise AssertionError("measured")
+
+    monkeypatch.setattr(plan, "measure_step_seconds", no_measuring)
+    (tmp_path / "r" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "r" / "checkpoints" / "latest.pt").write_bytes(b"")
+    code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--minutes", 5)
+    assert code != 0 and "already holds a run" in err
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "s", "--minutes", 5)
+    assert code != 0 and "--dry-run first" in err
+
+
 def test_preset_auto_needs_minutes(capsys, tiny_dataset, tmp_path):
     code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--preset", "auto")
     assert code != 0 and "--minutes" in err and "Traceback" not in err
@@ -171,3 +185,22 @@ def test_benchmark_results_replace_the_provisional_table():
     table = plan.add_case(plan.add_case(table, longer, {}, "b"), rerun, {}, "c")
     assert sorted((r["images"], r["score"]) for r in table["cases"][0]["results"]) == [(1010, 80.0), (8000, 50.0)]
     assert shipped["provisional"] is True  # the input is not changed
+
+
+def test_a_data_set_smaller_than_a_batch_gets_smaller_batches(tmp_path):
+    from conftest import write_images
+
+    from ganforge.data.prepare import PrepareOptions, prepare
+
+    write_images(tmp_path / "src", 40, size=16, mode="L")
+    prepare(str(tmp_path / "src"), tmp_path / "d.zip", PrepareOptions(resolution=16, channels=1, workers=1),
+            progress=False)
+    seen = []
+    p = plan.make_plan(str(tmp_path / "d.zip"), 5, table=TABLE,
+                       measure=lambda c, data, device, seconds: seen.append(c.batch_size) or 0.01)
+    assert seen == [16, 16] and p.chosen.candidate.batch_size == 16  # the table's 16 fit 40 images
+    seen.clear()
+    p = plan.make_plan(str(tmp_path / "d.zip"), 5, table={**TABLE, "candidates": {
+        "fast": {**TABLE["candidates"]["fast"], "batch_size": 64}}},
+        measure=lambda c, data, device, seconds: seen.append(c.batch_size) or 0.01)
+    assert seen == [32] and p.chosen.candidate.batch_size == 32

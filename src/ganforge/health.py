@@ -257,7 +257,7 @@ class HealthHook:
 
     def _sample_checks(self, trainer) -> list[Finding]:
         step = trainer.step
-        G = trainer.G_ema or trainer.G
+        G = trainer.G_ema if trainer.G_ema is not None else trainer.G
         n = min(DIVERSITY_IMAGES, len(trainer.fixed_z))
         z = trainer.fixed_z[:n].to(trainer.runtime.device)
         labels = None if trainer.fixed_labels is None else trainer.fixed_labels[:n].to(trainer.runtime.device)
@@ -274,10 +274,10 @@ class HealthHook:
             elif self.held is not None:
                 k = len(self.held)
                 fake_labels = None if labels is None else labels[:k]
-                scores = [float(trainer.D(x, y).float().mean())
-                          for x, y in ((self.train, self.train_labels), (self.held, self.held_labels),
-                                       (fake[:k], fake_labels))]
-                f = overfit_from_holdout(*scores, step=step)
+                d_train, d_held, d_fake = (float(trainer.D(x, y).float().mean())
+                                           for x, y in ((self.train, self.train_labels),
+                                                        (self.held, self.held_labels), (fake[:k], fake_labels)))
+                f = overfit_from_holdout(d_train, d_held, d_fake, step)
                 if f is not None:
                     found.append(f)
         return found

@@ -28,7 +28,7 @@ import math
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ganforge.config import ModelConfig, TrainConfig
@@ -269,7 +269,8 @@ def make_plan(data: str, minutes: float, device: str = "auto", *, table: dict | 
     measure = measure or measure_step_seconds
     dataset = load_dataset(data)
     cands = candidates(table, conditional_ok=False)
-    cands = [c for c in cands if c.batch_size <= len(dataset)] or cands
+    largest = 2 ** int(math.log2(len(dataset)))  # a batch must fit in the data set (a few dozen images)
+    cands = [c if c.batch_size <= largest else replace(c, batch_size=largest) for c in cands]
     each = MEASURE_SECONDS / max(len(cands), 1)
     times: dict[str, float] = {}
     print(f"ganforge: plan: measuring {len(cands)} set-ups for about {MEASURE_SECONDS:.0f} s ...", file=out, flush=True)

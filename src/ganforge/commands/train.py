@@ -232,11 +232,17 @@ def run(args: argparse.Namespace) -> int:
     hooks = []
     preset = args.preset
     if uses_plan(args):
+        from ganforge.distributed import env_info
         from ganforge.plan import make_plan
 
         if args.resume:
             raise ConfigError("--preset auto chooses a set-up for a new run; a resumed run keeps its own")
-        resolve_configs(args)  # the one-line errors (--out, --data, bad values) before minutes of measuring
+        if env_info().world_size > 1:  # each process would measure, and might choose, on its own
+            raise ConfigError("the budget plan measures in one process: run it with --dry-run first, then start "
+                              "torchrun with the --model and options it printed")
+        resolve_configs(args)  # the one-line errors (--out, --data, bad values) before seconds of measuring
+        if not args.dry_run and RunDir(args.out).latest_checkpoint.exists():
+            raise ConfigError(f"{args.out} already holds a run; add --resume to continue it, or choose another --out")
         plan = make_plan(args.data, args.minutes, args.device or "auto")
         print("\n".join(plan.lines()), flush=True)
         preset = plan.chosen.candidate.preset_values()
