@@ -4,16 +4,23 @@ import math
 
 import pytest
 import torch
+from conftest import run_cli, write_images
 
-from ganforge.ada import COLOUR_OPS, DEFAULT_OPS, GEOMETRIC_OPS, OPS, AdaptiveAugment, adjusted_p, augment
+from ganforge.ada import (
+    COLOUR_OPS,
+    DEFAULT_OPS,
+    GEOMETRIC_OPS,
+    OPS,
+    AdaptiveAugment,
+    adjusted_p,
+    augment,
+)
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.errors import ConfigError
 from ganforge.losses import LOSSES
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.train import Trainer, build_augment, check_names, train
-
-from conftest import run_cli, write_images
 
 
 def _images(n=8, channels=3, size=16, seed=0):
@@ -166,11 +173,10 @@ def few_images(tmp_path_factory):
 
 
 def _cfg(data, out, steps, **kw):
-    values = dict(data=str(data), out=str(out), steps=steps, batch_size=16, seed=3, sample_every=1000,
-                  checkpoint_every=1000, n_samples=4, precision="fp32", device="cpu", augment="ada",
-                  ada_kimg=0.5, lr_d=1e-3)
-    values.update(kw)
-    return TrainConfig(**values)
+    values = {"data": str(data), "out": str(out), "steps": steps, "batch_size": 16, "seed": 3, "sample_every": 1000,
+              "checkpoint_every": 1000, "n_samples": 4, "precision": "fp32", "device": "cpu", "augment": "ada",
+              "ada_kimg": 0.5, "lr_d": 1e-3}  # a D that overfits 32 images at once, and a p that moves fast
+    return TrainConfig(**{**values, **kw})
 
 
 @pytest.mark.parametrize("family", ["dcgan", "resnet"])

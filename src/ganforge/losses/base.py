@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from ganforge.ada import AdaptiveAugment
 
+
 @dataclass(frozen=True)
 class Phase:
     """One kind of optimiser update in an iteration; a loss lists its phases in ``phases()``.
