@@ -205,6 +205,8 @@ def test_augment_p_fixes_p(few_images, tmp_path, one_thread, capsys):
 def test_ada_options_are_checked(capsys, few_images, tmp_path):
     with pytest.raises(ConfigError, match="needs --augment ada"):
         check_names(TrainConfig(augment="color", augment_p=0.5))
+    with pytest.raises(ConfigError, match="or 'ada' alone"):
+        check_names(TrainConfig(augment="ada,color"))
     with pytest.raises(ConfigError, match="probability"):
         TrainConfig(augment="ada", augment_p=1.5).validate()
     code, _, err = run_cli(capsys, "train", "--data", few_images, "--out", tmp_path / "r", "--augment-p", "0.5")
