@@ -4,9 +4,17 @@ import math
 
 import pytest
 import torch
-
 from conftest import run_cli, write_images
-from ganforge.ada import COLOUR_OPS, DEFAULT_OPS, GEOMETRIC_OPS, OPS, AdaptiveAugment, adjusted_p, augment
+
+from ganforge.ada import (
+    COLOUR_OPS,
+    DEFAULT_OPS,
+    GEOMETRIC_OPS,
+    OPS,
+    AdaptiveAugment,
+    adjusted_p,
+    augment,
+)
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.errors import ConfigError
@@ -165,11 +173,10 @@ def few_images(tmp_path_factory):
 
 
 def _cfg(data, out, steps, **kw):
-    values = dict(data=str(data), out=str(out), steps=steps, batch_size=16, seed=3, sample_every=1000,
-                  checkpoint_every=1000, n_samples=4, precision="fp32", device="cpu", augment="ada",
-                  ada_kimg=0.5, lr_d=1e-3)
-    values.update(kw)
-    return TrainConfig(**values)
+    values = {"data": str(data), "out": str(out), "steps": steps, "batch_size": 16, "seed": 3, "sample_every": 1000,
+              "checkpoint_every": 1000, "n_samples": 4, "precision": "fp32", "device": "cpu", "augment": "ada",
+              "ada_kimg": 0.5, "lr_d": 1e-3}  # a D that overfits 32 images at once, and a p that moves fast
+    return TrainConfig(**{**values, **kw})
 
 
 @pytest.mark.parametrize("family", ["dcgan", "resnet"])
@@ -198,6 +205,8 @@ def test_augment_p_fixes_p(few_images, tmp_path, one_thread, capsys):
 def test_ada_options_are_checked(capsys, few_images, tmp_path):
     with pytest.raises(ConfigError, match="needs --augment ada"):
         check_names(TrainConfig(augment="color", augment_p=0.5))
+    with pytest.raises(ConfigError, match="or 'ada' alone"):
+        check_names(TrainConfig(augment="ada,color"))
     with pytest.raises(ConfigError, match="probability"):
         TrainConfig(augment="ada", augment_p=1.5).validate()
     code, _, err = run_cli(capsys, "train", "--data", few_images, "--out", tmp_path / "r", "--augment-p", "0.5")

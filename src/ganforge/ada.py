@@ -172,7 +172,7 @@ def colour_matrix(n: int, p: float, generator: torch.Generator, ops: tuple[str, 
 
 def apply_geometric(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     """Resample x (N, C, H, W) at ``m`` (N, 3, 3, output -> input pixel coordinates), reflecting at the edges."""
-    n, _, h, w = x.shape
+    h, w = x.shape[-2:]
     to_unit = torch.diag(torch.tensor([2 / w, 2 / h, 1.0]))  # centred pixels -> grid_sample's [-1, 1]
     from_unit = torch.diag(torch.tensor([w / 2, h / 2, 1.0]))
     theta = (to_unit @ m @ from_unit)[:, :2, :].to(x.device, x.dtype)
@@ -180,8 +180,8 @@ def apply_geometric(x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
     # make the blit operations interpolate by 1e-7 of a pixel)
     ys = (torch.arange(h, device=x.device, dtype=x.dtype) * 2 + 1) / h - 1
     xs = (torch.arange(w, device=x.device, dtype=x.dtype) * 2 + 1) / w - 1
-    base = torch.stack([xs.view(1, w).expand(h, w), ys.view(h, 1).expand(h, w), torch.ones(h, w, device=x.device,
-                                                                                           dtype=x.dtype)], -1)
+    ones = torch.ones(h, w, device=x.device, dtype=x.dtype)
+    base = torch.stack([xs.expand(h, w), ys.view(h, 1).expand(h, w), ones], -1)  # (H, W, 3): x, y, 1
     grid = torch.einsum("nij,hwj->nhwi", theta, base)  # (N, H, W, 2): where each output pixel reads
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 

@@ -165,7 +165,10 @@ def check_names(cfg: TrainConfig) -> TrainConfig:
     if cfg.loss not in LOSSES:
         raise ConfigError(f"unknown loss {cfg.loss!r}; choose one of: {', '.join(sorted(LOSSES))}")
     if cfg.augment and cfg.augment != "ada":
-        parse_policy(cfg.augment)
+        try:
+            parse_policy(cfg.augment)
+        except ConfigError as e:
+            raise ConfigError(f"{e}; or 'ada' alone (adaptive augmentation)") from None
     if cfg.augment_p is not None and cfg.augment != "ada":
         raise ConfigError("--augment-p fixes ADA's probability: it needs --augment ada")
     check_logger(cfg.logger)
