@@ -35,6 +35,11 @@ def test_options_are_checked_by_name(tmp_path, tiny_dataset):
         ganforge.train_run(None, tmp_path / "r")
 
 
+def test_prepare_options_are_checked_by_name(tmp_path):
+    with pytest.raises(ConfigError, match="unknown prepare option.*crop_fraciton"):
+        ganforge.prepare_dataset(tmp_path, tmp_path / "d.zip", crop_fraciton=0.8)
+
+
 def test_import_ganforge_stays_light():
     code = "import sys, ganforge, ganforge.api; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -55,6 +55,10 @@ ProgressFn = Callable[[int, float, dict], Any]  # progress(step, budget fraction
 
 # ---- data ------------------------------------------------------------------------------------
 
+# the online sources' own options (``ganforge data prepare``'s "online sources" group)
+SOURCE_OPTIONS = {"min_box_area", "search_api", "licence", "download_workers", "timeout", "retries"}
+
+
 
 def prepare_dataset(src: str | Path, out: str | Path, *, size: int | None = None, channels: int | None = None,
                     progress: bool = True, **options: Any) -> dict:
@@ -68,7 +72,11 @@ def prepare_dataset(src: str | Path, out: str | Path, *, size: int | None = None
     from ganforge.data.prepare import PrepareOptions, prepare
 
     known = {f.name for f in fields(PrepareOptions)} - {"resolution", "channels", "source_options"}
-    source_options = {k: options.pop(k) for k in list(options) if k not in known}
+    unknown = sorted(set(options) - known - SOURCE_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown prepare option(s): {', '.join(unknown)}; choose from: "
+                          f"{', '.join(sorted(known | SOURCE_OPTIONS))}")
+    source_options = {k: options.pop(k) for k in list(options) if k in SOURCE_OPTIONS}
     opts = PrepareOptions(resolution=size, channels=channels, source_options=source_options or None, **options)
     return prepare(str(src), out, opts, progress=progress)
 
