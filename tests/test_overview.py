@@ -59,6 +59,11 @@ def test_metrics_and_health_show_when_the_run_has_them(runs, tmp_path):
     assert s.metrics == {"fid": 123.4} and s.health == "warning"
     out = format_runs(list_runs(run))
     assert "HEALTH" in out and "warning" in out and "fid 123.4" in out
+    with open(run / "log.jsonl", "a") as f:  # a health note in the log is not the last training record
+        f.write(json.dumps({"step": 4, "health": {"status": "ok"}}) + "\n")
+    (run / "health.json").unlink()
+    s = summarise_run(run)
+    assert (s.health, s.step, s.images_seen) == ("ok", 4, 64)
 
 
 def test_runs_command_table_and_json(runs, capsys):

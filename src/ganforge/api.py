@@ -7,12 +7,12 @@ line share every rule. ``import ganforge`` gives them at the top level (loaded o
     import ganforge
 
     ganforge.prepare_dataset("photos/", "data/faces.zip", size=64)
-    result = ganforge.train("data/faces.zip", "runs/faces", model="dcgan", steps=2000,
+    result = ganforge.train_run("data/faces.zip", "runs/faces", model="dcgan", steps=2000,
                             progress=lambda step, fraction, stats: print(step, stats.get("g_loss")))
     G = ganforge.load_generator("runs/faces")      # a run, a checkpoint, an export or a Hub folder
     images = G.generate(range(16))                 # uint8 (16, H, W, C), the same on every machine
 
-Keyword options of ``train``/``resume`` are the ``ganforge train`` flags with underscores
+Keyword options of ``train_run``/``resume_run`` are the ``ganforge train`` flags with underscores
 (``lr_g=1e-4``, ``batch_size=32``, ``model="sngan"``, ``augment="color,translation"``...).
 Errors are ``ganforge.errors.GanforgeError`` with a one-line message.
 """
@@ -45,9 +45,9 @@ from ganforge.latent_tools import (  # noqa: E402,F401
 from ganforge.overview import describe_run, list_runs, summarise_run  # noqa: E402,F401
 
 __all__ = [
-    "prepare_dataset", "train", "resume", "load_generator", "Generator", "generate", "save_images", "evaluate",
+    "prepare_dataset", "train_run", "resume_run", "load_generator", "Generator", "generate", "save_images", "evaluate",
     "fit_features", "compare", "interpolate_video", "midpoint_image", "project_photo", "find_edit_directions",
-    "edit_strip", "inpaint_photo", "export",
+    "edit_strip", "inpaint_photo", "export_generator",
     "hub_push", "hub_pull", "list_runs", "summarise_run", "describe_run",
 ]
 
@@ -55,6 +55,10 @@ ProgressFn = Callable[[int, float, dict], Any]  # progress(step, budget fraction
 
 
 # ---- data ------------------------------------------------------------------------------------
+
+# the online sources' own options (``ganforge data prepare``'s "online sources" group)
+SOURCE_OPTIONS = {"min_box_area", "search_api", "licence", "download_workers", "timeout", "retries"}
+
 
 
 def prepare_dataset(src: str | Path | None, out: str | Path, *, size: int | None = None, channels: int | None = None,
@@ -73,7 +77,11 @@ def prepare_dataset(src: str | Path | None, out: str | Path, *, size: int | None
     from ganforge.data.prepare import PrepareOptions, prepare
 
     known = {f.name for f in fields(PrepareOptions)} - {"resolution", "channels", "source_options"}
-    source_options = {k: options.pop(k) for k in list(options) if k not in known}
+    unknown = sorted(set(options) - known - SOURCE_OPTIONS)
+    if unknown:
+        raise ConfigError(f"unknown prepare option(s): {', '.join(unknown)}; choose from: "
+                          f"{', '.join(sorted(known | SOURCE_OPTIONS))}")
+    source_options = {k: options.pop(k) for k in list(options) if k in SOURCE_OPTIONS}
     opts = PrepareOptions(resolution=size, channels=channels, source_options=source_options or None, **options)
     if domains or as_domains:
         from ganforge.data.domains import (
@@ -108,37 +116,37 @@ def _watchers(progress: ProgressFn | None, should_stop: Callable[[], bool] | Non
     return [watch] if progress is not None or should_stop is not None else []
 
 
-def train(data: str | Path | None, out: str | Path, *, preset: str | None = None, progress: ProgressFn | None = None,
+def train_run(data: str | Path | None, out: str | Path, *, preset: str | None = None, progress: ProgressFn | None = None,
           should_stop: Callable[[], bool] | None = None, hooks: Iterable = (), **options: Any) -> TrainResult:
     """Train a new run in ``out`` on data set ``data``; returns (run_dir, step, stopped_by).
 
     ``progress(step, fraction, stats)`` is called after every step with the budget fraction used
     and the step's losses; when ``should_stop()`` returns True the run saves a checkpoint and
-    stops (``stopped_by == "stop hook"``; ``resume`` continues it). ``hooks``: more
+    stops (``stopped_by == "stop hook"``; ``resume_run`` continues it). ``hooks``: more
     ``hook(trainer)`` callables. ``options``: ``ganforge train``'s flags (see the module docstring).
     """
-    from ganforge import train as training
     from ganforge.runconfig import resolve_configs
+    from ganforge.train import train
 
     cfg, model_cfg = resolve_configs(out, data=None if data is None else str(data), preset=preset,
                                      options=options)
-    return training.train(cfg, model_cfg, hooks=[*_watchers(progress, should_stop), *hooks])
+    return train(cfg, model_cfg, hooks=[*_watchers(progress, should_stop), *hooks])
 
 
-def resume(out: str | Path, *, data: str | Path | None = None, progress: ProgressFn | None = None,
+def resume_run(out: str | Path, *, data: str | Path | None = None, progress: ProgressFn | None = None,
            should_stop: Callable[[], bool] | None = None, hooks: Iterable = (), **options: Any) -> TrainResult:
     """Continue the run in ``out`` from its latest checkpoint, e.g. with a larger ``steps`` budget.
 
     Only options that may change on resume are accepted (a budget, how often it samples/logs,
     the device...; ``ganforge train --help`` lists them); ``data`` when the data set moved.
     """
-    from ganforge import train as training
     from ganforge.runconfig import resolve_configs
+    from ganforge.train import train
 
     preset = options.pop("preset", None)
     cfg, model_cfg = resolve_configs(out, data=None if data is None else str(data), preset=preset, resume=True,
                                      options=options)
-    return training.train(cfg, model_cfg, resume=True, hooks=[*_watchers(progress, should_stop), *hooks])
+    return train(cfg, model_cfg, resume=True, hooks=[*_watchers(progress, should_stop), *hooks])
 
 
 # ---- generators ------------------------------------------------------------------------------
@@ -259,7 +267,7 @@ def compare(runs: list[str | Path], out: str | Path, evaluate: dict | None = Non
 # ---- sharing ---------------------------------------------------------------------------------
 
 
-def export(source: str | Path, fmt: str, out: str | Path, ema: bool = True):
+def export_generator(source: str | Path, fmt: str, out: str | Path, ema: bool = True):
     """Write the generator of a run, checkpoint or export as safetensors, onnx or torchscript into
     folder ``out`` (ONNX and TorchScript are checked against PyTorch); returns the ExportResult."""
     from ganforge.artifacts import export_generator

@@ -211,13 +211,7 @@ def find_edit_directions(run: str | Path, out: str | Path | None = None, *, k: i
     preview's seed and class)."""
     import torch
 
-    from ganforge.latent import (
-        class_directions,
-        edit,
-        feature_classifier,
-        find_directions,
-        load_discriminator,
-    )
+    from ganforge.latent import class_directions, edit, feature_classifier, find_directions, load_discriminator
     from ganforge.latent.figures import save_png
     from ganforge.sampling import image_grid
 

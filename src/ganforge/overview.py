@@ -114,8 +114,8 @@ def summarise_run(path: str | Path) -> RunSummary:
     if not run.exists():
         raise ConfigError(f"{run.root} is not a run directory (it has no config.json)")
     config = run.read_config()
-    records = tail_jsonl(run.log, 20)
-    steps = [r for r in records if "step" in r and "rolled_back" not in r]
+    records = tail_jsonl(run.log, 64)
+    steps = [r for r in records if "epoch" in r]  # training records (not rollback or health notes)
     last = steps[-1] if steps else {}
     data = config.get("data") or {}
     pid = run.locked_by()

@@ -27,9 +27,10 @@ copying the loop.
   an update whose ``name`` statistic or gradients are not finite. The base loss's phases are
   ``n_critic`` D updates then one G update; a regulariser on its own schedule is one more phase.
 - **What is logged**: every statistic a phase returns (averaged over micro-batches and ranks)
-  goes into ``log.jsonl`` each ``--log-every`` steps (with ``--augment ada``, D's phase adds
-  ``ada_p`` and ``ada_rt``, and ADA adjusts p from them after the step); ``d_loss`` and ``g_loss`` show in the
-  progress line, ``d_acc`` drives the divergence warning.
+  goes into ``log.jsonl`` each ``--log-every`` steps (and to ``--logger``'s TensorBoard or W&B,
+  ganforge.loggers; with ``--augment ada``, D's phase adds ``ada_p`` and ``ada_rt``, and ADA adjusts
+  p from them after the step); ``d_loss`` and ``g_loss`` show in the progress line, ``d_acc`` drives
+  the divergence warning.
 - **What is checkpointed**: both sides' weights and buffers, G's EMA, both optimisers and
   scalers, the data order, every random stream, the step and the training time, the
   loss's own state (``loss.state_dict()``) and ADA's probability p with its controller's state.

@@ -6,8 +6,8 @@ import argparse
 import json
 
 from ganforge.commands import add_command
-from ganforge.commands.train import add_training_options, report_result, resolve_configs
 from ganforge.config import ModelConfig
+from ganforge.commands.train import add_training_options, report_result, resolve_configs
 from ganforge.errors import ConfigError
 
 
@@ -29,9 +29,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="run directory of the composed model")
     p.add_argument("--resume", action="store_true", help="continue the composed run in --out")
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
-    from ganforge.models import (
-        mitlgan,  # late: torch's start-up stays out of `ganforge --help`
-    )
+    from ganforge.models import mitlgan  # late: torch's start-up stays out of `ganforge --help`
 
     m = p.add_argument_group("composition")
     m.add_argument("--merge", choices=mitlgan.MERGES, default=mitlgan.MERGE.default,
@@ -52,12 +50,7 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.compose import (
-        compose,
-        compose_model_config,
-        critic_options,
-        default_loss,
-    )
+    from ganforge.compose import compose, compose_model_config, critic_options, default_loss
 
     if args.resume and args.part:
         raise ConfigError("--resume continues the composed run as it was saved; drop --part")

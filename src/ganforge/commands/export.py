@@ -21,9 +21,9 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.api import export
+    from ganforge.api import export_generator
 
-    result = export(args.run, args.fmt, args.out, ema=not args.no_ema)
+    result = export_generator(args.run, args.fmt, args.out, ema=not args.no_ema)
     print(f"wrote {result.path} and {result.config_path.name}")
     if result.max_abs_error is not None:
         print(f"checked against PyTorch: max |difference| {result.max_abs_error:.2e} on images in [-1, 1]")

@@ -256,9 +256,9 @@ def run(args: argparse.Namespace) -> int:
     options = cli_options(args)
     data, out = options.pop("data", None), options.pop("out", None)
     if args.resume:
-        result = api.resume(out, data=data, preset=preset, hooks=hooks, **options)
+        result = api.resume_run(out, data=data, preset=preset, hooks=hooks, **options)
     else:
-        result = api.train(data, out, preset=preset, hooks=hooks, **options)
+        result = api.train_run(data, out, preset=preset, hooks=hooks, **options)
     return report_result(result, "train")
 
 

@@ -25,12 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ganforge.data.clean import (
-    DEFAULT_NEAR_THRESHOLD,
-    NearDuplicateIndex,
-    content_hash,
-    phash,
-)
+from ganforge.data.clean import DEFAULT_NEAR_THRESHOLD, NearDuplicateIndex, content_hash, phash
 from ganforge.data.dataset import DatasetWriter
 from ganforge.data.decode import UnusableImage, decode_image
 from ganforge.data.png import encode_png

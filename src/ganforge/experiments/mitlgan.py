@@ -29,13 +29,7 @@ from pathlib import Path
 
 from ganforge.artifacts import load_generator
 from ganforge.checkpoint import load_checkpoint
-from ganforge.compose import (
-    compose,
-    compose_model_config,
-    critic_options,
-    default_loss,
-    separation_view,
-)
+from ganforge.compose import compose, compose_model_config, critic_options, default_loss, separation_view
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import read_info
 from ganforge.errors import ConfigError, GanforgeError
