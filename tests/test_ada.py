@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-from conftest import run_cli, write_images
 
+from conftest import run_cli, write_images
 from ganforge.ada import (
     COLOUR_OPS,
     DEFAULT_OPS,

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import write_images
 
+from conftest import write_images
 from ganforge import health
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.loader import BatchLoader, held_back_indices

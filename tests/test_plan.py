@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import run_cli
 
+from conftest import run_cli
 from ganforge import health, plan
 
 TABLE = {
@@ -189,7 +189,6 @@ def test_benchmark_results_replace_the_provisional_table():
 
 def test_a_data_set_smaller_than_a_batch_gets_smaller_batches(tmp_path):
     from conftest import write_images
-
     from ganforge.data.prepare import PrepareOptions, prepare
 
     write_images(tmp_path / "src", 40, size=16, mode="L")

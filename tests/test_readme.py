@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from conftest import write_images
 
 README = Path(__file__).resolve().parent.parent / "README.md"

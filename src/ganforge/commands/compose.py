@@ -6,8 +6,8 @@ import argparse
 import json
 
 from ganforge.commands import add_command
-from ganforge.config import ModelConfig
 from ganforge.commands.train import add_training_options, report_result, resolve_configs
+from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
 
 
