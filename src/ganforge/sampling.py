@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganforge.config import model_config
 from ganforge.errors import GanforgeError
 
 
@@ -62,7 +63,7 @@ def resolve_class(class_: str | int | None, classes: Sequence[str] | None, num_c
 def images_for_seeds(G: torch.nn.Module, seeds: Sequence[int], *, class_: int | None = None,
                      batch_size: int = 64) -> np.ndarray:
     """uint8 (N, H, W, C): the image of each seed (its latent and, if conditional, its class or ``class_``)."""
-    z = latents_for_seeds(seeds, G.cfg.latent_dim)
+    z = latents_for_seeds(seeds, model_config(G).latent_dim)
     return generate(G, z, labels_for_seeds(seeds, num_classes_of(G), class_), batch_size=batch_size)
 
 

@@ -68,6 +68,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 import os
 import signal
 import sys
@@ -205,8 +206,9 @@ class Trainer:
         if distributed.is_on() and cfg.sync_bn:
             self.G = distributed.convert_sync_batchnorm(self.G, dev)
             self.D = distributed.convert_sync_batchnorm(self.D, dev)
-        self.G.to(dev, memory_format=mem)
-        self.D.to(dev, memory_format=mem)
+        # Module.to takes memory_format at run time; torch's stub does not list it
+        self.G.to(dev, memory_format=mem)  # type: ignore[call-overload]
+        self.D.to(dev, memory_format=mem)  # type: ignore[call-overload]
         self.ema = EMA(self.G, cfg.ema, cfg.ema_start) if cfg.ema else None
         self.opt_G = self.runtime.adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = self.runtime.adam(self.D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
@@ -587,12 +589,12 @@ class Trainer:
                 while not self._should_stop(stop):
                     t0 = time.time()
                     stats = self.train_step()
-                    values = _to_floats(stats)
+                    values: dict[str, float | None] = dict(_to_floats(stats))  # None: not finite (JSON has no NaN)
                     extra: dict = {}
                     if self.skipped:
                         bad_steps += 1
                         extra["skipped"] = list(self.skipped)
-                        values = {k: (v if v == v and abs(v) != float("inf") else None) for k, v in values.items()}
+                        values = {k: (v if v is not None and math.isfinite(v) else None) for k, v in values.items()}
                         if self.is_main:
                             print(f"\nwarning: step {self.step + 1}: non-finite {', '.join(self.skipped)}; "
                                   f"update skipped ({bad_steps} in a row)", file=self.out, flush=True)
@@ -614,6 +616,7 @@ class Trainer:
                     self.elapsed += time.time() - t0
                     window_images += self.cfg.batch_size * self.real_batches
                     if self.is_main:
+                        assert log_file is not None and progress is not None  # opened for the main process
                         rate = window_images / max(time.time() - window_start, 1e-9)
                         if self.step % self.cfg.log_every == 0 or extra:
                             with self._writing(self.run.log):  # a full buffer is written out here

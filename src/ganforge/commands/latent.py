@@ -264,7 +264,7 @@ def run_project(args: argparse.Namespace) -> int:
                  target=target, losses=np.asarray(res.losses))
     save_png(res.image, _sibling(out, ".png"))
     save_png(strip([target, res.image]), _sibling(out, "-compare.png"), scale=max(1, 256 // m.cfg.resolution))
-    curves = {f"restart {i}": res.restart_losses[:, i] for i in range(res.restart_losses.shape[1])}
+    curves = {f"restart {i}": res.restart_losses[:, i].tolist() for i in range(res.restart_losses.shape[1])}
     plot_curve(curves, _sibling(out, "-curve.png"), title=f"projection loss (final pixel MSE {res.error:.4f})")
     print(f"wrote {out} (pixel MSE {res.error:.5f}, PSNR {res.psnr:.1f} dB), {_sibling(out, '.png')}, "
           f"{_sibling(out, '-compare.png')}, {_sibling(out, '-curve.png')}")

@@ -112,6 +112,7 @@ class GANLoss:
             loss = loss + 0.5 * self.r1_gamma * r1
             stats["r1"] = r1.detach()
         if self.auxiliary_weight:
+            assert real_cls is not None and fake_cls is not None  # an auxiliary weight means D has a class head
             ac = F.cross_entropy(real_cls, labels) + F.cross_entropy(fake_cls, labels)
             loss = loss + self.auxiliary_weight * ac
             stats["d_ac"] = ac.detach()
@@ -124,6 +125,7 @@ class GANLoss:
         loss = self.g_term(fake_logits)
         stats = {}
         if self.auxiliary_weight:
+            assert fake_cls is not None  # an auxiliary weight means D has a class head
             ac = F.cross_entropy(fake_cls, labels)
             loss = loss + self.auxiliary_weight * ac
             stats["g_ac"] = ac.detach()

@@ -60,7 +60,7 @@ def component(name: str, schema: dict) -> dict:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def integer(lo: int | Config | None = None, hi: int | Config | None = None, default: int | None = None,
+def integer(lo: int | Config | None = None, hi: int | Config | None = None, default: int | Config | None = None,
             description: str = "") -> dict:
     schema: dict[str, Any] = {"type": "integer"}
     if lo is not None:
