@@ -145,7 +145,7 @@ def generator_from_checkpoint(run_or_ckpt: str | Path, device: str | torch.devic
     require_keys(state, ("G",), path)
     cfg = checkpoint_model_config(state, path)
     G = build_generator(cfg)
-    weights = state.get("G_ema") if ema and state.get("G_ema") is not None else state["G"]
+    weights = state["G_ema"] if ema and state.get("G_ema") is not None else state["G"]
     with loading(path, f"the weights of its {cfg.family} generator"):
         G.load_state_dict(weights)
     G.to(device).eval().requires_grad_(False)

@@ -41,7 +41,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    sub.chosen = command  # read by commands.add_command
+    sub.chosen = command  # type: ignore[attr-defined]  # read by commands.add_command
     for module in COMMANDS:
         module.register(sub)
     return parser

@@ -26,6 +26,8 @@ from ganforge.checkpoint import (
     load_checkpoint,
 )
 from ganforge.config import ModelConfig, TrainConfig
+from ganforge.checkpoint import checkpoint_model_config, find_checkpoint, load_checkpoint
+from ganforge.config import ModelConfig, TrainConfig, model_config
 from ganforge.data.dataset import read_info
 from ganforge.errors import CheckpointError, ConfigError
 from ganforge.losses import LOSSES
@@ -97,7 +99,7 @@ def load_part_weights(G: mitlgan.Generator) -> None:
     Used when a fresh run starts; the checkpoint's SHA-256 must match the one recorded at
     composition time, so the composed run is built from exactly the generators it names.
     """
-    for i, (part, desc) in enumerate(zip(G.parts, G.cfg.options["parts"]), 1):
+    for i, (part, desc) in enumerate(zip(G.parts, model_config(G).options["parts"]), 1):
         source = Path(desc.get("source", ""))
         if not source.is_file():
             raise CheckpointError(f"part {i}'s checkpoint {source} is gone; compose again from the part runs")
@@ -110,6 +112,7 @@ def load_part_weights(G: mitlgan.Generator) -> None:
 
 def initialise(G: nn.Module, D: nn.Module) -> None:
     """Fresh weights of a composed run: merge, refiner and critic as their families do, parts pretrained."""
+    assert isinstance(G, mitlgan.Generator)  # the composing family's generator
     models.init_weights(G)
     models.init_weights(D)
     load_part_weights(G)
@@ -118,7 +121,8 @@ def initialise(G: nn.Module, D: nn.Module) -> None:
 def unfreeze_hook(trainer: Trainer) -> None:
     """After each step: unfreeze the parts once ``options["unfreeze_after"]`` steps are done."""
     G = trainer.G
-    n = G.cfg.options.get("unfreeze_after")
+    assert isinstance(G, mitlgan.Generator)  # the hook is registered for composed runs only
+    n = model_config(G).options.get("unfreeze_after")
     if n is not None and trainer.step >= int(n) and not bool(G.parts_unfrozen):
         G.unfreeze_parts()
         if trainer.is_main:
@@ -136,9 +140,9 @@ def separation_view(G, seeds, row_labels: bool = True):
     device = next(G.parameters()).device
     was_training = G.training
     G.eval()
-    seen = G.explain(latents_for_seeds(seeds, G.cfg.latent_dim).to(device))
+    seen = G.explain(latents_for_seeds(seeds, model_config(G).latent_dim).to(device))
     G.train(was_training)
-    names = [f"part {i + 1}: {p.get('name', '')}" for i, p in enumerate(G.cfg.options["parts"])]
+    names = [f"part {i + 1}: {p.get('name', '')}" for i, p in enumerate(model_config(G).options["parts"])]
     rows = list(seen["parts"])
     c = rows[0].shape[1]
     if seen["mask"] is not None:

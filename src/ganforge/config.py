@@ -197,6 +197,14 @@ RESUME_MAY_CHANGE = ("out", "data", "steps", "epochs", "minutes", "sample_every"
                      "eval_n", "device", "precision", "channels_last", "fused_adam", "grad_accum", "sync_bn", "logger")
 
 
+def model_config(module: Any) -> ModelConfig:
+    """The ``ModelConfig`` a generator or discriminator was built from (its ``cfg``).
+
+    Typed access for callers holding an ``nn.Module``: torch types ``Module.__getattr__`` as
+    ``Tensor | Module``, which hides the plain attributes our families set."""
+    return module.cfg
+
+
 def resume_conflicts(state: dict, cfg: TrainConfig, model_cfg: ModelConfig, data_sha256: str) -> list[str]:
     """Settings given for a resume that differ from those checkpoint ``state``'s run was made with, among
     those that fix what the run is (all but ``RESUME_MAY_CHANGE``): one "--flag given (the run: saved)" each."""

@@ -96,7 +96,7 @@ def resolve_runtime(device: str = "auto", precision: str = "auto", channels_last
     dev = resolve_device(device)
     if precision == "auto":
         if dev.type == "cuda":
-            amp = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            amp: torch.dtype | None = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         else:
             amp = torch.bfloat16 if cpu_has_amx() else None
     else:

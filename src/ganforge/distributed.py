@@ -153,6 +153,9 @@ class GlobalBatchNorm2d(nn.BatchNorm2d):
         var = (sums[1] / n - mean.square()).clamp_min(0)                           # biased, as BN normalises
         if self.track_running_stats:
             with torch.no_grad():
+                # track_running_stats: BatchNorm made these buffers (its stub types them optional)
+                assert self.num_batches_tracked is not None and self.running_mean is not None
+                assert self.running_var is not None
                 self.num_batches_tracked.add_(1)
                 m = self.momentum if self.momentum is not None else 1.0 / float(self.num_batches_tracked)
                 self.running_mean.lerp_(mean.detach(), m)

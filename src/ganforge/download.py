@@ -128,7 +128,7 @@ def hub_call(what: str, where: str | None, fn, *args, error: type[GanforgeError]
     try:
         return fn(*args, **kwargs)
     except errors.HfHubHTTPError as e:
-        code = getattr(e.response, "status_code", None)
+        code: int = getattr(e.response, "status_code", 0)
         said = " ".join(str(getattr(e, "server_message", None) or "").split())
         raise error(f"{what} failed: HTTP {code}{': ' + said[:160] if said else ''}{hints.get(code, '')}") from None
     except Exception as e:

@@ -213,6 +213,7 @@ def _write_onnx(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
             warnings.simplefilter("ignore")
             program = torch.onnx.export(module, inputs, input_names=names, output_names=["images"],
                                         dynamo=True, dynamic_shapes=dynamic, verbose=False)
+        assert program is not None  # dynamo=True always returns the ONNXProgram
     except Exception as e:  # the exporter raises many types; the message is what helps
         raise GanforgeError(f"ONNX export of the {cfg.family} generator failed: "
                             f"{str(e).strip().splitlines()[0][:200]}") from None

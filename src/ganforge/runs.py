@@ -32,7 +32,7 @@ from ganforge.utils import atomic_path
 try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; runs are not guarded against a second trainer there
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # checked before every use
 
 
 class RunDir:

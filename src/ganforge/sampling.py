@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganforge.config import model_config
 from ganforge.errors import GanforgeError
 
 
@@ -65,7 +66,7 @@ def images_for_seeds(G: torch.nn.Module, seeds: Sequence[int], *, class_: int | 
 
     ``psi`` != 1 truncates in W (style-based generators; for the others ``ganforge.latent.sample_latents``
     truncates z)."""
-    z = latents_for_seeds(seeds, G.cfg.latent_dim)
+    z = latents_for_seeds(seeds, model_config(G).latent_dim)
     return generate(G, z, labels_for_seeds(seeds, num_classes_of(G), class_), batch_size=batch_size, psi=psi)
 
 

@@ -70,6 +70,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import math
 import os
 import signal
 import sys
@@ -239,8 +240,9 @@ class Trainer:
         if distributed.is_on() and cfg.sync_bn:
             self.G = distributed.convert_sync_batchnorm(self.G, dev)
             self.D = distributed.convert_sync_batchnorm(self.D, dev)
-        self.G.to(dev, memory_format=mem)
-        self.D.to(dev, memory_format=mem)
+        # Module.to takes memory_format at run time; torch's stub does not list it
+        self.G.to(dev, memory_format=mem)  # type: ignore[call-overload]
+        self.D.to(dev, memory_format=mem)  # type: ignore[call-overload]
         self.ema = (EMA(self.G, cfg.ema, cfg.ema_start) if cfg.ema
                     else HalfLifeEMA(self.G, 1000 * cfg.ema_kimg, cfg.batch_size) if cfg.ema_kimg else None)
         self.opt_G = self.runtime.adam(self.G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
@@ -678,12 +680,14 @@ class Trainer:
                 while not self._should_stop(stop):
                     t0 = time.time()
                     stats = self.train_step()
-                    values = self.last_stats = _to_floats(stats)
-                    extra, self.log_notes = self.log_notes, {}
+                    values: dict[str, float | None] = dict(_to_floats(stats))  # None: not finite (JSON has no NaN)
+                    self.last_stats = values
+                    extra: dict = self.log_notes
+                    self.log_notes = {}
                     if self.skipped:
                         bad_steps += 1
                         extra["skipped"] = list(self.skipped)
-                        values = {k: (v if v == v and abs(v) != float("inf") else None) for k, v in values.items()}
+                        values = {k: (v if v is not None and math.isfinite(v) else None) for k, v in values.items()}
                         if self.is_main:
                             print(f"\nwarning: step {self.step + 1}: non-finite {', '.join(self.skipped)}; "
                                   f"update skipped ({bad_steps} in a row)", file=self.out, flush=True)
@@ -704,6 +708,7 @@ class Trainer:
                     self.elapsed += time.time() - t0
                     window_images += self.cfg.batch_size * self.real_batches
                     if self.is_main:
+                        assert log_file is not None and progress is not None  # opened for the main process
                         rate = window_images / max(time.time() - window_start, 1e-9)
                         if self.step % self.cfg.log_every == 0 or extra:
                             record = {"step": self.step, "epoch": round(self.loader.epoch_progress, 4),

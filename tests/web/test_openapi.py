@@ -63,8 +63,7 @@ def test_an_endpoint_without_a_declaration_is_caught(empty_app):
 
     empty_app.register_blueprint(extra)
     assert undocumented(empty_app) == ["GET /api/forgotten"]
-    with pytest.raises(LookupError, match="/api/forgotten"):
-        document(empty_app)
+    assert document(empty_app)["paths"]["/api/forgotten"]["get"]["summary"] == "(not described yet)"
 
 
 def test_readme_table_matches_the_declarations():

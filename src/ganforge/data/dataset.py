@@ -24,6 +24,7 @@ import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -53,7 +54,7 @@ class DatasetWriter:
     def __init__(self, path: str | Path, *, resolution: int, channels: int | None, source: str, params: dict):
         self.path = Path(path)
         self._grey: list[str] = []  # with channels=None: the images added as L PNGs
-        self.meta = {
+        self.meta: dict[str, Any] = {
             "format": FORMAT,
             "version": ONE_DOMAIN_VERSION,
             "resolution": resolution,

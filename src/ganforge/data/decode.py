@@ -40,7 +40,7 @@ def decode_image(data: bytes, max_pixels: int = MAX_PIXELS, *, need: int | None 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size
             if w < 1 or h < 1:
                 raise UnusableImage("image has no pixels")

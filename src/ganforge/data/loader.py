@@ -103,6 +103,7 @@ class BatchLoader:
             self._order = None
         if self._order is None:
             self._plan_epoch()
+        assert self._order is not None and self._flips is not None  # planned just above
         start = self.position * self.batch_size + self.rank * self.local_batch
         pos = self._order[start : start + self.local_batch]
         idx = pos if self.kept is None else torch.from_numpy(self.kept[pos.numpy()])

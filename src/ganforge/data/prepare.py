@@ -116,7 +116,7 @@ def _process(task: tuple[Item, bytes | None]) -> tuple[Item, list[tuple[bytes, d
     w = _WORK
     item, data = task
     try:
-        loaded = _SOURCE.load(item) if data is None else data
+        loaded = _SOURCE.load(item) if data is None else data  # type: ignore[union-attr]  # set before any task
         digest = content_hash(loaded) if w["dedup"] != "none" else None
         img = loaded if isinstance(loaded, Image.Image) else decode_image(loaded, need=w["need"],
                                                                           min_side=w["min_size"])

@@ -92,7 +92,7 @@ def center_crop(img: Image.Image, fraction: float) -> Image.Image:
 
 def pad_to_square(img: Image.Image, color: tuple[int, int, int] | tuple[int, int, int, int]) -> Image.Image:
     side = max(img.size)
-    fill = color if img.mode in ("RGB", "RGBA") else color[0]
+    fill: int | tuple[int, ...] = color if img.mode in ("RGB", "RGBA") else color[0]
     if img.mode == "RGBA" and len(color) == 3:
         fill = tuple(color) + (0,)
     canvas = Image.new(img.mode, (side, side), fill)
@@ -179,7 +179,7 @@ def process_image(
     if min(img.size) < min_size:
         raise UnusableImage(f"too small ({img.width}x{img.height} < {min_size} px)")
     if crop == "center":
-        squares = [(center_crop(img, crop_fraction), {})]
+        squares: list[tuple[Image.Image, dict]] = [(center_crop(img, crop_fraction), {})]
     elif crop == "none":
         base = to_rgba(img) if channels == 4 else to_rgb_on_background(img, background)
         squares = [(pad_to_square(base, background), {})]
@@ -205,6 +205,6 @@ def process_image(
         squares = [(square_around(rgb, b, face_margin, background), {"face": [round(v) for v in b]}) for b in boxes]
     else:
         raise ValueError(f"unknown crop {crop!r}")
-    keep = dict(resolution=resolution, channels=channels, background=background, blur=blur)
-    return [(finish(square, **keep), {**note, "upscaled_from": square.width} if square.width < resolution else note)
+    return [(finish(square, resolution=resolution, channels=channels, background=background, blur=blur),
+             {**note, "upscaled_from": square.width} if square.width < resolution else note)
             for square, note in squares]

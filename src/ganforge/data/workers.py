@@ -95,7 +95,7 @@ def ordered_map(fn: Callable, tasks: Iterable, *, workers: int, died: Callable[[
 
     def take() -> list:
         nonlocal exhausted, pulled
-        chunk = []
+        chunk: list = []
         while requeued and len(chunk) < CHUNK:
             chunk.append(requeued.popleft())
         while not exhausted and len(chunk) < CHUNK and pulled < next_out + window:

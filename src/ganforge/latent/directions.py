@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ganforge.config import model_config
 from ganforge.errors import GanforgeError
 from ganforge.latent.optimise import frozen, image_to_tensor, module_device, render
 from ganforge.sampling import latents_for_seeds
@@ -117,7 +118,7 @@ def find_directions(G: nn.Module, k: int = 10, n_samples: int = 5000, method: st
     """
     if method not in METHODS:
         raise GanforgeError(f"unknown direction method {method!r}; choose one of: {', '.join(METHODS)}")
-    latent_dim = int(G.cfg.latent_dim)
+    latent_dim = int(model_config(G).latent_dim)
     if not 1 <= k <= latent_dim:
         raise GanforgeError(f"k must be in 1..{latent_dim} (the latent size), not {k}")
     if n_samples < max(2 * k, 16):
@@ -126,7 +127,7 @@ def find_directions(G: nn.Module, k: int = 10, n_samples: int = 5000, method: st
     z = torch.randn(n_samples, latent_dim, generator=gen)
     if method == "pca-latent":
         # Families with a learned latent space map z before use; PCA happens there.
-        w = G.map(z.to(module_device(G))).cpu() if hasattr(G, "map") else z
+        w = G.map(z.to(module_device(G))).cpu() if hasattr(G, "map") else z  # type: ignore[operator]
         comps, frac, _ = _pca(w, k)
         if hasattr(G, "map"):  # regress back to z like the activation method
             comps = _regress_back(z, w, comps)
@@ -176,7 +177,7 @@ def feature_classifier(D: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     with torch.no_grad(), frozen(D):
         batches = (torch.cat([image_to_tensor(im, device) for im in images[i:i + 256]])
                    for i in range(0, len(images), 256))
-        feats = torch.cat([D.features(x).flatten(1).cpu() for x in batches]).double()
+        feats = torch.cat([D.features(x).flatten(1).cpu() for x in batches]).double()  # type: ignore[operator]
     mu, sd = feats.mean(0), feats.std(0).clamp_min(1e-6)
     f = (feats - mu) / sd
     lin = nn.Linear(f.shape[1], n_classes).double()
@@ -194,7 +195,7 @@ def feature_classifier(D: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
     @torch.no_grad()
     def classify(x: torch.Tensor) -> torch.Tensor:
         with frozen(D):
-            fx = (D.features(x.to(device)).flatten(1).cpu().double() - mu) / sd
+            fx = (D.features(x.to(device)).flatten(1).cpu().double() - mu) / sd  # type: ignore[operator]
         return lin(fx).argmax(1)
 
     return classify
@@ -211,7 +212,7 @@ def class_directions(G: nn.Module, classify: Callable[[torch.Tensor], torch.Tens
     sampled image falls into get a zero vector and accuracy 0.
     """
     names = [str(c) for c in classes] if not isinstance(classes, int) else [str(i) for i in range(classes)]
-    z = latents_for_seeds(range(seed * 1_000_003, seed * 1_000_003 + n_samples), int(G.cfg.latent_dim))
+    z = latents_for_seeds(range(seed * 1_000_003, seed * 1_000_003 + n_samples), int(model_config(G).latent_dim))
     device = module_device(G)
     with frozen(G):
         pred = torch.cat([classify(G(z[i:i + batch_size].to(device))).cpu() for i in range(0, n_samples, batch_size)])

@@ -99,7 +99,7 @@ def inpaint(G: nn.Module, image: np.ndarray, mask: np.ndarray, *, steps: int = 3
         def loss_fn(x: torch.Tensor, z: torch.Tensor, lab: torch.Tensor | None) -> torch.Tensor:
             loss = (w * (x - y).abs()).flatten(1).sum(1) / w_sum
             if use_prior:  # a conditional D judges realism for the class the image was made for
-                loss = loss + prior_weight * F.softplus(-D(x, lab))
+                loss = loss + prior_weight * F.softplus(-D(x, lab))  # type: ignore[misc]  # use_prior: D is set
             if reg_weight > 0:
                 loss = loss + reg_weight * shell_penalty(z)
             return loss

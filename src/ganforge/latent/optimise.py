@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ganforge.config import model_config
 from ganforge.errors import GanforgeError
 from ganforge.sampling import latents_for_seeds, to_uint8
 
@@ -60,7 +61,7 @@ def check_image(G: nn.Module, image: np.ndarray, what: str = "target") -> np.nda
     image = np.asarray(image)
     if image.ndim == 2:
         image = image[..., None]
-    r, c = G.cfg.resolution, G.cfg.channels
+    r, c = model_config(G).resolution, model_config(G).channels
     if image.dtype != np.uint8 or image.shape != (r, r, c):
         raise GanforgeError(f"the {what} must be uint8 ({r}, {r}, {c}) like the model's images, "
                             f"not {image.dtype} {image.shape}; prepare it with ganforge.latent.load_photo")
@@ -75,7 +76,7 @@ def initial_latents(G: nn.Module, loss_fn: LossFn, restarts: int, pool: int, see
     ``labels``: one class id (1,) for all, or None; a conditional model without a given
     class draws a random class per candidate and each restart keeps its candidate's class.
     """
-    D_lat, k = G.cfg.latent_dim, int(getattr(G.cfg, "num_classes", 0) or 0)
+    D_lat, k = model_config(G).latent_dim, int(getattr(G.cfg, "num_classes", 0) or 0)
     device = module_device(G)
     n = restarts * max(pool, 1)
     seeds = [seed * 1_000_003 + i for i in range(n)]

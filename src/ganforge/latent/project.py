@@ -74,13 +74,14 @@ def project(G: nn.Module, target: np.ndarray, *, steps: int = 300, restarts: int
     y = image_to_tensor(target, device)                                 # (1, C, H, W)
     use_features = D is not None and feature_weight > 0
     with frozen(G, D):
-        fy = D.features(y).flatten(1) if use_features else None
-        fy_scale = fy.pow(2).mean().clamp_min(1e-8) if use_features else None
+        # D.features: every family's discriminator has it (nn.Module's typed __getattr__ hides it)
+        fy = D.features(y).flatten(1) if use_features else None  # type: ignore[union-attr, operator]
+        fy_scale = fy.pow(2).mean().clamp_min(1e-8) if use_features else None  # type: ignore[union-attr]
 
         def loss_fn(x: torch.Tensor, z: torch.Tensor, lab: torch.Tensor | None) -> torch.Tensor:
             loss = (x - y).pow(2).flatten(1).mean(1)
             if use_features:
-                loss = loss + feature_weight * (D.features(x).flatten(1) - fy).pow(2).mean(1) / fy_scale
+                loss = loss + feature_weight * (D.features(x).flatten(1) - fy).pow(2).mean(1) / fy_scale  # type: ignore[union-attr, operator]
             if reg_weight > 0:
                 loss = loss + reg_weight * shell_penalty(z)
             return loss

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ganforge.config import model_config
 from ganforge.errors import GanforgeError
 from ganforge.sampling import latents_for_seeds
 from ganforge.utils import atomic_path
@@ -49,7 +50,7 @@ def truncate(z: torch.Tensor, psi: float, mean_latent: torch.Tensor | None = Non
 
 
 def latent_dim_of(G: nn.Module) -> int:
-    return int(G.cfg.latent_dim)
+    return int(model_config(G).latent_dim)
 
 
 @torch.no_grad()
@@ -61,7 +62,7 @@ def mean_latent(G: nn.Module, n: int = 10_000, seed: int = 0) -> torch.Tensor:
     exactly zero (an estimate from ``n`` samples would only add noise).
     """
     if hasattr(G, "mean_latent"):
-        return G.mean_latent(n).detach().float().cpu().reshape(-1)
+        return G.mean_latent(n).detach().float().cpu().reshape(-1)  # type: ignore[operator]  # hasattr above
     return torch.zeros(latent_dim_of(G))
 
 
@@ -79,7 +80,7 @@ def save_latents(path: str | Path, latent: torch.Tensor | np.ndarray, labels: to
         lab = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels, dtype=np.int64).reshape(n)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, latent=z, label=lab, **{k: np.asarray(v) for k, v in extra.items()})
+            np.savez(f, latent=z, label=lab, **{k: np.asarray(v) for k, v in extra.items()})  # type: ignore[arg-type]
     return path
 
 

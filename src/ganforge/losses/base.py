@@ -158,6 +158,7 @@ class GANLoss:
             loss = loss + 0.5 * self.r2_gamma * r2
             stats["r2"] = r2.detach()
         if self.auxiliary_weight:
+            assert real_cls is not None and fake_cls is not None  # an auxiliary weight means D has a class head
             ac = F.cross_entropy(real_cls, labels) + F.cross_entropy(fake_cls, labels)
             loss = loss + self.auxiliary_weight * ac
             stats["d_ac"] = ac.detach()
@@ -170,6 +171,7 @@ class GANLoss:
         loss = self.g_term(fake_logits)
         stats = {}
         if self.auxiliary_weight:
+            assert fake_cls is not None  # an auxiliary weight means D has a class head
             ac = F.cross_entropy(fake_cls, labels)
             loss = loss + self.auxiliary_weight * ac
             stats["g_ac"] = ac.detach()

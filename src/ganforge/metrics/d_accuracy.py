@@ -9,6 +9,7 @@ and cannot be chosen for the ``best`` checkpoint.
 from __future__ import annotations
 
 import torch
+import torch.nn as nn
 
 from ganforge.metrics.registry import EvalContext, register
 
@@ -35,4 +36,6 @@ def discriminator_accuracy(D: torch.nn.Module, real, fake, batch_size: int = 256
 def _dacc(ctx: EvalContext) -> dict:
     if ctx.discriminator is None:
         raise ValueError("no discriminator: dacc needs a run directory")
-    return {"d_acc[diagnostic]": discriminator_accuracy(ctx.discriminator, ctx.real_images, ctx.fake_images)}
+    D = ctx.discriminator
+    assert isinstance(D, nn.Module)
+    return {"d_acc[diagnostic]": discriminator_accuracy(D, ctx.real_images, ctx.fake_images)}

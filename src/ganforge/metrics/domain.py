@@ -94,7 +94,7 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
         torch.manual_seed(seed)  # the weight init
         for m in net.modules():
             if hasattr(m, "reset_parameters"):
-                m.reset_parameters()
+                m.reset_parameters()  # type: ignore[operator]  # hasattr above
     net.to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     n = len(images)

@@ -107,8 +107,8 @@ def load_extractor(spec: str = "inception", device: str | torch.device = "cpu",
                                   net, device, batch_size or 50)
     path = domain.find_extractor_file(spec)
     state = domain.load_extractor_file(path)
-    net = domain.build_from_state(state).to(device)
+    small = domain.build_from_state(state).to(device)
     arch = state["arch"]
-    return DomainExtractor(state["name"], f"{state['name']}:{sha256_file(path)}", "uint8/127.5-1, native size", net,
+    return DomainExtractor(state["name"], f"{state['name']}:{sha256_file(path)}", "uint8/127.5-1, native size", small,
                            device, batch_size or 256, resolution=arch["resolution"], channels=arch["channels"],
                            classes=state.get("classes"))

@@ -31,8 +31,9 @@ def kernel_inception_distance(real: np.ndarray, fake: np.ndarray, *, subsets: in
                               seed: int = 0, device: str | torch.device = "cpu") -> tuple[float, float]:
     """(mean, std) of unbiased MMD² over ``subsets`` random subsets drawn without replacement
     (float64, on ``device``)."""
-    real = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
-    fake = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
+    real_t = torch.as_tensor(np.asarray(real), dtype=torch.float64, device=device)
+    fake_t = torch.as_tensor(np.asarray(fake), dtype=torch.float64, device=device)
+    real, fake = real_t, fake_t  # type: ignore[assignment]  # from here on, float64 tensors
     m = min(subset_size, min(len(real), len(fake)) // 2)
     if m < 2:
         raise ValueError("KID needs at least four samples per set")

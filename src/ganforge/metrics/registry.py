@@ -108,7 +108,8 @@ def compute(name: str, ctx: EvalContext) -> dict[str, float]:
 
 def metric_score(name: str, values: dict) -> float:
     """The metric's one number, lower is better, from keys with or without the extractor suffix."""
-    if METRICS[name].score is None:
+    score = METRICS[name].score
+    if score is None:
         raise ValueError(f"{name} is a training diagnostic, not a quality measure")
     bare = {k.split("[", 1)[0]: v for k, v in values.items()}
-    return float(METRICS[name].score(bare))
+    return float(score(bare))

@@ -14,6 +14,7 @@ import base64
 import html
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -197,7 +198,7 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
 
 
-def compare_runs(runs: list[str | Path], out_dir: str | Path, *, evaluate: dict | None = None,
+def compare_runs(runs: Sequence[str | Path], out_dir: str | Path, *, evaluate: dict | None = None,
                  log=None) -> tuple[Path, Path]:
     """Write OUT/report.md (+ the PNGs it links) and a self-contained OUT/report.html.
 

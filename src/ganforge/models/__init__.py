@@ -52,7 +52,7 @@ from types import ModuleType
 
 import torch.nn as nn
 
-from ganforge.config import ModelConfig, Option
+from ganforge.config import ModelConfig, Option, model_config
 from ganforge.errors import ConfigError
 from ganforge.models import (
     acgan,
@@ -197,4 +197,4 @@ def init_weights(module: nn.Module) -> None:
 
     Asks the network's own ``cfg.family`` (a composite family's critic is another family's D).
     """
-    getattr(family(module.cfg.family), "init_weights", dcgan.init_weights)(module)
+    getattr(family(model_config(module).family), "init_weights", dcgan.init_weights)(module)

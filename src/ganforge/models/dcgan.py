@@ -30,6 +30,7 @@ Options (the theses' variants; the defaults are the paper's):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn as nn
@@ -40,7 +41,8 @@ from ganforge.errors import ConfigError
 from ganforge.models.init import INIT, initialise
 from ganforge.utils import base_size
 
-D_NORMS = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c), "none": lambda c: nn.Identity()}
+D_NORMS: dict[str, Callable[[int], nn.Module]] = {"batch": nn.BatchNorm2d, "layer": lambda c: nn.GroupNorm(1, c),
+                                                  "none": lambda c: nn.Identity()}
 G_ACTIVATION = Option("g_activation", "relu", "generator activation", choices=("relu", "leaky_relu"))
 MAX_WIDTH = Option("max_width", 512, "cap on channels per layer")
 D_NORM = Option("d_norm", "batch", "discriminator normalisation; layer for WGAN-GP critics", choices=tuple(D_NORMS))

@@ -67,7 +67,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ganforge.config import ModelConfig, Option
+from ganforge.config import ModelConfig, Option, model_config
 from ganforge.errors import ConfigError
 from ganforge.models import dcgan
 
@@ -227,6 +227,7 @@ class Refiner(nn.Module):
 
 
 class Generator(nn.Module):
+    parts_unfrozen: torch.Tensor  # a buffer (registered in __init__)
     def __init__(self, cfg: ModelConfig, build_generator: Callable[[ModelConfig], nn.Module]):
         super().__init__()
         self.cfg = cfg
@@ -236,7 +237,7 @@ class Generator(nn.Module):
         self.parts = nn.ModuleList(build_generator(pc) for pc in part_configs(cfg))
         k, c, w = len(self.parts), cfg.channels, cfg.width
         if self.merge_kind == "conv1x1":
-            self.merge = nn.Sequential(nn.Conv2d(k * c, w, 1), nn.ReLU())  # (N, k*C, R, R) -> (N, w, R, R)
+            self.merge: nn.Module = nn.Sequential(nn.Conv2d(k * c, w, 1), nn.ReLU())  # (N, k*C, R, R) -> (N, w, R, R)
             c_merged = w
         elif self.merge_kind == "thesis":
             self.merge = nn.Sequential(nn.Conv2d(k * c, c, 1), nn.ReLU())  # (N, k*C, R, R) -> (N, C, R, R)
@@ -287,7 +288,7 @@ class Generator(nn.Module):
         if self.merge_kind in ("conv1x1", "thesis"):
             return self.merge(x), None
         mask = F.softmax(self.merge(x).float(), dim=1).to(outs[0].dtype)  # weights sum to 1 per pixel
-        return sum(mask[:, i : i + 1] * o for i, o in enumerate(outs)), mask
+        return torch.stack([mask[:, i : i + 1] * o for i, o in enumerate(outs)]).sum(0), mask
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         merged, _ = self._merge(self.part_outputs(z))
@@ -311,11 +312,11 @@ def Discriminator(cfg: ModelConfig, build_discriminator: Callable[[ModelConfig],
     return build_discriminator(critic_config(cfg))
 
 
-def init_weights(module: nn.Module) -> None:
+def init_weights(module: Generator) -> None:
     """Fresh merge and refiner weights (DCGAN's initialisation); the parts get theirs from
     ``ganforge.compose.load_part_weights``. The critic is initialised as its own family."""
     dcgan.init_weights(module.merge)
     dcgan.init_weights(module.refiner)
-    if module.cfg.options.get("unfreeze_after") == 0:
+    if model_config(module).options.get("unfreeze_after") == 0:
         module.unfreeze_parts()
     module._apply_freeze()

@@ -51,6 +51,7 @@ def channels(cfg: ModelConfig, r: int) -> int:
 
 
 def _layer(module: nn.Module, sn: bool) -> nn.Module:
+    assert isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear))
     nn.init.xavier_uniform_(module.weight)
     if module.bias is not None:
         nn.init.zeros_(module.bias)

@@ -19,7 +19,7 @@ import threading
 import torch
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
-from ganforge.latent import find_directions, render
+from ganforge.latent import Directions, find_directions, render
 from ganforge.web.generators import generator_version, get_generator, png_response
 from ganforge.web.openapi import LATENT_KEY, PNG, api, integer, json_content, number, obj, string
 from ganforge.web.params import float_arg, float_list, int_arg
@@ -44,7 +44,7 @@ class DirectionSearch:
         self.version = version
         self.total = -(-n_samples // DIRECTION_BATCH)
         self.done = 0
-        self.directions = None
+        self.directions: Directions | None = None
         self.error: Exception | None = None
         self.finished = threading.Event()
         own = copy.deepcopy(G)

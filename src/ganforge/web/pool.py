@@ -59,8 +59,10 @@ class Job:
         self.kind = kind
         self.time_limit = time_limit
         self.status = "queued"  # queued | running | done | failed | timeout | cancelled
-        self.progress = {"step": 0, "total": 0, "loss": None}
-        self.created, self.started, self.finished = time.time(), None, None
+        self.progress: dict[str, float | None] = {"step": 0, "total": 0, "loss": None}
+        self.created = time.time()
+        self.started: float | None = None
+        self.finished: float | None = None
         self.data: dict | None = None
         self.file: tuple[bytes, str, str] | None = None
         self.error: str | None = None
@@ -169,7 +171,7 @@ def submit(kind: str, fn) -> tuple:
 
     ``fn`` runs in a worker thread inside an app context (no request context: read the
     request before submitting)."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # werkzeug's LocalProxy, typed as Flask
 
     def in_app(job: Job):
         with app.app_context():

@@ -83,7 +83,7 @@ def evaluation_summary(path: Path) -> dict | None:
         return None
     numbers = {k: v for k, v in record["metrics"].items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-    source = record.get("source") if isinstance(record.get("source"), dict) else {}
+    source: dict = record["source"] if isinstance(record.get("source"), dict) else {}
     return {"metrics": numbers, "step": source.get("step"), "n": record.get("n")}
 
 
@@ -132,7 +132,7 @@ def class_arg(name: str, source=None) -> int | None:
         value = resolve_class(raw, run_config(name).get("data", {}).get("classes"), cfg.num_classes)
     except GanforgeError as e:
         abort(400, description=str(e))
-    if not 0 <= value < cfg.num_classes:
+    if value is None or not 0 <= value < cfg.num_classes:
         abort(400, description=f"class must be in 0..{cfg.num_classes - 1}")
     return value
 

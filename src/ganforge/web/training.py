@@ -17,7 +17,8 @@ from flask import Blueprint, jsonify, render_template
 from ganforge.health import read_health
 from ganforge.runs import read_jsonl
 from ganforge.web.generators import run_dir
-from ganforge.web.openapi import api, integer, json_content, obj, string
+from ganforge.web.openapi import api as declare
+from ganforge.web.openapi import integer, json_content, obj, string
 from ganforge.web.params import int_arg
 from ganforge.web.shared import run_summary
 
@@ -60,7 +61,7 @@ def page(name: str):
 
 
 @bp.get("/api/runs/<name>/training")
-@api("A run's training state: step, whether it is running, the thinned loss log, metrics, samples' time",
+@declare("A run's training state: step, whether it is running, the thinned loss log, metrics, samples' time",
      query={"points": integer(10, 5000, 400, "most log records returned")},
      responses={200: json_content(obj({
          "run": string(), "step": integer(), "running": {"type": "boolean"},

@@ -182,9 +182,11 @@ class EmojiSource(Source):
         if unknown:
             raise DataError(f"emoji: unknown group {', '.join(sorted(unknown))} (groups: {', '.join(EMOJI_GROUPS)}; "
                             "add :noskin to drop skin tones)")
-        self.font_path = _first(EMOJI_FONTS, "GANFORGE_EMOJI_FONT")
+        font_path, test_path = _first(EMOJI_FONTS, "GANFORGE_EMOJI_FONT"), _first(EMOJI_TEST, "GANFORGE_EMOJI_TEST")
+        assert font_path is not None and test_path is not None  # emoji_available() said so
+        self.font_path: str = font_path
         self.names: dict[str, str] = {}
-        for codes, group, subgroup, name in parse_emoji_test(_first(EMOJI_TEST, "GANFORGE_EMOJI_TEST")):
+        for codes, group, subgroup, name in parse_emoji_test(test_path):
             ours = emoji_group(group, subgroup)
             if ours not in wanted:
                 continue
@@ -192,7 +194,7 @@ class EmojiSource(Source):
                 continue
             self.names[codes] = name
             self.items.append(Item(codes, ours))
-        self._font = None
+        self._font: ImageFont.FreeTypeFont | None = None
 
     def load(self, item: Item) -> Image.Image:
         if self._font is None:

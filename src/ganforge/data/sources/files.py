@@ -184,7 +184,7 @@ class TarSource(Source):
                         return
                     item = wanted.pop(m.name, None) if m.isfile() else None  # the first of a repeated name
                     if item is not None:
-                        yield item, tf.extractfile(m).read()
+                        yield item, tf.extractfile(m).read()  # type: ignore[union-attr]  # m.isfile(): never None
         except _TAR_ERRORS as e:
             raise DataError(f"{self.path} could not be read again to its end ({e})") from None
 

@@ -103,7 +103,7 @@ class HubDatasetSource(LocalFilesSource):
 
         info = call("listing its files", api.dataset_info, dataset, revision=revision, timeout=timeout)
         files = [s.rfilename for s in info.siblings or []]
-        card = _card(download("README.md", info.sha or revision)) if "README.md" in files else {}
+        card = _card(download("README.md", info.sha or revision or "main")) if "README.md" in files else {}
         name, kind, by_split = _layout(dataset, files, card, config, converted=revision == CONVERTED)
         if not by_split and revision is None:  # a script, CSV, WebDataset...: the Hub's Parquet export
             try:
@@ -157,7 +157,7 @@ class HubDatasetSource(LocalFilesSource):
                 with ThreadPoolExecutor(max(1, download_workers)) as pool:
                     for file, (path, error) in zip(chosen, pool.map(get, chosen)):
                         if path is None:
-                            self.skipped.append((file, error))
+                            self.skipped.append((file, error or "download failed"))
                         else:
                             self.add(file, Path(path), labels_of[file], record(file))
                 names = sorted({v for v in labels_of.values() if v}) or None
@@ -396,6 +396,7 @@ def _layout(dataset: str, files: list[str], card: dict, config: str | None,
     inside = [f for f in files if f.startswith(prefix)]
     parquet = [f for f in inside if f.endswith(".parquet")]
     data = parquet or [f for f in inside if PurePosixPath(f).suffix.lower() in IMAGE_SUFFIXES]
+    by_split: dict[str | None, list[str]]
     if patterns is not None:
         by_split = {s: [f for f in data if any(p.fullmatch(f) for p in ps)] for s, ps in patterns.items()}
     else:
@@ -406,7 +407,8 @@ def _layout(dataset: str, files: list[str], card: dict, config: str | None,
             by_split.pop(None, None)  # files outside the split conventions, when others follow them
         elif by_split:
             by_split = {"train": by_split[None]}
-    return name, "parquet" if parquet else "images", {s: sorted(fs) for s, fs in by_split.items() if fs}
+    splits = {s: sorted(fs) for s, fs in by_split.items() if fs and s is not None}
+    return name, "parquet" if parquet else "images", splits
 
 
 def _split_of(path: str, converted: bool, parquet: bool) -> str | None:
