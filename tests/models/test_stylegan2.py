@@ -225,3 +225,40 @@ def test_exports_take_z_and_a_truncation_with_the_mapping_inside(sg2_checkpoint,
         for psi in (1.0, 0.5, 0.0):
             assert (E(z, None, psi=psi) - G(z, None, psi=psi)).abs().max() <= TOLERANCE
     assert np.array_equal(images_for_seeds(E, [0, 1], psi=0.0)[0], images_for_seeds(E, [0, 1], psi=0.0)[1])
+
+
+def test_w_projection_recovers_a_w_generated_image_better_than_z_projection(one_thread):
+    from ganforge.latent.optimise import render
+    from ganforge.latent.project import project, project_w
+    from ganforge.latent.spaces import in_space
+
+    # an untrained generator (width 8): its images vary little with z, so this holds for most seeds, not all
+    torch.manual_seed(0)
+    G = build_generator(ModelConfig(family="stylegan2", resolution=16, channels=3, latent_dim=16, width=8,
+                                    options={"map_layers": 2}))
+    with torch.no_grad():
+        G(torch.randn(64, 16))
+    G.eval()
+    S = in_space(G, "w")
+    for seed in (123, 7):
+        target = render(S, S.from_z(torch.randn(1, 16, generator=torch.Generator().manual_seed(seed))))[0]
+        in_w = project_w(S, target, steps=100, n_stats=1000)
+        in_z = project(G, target, steps=100, restarts=1, pool=4)
+        assert in_w.error < in_z.error / 3
+    assert in_w.latent.shape == (16,) and len(in_w.noise_maps) == len(G.synthesis_net.noise_layers())
+
+
+def test_spaces_wrap_a_style_based_generator_and_refuse_others():
+    from ganforge.errors import GanforgeError
+    from ganforge.latent.spaces import in_space
+
+    G = build_generator(_cfg(16, 3)).eval()
+    assert in_space(G, "z") is G
+    W, Wp = in_space(G, None), in_space(G, "w+")
+    assert W.space == "w" and W.cfg.latent_dim == 16 and Wp.cfg.latent_dim == 16 * G.num_ws
+    z = torch.randn(2, 16)
+    with torch.no_grad():
+        assert torch.allclose(W(W.from_z(z)), G(z), atol=1e-5) and torch.allclose(Wp(Wp.from_z(z)), G(z), atol=1e-5)
+        assert torch.allclose(W(W.from_z(z, psi=0.0)), W(W.mean_latent()[None]).expand(2, -1, -1, -1), atol=1e-5)
+    with pytest.raises(GanforgeError, match="style-based"):
+        in_space(build_generator(ModelConfig(family="dcgan", resolution=16, channels=1, width=4)), "w")
