@@ -84,7 +84,7 @@ def in_space(G: nn.Module, space: str | None) -> nn.Module:
         return G
     if not is_style_based(G):
         raise GanforgeError(f"--space {space} needs a style-based generator (stylegan2); {G.cfg.family} has only z")
-    return StyleSpace(G, space)
+    return StyleSpace(G, space).train(G.training)  # eval (clamped images) like the G it views
 
 
 def space_of(G: nn.Module) -> str:
