@@ -4,15 +4,20 @@ loss's lazy regularisers through the generic trainer with exact resume."""
 import math
 
 import numpy as np
-
 import pytest
 import torch
 
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.ema import HalfLifeEMA
 from ganforge.models import build_discriminator, build_generator
-from ganforge.models.stylegan2 import (EqualConv2d, EqualLinear, minibatch_stddev, modulated_conv2d, num_ws,
-                                       ws_of_resolution)
+from ganforge.models.stylegan2 import (
+    EqualConv2d,
+    EqualLinear,
+    minibatch_stddev,
+    modulated_conv2d,
+    num_ws,
+    ws_of_resolution,
+)
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.train import Trainer, train
 
@@ -167,9 +172,8 @@ def sg2_checkpoint(tmp_path_factory):
 
 
 def test_generate_psi_zero_draws_one_image_for_every_seed(sg2_checkpoint, tmp_path, capsys):
-    from PIL import Image
-
     from conftest import run_cli
+    from PIL import Image
 
     code, _, _ = run_cli(capsys, "generate", sg2_checkpoint, "--n", "4", "--psi", "0", "--separate",
                          "--out", tmp_path / "g")
@@ -180,6 +184,7 @@ def test_generate_psi_zero_draws_one_image_for_every_seed(sg2_checkpoint, tmp_pa
 
 def test_mix_grid_rows_and_columns(sg2_checkpoint, tmp_path, capsys):
     from conftest import run_cli
+
     from ganforge.artifacts import load_generator
     from ganforge.latent.mix import layer_range, mix_styles
 
@@ -262,3 +267,27 @@ def test_spaces_wrap_a_style_based_generator_and_refuse_others():
         assert torch.allclose(W(W.from_z(z, psi=0.0)), W(W.mean_latent()[None]).expand(2, -1, -1, -1), atol=1e-5)
     with pytest.raises(GanforgeError, match="style-based"):
         in_space(build_generator(ModelConfig(family="dcgan", resolution=16, channels=1, width=4)), "w")
+
+
+def test_latent_commands_work_in_w_and_files_record_their_space(sg2_checkpoint, tmp_path, capsys):
+    from conftest import run_cli
+    from ganforge.latent.sample import latent_space
+
+    run = sg2_checkpoint
+    assert run_cli(capsys, "generate", run, "--n", "1", "--seed", "5", "--out", tmp_path / "photo.png")[0] == 0
+    code, _, _ = run_cli(capsys, "project", run, tmp_path / "photo.png", "--steps", "5", "--out", tmp_path / "p.npz",
+                         "--no-discriminator")
+    assert code == 0 and latent_space(tmp_path / "p.npz") == "w"
+    code, _, _ = run_cli(capsys, "midpoint", run, tmp_path / "p.npz", "3", "--space", "w", "--out", tmp_path / "m.png")
+    assert code == 0 and latent_space(tmp_path / "m.npz") == "w"
+    code, _, err = run_cli(capsys, "midpoint", run, tmp_path / "p.npz", "3", "--space", "z", "--out", tmp_path / "x.png")
+    assert code == 1 and "--space w" in err  # a W latent is refused in z by one line
+    code, _, _ = run_cli(capsys, "midpoint", run, "1", "2", "--space", "w+", "--out", tmp_path / "mp.png")
+    assert code == 0 and latent_space(tmp_path / "mp.npz") == "w+"
+    code, out, _ = run_cli(capsys, "directions", run, "--k", "2", "--samples", "64", "--out", tmp_path / "d.npz")
+    assert code == 0 and "pca-w" in out
+    code, _, _ = run_cli(capsys, "edit", run, "--latent", "4", "--direction", "0", "--directions", tmp_path / "d.npz",
+                         "--layers", "coarse", "--steps", "3", "--out", tmp_path / "e.png")
+    assert code == 0 and (tmp_path / "e.png").is_file()
+    code, _, _ = run_cli(capsys, "interpolate", run, "--seeds", "1,2", "--frames", "3", "--out", tmp_path / "f.gif")
+    assert code == 0

@@ -31,8 +31,15 @@ def register(sub) -> None:
 def run(args: argparse.Namespace) -> int:
     from ganforge.artifacts import load_generator
     from ganforge.device import resolve_device
-    from ganforge.sampling import (generate, image_grid, images_for_seeds, labels_for_seeds, resolve_class, to_pil,
-                                   truncates_in_w)
+    from ganforge.sampling import (
+        generate,
+        image_grid,
+        images_for_seeds,
+        labels_for_seeds,
+        resolve_class,
+        to_pil,
+        truncates_in_w,
+    )
     from ganforge.utils import atomic_path
 
     if args.n < 1:

@@ -2,6 +2,8 @@
 
 Each parses its options, loads the run, and calls a plain function in ``ganforge.latent``.
 A latent is named by a seed (``42``) or an ``.npz`` file written by ``project``/``midpoint``.
+For a style-based run (stylegan2) the tools work in ``--space w`` by default (or ``w+``, or ``z``):
+a seed's latent is then its mapped w, and ``.npz`` files record their space.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ def register(sub) -> None:
     p.add_argument("--method", choices=("pca-activations", "pca-latent"), default="pca-activations",
                    help="PCA of the first layer's activations (carried back to z), or of the latents")
     p.add_argument("--layer", help="generator layer for pca-activations (a name from G.named_modules())")
+    # in W (stylegan2) the method is GANSpace's PCA of w; --method and --layer apply in z
     p.add_argument("--classes", action="store_true",
                    help="directions between the data set's classes, from a classifier on D's features")
     p.add_argument("--out", help="direction file (default: RUN/directions.npz; a preview PNG goes beside it)")
@@ -76,6 +79,8 @@ def register(sub) -> None:
     p.add_argument("--amount", default="-2..2",
                    help="A..B (with --steps images) or a list a,b,c; in standard deviations")
     p.add_argument("--steps", type=int, default=9, help="images in the strip for an A..B range")
+    p.add_argument("--layers", help="W directions (stylegan2): apply the edit to these ws only: coarse, middle, "
+                                    "fine or A-B (default: all), as GANSpace's layer-wise edits")
     p.add_argument("--out", required=True, help="PNG strip")
     # Let "--amount -2..2" through: argparse would take "-2..2" for an option.
     p._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+\.\.-?[\d.]+$|^-[\d.,-]+$")
@@ -98,6 +103,8 @@ def _common(p: argparse.ArgumentParser, psi: bool = True) -> None:
     p.add_argument("--class", dest="class_", metavar="CLASS", help="class id or name (conditional models)")
     if psi:
         p.add_argument("--psi", type=float, default=1.0, help="truncation of seed latents toward the mean (1: none)")
+    p.add_argument("--space", choices=("z", "w", "w+"),
+                   help="latent space: z, or for style-based runs (stylegan2) w or w+ (default: w there, z elsewhere)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights even if EMA weights exist")
 
@@ -105,7 +112,7 @@ def _common(p: argparse.ArgumentParser, psi: bool = True) -> None:
 def _optimiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=300, help="optimisation steps")
     p.add_argument("--restarts", type=int, default=4, help="random restarts, optimised side by side")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on the latent")
+    p.add_argument("--lr", type=float, help="Adam learning rate on the latent (default: 0.05; 0.1 for projection in W)")
     p.add_argument("--seed", type=int, default=0, help="seed of the restarts")
     p.add_argument("--no-discriminator", action="store_true", help="pixel loss only (no D features / prior)")
 
@@ -117,25 +124,37 @@ class _Loaded:
         from ganforge.artifacts import load_generator
         from ganforge.device import resolve_device
         from ganforge.latent import mean_latent, resolve_class
+        from ganforge.latent.spaces import in_space, space_of
 
         self.args = args
         self.device = resolve_device(args.device)
-        self.G, self.cfg, self.state = load_generator(args.run, device=self.device, ema=not args.no_ema)
+        G, _, self.state = load_generator(args.run, device=self.device, ema=not args.no_ema)
+        self.G = in_space(G, getattr(args, "space", None))  # z: G itself; w, w+: a view whose latents are there
+        self.space = space_of(self.G)
+        self.cfg = self.G.cfg  # latent_dim is the space's
         self.classes = (self.state.get("dataset") or {}).get("classes")
         self.num_classes = int(self.cfg.num_classes or 0)
         self.class_id = resolve_class(args.class_, self.classes, self.num_classes) if self.num_classes else None
         if args.class_ is not None and not self.num_classes:
             raise GanforgeError("--class needs a conditional model; this run is unconditional")
         self.psi = getattr(args, "psi", 1.0)
-        self.mean = mean_latent(self.G) if self.psi != 1.0 else None
+        self.mean = mean_latent(self.G) if self.psi != 1.0 and self.space == "z" else None
 
     def latent(self, spec: str):
         """(z (1, D), labels (1,) or None) of a seed or .npz; --class overrides a saved class."""
         import torch
 
         from ganforge.latent import labels_for_seeds, resolve_latent
+        from ganforge.latent.sample import latent_space
 
-        z, labels = resolve_latent(spec, self.cfg.latent_dim, psi=self.psi, mean=self.mean)
+        if spec.endswith(".npz") and latent_space(spec) != self.space:
+            raise GanforgeError(f"{spec} holds a latent in {latent_space(spec)}, but this command works in "
+                                f"{self.space}; add --space {latent_space(spec)}")
+        if self.space != "z" and not spec.endswith(".npz"):  # a seed: its z, mapped (and truncated) into W
+            z, labels = resolve_latent(spec, self.G.G.cfg.latent_dim)
+            z = self.G.from_z(z, self.psi)
+        else:
+            z, labels = resolve_latent(spec, self.cfg.latent_dim, psi=self.psi, mean=self.mean)
         if self.num_classes:
             if self.class_id is not None:
                 labels = torch.tensor([self.class_id])
@@ -224,6 +243,7 @@ def _nearest_key(k: int, frames: int, loop: bool):
 
 
 def run_midpoint(args: argparse.Namespace) -> int:
+    import numpy as np
     import torch
 
     from ganforge.latent import midpoint, render, save_latents
@@ -240,7 +260,7 @@ def run_midpoint(args: argparse.Namespace) -> int:
         raise GanforgeError("A and B have different classes; choose the midpoint's with --class")
     images = render(m.G, torch.cat([za, mid, zb]), None if lab is None else lab.expand(3))
     save_png(images[1], out)
-    save_latents(_sibling(out, "").with_suffix(".npz"), mid, lab, image=images[1])
+    save_latents(_sibling(out, "").with_suffix(".npz"), mid, lab, image=images[1], space=np.array(m.space))
     save_png(strip(images), _sibling(out, "-strip.png"))
     print(f"wrote {out}, {out.with_suffix('.npz')} and {_sibling(out, '-strip.png')}")
     return 0
@@ -257,11 +277,17 @@ def run_project(args: argparse.Namespace) -> int:
         raise GanforgeError("--out must be a .npz file")
     m = _Loaded(args)
     target = m.photo(args.photo)
-    res = project(m.G, target, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
-                  feature_weight=args.feature_weight, reg_weight=args.reg_weight, labels=m.labels_tensor(),
-                  lr=args.lr, seed=args.seed, progress=_progress("project"))
+    if m.space == "z":
+        res = project(m.G, target, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
+                      feature_weight=args.feature_weight, reg_weight=args.reg_weight, labels=m.labels_tensor(),
+                      lr=args.lr or 0.05, seed=args.seed, progress=_progress("project"))
+    else:  # StyleGAN2's projector: from the mean w, with the noise maps (one start: --restarts does not apply)
+        from ganforge.latent.project import project_w
+
+        res = project_w(m.G, target, steps=args.steps, D=m.discriminator(), feature_weight=args.feature_weight,
+                        lr=args.lr or 0.1, seed=args.seed, progress=_progress("project"))
     save_latents(out, res.latent, None if res.label is None else np.array([res.label]), image=res.image,
-                 target=target, losses=np.asarray(res.losses))
+                 target=target, losses=np.asarray(res.losses), space=np.array(m.space))
     save_png(res.image, _sibling(out, ".png"))
     save_png(strip([target, res.image]), _sibling(out, "-compare.png"), scale=max(1, 256 // m.cfg.resolution))
     curves = {f"restart {i}": res.restart_losses[:, i] for i in range(res.restart_losses.shape[1])}
@@ -274,7 +300,12 @@ def run_project(args: argparse.Namespace) -> int:
 def run_directions(args: argparse.Namespace) -> int:
     import torch
 
-    from ganforge.latent import class_directions, edit, feature_classifier, find_directions, load_discriminator
+    from ganforge.latent import (
+        class_directions,
+        feature_classifier,
+        find_directions,
+        load_discriminator,
+    )
     from ganforge.latent.figures import save_png
     from ganforge.sampling import image_grid
 
@@ -296,11 +327,15 @@ def run_directions(args: argparse.Namespace) -> int:
         images, labels = _labelled(data)
         classify = feature_classifier(load_discriminator(args.run, m.device, state=m.state), images, labels)
         dirs = class_directions(m.G, classify, m.classes, n_samples=args.samples)
+    elif m.space != "z":
+        from ganforge.latent.spaces import w_directions
+
+        dirs = w_directions(m.G, args.k, args.samples)
     else:
         dirs = find_directions(m.G, args.k, args.samples, args.method, layer=args.layer, labels=m.class_id)
     dirs.save(out)
     z, labels = m.latent("0")  # the preview's seed 0, in the class seed 0 draws (or --class)
-    rows = [edit(m.G, z[0], v, torch.linspace(-2, 2, 7), labels) for v in dirs.vectors]
+    rows = [_edit(m, z[0], dirs, i, torch.linspace(-2, 2, 7).tolist(), labels, None) for i in range(len(dirs))]
     preview = _sibling(out, ".png")
     save_png(_as_array(image_grid(torch.cat([torch.from_numpy(r) for r in rows]).numpy(), ncols=7)), preview)
     what = "accuracy" if dirs.method == "class" else "explained variance"
@@ -349,7 +384,7 @@ def parse_amounts(text: str, steps: int) -> list[float]:
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    from ganforge.latent import Directions, edit
+    from ganforge.latent import Directions
     from ganforge.latent.figures import save_png, strip
 
     amounts = parse_amounts(args.amount, args.steps)
@@ -357,14 +392,38 @@ def run_edit(args: argparse.Namespace) -> int:
     dirs = Directions.load(args.directions or RunDir.of(args.run).directions)
     if not 0 <= args.direction < len(dirs):
         raise GanforgeError(f"--direction must be in 0..{len(dirs) - 1} (the file holds {len(dirs)})")
-    if dirs.vectors.shape[1] != m.cfg.latent_dim:
+    in_w = dirs.method == "pca-w"
+    if in_w != (m.space != "z"):
+        raise GanforgeError(f"the direction file holds directions in {'W' if in_w else 'z'}, but this command "
+                            f"works in {m.space}; add --space {'w' if in_w else 'z'}")
+    if not in_w and dirs.vectors.shape[1] != m.cfg.latent_dim:
         raise GanforgeError("the direction file was made for a model with another latent size")
+    if args.layers and not in_w:
+        raise GanforgeError("--layers needs directions in W (a stylegan2 run's 'ganforge directions')")
+    layers = None
+    if args.layers:
+        from ganforge.latent.mix import layer_range
+
+        layers = layer_range(m.G.G, args.layers)
     z, labels = m.latent(args.latent)
-    images = edit(m.G, z[0], dirs.vectors[args.direction], amounts, labels)
+    images = _edit(m, z[0], dirs, args.direction, amounts, labels, layers)
     save_png(strip(images), args.out)
     print(f"wrote {len(images)} images ({amounts[0]:+g} .. {amounts[-1]:+g} sd along direction "
           f"{args.direction}) to {args.out}")
     return 0
+
+
+def _edit(m: _Loaded, latent, dirs, i: int, amounts: list[float], labels, layers):
+    """The strip of direction ``i``: in z along the unit vector, in W by the direction's standard
+    deviation (and only in ``layers`` when given)."""
+    from ganforge.latent import edit
+
+    if dirs.method != "pca-w":
+        return edit(m.G, latent, dirs.vectors[i], amounts, labels)
+    from ganforge.latent.spaces import edit_layers
+
+    scale = 1.0 if dirs.scales is None else float(dirs.scales[i])
+    return edit_layers(m.G, latent, dirs.vectors[i], amounts, layers, scale=scale)
 
 
 def run_inpaint(args: argparse.Namespace) -> int:
@@ -382,7 +441,8 @@ def run_inpaint(args: argparse.Namespace) -> int:
     mask = load_mask(args.mask, m.cfg.resolution, params, note)
     res = inpaint(m.G, image, mask, steps=args.steps, restarts=args.restarts, D=m.discriminator(),
                   context_radius=args.context_radius, prior_weight=args.prior_weight, blend=args.blend,
-                  labels=m.labels_tensor(), lr=args.lr, seed=args.seed, progress=_progress("inpaint"))
+                  labels=m.labels_tensor(), lr=args.lr or 0.05, seed=args.seed, progress=_progress("inpaint"),
+                  reg_weight=0.0 if m.space != "z" else 0.01)  # the shell prior is z's
     save_png(res.image, out)
     shown = np.where(mask[..., None], np.uint8(128), image)
     save_png(strip([shown, res.generated, res.image]), _sibling(out, "-compare.png"),

@@ -22,7 +22,15 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ganforge.latent.optimise import ProgressFn, check_image, frozen, image_to_tensor, module_device, render, search
+from ganforge.latent.optimise import (
+    ProgressFn,
+    check_image,
+    frozen,
+    image_to_tensor,
+    module_device,
+    render,
+    search,
+)
 
 
 @dataclass
