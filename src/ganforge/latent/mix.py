@@ -20,7 +20,9 @@ from ganforge.sampling import image_grid, latents_for_seeds, to_uint8
 
 def layer_range(G: nn.Module, spec: str) -> range:
     """``coarse``, ``middle``, ``fine`` (the family's groups) or ``A-B`` (ws A to B inclusive) -> ws indices."""
-    if not hasattr(G, "mapping"):
+    from ganforge.latent.spaces import is_style_based
+
+    if not is_style_based(G):
         raise GanforgeError(f"{G.cfg.family} is not style-based: style mixing needs a mapping network (stylegan2)")
     from ganforge.models.stylegan2 import layer_groups
 

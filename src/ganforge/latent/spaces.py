@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from ganforge import models
 from ganforge.errors import GanforgeError
 from ganforge.latent.optimise import module_device, render
 
@@ -25,7 +26,9 @@ SPACES = ("z", "w", "w+")
 
 
 def is_style_based(G: nn.Module) -> bool:
-    return hasattr(G, "mapping") and hasattr(G, "synthesis") and hasattr(G, "w_avg")
+    """G's family maps z to per-layer styles (``STYLE_BASED`` in its registry entry) and G is the network
+    itself (an ONNX or TorchScript export hides its mapping network)."""
+    return models.is_style_based(G.cfg.family) and hasattr(G, "mapping")
 
 
 def default_space(G: nn.Module) -> str:
