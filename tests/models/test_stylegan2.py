@@ -291,3 +291,21 @@ def test_latent_commands_work_in_w_and_files_record_their_space(sg2_checkpoint, 
     assert code == 0 and (tmp_path / "e.png").is_file()
     code, _, _ = run_cli(capsys, "interpolate", run, "--seeds", "1,2", "--frames", "3", "--out", tmp_path / "f.gif")
     assert code == 0
+
+
+def test_the_family_brings_its_training_defaults_under_flags_and_presets(tmp_path, capsys):
+    import json
+
+    from conftest import run_cli
+
+    code, out, _ = run_cli(capsys, "train", "--model", "stylegan2", "--data", "d.zip", "--out", tmp_path / "r",
+                           "--dry-run")
+    train_cfg = json.loads(out)["train"]
+    assert code == 0 and train_cfg["loss"] == "stylegan2" and (train_cfg["beta1"], train_cfg["beta2"]) == (0.0, 0.99)
+    assert train_cfg["ema_kimg"] == 10.0 and train_cfg["lr_g"] == 0.002
+    code, out, _ = run_cli(capsys, "train", "--model", "stylegan2", "--data", "d.zip", "--out", tmp_path / "r",
+                           "--loss", "hinge", "--lr-g", "0.001", "--dry-run")
+    train_cfg = json.loads(out)["train"]
+    assert train_cfg["loss"] == "hinge" and train_cfg["lr_g"] == 0.001 and train_cfg["beta1"] == 0.0
+    code, out, _ = run_cli(capsys, "train", "--data", "d.zip", "--out", tmp_path / "r", "--dry-run")
+    assert json.loads(out)["train"]["loss"] == "bce"  # other families keep the global defaults
