@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from flask import abort, current_app, request
 
+from ganforge import models
 from ganforge.errors import GanforgeError
 from ganforge.latent import data_params, labels_for_seeds, load_photo, resolve_class, sample_latents
 from ganforge.runs import read_jsonl
@@ -30,6 +31,7 @@ def run_summary(name: str) -> dict:
     return {
         "name": name,
         "model": model.get("family"),
+        "style_based": model.get("family") in models.MODELS and models.is_style_based(model["family"]),  # a Mix page
         "resolution": model.get("resolution"),
         "channels": model.get("channels"),
         "num_classes": model.get("num_classes", 0),
