@@ -27,6 +27,7 @@ tables made with the same extractor file.
 
     python benchmarks/quality_per_time.py --minutes 1                  # all families, CPU or GPU
     python benchmarks/quality_per_time.py --families dcgan,resnet --minutes 5 --device cuda
+    python benchmarks/quality_per_time.py --families dcgan,stylegan2 --minutes 30   # issue 19's comparison
 
 ``--write-plan-table PATH`` (e.g. ``src/ganforge/plan_table.json``) adds the results to the budget
 plan's table (ganforge.plan): each family's set-up (recipe, width, batch size) becomes a candidate
@@ -64,6 +65,7 @@ RECIPES = {  # family -> preset giving its loss, critic steps and optimiser sett
     "resnet": "sngan-32",
     "cgan": "cgan-projection-32",
     "acgan": "acgan-32",
+    "stylegan2": "stylegan2-cpu-32",  # its loss (lazy R1), Adam (0, 0.99) and EMA half-life; --width applies
 }
 
 
@@ -193,7 +195,7 @@ def main() -> int:
         wall = time.time() - t0
         state = torch.load(root / family / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
         seconds = state["elapsed"]
-        n_critic = cfg.n_critic or (5 if cfg.loss == "wgan-gp" else 1)
+        n_critic = cfg.n_critic or (5 if cfg.loss == "wgan-gp" else 1)  # (stylegan2's lazy R1 is not counted)
         row = {"family": family, "recipe": RECIPES[family], "loss": cfg.loss, "n_critic": n_critic,
                "steps": result.step, "train_seconds": round(seconds, 1), "wall_seconds": round(wall, 1),
                "d_img_per_s": round(result.step * cfg.batch_size * n_critic / seconds, 1),

@@ -1,5 +1,9 @@
 """Images per second of full DCGAN training steps (one D and one G update) and of data loading.
 
+"families" times other families' default steps the same way (the "fast" runtime): stylegan2 at 32
+and 64 px as the ``stylegan2-cpu-32`` preset builds it (its loss with lazy R1 every 16 steps, so a
+step's time is averaged over a whole number of R1 intervals only when ``--seconds`` allows).
+
 Prints one JSON object. Each configuration runs the real ``Trainer.train_step`` on a
 synthetic data set, after warm-up steps, for about ``--seconds`` seconds, the configurations
 taking turns step by step (so load changes hit them alike):
@@ -95,6 +99,43 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
              "achieved_gflops": round(flops * steps / spent[name] / 1e9, 1)} for name, t in trainers.items()]
 
 
+# family -> (ModelConfig, TrainConfig overrides): the preset sizes (stylegan2: its laptop preset)
+FAMILIES = {
+    "stylegan2": (dict(family="stylegan2", width=32, latent_dim=128, options={"map_layers": 4, "max_width": 256}),
+                  dict(loss="stylegan2", batch_size=16, lr_g=0.0025, lr_d=0.0025, beta1=0.0, beta2=0.99,
+                       r1_gamma=0.0128, ema_kimg=5.0)),
+}
+
+
+def time_family(family: str, data: Path, out: Path, resolution: int, device: str, seconds: float,
+                warmup: int = 2) -> dict:
+    """One family's full training step in the "fast" runtime: images/s, GFLOP per step, achieved GFLOP/s."""
+    model, train = FAMILIES[family]
+    cfg = TrainConfig(data=str(data), out=str(out / family), device=device, **train)
+    trainer = Trainer(cfg, ModelConfig(**model))
+    trainer.step = 1  # a step without the lazy regularisers: the FLOP counter cannot follow autograd.grad
+    flops = step_flops(trainer)
+    trainer.step = 0
+    sync = synchronizer(trainer.runtime.device)
+    for _ in range(warmup):
+        trainer.train_step()
+        trainer.step += 1  # the step number drives the lazy schedules (R1 every 16)
+    spent, steps = 0.0, 0
+    while spent < seconds or steps < 3:
+        sync()
+        t = time.perf_counter()
+        trainer.train_step()
+        sync()
+        spent += time.perf_counter() - t
+        steps += 1
+        trainer.step += 1
+    batch = cfg.batch_size
+    return {"family": family, "resolution": resolution, "runtime": trainer.runtime.describe(), "batch": batch,
+            "steps": steps, "step_ms": round(1000 * spent / steps, 1), "images_per_s": round(steps * batch / spent, 1),
+            "step_gflop": round(flops / 1e9, 2),  # of a step without lazy regularisation
+            "achieved_gflops": round(flops * steps / spent / 1e9, 1)}
+
+
 def step_flops(trainer: Trainer) -> int:
     """Floating-point operations of one full training step (PyTorch's FLOP counter: convolutions, matmuls,
     their backward)."""
@@ -136,7 +177,10 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0, help="timed seconds per configuration")
     ap.add_argument("--augment", default="", help="augmentation before D in every step: a DiffAugment policy or 'ada'")
     ap.add_argument("--augment-p", type=float, help="with --augment ada: its fixed probability (else p starts at 0)")
+    ap.add_argument("--families", default=",".join(FAMILIES), help="other families to time (comma list; '' none)")
+    ap.add_argument("--families-only", action="store_true", help="skip the DCGAN variants (a quick family figure)")
     args = ap.parse_args()
+    families = [f for f in args.families.split(",") if f]
     os.environ.setdefault("GANFORGE_CACHE", tempfile.mkdtemp(prefix="ganforge-bench-cache-"))
     results: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
                      "torch": torch.__version__, "configs": []}
@@ -145,18 +189,29 @@ def main() -> None:
         for res in (32, 64):
             data = make_dataset(tmp / f"synthetic-{res}.zip", res)
             results[f"loading_images_per_s_{res}"] = loading_rate(data)
+            for family in families:
+                r = time_family(family, data, tmp / f"runs-{res}", res, args.device, args.seconds)
+                results.setdefault("families", []).append(r)
+                print(json.dumps(r), file=sys.stderr)
+            if args.families_only:
+                continue
             for r in time_variants(data, tmp / f"runs-{res}", res, args.device, args.seconds,
                                    augment=args.augment, augment_p=args.augment_p):
                 results["configs"].append(r)
                 print(json.dumps(r), file=sys.stderr)
-    by = {(c["resolution"], c["variant"]): c for c in results["configs"]}
-    for res in (32, 64):
-        results[f"speedup_{res}"] = round(by[(res, "fast")]["images_per_s"] / by[(res, "plain")]["images_per_s"], 2)
-    # The ceiling: a step can go no faster than its FLOPs at the device's matrix-product rate.
     device = resolve_device(args.device)
     results["matmul_gflops"] = {name: matmul_gflops(device, dtype) for name, dtype in
                                 (("fp32", torch.float32), ("bf16", torch.bfloat16), ("fp16", torch.float16))}
     best = max(results["matmul_gflops"].values())
+    for r in results.get("families", []):  # the share of the device's best matrix-product rate each step reaches
+        r["share_of_matmul"] = round(r["achieved_gflops"] / best, 3)
+    if args.families_only:
+        print(json.dumps(results, indent=2))
+        return
+    by = {(c["resolution"], c["variant"]): c for c in results["configs"]}
+    for res in (32, 64):
+        results[f"speedup_{res}"] = round(by[(res, "fast")]["images_per_s"] / by[(res, "plain")]["images_per_s"], 2)
+    # The ceiling: a step can go no faster than its FLOPs at the device's matrix-product rate.
     results["speedup_64_ceiling"] = round(best / by[(64, "plain")]["achieved_gflops"], 2)
     print(json.dumps(results, indent=2))
 

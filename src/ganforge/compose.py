@@ -25,8 +25,6 @@ from ganforge.checkpoint import (
     find_checkpoint,
     load_checkpoint,
 )
-from ganforge.config import ModelConfig, TrainConfig
-from ganforge.checkpoint import checkpoint_model_config, find_checkpoint, load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig, model_config
 from ganforge.data.dataset import read_info
 from ganforge.errors import CheckpointError, ConfigError

@@ -2,6 +2,8 @@
 
 Each parses its options and calls a function of ``ganforge.api`` (``ganforge.latent_tools``).
 A latent is named by a seed (``42``) or an ``.npz`` file written by ``project``/``midpoint``.
+For a style-based run (stylegan2) the tools work in ``--space w`` by default (or ``w+``, or ``z``):
+a seed's latent is then its mapped w, and ``.npz`` files record their space.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def register(sub) -> None:
     p.add_argument("--method", choices=("pca-activations", "pca-latent"), default="pca-activations",
                    help="PCA of the first layer's activations (carried back to z), or of the latents")
     p.add_argument("--layer", help="generator layer for pca-activations (a name from G.named_modules())")
+    # in W (stylegan2) the method is GANSpace's PCA of w; --method and --layer apply in z
     p.add_argument("--classes", action="store_true",
                    help="directions between the data set's classes, from a classifier on D's features")
     p.add_argument("--out", help="direction file (default: RUN/directions.npz; a preview PNG goes beside it)")
@@ -73,6 +76,8 @@ def register(sub) -> None:
     p.add_argument("--amount", default="-2..2",
                    help="A..B (with --steps images) or a list a,b,c; in standard deviations")
     p.add_argument("--steps", type=int, default=9, help="images in the strip for an A..B range")
+    p.add_argument("--layers", help="W directions (stylegan2): apply the edit to these ws only: coarse, middle, "
+                                    "fine or A-B (default: all), as GANSpace's layer-wise edits")
     p.add_argument("--out", required=True, help="PNG strip")
     # Let "--amount -2..2" through: argparse would take "-2..2" for an option.
     p._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-[\d.]+\.\.-?[\d.]+$|^-[\d.,-]+$")
@@ -95,6 +100,8 @@ def _common(p: argparse.ArgumentParser, psi: bool = True) -> None:
     p.add_argument("--class", dest="class_", metavar="CLASS", help="class id or name (conditional models)")
     if psi:
         p.add_argument("--psi", type=float, default=1.0, help="truncation of seed latents toward the mean (1: none)")
+    p.add_argument("--space", choices=("z", "w", "w+"),
+                   help="latent space: z, or for style-based runs (stylegan2) w or w+ (default: w there, z elsewhere)")
     p.add_argument("--device", default="cpu", help="cpu, cuda or auto")
     p.add_argument("--no-ema", action="store_true", help="use the raw generator weights even if EMA weights exist")
 
@@ -102,7 +109,7 @@ def _common(p: argparse.ArgumentParser, psi: bool = True) -> None:
 def _optimiser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=300, help="optimisation steps")
     p.add_argument("--restarts", type=int, default=4, help="random restarts, optimised side by side")
-    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate on the latent")
+    p.add_argument("--lr", type=float, help="Adam learning rate on the latent (default: 0.05; 0.1 for projection in W)")
     p.add_argument("--seed", type=int, default=0, help="seed of the restarts")
     p.add_argument("--no-discriminator", action="store_true", help="pixel loss only (no D features / prior)")
 
@@ -183,6 +190,19 @@ def run_edit(args: argparse.Namespace) -> int:
     print(f"wrote {w.values['count']} images ({amounts[0]:+g} .. {amounts[-1]:+g} sd along direction "
           f"{args.direction}) to {args.out}")
     return 0
+
+
+def _edit(m: _Loaded, latent, dirs, i: int, amounts: list[float], labels, layers):
+    """The strip of direction ``i``: in z along the unit vector, in W by the direction's standard
+    deviation (and only in ``layers`` when given)."""
+    from ganforge.latent import edit
+
+    if dirs.method != "pca-w":
+        return edit(m.G, latent, dirs.vectors[i], amounts, labels)
+    from ganforge.latent.spaces import edit_layers
+
+    scale = 1.0 if dirs.scales is None else float(dirs.scales[i])
+    return edit_layers(m.G, latent, dirs.vectors[i], amounts, layers, scale=scale)
 
 
 def run_inpaint(args: argparse.Namespace) -> int:

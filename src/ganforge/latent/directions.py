@@ -39,6 +39,7 @@ class Directions:
     explained_variance: torch.Tensor   # (k,) fraction of variance per direction (PCA), or classifier accuracy
     method: str = "pca-activations"
     names: list[str] | None = None
+    scales: torch.Tensor | None = None  # (k,) standard deviation of latents along each (W directions); None: 1
 
     def __len__(self) -> int:
         return len(self.vectors)
@@ -52,7 +53,8 @@ class Directions:
             with open(tmp, "wb") as f:
                 np.savez(f, vectors=self.vectors.cpu().numpy().astype(np.float32),
                          explained_variance=self.explained_variance.cpu().numpy().astype(np.float64),
-                         names=np.array(names, dtype=str), method=np.array(self.method))
+                         names=np.array(names, dtype=str), method=np.array(self.method),
+                         **({} if self.scales is None else {"scales": self.scales.cpu().numpy().astype(np.float32)}))
         return path
 
     @classmethod
@@ -63,7 +65,8 @@ class Directions:
         try:
             with np.load(path, allow_pickle=False) as f:
                 return cls(torch.from_numpy(f["vectors"].astype(np.float32)),
-                           torch.from_numpy(f["explained_variance"]), str(f["method"]), [str(n) for n in f["names"]])
+                           torch.from_numpy(f["explained_variance"]), str(f["method"]), [str(n) for n in f["names"]],
+                           torch.from_numpy(f["scales"].astype(np.float32)) if "scales" in f.files else None)
         except (KeyError, ValueError, OSError) as e:
             raise GanforgeError(f"{path} is not a ganforge direction file ({str(e).splitlines()[0][:120]})") from None
 

@@ -20,7 +20,9 @@ from ganforge.sampling import image_grid, latents_for_seeds, to_uint8
 
 def layer_range(G: nn.Module, spec: str) -> range:
     """``coarse``, ``middle``, ``fine`` (the family's groups) or ``A-B`` (ws A to B inclusive) -> ws indices."""
-    if not hasattr(G, "mapping"):
+    from ganforge.latent.spaces import is_style_based
+
+    if not is_style_based(G):
         raise GanforgeError(f"{G.cfg.family} is not style-based: style mixing needs a mapping network (stylegan2)")
     from ganforge.models.stylegan2 import layer_groups
 
@@ -46,7 +48,9 @@ def mix_styles(G: nn.Module, rows: Sequence[int], cols: Sequence[int], layers: r
     G.eval()
     ws_r = G.mapping(latents_for_seeds(rows, G.cfg.latent_dim).to(device), psi)  # (R, num_ws, w_dim)
     ws_c = G.mapping(latents_for_seeds(cols, G.cfg.latent_dim).to(device), psi)
-    img = lambda ws: to_uint8(G.synthesis(ws).clamp(-1, 1))  # noqa: E731
+    def img(ws: torch.Tensor) -> np.ndarray:
+        return to_uint8(G.synthesis(ws).clamp(-1, 1))
+
     own_r, own_c = img(ws_r), img(ws_c)
     cells = [np.zeros_like(own_c[0]), *own_c]
     for i in range(len(rows)):

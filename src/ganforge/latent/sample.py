@@ -9,6 +9,7 @@ Latent files are ``.npz`` (never pickles), keys::
 
     latent   float32 (N, D) or (D,)
     label    int64 (N,) class ids, -1 where the model is unconditional
+    space    str: z, w or w+ (the latent commands write it; absent means z)
     + any extra arrays a caller saves beside them (e.g. "image" uint8 (H, W, C))
 """
 
@@ -64,6 +65,15 @@ def mean_latent(G: nn.Module, n: int = 10_000, seed: int = 0) -> torch.Tensor:
     if hasattr(G, "mean_latent"):
         return G.mean_latent(n).detach().float().cpu().reshape(-1)  # type: ignore[operator]  # hasattr above
     return torch.zeros(latent_dim_of(G))
+
+
+def latent_space(path: str | Path) -> str:
+    """The space a latent file's latents are in: z, w or w+ (files without a ``space`` key hold z)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return str(f["space"]) if "space" in f.files else "z"
+    except (ValueError, OSError) as e:
+        raise GanforgeError(f"{path} is not a ganforge latent file ({str(e).splitlines()[0][:120]})") from None
 
 
 def save_latents(path: str | Path, latent: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray | None = None,

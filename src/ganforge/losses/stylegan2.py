@@ -59,8 +59,10 @@ class StyleGAN2Loss(NonSaturatingLoss):
     def r1_loss(self, G, D, real, z, labels) -> tuple[torch.Tensor, dict]:
         """gamma/2 * E|grad D(x)|^2 on real images, times the interval (lazy regularisation)."""
         real = real.detach().requires_grad_(True)
-        r1 = r1_penalty(self._d(D, real, labels), real)
-        loss = 0.5 * self.lazy_r1_gamma * r1 * R1_EVERY
+        logits = self._d(D, real, labels)
+        r1 = r1_penalty(logits, real)
+        # + 0 * logits: every D parameter (the last bias too) is in the graph, as DDP requires of an update
+        loss = 0.5 * self.lazy_r1_gamma * r1 * R1_EVERY + 0 * logits.sum()
         return loss, {"r1": r1.detach(), "r1_loss": loss.detach()}
 
     def pl_loss(self, G, D, real, z, labels) -> tuple[torch.Tensor, dict]:
@@ -75,5 +77,5 @@ class StyleGAN2Loss(NonSaturatingLoss):
         lengths = grad.float().square().sum(2).mean(1).sqrt()  # (N,)
         self.pl_mean = self.pl_mean.to(lengths.device).lerp(lengths.mean().detach(), PL_DECAY)
         penalty = (lengths - self.pl_mean).square().mean()
-        loss = self.pl_weight * penalty * PL_EVERY
+        loss = self.pl_weight * penalty * PL_EVERY + 0 * fake[:, 0, 0, 0].sum()  # every G parameter in the graph (DDP)
         return loss, {"pl_penalty": penalty.detach(), "pl_mean": self.pl_mean.clone(), "pl_loss": loss.detach()}

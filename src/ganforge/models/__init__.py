@@ -3,7 +3,8 @@
 A family module defines ``Generator(cfg)`` and ``Discriminator(cfg)`` (``nn.Module``s
 built only from a ``ModelConfig`` and keeping it as ``.cfg``) and ``check(cfg)`` that
 rejects settings the family cannot build. Every generator takes ``(z, labels=None)`` with
-``z`` of shape (N, latent_dim) and returns images (N, C, R, R) in [-1, 1]; every
+``z`` of shape (N, latent_dim) and returns images (N, C, R, R) in [-1, 1] (in eval mode: stylegan2
+trains on its raw, unclamped output); every
 discriminator takes ``(x, labels=None)`` and returns logits of shape (N,), and
 ``features(x)`` gives its penultimate activations (N, F) for feature-matching losses.
 

@@ -263,7 +263,7 @@ class SynthesisNetwork(nn.Module):
     def forward(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         """ws (N, num_ws, w_dim) -> images (N, C, R, R); ``noise``: one map per noise layer (default:
         fresh in training, the fixed maps in eval mode)."""
-        x = self.const.unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+        x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)  # a copy: a view of a parameter confuses FLOP counting
         img, k = None, 0
         for block in self.blocks:
             idx = ws_of_resolution(block.r)
@@ -296,10 +296,11 @@ class Generator(nn.Module):
         if self.training:
             with torch.no_grad():
                 self.w_avg.copy_(w.detach().float().mean(0).lerp(self.w_avg, W_AVG_BETA))
-        ws = w.unsqueeze(1).repeat(1, self.num_ws, 1)
+        ws = w.unsqueeze(1).expand(-1, self.num_ws, -1)  # (N, num_ws, w_dim)
         if self.training and self.style_mixing > 0 and torch.rand(()) < self.style_mixing:
-            cutoff = int(torch.randint(1, self.num_ws, ()))
-            ws[:, cutoff:] = self.mapping_net(torch.randn_like(z)).unsqueeze(1)
+            cutoff = int(torch.randint(1, self.num_ws, ()))  # layers from cutoff on take a second latent's w
+            w2 = self.mapping_net(torch.randn_like(z)).unsqueeze(1).expand(-1, self.num_ws - cutoff, -1)
+            ws = torch.cat([ws[:, :cutoff], w2], dim=1)
         if isinstance(psi, torch.Tensor) or psi != 1:  # a tensor psi: an export's input
             ws = self.truncate(ws, psi)
         return ws

@@ -39,7 +39,21 @@ from werkzeug.exceptions import HTTPException
 
 from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir
-from ganforge.web import embed, explore, game, generators, inpaint, jobs, morph, openapi, pool, runs, security, training
+from ganforge.web import (
+    embed,
+    explore,
+    game,
+    generators,
+    inpaint,
+    jobs,
+    mix,
+    morph,
+    openapi,
+    pool,
+    runs,
+    security,
+    training,
+)
 
 DEFAULTS = {
     "MAX_GRID_IMAGES": 64,           # images per grid request
@@ -79,7 +93,7 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
     pool.init_app(app)
     game.init_app(app)
     openapi.init_app(app)
-    for module in (runs, explore, morph, embed, inpaint, training, game, jobs):
+    for module in (runs, explore, morph, embed, inpaint, training, game, jobs, mix):
         app.register_blueprint(module.bp)
 
     # Browsers ask for /favicon.ico whatever the pages' <link rel="icon"> says.

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from flask import abort, current_app, request
 
+from ganforge import models
 from ganforge.errors import GanforgeError
 from ganforge.latent import (
     data_params,
@@ -56,6 +57,7 @@ def run_summary(name: str) -> dict:
     return {
         "name": name,
         "model": model.get("family"),
+        "style_based": model.get("family") in models.MODELS and models.is_style_based(model["family"]),  # a Mix page
         "resolution": model.get("resolution"),
         "channels": model.get("channels"),
         "num_classes": model.get("num_classes", 0),
