@@ -29,9 +29,6 @@ def register(sub) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ganforge.api import generate, save_images
-    from ganforge.sampling import (
-        generate,
-    )
 
     if args.n < 1:
         raise GanforgeError("--n must be at least 1")
