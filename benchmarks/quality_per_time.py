@@ -59,6 +59,8 @@ RECIPES = {  # family -> preset giving its loss, critic steps and optimiser sett
     "resnet": "sngan-32",
     "cgan": "cgan-projection-32",
     "acgan": "acgan-32",
+    "fastgan": "fastgan-small-data",
+    "r3gan": "r3gan-small-data",
 }
 
 
