@@ -34,18 +34,23 @@ def test_skip_layer_excitation_gates_high_resolution_features_by_low_resolution_
 
 
 def test_the_generator_gates_its_64px_map_by_its_4px_map():
-    G = build_generator(_cfg(64))  # training mode: batch norm scales the features to unit variance
+    G = build_generator(_cfg(64))
+    with torch.no_grad():  # batch-norm statistics of G's own features, then eval mode: deterministic
+        for m in G.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = None
+        G(torch.randn(32, 16))
+    G.eval()
     seen = {}
     G.sle["64"].register_forward_hook(lambda m, inputs, out: seen.update(low=inputs[0], high=inputs[1], out=out))
-    G(torch.randn(2, 16))
-    assert seen["low"].shape[-1] == 4 and seen["high"].shape[-1] == 64
-    assert not torch.equal(seen["out"], seen["high"])
-    # the same z with only the 4x4 map that reaches the gate changed: another 64 px map, another image
     z = torch.randn(2, 16)
     G(z)
+    assert seen["low"].shape[-1] == 4 and seen["high"].shape[-1] == 64
+    assert not torch.equal(seen["out"], seen["high"])
     before, high = seen["out"], seen["high"]
+    # the same z with only the 4x4 map that reaches the gate changed: the same map before the gate, another after
     G.sle["64"].register_forward_pre_hook(lambda m, inputs: (inputs[0] + 1.0, inputs[1]))
-    G(z)  # the noise weights start at 0: the same z gives the same maps but for the gate
+    G(z)
     assert torch.equal(seen["high"], high) and (seen["out"] - before).abs().max() > 1e-3
 
 
