@@ -66,6 +66,8 @@ RECIPES = {  # family -> preset giving its loss, critic steps and optimiser sett
     "cgan": "cgan-projection-32",
     "acgan": "acgan-32",
     "stylegan2": "stylegan2-cpu-32",  # its loss (lazy R1), Adam (0, 0.99) and EMA half-life; --width applies
+    "fastgan": "fastgan-small-data",
+    "r3gan": "r3gan-small-data",
 }
 
 

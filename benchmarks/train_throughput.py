@@ -1,4 +1,4 @@
-"""Images per second of full DCGAN training steps (one D and one G update) and of data loading.
+"""Images per second of full training steps (one D and one G update) and of data loading.
 
 "families" times other families' default steps the same way (the "fast" runtime): stylegan2 at 32
 and 64 px as the ``stylegan2-cpu-32`` preset builds it (its loss with lazy R1 every 16 steps, so a
@@ -6,9 +6,12 @@ step's time is averaged over a whole number of R1 intervals only when ``--second
 
 Prints one JSON object. Each configuration runs the real ``Trainer.train_step`` on a
 synthetic data set, after warm-up steps, for about ``--seconds`` seconds, the configurations
-taking turns step by step (so load changes hit them alike):
+taking turns step by step (so load changes hit them alike). The model is DCGAN at width 64
+unless ``--model``/``--width`` say otherwise (its family's ``TRAIN_DEFAULTS`` give the loss and
+augmentation, as ``ganforge train`` would):
 
     python benchmarks/train_throughput.py [--device cpu] [--seconds 20] [--augment ada --augment-p 1]
+    python benchmarks/train_throughput.py [--device cpu] [--seconds 20] [--model fastgan --width 16]
 
 "speedup_64" is the sped-up DCGAN-64 step over the plain float32 eager step, same run.
 "achieved_gflops" is each step's FLOPs (PyTorch's FLOP counter) over its time, and
@@ -33,6 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+from ganforge import models  # noqa: E402
 from ganforge.config import ModelConfig, TrainConfig  # noqa: E402
 from ganforge.data.dataset import DatasetWriter, load_dataset  # noqa: E402
 from ganforge.data.loader import BatchLoader  # noqa: E402
@@ -64,8 +68,9 @@ def synchronizer(device: torch.device):
 
 
 def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: float, warmup: int = 3,
-                  augment: str = "", augment_p: float | None = None) -> list[dict]:
-    """Every variant's full training step (one D and one G update), DCGAN width 64, batch 64.
+                  augment: str = "", augment_p: float | None = None, family: str = "dcgan",
+                  width: int = 64) -> list[dict]:
+    """Every variant's full training step (one D and one G update) of ``family`` at ``width``, batch 64.
 
     The variants take turns, one step each, so a change in the machine's load during the run
     affects all of them alike and their ratio stays meaningful.
@@ -74,9 +79,11 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
     for name, precision, cl, fused in VARIANTS:
         if name == "bf16" and device != "cuda" and resolution != 64:
             continue  # one CPU bf16 figure (64 px) is enough to show it is not the fast choice here
-        cfg = TrainConfig(data=str(data), out=str(out / name), batch_size=64, device=device, precision=precision,
-                          channels_last=cl, fused_adam=fused, augment=augment, augment_p=augment_p)
-        trainers[name] = Trainer(cfg, ModelConfig(family="dcgan", width=64))
+        cfg = TrainConfig.from_dict({**models.train_defaults(family), "data": str(data), "out": str(out / name),
+                                     "batch_size": 64, "device": device, "precision": precision,
+                                     "channels_last": cl, "fused_adam": fused,
+                                     **({"augment": augment, "augment_p": augment_p} if augment else {})})
+        trainers[name] = Trainer(cfg, ModelConfig(family=family, width=width))
     first = next(iter(trainers.values()))
     flops = step_flops(first)  # the same for every variant: same model, same batch
     sync = synchronizer(first.runtime.device)
@@ -179,11 +186,14 @@ def main() -> None:
     ap.add_argument("--augment-p", type=float, help="with --augment ada: its fixed probability (else p starts at 0)")
     ap.add_argument("--families", default=",".join(FAMILIES), help="other families to time (comma list; '' none)")
     ap.add_argument("--families-only", action="store_true", help="skip the DCGAN variants (a quick family figure)")
+    ap.add_argument("--model", default="dcgan", choices=[n for n in models.MODELS if not models.is_composite(n)],
+                    help="model family (default: dcgan)")
+    ap.add_argument("--width", type=int, default=64, help="base width of its networks (default: 64)")
     args = ap.parse_args()
     families = [f for f in args.families.split(",") if f]
     os.environ.setdefault("GANFORGE_CACHE", tempfile.mkdtemp(prefix="ganforge-bench-cache-"))
     results: dict = {"machine": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                     "torch": torch.__version__, "configs": []}
+                     "torch": torch.__version__, "model": args.model, "width": args.width, "configs": []}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for res in (32, 64):
@@ -196,7 +206,8 @@ def main() -> None:
             if args.families_only:
                 continue
             for r in time_variants(data, tmp / f"runs-{res}", res, args.device, args.seconds,
-                                   augment=args.augment, augment_p=args.augment_p):
+                                   augment=args.augment, augment_p=args.augment_p, family=args.model,
+                                   width=args.width):
                 results["configs"].append(r)
                 print(json.dumps(r), file=sys.stderr)
     device = resolve_device(args.device)

@@ -110,6 +110,34 @@ PRESETS: dict[str, dict] = {
         "model": {"family": "stylegan2", "width": 64, "latent_dim": 512, "options": {"map_layers": 2}},
         "train": {"loss": "stylegan2", "batch_size": 32, "lr_g": 0.0025, "lr_d": 0.0025, "beta1": 0.0, "beta2": 0.99,
                   "r1_gamma": 0.1, "pl_weight": 2.0, "ema_kimg": 10.0},
+    # FastGAN (Liu et al. 2021): the authors train at batch 8, Adam 2e-4 (0.5, 0.999), z of 256, widths 64;
+    # this keeps their loss, augmentation and optimiser and sizes the networks for a CPU (--width 64
+    # --latent-dim 256 is theirs; at 32 px width 8 costs about 1.4x DCGAN-64's FLOPs per image, 16 about 5.6x).
+    "fastgan-small-data": {
+        "help": "100-5,000 images, 32-256 px: FastGAN (SLE, self-supervised D), hinge, DiffAugment, EMA; width 8 (CPU)",
+        "model": {"family": "fastgan", "width": 8, "latent_dim": 128},
+        "train": {"loss": "hinge", "augment": "color,translation,cutout", "ema": 0.999, "batch_size": 16,
+                  "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    },
+    # R3GAN (Huang et al. 2024), their CIFAR-10 set-up: 768 channels at every stage (width 96), 2 blocks
+    # per stage, z of 64, RpGAN with R1 = R2 gamma 0.05 (their start; it decays to 0.005), Adam 2e-4 with
+    # beta1 0 and beta2 0.99 (their final value), batch 512 in the paper (a GPU's; 64 here fits one).
+    "r3gan-cifar-32": {
+        "help": "R3GAN's CIFAR-10 set-up at 32 px: paper widths, RpGAN + R1/R2 gamma 0.05 (a GPU's work)",
+        "model": {"family": "r3gan", "resolution": 32, "width": 96, "latent_dim": 64,
+                  "options": {"blocks": 2, "expansion": 2, "group_width": 16}},
+        "train": {"loss": "rpgan", "r1_gamma": 0.05, "r2_gamma": 0.05, "batch_size": 64, "lr_g": 2e-4,
+                  "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.99, "ema": 0.999, "augment": "translation"},
+    },
+    # R3GAN for a small data set: the paper's design at CPU-sized widths, with DiffAugment standing in for
+    # its adaptive augmentation, and gamma 1: between CIFAR-10's 0.05 (50,000 images) and FFHQ-64's 2
+    # (their start values); a small set overfits sooner, so D needs the stronger penalty (our choice).
+    # Width 4 (32 channels per stage at <= 32 px) costs about 3.6x DCGAN-64's FLOPs per image at 32 px.
+    "r3gan-small-data": {
+        "help": "100-5,000 images: R3GAN's networks at CPU-sized widths (4), RpGAN + R1/R2 gamma 1, DiffAugment, EMA",
+        "model": {"family": "r3gan", "width": 4, "latent_dim": 64},
+        "train": {"loss": "rpgan", "r1_gamma": 1.0, "r2_gamma": 1.0, "augment": "color,translation,cutout",
+                  "batch_size": 16, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.99, "ema": 0.999},
     },
 }
 

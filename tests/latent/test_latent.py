@@ -298,21 +298,50 @@ def test_every_family_projects_inpaints_and_edits(family):
     if is_two_domain(family):
         pytest.skip("two-domain families: translators take images, a CoGAN's pairs are tested in test_two_domain.py")
     k = 3 if is_conditional(family) else 0
-    cfg = ModelConfig(family=family, resolution=16, channels=3, latent_dim=16, width=8, num_classes=k).validate()
+    r = _smallest_resolution(family)
+    cfg = ModelConfig(family=family, resolution=r, channels=3, latent_dim=16, width=8, num_classes=k).validate()
     torch.manual_seed(0)
     G, D = build_generator(cfg), build_discriminator(cfg)
     init_weights(G)
+    _calibrate_batch_norm(G, k)
     labels = L.labels_for_seeds([4], k)
     target = L.render(G, L.sample_latents([4], 16), labels)[0]
     res = L.project(G, target, steps=25, restarts=2, D=D, pool=4, labels=None if labels is None else int(labels))
     assert res.error < L.pixel_error(L.render(G, L.sample_latents([5], 16), labels)[0], target)
-    mask = L.rectangle_mask(16, 4, 4, 8, 8)
+    mask = L.rectangle_mask(r, r // 4, r // 4, r // 2, r // 2)
     filled = L.inpaint(G, target, mask, steps=10, restarts=2, D=D, pool=2,
                        labels=None if labels is None else int(labels))
     assert np.array_equal(filled.image[~mask], target[~mask])
     dirs = L.find_directions(G, k=3, n_samples=64, labels=None if labels is None else int(labels))
     assert torch.allclose(dirs.vectors @ dirs.vectors.T, torch.eye(3), atol=1e-5)
-    assert L.edit(G, res.latent, dirs.vectors[0], [-1, 1], labels).shape == (2, 16, 16, 3)
+    assert L.edit(G, res.latent, dirs.vectors[0], [-1, 1], labels).shape == (2, r, r, 3)
+
+
+@torch.no_grad()
+def _calibrate_batch_norm(G, num_classes: int) -> None:
+    """Batch norm's statistics of G's own features, as after training: at initialisation (mean 0,
+    variance 1) a generator with small initial weights (FastGAN's) draws one flat grey image for every z."""
+    norms = [m for m in G.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.momentum = None  # a plain average: one pass sets them
+    G.train()
+    G(torch.randn(64, G.cfg.latent_dim), torch.arange(64) % num_classes if num_classes else None)
+    for m in norms:
+        m.momentum = 0.1
+
+
+def _smallest_resolution(family: str) -> int:
+    """16 px, or the smallest size the family makes (FastGAN and R3GAN start at 32)."""
+    from ganforge.errors import ConfigError
+    from ganforge.models import family as family_module
+
+    for r in (16, 32):
+        try:
+            family_module(family).check(ModelConfig(family=family, resolution=r, channels=3))
+            return r
+        except ConfigError:
+            continue
+    return 64
 
 
 def test_mask_follows_the_photos_face_crop():

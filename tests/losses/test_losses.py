@@ -203,7 +203,7 @@ def test_rpgan_loss_and_gradients_on_a_linear_d_match_closed_forms():
     assert (phase_d.side, phase_g.side, phase_g.new_batch) == ("D", "G", False)  # G pairs with D's last batch
     D.a.grad = None
     D.requires_grad_(False)
-    g, g_stats = phase_g.compute(G, D, real, z, None)
+    g, _ = phase_g.compute(G, D, real, z, None)
     assert g.item() == pytest.approx(torch.nn.functional.softplus(-t).mean().item(), rel=1e-5)
     g.backward()  # d/db mean softplus(<a, x - z - b>) = -mean sigmoid(<a, x - y>) a
     assert torch.allclose(G.b.grad, -torch.sigmoid(-t).mean() * a, atol=1e-5)

@@ -6,12 +6,9 @@ import json
 import pytest
 import torch
 
-from ganforge.checkpoint import load_checkpoint
-from ganforge.config import ModelConfig, TrainConfig
+from ganforge.config import ModelConfig
 from ganforge.models import build_discriminator, build_generator, train_defaults
 from ganforge.models.fastgan import NoiseInjection, SkipLayerExcitation, sle_pairs
-from ganforge.runs import read_jsonl
-from ganforge.train import train
 
 
 def _cfg(resolution=64, **kw):
@@ -37,18 +34,23 @@ def test_skip_layer_excitation_gates_high_resolution_features_by_low_resolution_
 
 
 def test_the_generator_gates_its_64px_map_by_its_4px_map():
-    G = build_generator(_cfg(64))  # training mode: batch norm scales the features to unit variance
+    G = build_generator(_cfg(64))
+    with torch.no_grad():  # batch-norm statistics of G's own features, then eval mode: deterministic
+        for m in G.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = None
+        G(torch.randn(32, 16))
+    G.eval()
     seen = {}
     G.sle["64"].register_forward_hook(lambda m, inputs, out: seen.update(low=inputs[0], high=inputs[1], out=out))
-    G(torch.randn(2, 16))
-    assert seen["low"].shape[-1] == 4 and seen["high"].shape[-1] == 64
-    assert not torch.equal(seen["out"], seen["high"])
-    # the same z with only the 4x4 map that reaches the gate changed: another 64 px map, another image
     z = torch.randn(2, 16)
     G(z)
+    assert seen["low"].shape[-1] == 4 and seen["high"].shape[-1] == 64
+    assert not torch.equal(seen["out"], seen["high"])
     before, high = seen["out"], seen["high"]
+    # the same z with only the 4x4 map that reaches the gate changed: the same map before the gate, another after
     G.sle["64"].register_forward_pre_hook(lambda m, inputs: (inputs[0] + 1.0, inputs[1]))
-    G(z)  # the noise weights start at 0: the same z gives the same maps but for the gate
+    G(z)
     assert torch.equal(seen["high"], high) and (seen["out"] - before).abs().max() > 1e-3
 
 
@@ -115,25 +117,3 @@ def test_train_applies_the_family_defaults_under_presets_and_flags(tiny_rgb32, t
     assert main([*base, "--augment", "translation", "--loss", "rpgan"]) == 0
     cfg = json.loads(capsys.readouterr().out)["train"]
     assert (cfg["loss"], cfg["augment"], cfg["ema"]) == ("rpgan", "translation", 0.999)
-
-
-@pytest.mark.slow
-def test_resume_is_exact_and_the_self_supervised_term_is_logged(tiny_rgb32, tmp_path, one_thread):
-    def cfg(out, steps):
-        return TrainConfig(data=str(tiny_rgb32), out=str(out), steps=steps, batch_size=8, seed=3, precision="fp32",
-                           loss="hinge", augment="color,translation,cutout", ema=0.9, sample_every=3,
-                           checkpoint_every=2, n_samples=4)
-
-    model = dict(family="fastgan", width=4, latent_dim=8)
-    train(cfg(tmp_path / "straight", 6), ModelConfig(**model))
-    train(cfg(tmp_path / "resumed", 3), ModelConfig(**model))
-    train(cfg(tmp_path / "resumed", 6), ModelConfig(**model), resume=True)
-    a = load_checkpoint(tmp_path / "straight" / "checkpoints" / "latest.pt")
-    b = load_checkpoint(tmp_path / "resumed" / "checkpoints" / "latest.pt")
-    for net in ("G", "D", "G_ema"):
-        for name in a[net]:
-            assert torch.equal(a[net][name], b[net][name]), f"{net}.{name} differs"
-    log = read_jsonl(tmp_path / "straight" / "log.jsonl")
-    assert [(r["step"], r["d_loss"], r["g_loss"]) for r in log] == \
-        [(r["step"], r["d_loss"], r["g_loss"]) for r in read_jsonl(tmp_path / "resumed" / "log.jsonl")]
-    assert all(r["d_self_supervised"] > 0 for r in log)

@@ -114,6 +114,22 @@ def test_preset_list_and_priority(tmp_path, tiny_dataset, capsys):
     assert main(["train", "--preset", "nope", "--data", "x", "--out", "y"]) == 1
 
 
+@pytest.mark.parametrize("preset,family,loss", [("fastgan-small-data", "fastgan", "hinge"),
+                                                ("r3gan-cifar-32", "r3gan", "rpgan"),
+                                                ("r3gan-small-data", "r3gan", "rpgan")])
+def test_small_data_presets_resolve_to_valid_set_ups(tmp_path, tiny_rgb32, capsys, preset, family, loss):
+    from ganforge.models import validate
+
+    assert main(["train", "--preset", preset, "--data", str(tiny_rgb32), "--out", str(tmp_path / "r"),
+                 "--dry-run"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["model"]["family"] == family and resolved["train"]["loss"] == loss
+    model = ModelConfig.from_dict({**resolved["model"], "resolution": 32, "channels": 3})
+    validate(model)
+    if loss == "rpgan":
+        assert resolved["train"]["r1_gamma"] > 0 and resolved["train"]["r2_gamma"] > 0
+
+
 # ---- every family with every loss, and exact resume with the new state -----------------------
 @pytest.mark.parametrize("family,loss", [("resnet", "hinge"), ("resnet", "wgan-gp"), ("cgan", "hinge"),
                                          ("acgan", "lsgan"), ("dcgan", "wgan-gp"), ("mlp", "lsgan")])

@@ -85,7 +85,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the resolved configuration and exit")
     m = p.add_argument_group("model")
     m.add_argument("--model", choices=trainable_families(), metavar="FAMILY",
-                   help=f"model family: {', '.join(trainable_families())} (default: {default('family')})")
+                   help=f"model family: {', '.join(trainable_families())} (default: {default('family')}). "
+                        f"Some train with their paper's settings unless a preset or a flag says otherwise: "
+                        f"{family_train_defaults()}")
     m.add_argument("--resolution", type=int, help="image side in pixels (default: the data set's)")
     m.add_argument("--channels", type=int, choices=(1, 3), help="image channels (default: the data set's)")
     m.add_argument("--latent-dim", type=int, help=f"size of the latent vector z (default: {default('latent_dim')})")
@@ -101,6 +103,14 @@ def trainable_families() -> list[str]:
     from ganforge import models
 
     return [name for name in models.MODELS if not models.is_composite(name)]
+
+
+def family_train_defaults() -> str:
+    """"fastgan: loss=hinge, ...; r3gan: ..." from the families' TRAIN_DEFAULTS, for --model's help."""
+    from ganforge import models
+
+    return "; ".join(f"{name}: " + ", ".join(f"{k}={v}" for k, v in models.train_defaults(name).items())
+                     for name in trainable_families() if models.train_defaults(name))
 
 
 def resume_rules() -> str:

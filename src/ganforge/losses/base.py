@@ -79,9 +79,6 @@ class GANLoss:
         """(logits (N,) float32, class logits (N, K) float32 or None), after augmentation."""
         if self.augment is not None:
             x = self.augment(x)
-        return self._d_call(D, x, labels)
-
-    def _d_call(self, D, x: torch.Tensor, labels) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self.auxiliary_weight:
             logits, classes = D(x, labels, with_classes=True)
             return logits.float(), classes.float()

@@ -79,7 +79,7 @@ def sle_pairs(resolution: int) -> list[tuple[int, int]]:
     return pairs or [(4, 32)]
 
 
-def _sn(module: nn.Module) -> nn.Module:
+def _sn(module: nn.Conv2d | nn.ConvTranspose2d) -> nn.Module:
     nn.init.normal_(module.weight, 0.0, 0.02)
     return spectral_norm(module)
 
@@ -98,6 +98,8 @@ class GLU(nn.Module):
 
 class NoiseInjection(nn.Module):
     """x + w * noise, w learned (from 0); fresh noise when training, a fixed map in eval mode."""
+
+    fixed: torch.Tensor
 
     def __init__(self, size: int):
         super().__init__()

@@ -33,6 +33,7 @@ their starting values for gamma and the learning rate (our runs are far shorter 
 from __future__ import annotations
 
 import math
+from typing import TypeVar
 
 import torch
 import torch.nn as nn
@@ -76,7 +77,10 @@ def channels(cfg: ModelConfig, r: int) -> int:
     return min(c, cap) if cap else c
 
 
-def _he(layer: nn.Module, gain: float = 1.0) -> nn.Module:
+Layer = TypeVar("Layer", nn.Conv2d, nn.Linear)
+
+
+def _he(layer: Layer, gain: float = 1.0) -> Layer:
     """He-normal weights with ``gain`` (0: zeros), no bias."""
     fan_in = layer.weight[0].numel()
     nn.init.normal_(layer.weight, 0.0, gain / math.sqrt(fan_in))
