@@ -103,13 +103,13 @@ PRESETS: dict[str, dict] = {
     # The ADA paper's set-up for small data sets (Karras et al. 2020b; its code's "auto" config): 2 mapping
     # layers, lr 0.0025, batch 32, EMA half-life 10 k images ramped up, gamma = 0.0002 R^2 / batch (0.1 at
     # 128 px), path length 2; widths halved from the paper's (width 64 at 128 px gives 512-...-64).
-    # Adaptive augmentation (--augment ada) is another branch's; until it is merged this trains without it.
-    # TODO(coordinator): add "augment": "ada" (target 0.6) to "train" once ADA is in.
+    # With adaptive augmentation (--augment ada, target 0.6), as the paper trains on small sets.
     "stylegan2-ada-lowdata": {
         "help": "ADA paper's small-data StyleGAN2 (a few thousand images, 128 px): 2 mapping layers, EMA 10 kimg",
         "model": {"family": "stylegan2", "width": 64, "latent_dim": 512, "options": {"map_layers": 2}},
         "train": {"loss": "stylegan2", "batch_size": 32, "lr_g": 0.0025, "lr_d": 0.0025, "beta1": 0.0, "beta2": 0.99,
-                  "r1_gamma": 0.1, "pl_weight": 2.0, "ema_kimg": 10.0},
+                  "r1_gamma": 0.1, "pl_weight": 2.0, "ema_kimg": 10.0, "augment": "ada", "ada_target": 0.6},
+    },
     # FastGAN (Liu et al. 2021): the authors train at batch 8, Adam 2e-4 (0.5, 0.999), z of 256, widths 64;
     # this keeps their loss, augmentation and optimiser and sizes the networks for a CPU (--width 64
     # --latent-dim 256 is theirs; at 32 px width 8 costs about 1.4x DCGAN-64's FLOPs per image, 16 about 5.6x).
