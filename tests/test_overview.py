@@ -33,7 +33,7 @@ def test_runs_lists_family_data_step_images_and_state(runs):
     done, half = rows["done"], rows["halfway"]
     assert (done.family, done.dataset, done.step, done.state) == ("dcgan", "tiny16.zip", 4, "finished")
     assert done.images_seen == 4 * 16  # one real batch per step
-    assert (half.step, half.state, half.health) == (2, "stopped", None)
+    assert (half.step, half.state, half.health) == (2, "stopped", "ok")  # the health checks found nothing
 
 
 def test_a_locked_run_is_running_with_its_pid(runs):
@@ -54,13 +54,14 @@ def test_metrics_and_health_show_when_the_run_has_them(runs, tmp_path):
     run = tmp_path / "r"
     shutil.copytree(runs / "done", run)
     (run / "metrics.jsonl").write_text(json.dumps({"step": 4, "time": 1.0, "n": 100, "fid": 123.4}) + "\n")
-    (run / "health.json").write_text(json.dumps({"status": "warning", "checks": []}))
+    (run / "health.json").write_text(json.dumps({"step": 4, "checks": {
+        "collapse": {"warning": True, "message": "m"}, "overfitting": {"warning": False, "message": "m"}}}))
     s = summarise_run(run)
-    assert s.metrics == {"fid": 123.4} and s.health == "warning"
+    assert s.metrics == {"fid": 123.4} and s.health == "warning: collapse"
     out = format_runs(list_runs(run))
     assert "HEALTH" in out and "warning" in out and "fid 123.4" in out
     with open(run / "log.jsonl", "a") as f:  # a health note in the log is not the last training record
-        f.write(json.dumps({"step": 4, "health": {"status": "ok"}}) + "\n")
+        f.write(json.dumps({"step": 4, "health": {"collapse": {"warning": False, "value": 0.9}}}) + "\n")
     (run / "health.json").unlink()
     s = summarise_run(run)
     assert (s.health, s.step, s.images_seen) == ("ok", 4, 64)
@@ -71,7 +72,7 @@ def test_runs_command_table_and_json(runs, capsys):
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split()[:6] == ["RUN", "FAMILY", "DATA", "STEP", "IMAGES", "STATE"]
-    assert "HEALTH" not in lines[0]  # no run has a health verdict
+    assert "HEALTH" in lines[0]  # every run made now records its health checks
     assert any(line.startswith("done ") and "finished" in line for line in lines)
     code, out, _ = run_cli(capsys, "runs", runs, "--json")
     assert {r["state"] for r in json.loads(out)} == {"finished", "stopped"}

@@ -83,20 +83,19 @@ def last_metrics(run: RunDir) -> dict[str, float]:
 
 
 def health_of(run: RunDir, records: list[dict]) -> str | None:
-    """The run-health verdict: ``health.json``'s status, else the last ``health`` record of the log; None
-    when the run has neither (runs made before that check existed)."""
-    path = run.root / "health.json"
-    if path.is_file():
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError):
-            data = None
-        if isinstance(data, dict):
-            return str(data.get("status") or data.get("state") or data.get("verdict") or "recorded")
+    """The run-health verdict (ganforge.health): "ok", or "warning: " and the checks that warn now, from
+    ``health.json``, else from the last ``health`` record of the log; None when the run has neither
+    (runs made before the checks existed)."""
+    from ganforge.health import read_health
+
+    data = read_health(run.root)
+    if isinstance(data, dict) and isinstance(data.get("checks"), dict):
+        warning = [name for name, c in data["checks"].items() if isinstance(c, dict) and c.get("warning")]
+        return "warning: " + ", ".join(sorted(warning)) if warning else "ok"
     for r in reversed(records):
-        if "health" in r:
-            h = r["health"]
-            return str(h.get("status") or h.get("state") or "recorded") if isinstance(h, dict) else str(h)
+        if isinstance(r.get("health"), dict):
+            warning = [name for name, c in r["health"].items() if isinstance(c, dict) and c.get("warning")]
+            return "warning: " + ", ".join(sorted(warning)) if warning else "ok"
     return None
 
 
