@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError("give the pretrained generators with --part RUN_OR_CKPT --part RUN_OR_CKPT")
     if not args.resume and args.loss is None:
         args.loss = default_loss()
-    cfg, model_cfg = resolve_configs(args)
+    # the merge's and refiner's own flags (--blocks, --growth) are not the trained family's options
+    cfg, model_cfg = resolve_configs(args, exclude=("merge", "refiner_width", "blocks", "growth", "unfreeze_after"))
     if not args.resume:
         model_cfg = compose_model_config(
             args.part, cfg.data, merge=args.merge, width=args.refiner_width, blocks=args.blocks, growth=args.growth,

@@ -213,16 +213,18 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     e.add_argument("--eval-n", type=int, help=f"generated images per evaluation (default: {d('eval_n')})")
 
 
-def cli_options(args: argparse.Namespace) -> dict:
-    """The training options given on the command line (runconfig's names; None: not given)."""
-    return {name: getattr(args, name) for name in option_names() if getattr(args, name, None) is not None}
+def cli_options(args: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dict:
+    """The training options given on the command line (runconfig's names; None: not given), but not
+    ``exclude``: a command's own flags that share a family option's name (compose's --blocks)."""
+    return {name: getattr(args, name) for name in option_names() - set(exclude) if getattr(args, name, None) is not None}
 
 
-def resolve_configs(args: argparse.Namespace, preset: str | dict | None = None) -> tuple[TrainConfig, ModelConfig]:
+def resolve_configs(args: argparse.Namespace, preset: str | dict | None = None,
+                    exclude: tuple[str, ...] = ()) -> tuple[TrainConfig, ModelConfig]:
     """Flags, then the saved run config (with --resume), then the preset (``preset`` overrides --preset:
     the budget plan's choice), then the family's defaults, then the config defaults (ganforge.runconfig)."""
     return runconfig.resolve_configs(args.out, preset=preset or getattr(args, "preset", None), resume=args.resume,
-                                     command=getattr(args, "command", "train"), options=cli_options(args))
+                                     command=getattr(args, "command", "train"), options=cli_options(args, exclude))
 
 
 def uses_plan(args: argparse.Namespace) -> bool:
