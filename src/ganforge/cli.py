@@ -12,10 +12,11 @@ import os
 import sys
 
 from ganforge import __version__
-from ganforge.commands import compose, data, evaluate, experiment, export, generate, hub, latent, serve, train
+from ganforge.commands import (compose, data, evaluate, experiment, export, generate, hub, latent, reproduce, serve,
+                               train)
 from ganforge.errors import GanforgeError
 
-COMMANDS = [data, train, compose, experiment, generate, latent, serve, evaluate, export, hub]
+COMMANDS = [data, train, compose, experiment, reproduce, generate, latent, serve, evaluate, export, hub]
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
