@@ -12,8 +12,19 @@ import os
 import sys
 
 from ganforge import __version__
-from ganforge.commands import (compose, data, evaluate, experiment, export, generate, hub, latent, reproduce, serve,
-                               train)
+from ganforge.commands import (
+    compose,
+    data,
+    evaluate,
+    experiment,
+    export,
+    generate,
+    hub,
+    latent,
+    reproduce,
+    serve,
+    train,
+)
 from ganforge.errors import GanforgeError
 
 COMMANDS = [data, train, compose, experiment, reproduce, generate, latent, serve, evaluate, export, hub]
