@@ -39,7 +39,20 @@ from werkzeug.exceptions import HTTPException
 
 from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir
-from ganforge.web import embed, explore, game, generators, inpaint, jobs, morph, pool, runs, security, training
+from ganforge.web import (
+    embed,
+    explore,
+    game,
+    generators,
+    inpaint,
+    jobs,
+    morph,
+    pool,
+    review,
+    runs,
+    security,
+    training,
+)
 
 DEFAULTS = {
     "MAX_GRID_IMAGES": 64,           # images per grid request
@@ -56,6 +69,8 @@ DEFAULTS = {
     "MAX_PROJECT_STEPS": 2000,
     "DIRECTION_SAMPLES": 2000,       # latents sampled to find the editing directions (once per checkpoint)
     "GAME_DB": None,                 # SQLite file of the real-or-fake game (default RUNS/ganforge-web.sqlite)
+    "REVIEW_DATA": None,             # a data set to review page by page (serve --data)
+    "REVIEW_DB": None,               # SQLite file of the review decisions (default: GAME_DB)
 }
 
 
@@ -78,7 +93,8 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
     generators.init_app(app)
     pool.init_app(app)
     game.init_app(app)
-    for module in (runs, explore, morph, embed, inpaint, training, game, jobs):
+    review.init_app(app)
+    for module in (runs, explore, morph, embed, inpaint, training, game, jobs, review):
         app.register_blueprint(module.bp)
 
     app.jinja_env.filters["basename"] = lambda p: Path(p).name if p else ""
