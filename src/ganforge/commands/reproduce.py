@@ -55,6 +55,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"report: {o.out}/report.md and report.html")
     for label, st in results["stats"].items():
         values = ", ".join(f"{k} {v:.4g}" for k, v in results["metrics"].get(label, {}).items()
-                           if isinstance(v, (int, float)))
+                           if "[" in k and isinstance(v, (int, float)))  # metric keys name their features
         print(f"  {label}: {st['steps']} steps, {st['minutes']} min" + (f", {values}" if values else ""))
     return 0
