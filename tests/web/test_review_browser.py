@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
-from test_web_browser import _free_port, browser, wait_for  # noqa: F401  (fixtures)
+from test_web_browser import browser, serving, wait_for  # noqa: F401  (fixtures)
 
 from ganforge.data.dataset import load_dataset
 from ganforge.data.prepare import PrepareOptions, prepare
@@ -22,24 +20,9 @@ def review_server(tmp_path):
     data = tmp_path / "set.zip"
     prepare(str(tmp_path / "src"), data, PrepareOptions(resolution=16, channels=3, workers=1), progress=False)
     (tmp_path / "runs").mkdir()
-    db, port = tmp_path / "review.sqlite", _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", "--runs", str(tmp_path / "runs"), "--port",
-                             str(port), "--data", str(data), "--review-db", str(db)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/review", timeout=5).read()
-            break
-        except OSError:
-            if time.time() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("the server did not start: " + (proc.stdout.read() if proc.stdout else ""))
-            time.sleep(0.3)
-    yield base, data, db
-    proc.terminate()
-    proc.wait(timeout=10)
+    db = tmp_path / "review.sqlite"
+    with serving(["--runs", str(tmp_path / "runs"), "--data", str(data), "--review-db", str(db)], probe="/review") as base:
+        yield base, data, db
 
 
 @pytest.mark.slow
