@@ -343,7 +343,8 @@ def markdown_to_html(md: str, title: str, root: Path) -> str:
     images inlined so the page stands alone."""
     from ganforge.metrics.report import _data_uri
 
-    body, table = [], []
+    body: list[str] = []
+    table: list[str] = []
 
     def flush_table():
         if table:
