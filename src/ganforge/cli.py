@@ -22,6 +22,7 @@ from ganforge.commands import (
     hub,
     latent,
     mix,
+    reproduce,
     runs,
     serve,
     train,
@@ -29,7 +30,8 @@ from ganforge.commands import (
 )
 from ganforge.errors import GanforgeError
 
-COMMANDS = [data, train, compose, experiment, runs, generate, translate, latent, mix, serve, evaluate, export, hub]
+COMMANDS = [data, train, compose, experiment, reproduce, runs, generate, translate, latent, mix, serve, evaluate,
+            export, hub]
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

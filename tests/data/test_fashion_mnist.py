@@ -81,3 +81,16 @@ def test_builtin_source_pads_to_32(monkeypatch):
     assert [i.label for i in src.items] == ["T-shirt/top", "Trouser", "Ankle boot"]
     img = np.asarray(src.load(src.items[0]))
     assert img.shape == (32, 32) and img[0, 0] == 0 and img[2, 2] == 200
+
+
+def test_builtin_source_keeps_28_px_when_asked(monkeypatch):
+    from ganforge.data.sources import open_source
+    from ganforge.errors import DataError
+
+    monkeypatch.setattr(fashion_mnist, "load",
+                        lambda split, allow_download=True: (np.full((2, 28, 28), 200, np.uint8), np.array([0, 1])))
+    src = open_source("fashion-mnist:train:28")
+    assert src.default_resolution == 28 and np.asarray(src.load(src.items[0])).shape == (28, 28)
+    assert open_source("fashion-mnist:test").default_resolution == 32
+    with pytest.raises(DataError, match=":28"):
+        open_source("fashion-mnist:train:test")

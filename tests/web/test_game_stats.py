@@ -40,3 +40,30 @@ def test_enough_answers_give_the_exact_interval(tmp_path):
     lo, hi = res["fool_rate"]["ci95"]
     assert lo == pytest.approx(0.0667, abs=1e-4) and hi == pytest.approx(0.6525, abs=1e-4)  # 3 of 10
     assert res["hype_inf"]["value"] == pytest.approx(3 / 20) and not res["hype_inf"]["too_few"]  # the 3 fooled
+
+
+def test_staircase_shortens_after_three_right_and_lengthens_after_one_wrong():
+    start, step = game.EXPOSURE_START_MS, game.EXPOSURE_STEP_MS
+    assert game.next_exposure_ms([]) == start
+    assert game.next_exposure_ms([True, True]) == start
+    assert game.next_exposure_ms([True, True, True]) == start - step
+    assert game.next_exposure_ms([True, True, False]) == start + step
+    assert game.next_exposure_ms([True] * 300) == game.EXPOSURE_MIN_MS
+    assert game.next_exposure_ms([False] * 300) == game.EXPOSURE_MAX_MS
+
+
+def test_an_old_database_gains_the_new_columns(tmp_path):
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(game.SCHEMA)  # as the first release made it: no mode, no exposure_ms
+        db.execute("INSERT INTO rounds (id, run, truth, source, player, created, answer) "
+                   "VALUES ('a', 'r', 'fake', 3, 'p', 0, 'real')")
+    app = Flask(__name__)
+    app.config["GAME_DB"] = str(path)
+    app.register_blueprint(game.bp)
+    game.init_app(app)
+    game.init_app(app)  # twice: adding is idempotent
+    with app.test_request_context(), app.app_context():
+        res = game.results_for("r")
+        assert res["hype_inf"]["n"] == 1 and res["hype_time"] == {"value_ms": None, "players": 0, "rounds": 0}
+        assert [(i["truth"], i["source"], i["realness"]) for i in game.images_for("r")] == [("fake", 3, 1.0)]

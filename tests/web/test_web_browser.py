@@ -11,6 +11,7 @@ trained for a minute or two, shown instead of the tests' barely trained one).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -55,28 +56,36 @@ def shots(tmp_path) -> Path:
     return Path(os.environ.get("GANFORGE_SCREENSHOTS") or tmp_path / "screenshots")
 
 
-@pytest.fixture
-def server(tmp_path, run_dir):
-    runs = tmp_path / "runs"
-    shutil.copytree(run_dir, runs / run_dir.name, ignore=shutil.ignore_patterns("step-*"))
+@contextlib.contextmanager
+def serving(args: list[str], probe: str = "/api/runs"):
+    """``ganforge serve ARGS`` on a free port, up once ``probe`` answers; yields its base URL, then stops it."""
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", "--runs", str(runs), "--port", str(port),
-                             "--db", str(tmp_path / "game.sqlite")],
+    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", *args, "--port", str(port)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while True:
         try:
-            urllib.request.urlopen(base + "/api/runs", timeout=5).read()
+            urllib.request.urlopen(base + probe, timeout=5).read()
             break
         except OSError:
             if time.time() > deadline or proc.poll() is not None:
                 proc.kill()
                 pytest.fail("the server did not start: " + (proc.stdout.read() if proc.stdout else ""))
             time.sleep(0.3)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path, run_dir):
+    runs = tmp_path / "runs"
+    shutil.copytree(run_dir, runs / run_dir.name, ignore=shutil.ignore_patterns("step-*"))
+    with serving(["--runs", str(runs), "--db", str(tmp_path / "game.sqlite")]) as base:
+        yield base
 
 
 @pytest.fixture

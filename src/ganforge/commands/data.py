@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ganforge.commands import HelpFormatter
 
@@ -107,6 +108,14 @@ def register(sub) -> None:
     co.add_argument("--key-colour", default=None,
                     help="RGB foregrounds: the flat colour that is transparent (default: their background)")
     co.set_defaults(func=run_composite)
+
+    fi = data_sub.add_parser("filter", formatter_class=HelpFormatter, help="write a data set without the images dropped in review",
+                             description="Write the images of DATASET kept (or not decided) in a review ('ganforge serve "
+                                         "--data DATASET', page /review) to --out; OUT.report.json lists each dropped image.")
+    fi.add_argument("dataset", help="the reviewed data set (.zip from 'ganforge data prepare')")
+    fi.add_argument("--review", required=True, metavar="DB", help="the review's SQLite file (serve's --review-db or --db)")
+    fi.add_argument("--out", required=True, help="the cleaned data set")
+    fi.set_defaults(func=run_filter)
 
 
 def _add_image_options(p) -> None:
@@ -219,4 +228,13 @@ def run_composite(args: argparse.Namespace) -> int:
                        seed=args.seed, key_colour=args.key_colour)
     print(f"{r['written']} composites of {r['foregrounds']} foregrounds and {r['backgrounds']} backgrounds "
           f"written to {r['output']} ({r['resolution']}x{r['resolution']})")
+    return 0
+
+
+def run_filter(args: argparse.Namespace) -> int:
+    from ganforge.data.review import filter_dataset
+
+    report = filter_dataset(args.dataset, args.review, args.out)
+    print(f"{report['kept']} images kept, {report['dropped']} dropped by review, {report['undecided']} not decided "
+          f"(kept) -> {args.out}; report: {Path(args.out).with_suffix('.report.json')}")
     return 0

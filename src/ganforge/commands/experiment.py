@@ -42,6 +42,7 @@ def register(sub) -> None:
     m.add_argument("--lr-d", type=float, help="critic learning rate (default: the trainer's)")
     m.add_argument("--beta1", type=float, help="Adam beta1 (default: the trainer's)")
     m.add_argument("--beta2", type=float, help="Adam beta2 (default: the trainer's)")
+    m.add_argument("--vflip", action="store_true", help="random vertical flips of real images (the thesis's augmentation)")
     m.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of every model")
     m.add_argument("--device", default=DEFAULTS["device"], help="auto, cpu, cuda or cuda:N")
     m.add_argument("--precision", default=DEFAULTS["precision"], choices=("auto", "fp32", "bf16", "fp16"),

@@ -34,6 +34,8 @@ def register(sub) -> None:
     p.add_argument("--max-upload-megapixels", type=float, default=16.0,
                    help="largest uploaded image in megapixels once decoded (a small file can hold many)")
     p.add_argument("--db", help="SQLite file of the real-or-fake game (default: RUNS/ganforge-web.sqlite)")
+    p.add_argument("--data", help="a prepared data set to review at /review (keep or drop each image)")
+    p.add_argument("--review-db", help="SQLite file of the review decisions (default: the game's --db)")
 
 
 def is_loopback(host: str) -> bool:
@@ -43,6 +45,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def read_info_checked(path: str) -> str:
+    """``path`` if it is a prepared data set, else the data error saying what it is not."""
+    from ganforge.data.dataset import read_info
+
+    read_info(path)
+    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -73,9 +83,14 @@ def run(args: argparse.Namespace) -> int:
                             "MAX_CONTENT_LENGTH": int(args.max_upload_mb * (1 << 20)),
         "MAX_UPLOAD_PIXELS": int(args.max_upload_megapixels * 1e6),
         **({"GAME_DB": args.db} if args.db else {}),
+        **({"REVIEW_DB": args.review_db} if args.review_db else {}),
+        **({"REVIEW_DATA": str(read_info_checked(args.data))} if args.data else {}),
     })
     url = f"http://{args.host}:{args.port}/" + (f"?token={token}" if token else "")
     print(f"ganforge: serving {path} at {url} (Ctrl-C stops)", flush=True)
+    if args.data:
+        print(f"ganforge: review {args.data} at {url.rstrip('/').split('?')[0]}/review; decisions in "
+              f"{app.config['REVIEW_DB']}", flush=True)
     waitress.serve(app, host=args.host, port=args.port, threads=args.threads, ident="ganforge",
                    max_request_body_size=int(args.max_upload_mb * (1 << 20)) + (1 << 16))
     return 0

@@ -88,7 +88,8 @@ def read_idx(path: Path, expected_sha256: str | None, shape: tuple[int, ...], na
 def load(s: IdxSet, split: str = "all", allow_download: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Images (N, 28, 28) uint8 and labels (N,) int64 of ``train``, ``test`` or ``all`` (train then test)."""
     folder = find_files(s, allow_download)
-    images, labels = [], []
+    images: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
     for p in SPLITS[split]:
         for kind, out in (("images-idx3", images), ("labels-idx1", labels)):
             name = f"{p}-{kind}-ubyte.gz"

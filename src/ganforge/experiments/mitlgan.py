@@ -66,11 +66,11 @@ def _train_cfg(o: ExperimentOptions, data: str, out: Path, minutes: float) -> Tr
     extra = dict(LOSSES[o.loss].paper_optimiser)  # the loss's own paper's Adam settings, if it names them
     extra.update({k: getattr(o, k) for k in ("lr_g", "lr_d", "beta1", "beta2") if getattr(o, k) is not None})
     return TrainConfig(data=data, out=str(out), loss=o.loss, batch_size=o.batch_size, minutes=minutes, seed=o.seed,
-                       device=o.device, precision=o.precision, sample_every=o.sample_every,
+                       device=o.device, precision=o.precision, sample_every=o.sample_every, vflip=o.vflip,
                        checkpoint_every=10 * o.sample_every, **extra).validate()
 
 
-def _stage(name: str, cfg: TrainConfig, model_cfg: ModelConfig | None, log, runner=train) -> Path:
+def train_stage(name: str, cfg: TrainConfig, model_cfg: ModelConfig | None, log, runner=train) -> Path:
     run = RunDir(cfg.out)
     resume = run.latest_checkpoint.exists()
     print(f"== {name}: {'continuing' if resume else 'training'} {cfg.out} for {cfg.minutes:g} min on {cfg.data}",
@@ -105,25 +105,25 @@ def run_experiment(o: ExperimentOptions, log=STDERR) -> dict:
 
     # the stages: baseline, two parts, MITLGAN, [baseline to the total], the report; each trains with its own line
     stages = Task("experiment", 5 + o.equal_total, "stages", stream=log, interval=0, redraw=False)
-    baseline = _stage("baseline", _train_cfg(o, o.combined, out / "baseline", B), gen(), log)
+    baseline = train_stage("baseline", _train_cfg(o, o.combined, out / "baseline", B), gen(), log)
     stages.advance()
-    fg = _stage("foreground part", _train_cfg(o, o.foreground, out / "foreground", B), gen(), log)
+    fg = train_stage("foreground part", _train_cfg(o, o.foreground, out / "foreground", B), gen(), log)
     stages.advance()
-    bg = _stage("background part", _train_cfg(o, o.background, out / "background", B), gen(), log)
+    bg = train_stage("background part", _train_cfg(o, o.background, out / "background", B), gen(), log)
     stages.advance()
     mitl_dir = out / "mitlgan"
     mitl_cfg = None
     if not RunDir(mitl_dir).latest_checkpoint.exists():
         mitl_cfg = compose_model_config([fg, bg], o.combined, merge=o.merge, width=o.refiner_width, blocks=o.blocks,
                                         critic={"family": o.family, "width": o.width, "options": dict(opts)})
-    mitl = _stage("MITLGAN", _train_cfg(o, o.combined, mitl_dir, B), mitl_cfg, log, runner=compose)
+    mitl = train_stage("MITLGAN", _train_cfg(o, o.combined, mitl_dir, B), mitl_cfg, log, runner=compose)
     stages.advance()
     runs = {"baseline": baseline, "mitlgan": mitl}
     if o.equal_total:
         total_dir = out / "baseline-total"
         if not RunDir(total_dir).exists():  # continue a copy of the baseline, so both budgets stay available
             shutil.copytree(baseline, total_dir)
-        runs["baseline-total"] = _stage("baseline to the total budget", _train_cfg(o, o.combined, total_dir, 3 * B),
+        runs["baseline-total"] = train_stage("baseline to the total budget", _train_cfg(o, o.combined, total_dir, 3 * B),
                                         None, log)
         stages.advance()
 

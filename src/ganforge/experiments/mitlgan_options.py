@@ -29,6 +29,7 @@ class ExperimentOptions:
     lr_d: float | None = None
     beta1: float | None = None
     beta2: float | None = None
+    vflip: bool = False             # random vertical flips of real images (the thesis's augmentation)
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"         # auto | fp32 | bf16 | fp16

@@ -67,13 +67,18 @@ def init_weights(module: nn.Module) -> None:
     initialise(module, getattr(module, "cfg", None))
 
 
+def base_of(cfg: ModelConfig) -> int:
+    """The side the networks double from: 4, or 7 at 7·2^k px (check() refused any other resolution)."""
+    return base_size(cfg.resolution) or 4
+
+
 def leaky_or_relu(cfg: ModelConfig):
     return nn.ReLU if G_ACTIVATION.value(cfg) == "relu" else lambda: nn.LeakyReLU(0.2)
 
 
 def _widths(cfg: ModelConfig) -> list[int]:
     """Channels at base, 2·base, ..., R/2 px (index 0 is the base×base layer)."""
-    n = int(math.log2(cfg.resolution // base_size(cfg.resolution)))  # number of doublings from the base
+    n = int(math.log2(cfg.resolution // base_of(cfg)))  # number of doublings from the base
     cap = int(MAX_WIDTH.value(cfg))
     return [min(cfg.width * 2 ** (n - 1 - i), cap) for i in range(n)]
 
@@ -95,7 +100,7 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         widths = _widths(cfg)
-        b = base_size(cfg.resolution)
+        b = base_of(cfg)
         act = leaky_or_relu(cfg)
         if G_INPUT.value(cfg) == "dense":
             layers: list[nn.Module] = [DenseStem(cfg.latent_dim, widths[0], b, act)]  # (N, w0, b, b)
@@ -126,7 +131,7 @@ class Discriminator(nn.Module):
         for w_in, w_out in zip(widths[:-1], widths[1:]):
             layers += [sn(nn.Conv2d(w_in, w_out, k, 2, 1, bias=False)), norm(w_out), nn.LeakyReLU(0.2)]
         self.body = nn.Sequential(*layers)              # (N, w_last, base, base)
-        b = base_size(cfg.resolution)
+        b = base_of(cfg)
         self.head = sn(nn.Conv2d(widths[-1], 1, b, 1, 0))   # (N, 1, 1, 1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -28,7 +28,7 @@ NORMS = (nn.BatchNorm1d, nn.BatchNorm2d)
 def _weight(m: nn.Module):
     """The tensor to initialise: the original weight of a spectrally normalised layer, else the weight."""
     if parametrize.is_parametrized(m, "weight"):
-        return m.parametrizations.weight.original
+        return m.parametrizations.weight.original  # type: ignore[union-attr]
     return m.weight
 
 

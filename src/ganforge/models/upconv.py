@@ -30,7 +30,7 @@ import torch.nn as nn
 
 from ganforge.config import ModelConfig, Option
 from ganforge.errors import ConfigError
-from ganforge.models.dcgan import DenseStem
+from ganforge.models.dcgan import DenseStem, base_of
 from ganforge.models.init import INIT, initialise
 from ganforge.utils import base_size
 
@@ -48,12 +48,12 @@ def check(cfg: ModelConfig) -> None:
 
 
 def init_weights(module: nn.Module) -> None:
-    initialise(module, module.cfg)
+    initialise(module, getattr(module, "cfg", None))
 
 
 def widths(cfg: ModelConfig) -> list[int]:
     """Channels at base, 2·base, ..., R/2 px: ``width`` halved at each doubling (at least 1)."""
-    n = int(math.log2(cfg.resolution // base_size(cfg.resolution)))
+    n = int(math.log2(cfg.resolution // base_of(cfg)))
     return [max(cfg.width >> i, 1) for i in range(n)]
 
 
@@ -66,7 +66,7 @@ class Generator(nn.Module):
         super().__init__()
         self.cfg = cfg
         w = widths(cfg)
-        layers: list[nn.Module] = [DenseStem(cfg.latent_dim, w[0], base_size(cfg.resolution), _leaky)]
+        layers: list[nn.Module] = [DenseStem(cfg.latent_dim, w[0], base_of(cfg), _leaky)]
         for c_in, c_out in zip(w, w[1:]):
             layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(c_in, c_out, 3, 1, 1, bias=False),
                        nn.BatchNorm2d(c_out), _leaky()]

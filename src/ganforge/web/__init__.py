@@ -50,6 +50,7 @@ from ganforge.web import (
     morph,
     openapi,
     pool,
+    review,
     runs,
     security,
     training,
@@ -70,6 +71,8 @@ DEFAULTS = {
     "MAX_PROJECT_STEPS": 2000,
     "DIRECTION_SAMPLES": 2000,       # latents sampled to find the editing directions (once per checkpoint)
     "GAME_DB": None,                 # SQLite file of the real-or-fake game (default RUNS/ganforge-web.sqlite)
+    "REVIEW_DATA": None,             # a data set to review page by page (serve --data)
+    "REVIEW_DB": None,               # SQLite file of the review decisions (default: GAME_DB)
 }
 
 
@@ -93,7 +96,8 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
     pool.init_app(app)
     game.init_app(app)
     openapi.init_app(app)
-    for module in (runs, explore, morph, embed, inpaint, training, game, jobs, mix):
+    review.init_app(app)
+    for module in (runs, explore, morph, embed, inpaint, training, game, jobs, mix, review):
         app.register_blueprint(module.bp)
 
     # Browsers ask for /favicon.ico whatever the pages' <link rel="icon"> says.

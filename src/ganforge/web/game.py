@@ -12,6 +12,19 @@ time in SQLite. Per run we report:
 each with its exact 95 % confidence interval (Clopper–Pearson, ``metrics.intervals``) and the
 count it rests on; below ``MIN_ANSWERS`` answers a rate is flagged as too few answers.
 
+As the dogs thesis ran its human test, the report also gives **each shown image's realness**: the
+share of players who called it real, with its thumbnail. For images to be judged by several
+players, a game may draw from a fixed **pool** (``pool=N``: data-set images at N fixed indices and
+latent seeds 0..N-1) instead of the whole data set and every seed.
+
+**HYPE-time** (Zhou et al. 2019), selectable per game (``mode=time``): each image is shown only for
+an exposure time that adapts to the player by a 3-down/1-up staircase (start 500 ms; 3 right answers
+in a row shorten it by 50 ms, a wrong one lengthens it by 50 ms; 100-1000 ms), so it settles where the
+player is right about 79 % of the time. A player's threshold is their mean exposure over their last
+``THRESHOLD_ROUNDS`` rounds; the run's HYPE-time is the mean over players (higher = people need longer
+to tell: a more convincing generator). This is a simplified staircase (the paper's schedule and its
+bootstrap intervals are not reproduced); HYPE-∞ counts only rounds with unlimited exposure.
+
 The truth is kept on the server: a round's image URL carries only the round id, and the
 truth is revealed only in the answer's reply. A round can be answered once. Nothing about
 the image tells the truth either: dealing a round makes both a real and a generated image
@@ -60,6 +73,12 @@ PLAYER_COOKIE = "ganforge_player"
 MIN_ANSWERS = 10
 MAX_RESPONSE_MS = 10 * 60 * 1000  # a longer "response time" is someone who walked away: stored as unknown
 MAX_ROUND_IMAGES = 256  # dealt rounds whose image is kept ready (older ones are made again when asked)
+MODES = ("inf", "time")  # HYPE-infinity (unlimited exposure) or HYPE-time (adaptive exposure)
+EXPOSURE_START_MS, EXPOSURE_STEP_MS, EXPOSURE_MIN_MS, EXPOSURE_MAX_MS = 500, 50, 100, 1000
+THRESHOLD_ROUNDS = 10
+MAX_POOL = 10_000
+# Columns added after the first release: added to an existing database on start.
+ADDED_COLUMNS = {"mode": "TEXT NOT NULL DEFAULT 'inf'", "exposure_ms": "INTEGER"}
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS rounds (
@@ -92,6 +111,10 @@ def init_app(app: Flask) -> None:
     with sqlite3.connect(app.config["GAME_DB"]) as db:
         db.execute("PRAGMA journal_mode=WAL")  # readers (results page) do not block the players
         db.executescript(SCHEMA)
+        have = {row[1] for row in db.execute("PRAGMA table_info(rounds)")}
+        for column, kind in ADDED_COLUMNS.items():
+            if column not in have:
+                db.execute(f"ALTER TABLE rounds ADD COLUMN {column} {kind}")
     app.teardown_appcontext(_close_db)
     app.extensions["ganforge.round_images"] = OrderedDict()
     app.extensions["ganforge.round_images.lock"] = threading.Lock()
@@ -119,9 +142,48 @@ def _rate(outcomes: np.ndarray) -> dict:
             "too_few": n < MIN_ANSWERS}
 
 
+def next_exposure_ms(correct: list[bool]) -> int:
+    """The exposure after a player's answers ``correct`` (in order) by the 3-down/1-up staircase."""
+    exposure, streak = EXPOSURE_START_MS, 0
+    for right in correct:
+        streak = streak + 1 if right else 0
+        if not right:
+            exposure = min(exposure + EXPOSURE_STEP_MS, EXPOSURE_MAX_MS)
+        elif streak == 3:
+            exposure, streak = max(exposure - EXPOSURE_STEP_MS, EXPOSURE_MIN_MS), 0
+    return exposure
+
+
+def _time_rounds(run: str, player: str | None = None) -> list[sqlite3.Row]:
+    query = ("SELECT player, truth, answer, exposure_ms FROM rounds WHERE run = ? AND mode = 'time' "
+             "AND answer IS NOT NULL" + (" AND player = ?" if player else "") + " ORDER BY answered")
+    return db().execute(query, (run, player) if player else (run,)).fetchall()
+
+
+def hype_time(run: str) -> dict:
+    """HYPE-time of ``run``: the mean over players of their mean exposure over their last rounds."""
+    by_player: dict[str, list[int]] = {}
+    for row in _time_rounds(run):
+        by_player.setdefault(row["player"], []).append(row["exposure_ms"])
+    thresholds = [float(np.mean(v[-THRESHOLD_ROUNDS:])) for v in by_player.values()]
+    return {"value_ms": float(np.mean(thresholds)) if thresholds else None, "players": len(thresholds),
+            "rounds": sum(map(len, by_player.values()))}
+
+
+def images_for(run: str) -> list[dict]:
+    """Each shown image's realness: how many answered it and the share who called it real, most real first."""
+    rows = db().execute(
+        "SELECT truth, source, COUNT(*) AS n, SUM(answer = 'real') AS called_real FROM rounds "
+        "WHERE run = ? AND answer IS NOT NULL GROUP BY truth, source "
+        "ORDER BY CAST(called_real AS REAL) / n DESC, n DESC, truth, source", (run,)).fetchall()
+    return [{"truth": r["truth"], "source": r["source"], "n": r["n"], "realness": r["called_real"] / r["n"],
+             "image_url": url_for("game.shown_image", name=run, truth=r["truth"], source=r["source"])}
+            for r in rows]
+
+
 def results_for(run: str) -> dict:
-    rows = db().execute("SELECT truth, answer, response_ms FROM rounds WHERE run = ? AND answer IS NOT NULL",
-                        (run,)).fetchall()
+    rows = db().execute("SELECT truth, answer, response_ms FROM rounds WHERE run = ? AND answer IS NOT NULL "
+                        "AND mode = 'inf'", (run,)).fetchall()
     truth = np.array([r["truth"] for r in rows])
     answer = np.array([r["answer"] for r in rows])
     fake, real = truth == "fake", truth == "real"
@@ -135,6 +197,7 @@ def results_for(run: str) -> dict:
         "hype_inf": _rate((answer != truth).astype(float)),
         "real_accuracy": _rate((answer[real] == "real").astype(float)),
         "median_response_ms": float(np.median(times)) if times else None,
+        "hype_time": hype_time(run),
     }
 
 
@@ -173,19 +236,34 @@ def _keep_round_png(round_id: str, data: bytes) -> None:
 @api("Deal a real-or-fake round (the truth stays on the server)",
      responses={201: json_content(obj({"id": string(), "image_url": string()}, ("id", "image_url")))})
 def new_round(name: str):
-    """Deal a round: ``{"id", "image_url"}``; the truth stays on the server."""
+    """Deal a round: ``{"id", "image_url"}`` (and ``"exposure_ms"`` in HYPE-time); the truth stays on the server.
+
+    Body (optional): ``mode`` inf|time, ``pool`` N (draw from N fixed real images and N seeds; 0: all).
+    """
+    body = json_body() if request.content_length else {}
+    mode = choice_arg("mode", MODES, "inf", source=body)
+    pool = int_arg("pool", 0, 0, MAX_POOL, source=body)
     run_dir(name)
     real_images = get_real_images(name)
     get_generator(name)  # a run without a checkpoint cannot play: 404 now, not at the image
     rng = secrets.SystemRandom()
     truth = rng.choice(("real", "fake"))
-    source = rng.randrange(len(real_images)) if truth == "real" else rng.randrange(2**31)
+    if pool:  # fixed images, so that several players judge each one
+        k = rng.randrange(pool)
+        source = k * len(real_images) // pool if truth == "real" else k
+    else:
+        source = rng.randrange(len(real_images)) if truth == "real" else rng.randrange(2**31)
     round_id, player = secrets.token_urlsafe(12), _player()
+    exposure = None
+    if mode == "time":
+        exposure = next_exposure_ms([r["truth"] == r["answer"] for r in _time_rounds(name, player)])
     _keep_round_png(round_id, _round_png(name, truth, source))
     with db():
-        db().execute("INSERT INTO rounds (id, run, truth, source, player, created) VALUES (?, ?, ?, ?, ?, ?)",
-                     (round_id, name, truth, source, player, time.time()))
-    response = jsonify(id=round_id, image_url=url_for("game.round_image", round_id=round_id))
+        db().execute("INSERT INTO rounds (id, run, truth, source, player, created, mode, exposure_ms) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (round_id, name, truth, source, player, time.time(), mode,
+                                                        exposure))
+    extra = {"exposure_ms": exposure} if exposure is not None else {}
+    response = jsonify(id=round_id, image_url=url_for("game.round_image", round_id=round_id), **extra)
     response.set_cookie(PLAYER_COOKIE, player, max_age=365 * 86400, httponly=True, samesite="Strict")
     return response, 201
 
@@ -199,6 +277,17 @@ def round_image(round_id: str):
         data = _round_png(row["run"], row["truth"], row["source"])
         _keep_round_png(round_id, data)
     return send_file(io.BytesIO(data), mimetype="image/png", max_age=0)
+
+
+@bp.get("/api/game/<name>/images/<any(real, fake):truth>/<int:source>.png")
+def shown_image(name: str, truth: str, source: int):
+    """An image that was shown and answered (the results' thumbnails); others are not served."""
+    run_dir(name)
+    seen = db().execute("SELECT 1 FROM rounds WHERE run = ? AND truth = ? AND source = ? AND answer IS NOT NULL",
+                        (name, truth, source)).fetchone()
+    if seen is None:
+        abort(404, description="no answered round showed this image")
+    return send_file(io.BytesIO(_round_png(name, truth, source)), mimetype="image/png", max_age=3600)
 
 
 @bp.post("/api/game/rounds/<round_id>/answer")
@@ -245,7 +334,7 @@ def api_results():
 @api("The game's statistics for one run: fool rate, HYPE-∞, real accuracy", responses={200: json_content(RESULTS)})
 def api_run_results(name: str):
     run_dir(name)
-    return jsonify(results_for(name))
+    return jsonify({**results_for(name), "images": images_for(name)})
 
 
 @bp.get("/api/game/answers.csv")
@@ -256,16 +345,17 @@ def answers_csv():
     run = request.args.get("run")
     if run is not None:
         run_dir(run)
-    query = ("SELECT run, id, player, truth, answer, response_ms, server_ms, source, created, answered "
+    query = ("SELECT run, id, player, truth, answer, response_ms, server_ms, source, created, answered, mode, exposure_ms "
              "FROM rounds WHERE answer IS NOT NULL" + (" AND run = ?" if run else "") + " ORDER BY answered")
     buf = io.StringIO()
     out = csv.writer(buf)
     out.writerow(["run", "round", "player", "truth", "answer", "correct", "response_ms", "server_ms",
-                  "source", "dealt_unix", "answered_unix"])
+                  "source", "dealt_unix", "answered_unix", "mode", "exposure_ms"])
     for r in db().execute(query, (run,) if run else ()):
         out.writerow([r["run"], r["id"], r["player"], r["truth"], r["answer"], int(r["truth"] == r["answer"]),
                       r["response_ms"] if r["response_ms"] is not None else "", r["server_ms"], r["source"],
-                      f"{r['created']:.3f}", f"{r['answered']:.3f}"])
+                      f"{r['created']:.3f}", f"{r['answered']:.3f}", r["mode"],
+                      r["exposure_ms"] if r["exposure_ms"] is not None else ""])
     return Response(buf.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; "
                                                     f"filename=ganforge-answers{'-' + run if run else ''}.csv"})
@@ -274,10 +364,14 @@ def answers_csv():
 # ---- pages -------------------------------------------------------------------------------
 @bp.get("/runs/<name>/game")
 def page(name: str):
-    return render_template("game/play.html", run=run_summary(name))
+    """The game; ``?mode=time`` for HYPE-time, ``?pool=N`` to judge N fixed real and N generated images."""
+    mode = choice_arg("mode", MODES, "inf", source=request.args)
+    pool = int_arg("pool", 0, 0, MAX_POOL, source=request.args)
+    return render_template("game/play.html", run=run_summary(name), mode=mode, pool=pool)
 
 
 @bp.get("/game/results")
 def results_page():
-    return render_template("game/results.html", results=[results_for(r) for r in _played_runs()],
-                           min_answers=MIN_ANSWERS)
+    runs = _played_runs()
+    return render_template("game/results.html", results=[results_for(r) for r in runs],
+                           images={r: images_for(r) for r in runs}, min_answers=MIN_ANSWERS)

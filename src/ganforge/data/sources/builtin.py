@@ -1,7 +1,8 @@
 """Offline built-in sources: Fashion-MNIST, scikit-learn's digits and colour emoji rendered from an installed font.
 
 ``fashion-mnist[:train|test|all]``: the 70,000 28×28 grey garments (``ganforge.data.fashion_mnist`` finds
-or downloads the files), each padded with black to 32×32; labels are the 10 garment classes.
+or downloads the files), each padded with black to 32×32 (``:28`` keeps them at 28×28); labels are the 10
+garment classes.
 
 ``mnist[:train|test|all]``: the 70,000 28×28 handwritten digits (``ganforge.data.mnist``), kept at
 28×28 (the cats thesis's size); labels 0–9.
@@ -49,9 +50,13 @@ class _IdxSource(Source):
 
     def __init__(self, argument: str = "", labels: str | None = None, **_):
         super().__init__(description=self.name)
-        split = argument or "all"
-        if split not in ("train", "test", "all"):
-            raise DataError(f"{self.name} split must be train, test or all, not {split!r}")
+        words = [w for w in argument.split(":") if w]
+        if "28" in words:  # the native size, unpadded (the cats thesis's 28 px), whatever the source's default
+            words.remove("28")
+            self.pad, self.default_resolution = 0, 28
+        split = words[0] if words else "all"
+        if split not in ("train", "test", "all") or len(words) > 1:
+            raise DataError(f"{self.name} takes [:train|:test|:all][:28], not {argument!r}")
         self.images, self.labels = self.module.load(split)
         self.classes = self.module.CLASSES
         self.items = [Item(f"{split}/{i:05d}", self.classes[int(c)]) for i, c in enumerate(self.labels)]
