@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
 import struct
 import sys
+import tempfile
 import types
 from pathlib import Path
 
@@ -99,7 +103,7 @@ def test_a_missing_logger_package_is_one_line(tmp_path, tiny_dataset, monkeypatc
         train(_cfg(tmp_path / "r", tiny_dataset, 2), ModelConfig(**MODEL))
     assert not (tmp_path / "r").exists()  # refused before anything was written
     monkeypatch.setitem(sys.modules, "wandb", None)
-    with pytest.raises(ConfigError, match="pip install wandb"):
+    with pytest.raises(ConfigError, match=r"pip install 'ganforge\[wandb\]'"):
         train(_cfg(tmp_path / "r", tiny_dataset, 2, "wandb"), ModelConfig(**MODEL))
 
 
@@ -154,6 +158,105 @@ def test_wandb_runs_offline_with_the_same_content_and_resumes_the_same_run(tmp_p
     monkeypatch.setenv("WANDB_MODE", "online")  # the user's choice wins
     train(_cfg(tmp_path / "o", tiny_dataset, 1, "wandb"), ModelConfig(**MODEL))
     assert fake.inits[-1]["mode"] == "online"
+
+
+def read_wandb_log(path: Path) -> list:
+    """The records (wandb's protocol buffers) of an offline run's transaction log ``run-ID.wandb``: a 7-byte
+    header (``:W&B``, magic, version), then LevelDB's log format: 32 KiB blocks of chunks, each a CRC (u32),
+    a length (u16) and a kind (full, first, middle, last) before its bytes; a block's tail under 7 bytes is
+    padding."""
+    from wandb.proto.wandb_internal_pb2 import Record
+
+    data = path.read_bytes()
+    assert data[:4] == b":W&B", path
+    block, pos, records, pieces = 32768, 7, [], b""
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:
+            pos += block - pos % block
+            continue
+        length, kind = struct.unpack("<HB", data[pos + 4:pos + 7])
+        if length == kind == 0:  # zeros: the end of what was written
+            break
+        pieces += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # full, last
+            records.append(Record.FromString(pieces))
+            pieces = b""
+    return records
+
+
+def _item(item) -> tuple[str, object]:
+    """A history or config item as (key, value): a JSON text in wandb 0.31, typed fields in later versions."""
+    fields = {f.name: v for f, v in item.ListFields()}
+    key = fields.pop("key", "") or ".".join(fields.pop("nested_key", []))
+    fields.pop("nested_key", None)
+    return key, json.loads(fields["value_json"]) if "value_json" in fields else next(iter(fields.values()), None)
+
+
+@pytest.mark.slow
+def test_real_wandb_runs_offline_locally_and_resume_continues_the_same_run(tmp_path, tiny_dataset, monkeypatch):
+    wandb = pytest.importorskip("wandb")
+    monkeypatch.delenv("WANDB_MODE", raising=False)  # ganforge's default must be offline
+    monkeypatch.setenv("WANDB_ERROR_REPORTING", "")  # recorded, so what ganforge sets is undone afterwards
+    monkeypatch.delenv("WANDB_ERROR_REPORTING")
+    for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_CONFIG_DIR", "WANDB_DATA_DIR", "WANDB_ARTIFACT_DIR"):
+        monkeypatch.setenv(name, str(tmp_path / "wandb-home" / name.lower()))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # wandb-core's port file
+    # No network: this process's sockets may not leave the machine, and wandb-core (a separate process, which
+    # Python cannot patch) is pointed at a local server that must see no connection.
+    attempts = []
+    real_connect = socket.socket.connect
+
+    def connect(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            attempts.append(address)
+            raise OSError("no network in this test")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    server = socket.create_server(("127.0.0.1", 0))
+    server.setblocking(False)
+    monkeypatch.setenv("WANDB_BASE_URL", f"http://127.0.0.1:{server.getsockname()[1]}")
+    run = tmp_path / "r"
+    try:
+        train(_cfg(run, tiny_dataset, 4, "wandb"), ModelConfig(**MODEL))
+        train(_cfg(run, tiny_dataset, 6, "wandb"), ModelConfig(**MODEL), resume=True)
+        assert os.environ["WANDB_ERROR_REPORTING"] == "false"
+    finally:
+        wandb.teardown()  # stops wandb-core, which was started with this test's environment
+    assert attempts == []
+    with pytest.raises(BlockingIOError):
+        server.accept()
+    server.close()
+
+    sessions = sorted((run / "wandb").glob("offline-run-*"))  # named by the second each session started
+    assert len(sessions) == 2
+    run_id = (run / ".wandb-id").read_text().strip()
+    assert [s.name.rsplit("-", 1)[1] for s in sessions] == [run_id, run_id]
+    from ganforge.runs import read_jsonl
+
+    logged = {r["step"]: r for r in read_jsonl(run / "log.jsonl")}
+    history: list[tuple[int, dict]] = []
+    configs = []
+    for session in sessions:
+        (log,) = session.glob("run-*.wandb")
+        for record in read_wandb_log(log):
+            kind = record.WhichOneof("record_type")
+            if kind == "run":
+                assert record.run.run_id == run_id
+            elif kind == "history":
+                history.append((record.history.step.num, dict(map(_item, record.history.item))))
+            elif kind == "config":
+                configs.append(dict(map(_item, record.config.update)))
+    assert [step for step, _ in history] == [1, 2, 3, 4, 5, 6]  # each step once, across both sessions
+    for step, values in history:
+        assert values["train/d_loss"] == pytest.approx(logged[step]["d_loss"])
+        assert values["train/g_loss"] == pytest.approx(logged[step]["g_loss"])
+        assert values["train/lr_g"] == pytest.approx(2e-4)
+    assert [step for step, values in history if "samples" in values or "samples._type" in values] == [2, 4, 6]
+    config = json.loads((run / "config.json").read_text())
+    assert config["model"]["family"] == "dcgan" and config["train"]["logger"] == "wandb"
+    assert [{k: v for k, v in c.items() if not k.startswith("_")} for c in configs] == [config, config]
 
 
 def test_numbers_keeps_finite_statistics_under_tag_names():

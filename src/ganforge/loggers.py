@@ -17,7 +17,8 @@ rollback after non-finite losses does the same. W&B runs resume by a stable id k
 directory; W&B drops steps it has already seen, so a rollback's redone steps keep their first values.
 
 W&B runs **offline** unless the environment says otherwise (``WANDB_MODE``): nothing leaves the
-machine until the user runs ``wandb sync`` or sets ``WANDB_MODE=online``.
+machine until the user runs ``wandb sync`` or sets ``WANDB_MODE=online``. Offline, wandb-core's own
+crash reports to W&B are turned off too (``WANDB_ERROR_REPORTING=false`` unless the user set it).
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def _wandb():
     try:
         import wandb
     except ImportError:
-        raise ConfigError("--logger wandb needs the wandb package: pip install wandb") from None
+        raise ConfigError("--logger wandb needs the wandb package: pip install 'ganforge[wandb]'") from None
     return wandb
 
 
@@ -184,8 +185,15 @@ class WandbLogger(RunLogger):
         else:
             run_id = secrets.token_hex(4)
             id_file.write_text(run_id + "\n")
+        mode = os.environ.get("WANDB_MODE", "offline")
+        if mode == "offline":
+            # wandb-core, the process wandb starts, reports its own errors to W&B unless this says no; it reads
+            # the environment, so the setting has to be made there (the user's own value is kept)
+            os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
+        # resume="allow": the first session creates the run, later ones continue it (same id, the history's
+        # steps carry on from the checkpoint's)
         self._run = wandb.init(project=os.environ.get("WANDB_PROJECT", "ganforge"), name=run.root.name, id=run_id,
-                               dir=str(run.root), mode=os.environ.get("WANDB_MODE", "offline"), resume="allow")
+                               dir=str(run.root), mode=mode, resume="allow")
 
     def config(self, step: int, config: dict) -> None:
         self._run.config.update(config, allow_val_change=True)
