@@ -106,12 +106,13 @@ def test_dtn_const_loss_is_zero_when_g_encodes_like_its_input():
 
 
 def _train(data, out, family, steps, **options):
-    cfg = TrainConfig(data=str(data), out=str(out), loss=family, batch_size=4, steps=steps, device="cpu",
+    ema = options.pop("ema", 0.0)
+    cfg = TrainConfig(data=str(data), out=str(out), loss=family, batch_size=4, steps=steps, device="cpu", ema=ema,
                       sample_every=2, checkpoint_every=100, n_samples=4, precision="fp32", channels_last="off")
     return train(cfg, _cfg(family, **options), out=open("/dev/null", "w"))
 
 
-@pytest.mark.parametrize("family,options", [("cyclegan", {"pool_size": 3}), ("cogan", {}),
+@pytest.mark.parametrize("family,options", [("cyclegan", {"pool_size": 3}), ("cogan", {"ema": 0.9}),
                                             ("dtn", {"encoder_steps": 2})])
 def test_each_family_trains_samples_and_resumes_exactly(pair32, tmp_path, family, options, one_thread):
     whole = tmp_path / "whole"
@@ -122,7 +123,7 @@ def test_each_family_trains_samples_and_resumes_exactly(pair32, tmp_path, family
     cfg.steps, cfg.out = 4, str(half)
     train(cfg, ModelConfig.from_dict(RunDir(half).read_config()["model"]), resume=True, out=open("/dev/null", "w"))
     a, b = (load_checkpoint(RunDir(r).latest_checkpoint) for r in (whole, half))
-    for side in ("G", "D"):
+    for side in ("G", "D") + (("G_ema",) if a["G_ema"] is not None else ()):
         for k in a[side]:
             assert torch.equal(a[side][k], b[side][k]), (side, k)
     assert RunDir(whole).latest_samples.is_file()
