@@ -69,8 +69,11 @@ class DTNLoss(GANLoss):
 
     def g_step(self, G, D, real, z, labels):
         out = G(real)
-        logits = self._judge(D, torch.cat([out["g_src"], out["g_tgt"]]))
-        gan = F.cross_entropy(logits, torch.full((len(logits),), 2, device=logits.device))
+        # D sees the same mixture as in its own step (batch norm's statistics depend on it: with translations
+        # alone in the batch, D judges them by other statistics and G "fools" a D that wins its own step)
+        n = len(real)
+        logits = self._judge(D, torch.cat([out["g_src"], out["g_tgt"], real[:, 1]]))[: 2 * n]
+        gan = F.cross_entropy(logits, torch.full((2 * n,), 2, device=logits.device))
         const = F.mse_loss(out["f_g_src"].float(), out["f_src"].float())
         tid = F.mse_loss(out["g_tgt"].float(), real[:, 1].float())
         tv = total_variation(out["g_src"])
