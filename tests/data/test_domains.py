@@ -8,7 +8,11 @@ import pytest
 import torch
 
 from ganforge.data.dataset import load_dataset
-from ganforge.data.domains import parse_domains, prepare_domains, prepare_subfolder_domains
+from ganforge.data.domains import (
+    parse_domains,
+    prepare_domains,
+    prepare_subfolder_domains,
+)
 from ganforge.data.loader import BatchLoader, PairLoader, make_loader
 from ganforge.data.prepare import PrepareOptions
 from ganforge.errors import DataError

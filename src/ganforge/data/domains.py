@@ -63,7 +63,7 @@ def prepare_domains(domains: list[tuple[str, str]], out: str | Path, opts: Prepa
     opts.validate()
     out = Path(out)
     check_out(out)
-    parts = []
+    parts: list[tuple[str, Path, dict, str | None]] = []
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.domains.") as tmp:
         for i, (name, src) in enumerate(domains):
             part = Path(tmp) / f"{i}.zip"

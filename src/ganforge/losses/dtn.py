@@ -35,7 +35,12 @@ class DTNLoss(GANLoss):
 
     def __init__(self, augment=None, **kwargs):
         super().__init__(augment, **kwargs)
-        from ganforge.models.dtn import CONST_WEIGHT, ENCODER_STEPS, TID_WEIGHT, TV_WEIGHT
+        from ganforge.models.dtn import (
+            CONST_WEIGHT,
+            ENCODER_STEPS,
+            TID_WEIGHT,
+            TV_WEIGHT,
+        )
 
         cfg = self.model_cfg
         value = (lambda o: o.value(cfg)) if cfg else (lambda o: o.default)

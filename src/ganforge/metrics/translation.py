@@ -32,8 +32,8 @@ from ganforge.artifacts import load_generator
 from ganforge.checkpoint import find_checkpoint
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.errors import ConfigError
-from ganforge.metrics.registry import METRICS, EvalContext, compute
 from ganforge.metrics.reference import reference_indices
+from ganforge.metrics.registry import METRICS, EvalContext, compute
 from ganforge.runs import RunDir
 from ganforge.sampling import to_uint8
 from ganforge.utils import STDERR, write_json_atomic
@@ -98,7 +98,7 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
                 x_name, y_name = "ab"[src], "ab"[dst]
                 source, target = _domain_sample(dataset, src, n, seed + src), _domain_sample(dataset, dst, n, seed + dst)
                 x = _to_tensor(source, device)
-                y = _batched(lambda b: family.translate(G, b, direction), x)
+                y = _batched(lambda b, d=direction: family.translate(G, b, d), x)
                 translated = to_uint8(y)
                 log and print(f"ganforge: {direction}: {n} {names[src]} -> {names[dst]}", file=log, flush=True)
                 for k, v in _distances(target, translated, metrics, extractor, device, seed, log).items():
@@ -106,15 +106,16 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
                 for k, v in _distances(target, source, metrics, extractor, device, seed, log).items():
                     results[f"{k}/{x_name}_vs_{y_name}"] = v
                 if hasattr(family, "cycle"):
-                    back = _batched(lambda b: family.cycle(G, b, direction), x)
+                    back = _batched(lambda b, d=direction: family.cycle(G, b, d), x)
                     results[f"cycle_l1/{direction}"] = float((back - x).abs().mean())
                 if hasattr(family, "f_constancy"):
                     results[f"f_const/{direction}"] = float(family.f_constancy(G, x, y))
                 if extractor is not None:
                     rate = _target_rate(extractor, translated, names[dst])
-                    if rate is not None:
+                    start = _target_rate(extractor, source, names[dst])
+                    if rate is not None and start is not None:
                         results[f"target_rate/{direction}"] = rate
-                        results[f"target_rate/{x_name}_vs_{y_name}"] = _target_rate(extractor, source, names[dst])
+                        results[f"target_rate/{x_name}_vs_{y_name}"] = start
         else:  # CoGAN: pairs of seeds, each half against its domain
             from ganforge.metrics.evaluate import generate_images
 
