@@ -66,7 +66,8 @@ def main() -> int:
         step(["data", "show", str(data), "--n", "32"])
     extractor = out / f"{name}-domains-cnn.pt"
     if not extractor.is_file():
-        step(["features", "fit", "--data", str(data), "--out", str(extractor), "--epochs", "3", "--device", a.device])
+        step(["features", "fit", "--data", str(data), "--out", str(extractor), "--epochs", "2", "--max-images", "1500",
+              "--device", a.device])
     run = out / f"{a.family}-{name}"
     step(["train", "--model", a.family, "--data", str(data), "--out", str(run), "--minutes", str(a.minutes),
           "--device", a.device, "--seed", "0", *train, *extra] + (["--resume"] if (run / "checkpoints").is_dir() else []))
