@@ -232,7 +232,8 @@ class Trainer:
         augment = DiffAugment(cfg.augment, cfg.augment_strength, self.augment_gen) if cfg.augment else None
         aux = cfg.ac_weight if models.has_auxiliary_classifier(self.model_cfg.family) else 0.0
         self.loss = LOSSES[cfg.loss](augment, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
-                                     r1_gamma=cfg.r1_gamma, auxiliary_weight=aux, model_cfg=self.model_cfg)
+                                     r1_gamma=cfg.r1_gamma, auxiliary_weight=aux,
+                                     family_options=models.resolved_options(self.model_cfg))
         # two-domain families: both learning rates fall linearly to 0 after this fraction of the budget
         self.lr_decay_from = getattr(models.family(self.model_cfg.family), "LR_DECAY_FROM", None)
 

@@ -10,7 +10,7 @@ from ganforge.data.prepare import PrepareOptions
 from ganforge.errors import ConfigError
 from ganforge.losses.cyclegan import CycleGANLoss, HistoryBuffer
 from ganforge.losses.dtn import DTNLoss
-from ganforge.models import build_discriminator, build_generator
+from ganforge.models import build_discriminator, build_generator, resolved_options
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.train import train
 from tests.conftest import write_images
@@ -36,7 +36,7 @@ def test_cyclegan_cycle_and_identity_losses_are_zero_for_identity_generators():
     G, D = build_generator(cfg), build_discriminator(cfg)
     G.a2b, G.b2a = torch.nn.Identity(), torch.nn.Identity()
     real = torch.rand(3, 2, 3, 32, 32) * 2 - 1
-    _, stats = CycleGANLoss(model_cfg=cfg).g_step(G, D, real, None, None)
+    _, stats = CycleGANLoss(family_options=resolved_options(cfg)).g_step(G, D, real, None, None)
     assert stats["cycle"] == 0 and stats["identity"] == 0
 
 
@@ -97,12 +97,12 @@ def test_dtn_const_loss_is_zero_when_g_encodes_like_its_input():
             a, b = real[:, 0], real[:, 1]
             return {"g_src": a, "g_tgt": b, "f_src": G.frozen_f(a), "f_g_src": G.frozen_f(a)}
 
-    loss = DTNLoss(model_cfg=cfg)
+    loss = DTNLoss(family_options=resolved_options(cfg))
     loss.iterations = loss.encoder_steps
     _, stats = loss.g_step(Identity(), D, torch.rand(2, 2, 3, 32, 32) * 2 - 1, None, None)
     assert stats["l_const"] == 0 and stats["l_tid"] == 0
     assert [p.name for p in loss.phases()] == ["d_loss", "g_loss"]
-    assert [p.name for p in DTNLoss(model_cfg=cfg).phases()] == ["f_loss"]  # f is fitted first
+    assert [p.name for p in DTNLoss(family_options=resolved_options(cfg)).phases()] == ["f_loss"]  # f is fitted first
 
 
 def _train(data, out, family, steps, **options):

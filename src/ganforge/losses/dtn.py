@@ -35,17 +35,9 @@ class DTNLoss(GANLoss):
 
     def __init__(self, augment=None, **kwargs):
         super().__init__(augment, **kwargs)
-        from ganforge.models.dtn import (
-            CONST_WEIGHT,
-            ENCODER_STEPS,
-            TID_WEIGHT,
-            TV_WEIGHT,
-        )
-
-        cfg = self.model_cfg
-        value = (lambda o: o.value(cfg)) if cfg else (lambda o: o.default)
-        self.encoder_steps = int(value(ENCODER_STEPS))
-        self.alpha, self.beta, self.gamma = (float(value(o)) for o in (CONST_WEIGHT, TID_WEIGHT, TV_WEIGHT))
+        o = self.family_options  # the dtn family's options (models/dtn.py: defaults and help)
+        self.encoder_steps = int(o["encoder_steps"])
+        self.alpha, self.beta, self.gamma = (float(o[k]) for k in ("const_weight", "tid_weight", "tv_weight"))
         self.iterations = 0  # iterations begun (phases() is asked once per iteration)
 
     def phases(self) -> list[Phase]:

@@ -35,7 +35,7 @@ from ganforge.errors import ConfigError
 from ganforge.metrics.reference import reference_indices
 from ganforge.metrics.registry import METRICS, EvalContext, compute
 from ganforge.runs import RunDir
-from ganforge.sampling import to_uint8
+from ganforge.sampling import generate, latents_for_seeds, to_uint8
 from ganforge.utils import STDERR, write_json_atomic
 
 DIRECTIONS = {"a2b": (0, 1), "b2a": (1, 0)}
@@ -117,9 +117,7 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
                         results[f"target_rate/{direction}"] = rate
                         results[f"target_rate/{x_name}_vs_{y_name}"] = start
         else:  # CoGAN: pairs of seeds, each half against its domain
-            from ganforge.metrics.evaluate import generate_images
-
-            pairs = generate_images(G, cfg, n)
+            pairs = generate(G, latents_for_seeds(range(n), cfg.latent_dim))  # the seeds evaluate uses
             r = cfg.resolution
             for d, half in enumerate((pairs[:, :, :r], pairs[:, :, r:])):
                 real = _domain_sample(dataset, d, n, seed + d)
