@@ -94,3 +94,19 @@ def test_evaluate_a_translation_run_per_direction_with_a_fitted_domain_extractor
         assert set(keys) <= set(metrics), (family, sorted(metrics))
         if family == "dtn":
             assert not any(k.endswith("/b2a") for k in metrics)
+
+
+def test_the_web_app_refuses_latents_for_a_translator_in_one_line(runs):
+    from ganforge.web import create_app
+
+    root, out = runs
+    app = create_app(root, {"TESTING": True})
+    with app.test_request_context():
+        from werkzeug.exceptions import BadRequest
+
+        from ganforge.web.generators import get_generator
+
+        with pytest.raises(BadRequest, match="translator"):
+            get_generator("cyclegan")
+        G, cfg = get_generator("cogan")  # a CoGAN draws (pairs) from latents
+        assert cfg.family == "cogan"

@@ -113,6 +113,11 @@ def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = 
     return np.concatenate(out)
 
 
+def side_by_side(real: torch.Tensor) -> torch.Tensor:
+    """A two-domain batch (N, 2, C, R, R) -> pairs (N, C, R, 2R), domain A on the left (how a CoGAN holds a pair)."""
+    return torch.cat([real[:, 0], real[:, 1]], dim=-1)
+
+
 def domain_examples(dataset, n: int) -> torch.Tensor:
     """The first ``n`` images of each domain of a two-domain data set: (n, 2, C, H, W) in [-1, 1]."""
     pairs = [torch.from_numpy(np.array(dataset.images[dataset.domain_indices(d)[:n]])) for d in range(2)]

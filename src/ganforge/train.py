@@ -259,7 +259,7 @@ class Trainer:
         self.loss = LOSSES[cfg.loss](augment, n_critic=cfg.n_critic, gp_weight=cfg.gp_weight,
                                      r1_gamma=cfg.r1_gamma, r2_gamma=cfg.r2_gamma, auxiliary_weight=aux,
                                      self_supervised=models.has_self_supervised_d(self.model_cfg.family),
-                                     model_cfg=self.model_cfg, **own)
+                                     family_options=models.resolved_options(self.model_cfg), **own)
         # two-domain families: both learning rates fall linearly to 0 after this fraction of the budget
         self.lr_decay_from = getattr(models.family(self.model_cfg.family), "LR_DECAY_FROM", None)
 

@@ -9,7 +9,11 @@ import torch
 from tests.conftest import run_cli, write_images
 
 from ganforge.data.dataset import load_dataset
-from ganforge.data.domains import parse_domains, prepare_domains, prepare_subfolder_domains
+from ganforge.data.domains import (
+    parse_domains,
+    prepare_domains,
+    prepare_subfolder_domains,
+)
 from ganforge.data.loader import BatchLoader, PairLoader, make_loader
 from ganforge.data.prepare import PrepareOptions
 from ganforge.errors import DataError
@@ -77,6 +81,12 @@ def test_subfolders_as_domains_and_the_cli(tmp_path, capsys):
                                   progress=False)
     code, _, err = run_cli(capsys, "data", "prepare", "--out", tmp_path / "y.zip", "--as-domains")
     assert code == 1 and err.count("\n") == 1
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    code, _, err = run_cli(capsys, "data", "prepare", "--domains", f"A={tmp_path / 'src' / 'horses'},B={tmp_path / 'empty'}",
+                           "--out", tmp_path / "z.zip", "--size", "16", "--workers", "1")
+    last = err.strip().splitlines()[-1]  # after domain A's progress line
+    assert code == 1 and last.startswith("ganforge: error: domain B (B): no image files") and "details in" not in last
 
 
 def test_unpaired_batches_come_from_both_domains_and_resume_exactly(two_domain):

@@ -11,7 +11,7 @@ from ganforge.data.prepare import PrepareOptions
 from ganforge.errors import ConfigError
 from ganforge.losses.cyclegan import CycleGANLoss, HistoryBuffer
 from ganforge.losses.dtn import DTNLoss
-from ganforge.models import build_discriminator, build_generator
+from ganforge.models import build_discriminator, build_generator, resolved_options
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.train import train
 
@@ -36,7 +36,7 @@ def test_cyclegan_cycle_and_identity_losses_are_zero_for_identity_generators():
     G, D = build_generator(cfg), build_discriminator(cfg)
     G.a2b, G.b2a = torch.nn.Identity(), torch.nn.Identity()
     real = torch.rand(3, 2, 3, 32, 32) * 2 - 1
-    _, stats = CycleGANLoss(model_cfg=cfg).g_step(G, D, real, None, None)
+    _, stats = CycleGANLoss(family_options=resolved_options(cfg)).g_step(G, D, real, None, None)
     assert stats["cycle"] == 0 and stats["identity"] == 0
 
 
@@ -97,21 +97,22 @@ def test_dtn_const_loss_is_zero_when_g_encodes_like_its_input():
             a, b = real[:, 0], real[:, 1]
             return {"g_src": a, "g_tgt": b, "f_src": G.frozen_f(a), "f_g_src": G.frozen_f(a)}
 
-    loss = DTNLoss(model_cfg=cfg)
+    loss = DTNLoss(family_options=resolved_options(cfg))
     loss.iterations = loss.encoder_steps
     _, stats = loss.g_step(Identity(), D, torch.rand(2, 2, 3, 32, 32) * 2 - 1, None, None)
     assert stats["l_const"] == 0 and stats["l_tid"] == 0
     assert [p.name for p in loss.phases()] == ["d_loss", "g_loss"]
-    assert [p.name for p in DTNLoss(model_cfg=cfg).phases()] == ["f_loss"]  # f is fitted first
+    assert [p.name for p in DTNLoss(family_options=resolved_options(cfg)).phases()] == ["f_loss"]  # f is fitted first
 
 
 def _train(data, out, family, steps, **options):
-    cfg = TrainConfig(data=str(data), out=str(out), loss=family, batch_size=4, steps=steps, device="cpu",
+    ema = options.pop("ema", 0.0)
+    cfg = TrainConfig(data=str(data), out=str(out), loss=family, batch_size=4, steps=steps, device="cpu", ema=ema,
                       sample_every=2, checkpoint_every=100, n_samples=4, precision="fp32", channels_last="off")
     return train(cfg, _cfg(family, **options), out=open("/dev/null", "w"))
 
 
-@pytest.mark.parametrize("family,options", [("cyclegan", {"pool_size": 3}), ("cogan", {}),
+@pytest.mark.parametrize("family,options", [("cyclegan", {"pool_size": 3}), ("cogan", {"ema": 0.9}),
                                             ("dtn", {"encoder_steps": 2})])
 def test_each_family_trains_samples_and_resumes_exactly(pair32, tmp_path, family, options, one_thread):
     whole = tmp_path / "whole"
@@ -122,7 +123,7 @@ def test_each_family_trains_samples_and_resumes_exactly(pair32, tmp_path, family
     cfg.steps, cfg.out = 4, str(half)
     train(cfg, ModelConfig.from_dict(RunDir(half).read_config()["model"]), resume=True, out=open("/dev/null", "w"))
     a, b = (load_checkpoint(RunDir(r).latest_checkpoint) for r in (whole, half))
-    for side in ("G", "D"):
+    for side in ("G", "D") + (("G_ema",) if a["G_ema"] is not None else ()):
         for k in a[side]:
             assert torch.equal(a[side][k], b[side][k]), (side, k)
     assert RunDir(whole).latest_samples.is_file()

@@ -63,11 +63,14 @@ def prepare_domains(domains: list[tuple[str, str]], out: str | Path, opts: Prepa
     opts.validate()
     out = Path(out)
     check_out(out)
-    parts = []
+    parts: list[tuple[str, Path, dict, str | None]] = []
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.domains.") as tmp:
         for i, (name, src) in enumerate(domains):
             part = Path(tmp) / f"{i}.zip"
-            report = prepare(src, part, opts, progress=progress)
+            try:
+                report = prepare(src, part, opts, progress=progress)
+            except DataError as e:  # its report would be in the temporary folder, removed below: not named
+                raise DataError(f"domain {DOMAIN_KEYS[i]} ({name}): {str(e).split('; details in ')[0]}") from None
             if opts.resolution is None:  # the second domain is sized like the first
                 opts = replace(opts, resolution=read_info(part)["resolution"])
             parts.append((name, part, report, None))

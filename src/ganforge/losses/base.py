@@ -44,8 +44,8 @@ class GANLoss:
     - ``self_supervised``: for families whose D has its own self-supervised term on real images
       (FastGAN's reconstruction): D is called on real images with ``with_reconstruction=True`` and
       returns (logits (N,), its loss (0-d)), which is added to D's loss as the family weighted it;
-    - ``model_cfg``: the run's ``ModelConfig`` (a two-domain family's loss reads its weights, e.g.
-      CycleGAN's cycle lambda, from the family's options);
+    - ``family_options``: every option of the run's family with its value (a two-domain family's loss
+      reads its weights there, e.g. CycleGAN's cycle lambda);
     - ``auxiliary_weight``: > 0 for families whose D also classifies (ACGAN): D is called with
       ``with_classes=True`` and returns (logits (N,), class logits (N, K)); the cross-entropy of
       real and fake images' classes is added to D's loss, the fake images' to G's.
@@ -61,9 +61,11 @@ class GANLoss:
     def __init__(self, augment: Callable[[torch.Tensor], torch.Tensor] | None = None, *,
                  n_critic: int | None = None, gp_weight: float = 10.0, r1_gamma: float = 0.0,
                  r2_gamma: float = 0.0, auxiliary_weight: float = 0.0, self_supervised: bool = False,
-                 model_cfg=None):
+                 family_options: dict | None = None):
         self.augment = augment
-        self.model_cfg = model_cfg  # the run's ModelConfig: a family's own loss reads its weights from its options
+        # every option of the run's family with its value (``models.resolved_options``): a family's own loss
+        # reads its weights there (the trainer passes them: a loss never imports the families)
+        self.family_options = dict(family_options or {})
         if n_critic is not None:
             self.n_critic = n_critic
         self.gp_weight = gp_weight

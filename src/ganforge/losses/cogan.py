@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ganforge.losses.bce import NonSaturatingLoss
+from ganforge.sampling import side_by_side
 
 
 class CoupledLoss(NonSaturatingLoss):
@@ -20,8 +21,6 @@ class CoupledLoss(NonSaturatingLoss):
 
     def _d_out(self, D, x: torch.Tensor, labels) -> tuple[torch.Tensor, None]:
         """Logits of both domains' halves as one (2N,) vector: A's then B's."""
-        from ganforge.models.cogan import side_by_side
-
         if x.dim() == 5:  # the real two-domain batch (N, 2, C, R, R)
             x = side_by_side(x)
         if self.augment is not None:

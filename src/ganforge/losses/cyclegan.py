@@ -67,12 +67,10 @@ class CycleGANLoss(GANLoss):
 
     def __init__(self, augment=None, **kwargs):
         super().__init__(augment, **kwargs)
-        from ganforge.models.cyclegan import CYCLE_WEIGHT, IDENTITY_WEIGHT, POOL_SIZE
-
-        cfg = self.model_cfg
-        self.cycle_weight = float(CYCLE_WEIGHT.value(cfg)) if cfg else 10.0
-        self.identity_weight = float(IDENTITY_WEIGHT.value(cfg)) if cfg else 0.5
-        size = int(POOL_SIZE.value(cfg)) if cfg else 50
+        o = self.family_options  # the cyclegan family's options (models/cyclegan.py: defaults and help)
+        self.cycle_weight = float(o["cycle_weight"])
+        self.identity_weight = float(o["identity_weight"])
+        size = int(o["pool_size"])
         self.pools = [HistoryBuffer(size, seed=1), HistoryBuffer(size, seed=2)]  # fake A, fake B
         self._fakes: list[tuple[torch.Tensor, torch.Tensor]] = []  # G's translations, per micro-batch, for D
 

@@ -35,17 +35,9 @@ class DTNLoss(GANLoss):
 
     def __init__(self, augment=None, **kwargs):
         super().__init__(augment, **kwargs)
-        from ganforge.models.dtn import (
-            CONST_WEIGHT,
-            ENCODER_STEPS,
-            TID_WEIGHT,
-            TV_WEIGHT,
-        )
-
-        cfg = self.model_cfg
-        value = (lambda o: o.value(cfg)) if cfg else (lambda o: o.default)
-        self.encoder_steps = int(value(ENCODER_STEPS))
-        self.alpha, self.beta, self.gamma = (float(value(o)) for o in (CONST_WEIGHT, TID_WEIGHT, TV_WEIGHT))
+        o = self.family_options  # the dtn family's options (models/dtn.py: defaults and help)
+        self.encoder_steps = int(o["encoder_steps"])
+        self.alpha, self.beta, self.gamma = (float(o[k]) for k in ("const_weight", "tid_weight", "tv_weight"))
         self.iterations = 0  # iterations begun (phases() is asked once per iteration)
 
     def phases(self) -> list[Phase]:
@@ -74,8 +66,11 @@ class DTNLoss(GANLoss):
 
     def g_step(self, G, D, real, z, labels):
         out = G(real)
-        logits = self._judge(D, torch.cat([out["g_src"], out["g_tgt"]]))
-        gan = F.cross_entropy(logits, torch.full((len(logits),), 2, device=logits.device))
+        # D sees the same mixture as in its own step (batch norm's statistics depend on it: with translations
+        # alone in the batch, D judges them by other statistics and G "fools" a D that wins its own step)
+        n = len(real)
+        logits = self._judge(D, torch.cat([out["g_src"], out["g_tgt"], real[:, 1]]))[: 2 * n]
+        gan = F.cross_entropy(logits, torch.full((2 * n,), 2, device=logits.device))
         const = F.mse_loss(out["f_g_src"].float(), out["f_src"].float())
         tid = F.mse_loss(out["g_tgt"].float(), real[:, 1].float())
         tv = total_variation(out["g_src"])

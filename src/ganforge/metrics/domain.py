@@ -188,7 +188,7 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     in the file and printed, so a user sees whether the features mean anything.
     """
     data = load_dataset(data_path)
-    if data.labels is None and data.domains:  # a two-domain set without classes: its domains are the classes
+    if data.domains and (data.labels is None or len(data.classes or ()) < 2):  # its domains are the classes
         data = domains_as_classes(data)
     if data.labels is None or not data.classes or len(data.classes) < 2:
         raise DataError(f"{data_path} has no class labels; prepare it with labels (e.g. --labels subfolders, "

@@ -35,7 +35,7 @@ from ganforge.errors import ConfigError
 from ganforge.metrics.reference import reference_indices
 from ganforge.metrics.registry import METRICS, EvalContext, compute
 from ganforge.runs import RunDir
-from ganforge.sampling import to_uint8
+from ganforge.sampling import generate, latents_for_seeds, to_uint8
 from ganforge.utils import STDERR, write_json_atomic
 
 DIRECTIONS = {"a2b": (0, 1), "b2a": (1, 0)}
@@ -98,7 +98,7 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
                 x_name, y_name = "ab"[src], "ab"[dst]
                 source, target = _domain_sample(dataset, src, n, seed + src), _domain_sample(dataset, dst, n, seed + dst)
                 x = _to_tensor(source, device)
-                y = _batched(lambda b: family.translate(G, b, direction), x)
+                y = _batched(lambda b, d=direction: family.translate(G, b, d), x)
                 translated = to_uint8(y)
                 log and print(f"ganforge: {direction}: {n} {names[src]} -> {names[dst]}", file=log, flush=True)
                 for k, v in _distances(target, translated, metrics, extractor, device, seed, log).items():
@@ -106,19 +106,18 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
                 for k, v in _distances(target, source, metrics, extractor, device, seed, log).items():
                     results[f"{k}/{x_name}_vs_{y_name}"] = v
                 if hasattr(family, "cycle"):
-                    back = _batched(lambda b: family.cycle(G, b, direction), x)
+                    back = _batched(lambda b, d=direction: family.cycle(G, b, d), x)
                     results[f"cycle_l1/{direction}"] = float((back - x).abs().mean())
                 if hasattr(family, "f_constancy"):
                     results[f"f_const/{direction}"] = float(family.f_constancy(G, x, y))
                 if extractor is not None:
                     rate = _target_rate(extractor, translated, names[dst])
-                    if rate is not None:
+                    start = _target_rate(extractor, source, names[dst])
+                    if rate is not None and start is not None:
                         results[f"target_rate/{direction}"] = rate
-                        results[f"target_rate/{x_name}_vs_{y_name}"] = _target_rate(extractor, source, names[dst])
+                        results[f"target_rate/{x_name}_vs_{y_name}"] = start
         else:  # CoGAN: pairs of seeds, each half against its domain
-            from ganforge.metrics.evaluate import generate_images
-
-            pairs = generate_images(G, cfg, n)
+            pairs = generate(G, latents_for_seeds(range(n), cfg.latent_dim))  # the seeds evaluate uses
             r = cfg.resolution
             for d, half in enumerate((pairs[:, :, :r], pairs[:, :, r:])):
                 real = _domain_sample(dataset, d, n, seed + d)

@@ -119,6 +119,11 @@ def is_composite(name: str) -> bool:
     return bool(getattr(family(name), "COMPOSITE", False))
 
 
+def resolved_options(cfg: ModelConfig) -> dict:
+    """Every option of ``cfg``'s family with its value in ``cfg`` (its default when not set)."""
+    return {o.name: o.value(cfg) for o in options_of(cfg.family)}
+
+
 def is_two_domain(name: str) -> bool:
     return bool(getattr(family(name), "TWO_DOMAIN", False))
 

@@ -29,6 +29,7 @@ import torch.nn as nn
 from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
 from ganforge.models.dcgan import _widths, init_weights  # noqa: F401 - DCGAN's widths and initialisation
+from ganforge.sampling import side_by_side
 
 TWO_DOMAIN = True
 LOSS = "cogan"
@@ -43,11 +44,6 @@ def split(pairs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(N, C, R, 2R) side-by-side pairs -> (A (N, C, R, R), B (N, C, R, R))."""
     r = pairs.shape[-2]
     return pairs[..., :r], pairs[..., r:]
-
-
-def side_by_side(real: torch.Tensor) -> torch.Tensor:
-    """A two-domain batch (N, 2, C, R, R) -> pairs (N, C, R, 2R)."""
-    return torch.cat([real[:, 0], real[:, 1]], dim=-1)
 
 
 class Generator(nn.Module):

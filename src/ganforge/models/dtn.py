@@ -98,8 +98,12 @@ class Generator(nn.Module):
         if mode == "encoder":
             return {"rec_a": self.g(self.f(a))}
         f_a, f_b = self.frozen_f(a), self.frozen_f(b)
-        g_src = self.g(f_a[:, :, None, None])
-        return {"g_src": g_src, "g_tgt": self.g(f_b[:, :, None, None]), "f_src": f_a, "f_g_src": self.frozen_f(g_src)}
+        # one pass over both domains' features: g's batch norm then normalises with statistics of the mixture,
+        # which is what its running statistics (eval mode: translate, samples) average; two passes would
+        # train it on per-domain statistics that eval mode never sees
+        both = self.g(torch.cat([f_a, f_b])[:, :, None, None])
+        g_src, g_tgt = both[: len(a)], both[len(a) :]
+        return {"g_src": g_src, "g_tgt": g_tgt, "f_src": f_a, "f_g_src": self.frozen_f(g_src)}
 
 
 class Discriminator(nn.Module):

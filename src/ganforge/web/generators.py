@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from flask import Flask, abort, current_app, send_file
 
+from ganforge import models
 from ganforge.artifacts import load_generator
 from ganforge.data.dataset import load_dataset
 from ganforge.errors import ConfigError, DataError
@@ -77,6 +78,9 @@ def get_generator(name: str):
         if hit is None or hit[0] != mtime:
             G, cfg, _ = load_generator(ckpt, device="cpu")  # weights_only=True inside
             hit = cache[name] = (mtime, G, cfg)
+    if models.is_translator(hit[2].family):  # its G takes images, not latents: the latent pages cannot use it
+        abort(400, description=f"run {name!r} is a {hit[2].family} translator: it maps images to images, not "
+                               "latents; use 'ganforge translate'")
     return hit[1], hit[2]
 
 
