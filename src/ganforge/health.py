@@ -39,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import torch
 
+from ganforge import models
 from ganforge.runs import RunDir, read_jsonl
 from ganforge.utils import STDERR, write_json_atomic
 
@@ -257,6 +258,10 @@ class HealthHook:
 
     def _sample_checks(self, trainer) -> list[Finding]:
         step = trainer.step
+        if models.is_two_domain(trainer.model_cfg.family):
+            # a translator's G takes images, not the fixed latents: only ADA's r_t speaks for it here
+            rt = trainer.last_stats.get("ada_rt")
+            return [] if rt is None else [overfit_from_rt(float(rt), step)]
         G = trainer.G_ema if trainer.G_ema is not None else trainer.G
         n = min(DIVERSITY_IMAGES, len(trainer.fixed_z))
         z = trainer.fixed_z[:n].to(trainer.runtime.device)
