@@ -57,7 +57,7 @@ class ModelConfig:
 
     def validate(self) -> ModelConfig:
         """The values themselves; ``ganforge.models.validate`` adds the family's own checks."""
-        _check_finite(self.options)
+        check_finite(self.options)
         if self.channels not in (1, 3):
             raise ConfigError(f"channels must be 1 or 3, not {self.channels}")
         if base_size(self.resolution) is None or not 8 <= self.resolution <= 1024:
@@ -138,7 +138,7 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """The values themselves; ``ganforge.train.check_names`` checks the loss and augmentation names."""
-        _check_finite(self.to_dict())  # NaN passes every range check below (each comparison is False)
+        check_finite(self.to_dict())  # NaN passes every range check below (each comparison is False)
         if self.batch_size < 1:
             raise ConfigError("batch size must be at least 1")
         if min(self.lr_g, self.lr_d) <= 0:
@@ -234,7 +234,7 @@ def resume_conflicts(state: dict, cfg: TrainConfig, model_cfg: ModelConfig, data
     return conflicts
 
 
-def _check_finite(values: dict) -> None:
+def check_finite(values: dict) -> None:
     """Float options (``--name``) must be finite: argparse's float() takes "nan" and "inf"."""
     for name, value in values.items():
         if isinstance(value, float) and not math.isfinite(value):

@@ -53,7 +53,7 @@ from types import ModuleType
 
 import torch.nn as nn
 
-from ganforge.config import ModelConfig, Option, model_config
+from ganforge.config import ModelConfig, Option, check_finite, model_config
 from ganforge.errors import ConfigError
 from ganforge.models import (
     acgan,
@@ -158,6 +158,7 @@ def families_using(option: str) -> list[str]:
 def check_options(cfg: ModelConfig) -> ModelConfig:
     """Every key of ``cfg.options`` is one of its family's ``OPTIONS`` with an allowed value; an option
     of another family is an error that names the families that use it."""
+    check_finite(cfg.options)  # NaN passes every range check (each comparison is False)
     known = {o.name: o for o in options_of(cfg.family)}
     for name in cfg.options:
         if name not in known:
