@@ -13,10 +13,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir
+
+if TYPE_CHECKING:
+    from ganforge.config import ModelConfig
 
 
 class LoadedModel:
@@ -33,9 +36,10 @@ class LoadedModel:
         self.run = run
         self.device = resolve_device(device)
         G, _, self.state = load_generator(run, device=self.device, ema=ema)
-        self.G = in_space(G, space)  # z: G itself; w, w+: a view whose latents are there (None: the run's default)
+        # z: G itself; w, w+: a StyleSpace view whose latents are there (None: the run's default space)
+        self.G: Any = in_space(G, space)
         self.space = space_of(self.G)
-        self.cfg = self.G.cfg  # latent_dim is the space's
+        self.cfg = cast("ModelConfig", self.G.cfg)  # latent_dim is the space's
         self.classes = (self.state.get("dataset") or {}).get("classes")
         self.num_classes = int(self.cfg.num_classes or 0)
         self.class_id = resolve_class(None if class_ is None else str(class_), self.classes, self.num_classes) \
