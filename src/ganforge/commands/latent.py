@@ -115,8 +115,8 @@ def _optimiser_options(p: argparse.ArgumentParser) -> None:
 
 
 def _model_options(args: argparse.Namespace) -> dict:
-    """The options every latent tool shares: class, truncation, device, EMA weights."""
-    return dict(class_=args.class_, device=args.device, ema=not args.no_ema,
+    """The options every latent tool shares: class, truncation, latent space, device, EMA weights."""
+    return dict(class_=args.class_, space=args.space, device=args.device, ema=not args.no_ema,
                 **({"psi": args.psi} if hasattr(args, "psi") else {}))
 
 
@@ -186,23 +186,10 @@ def run_edit(args: argparse.Namespace) -> int:
 
     amounts = parse_amounts(args.amount, args.steps)
     w = edit_strip(args.run, args.latent, args.direction, amounts, args.out, directions=args.directions,
-                   **_model_options(args))
+                   layers=args.layers, **_model_options(args))
     print(f"wrote {w.values['count']} images ({amounts[0]:+g} .. {amounts[-1]:+g} sd along direction "
           f"{args.direction}) to {args.out}")
     return 0
-
-
-def _edit(m: _Loaded, latent, dirs, i: int, amounts: list[float], labels, layers):
-    """The strip of direction ``i``: in z along the unit vector, in W by the direction's standard
-    deviation (and only in ``layers`` when given)."""
-    from ganforge.latent import edit
-
-    if dirs.method != "pca-w":
-        return edit(m.G, latent, dirs.vectors[i], amounts, labels)
-    from ganforge.latent.spaces import edit_layers
-
-    scale = 1.0 if dirs.scales is None else float(dirs.scales[i])
-    return edit_layers(m.G, latent, dirs.vectors[i], amounts, layers, scale=scale)
 
 
 def run_inpaint(args: argparse.Namespace) -> int:
