@@ -61,7 +61,7 @@ from flask import (
 from ganforge.metrics.intervals import clopper_pearson
 from ganforge.sampling import generate, labels_for_seeds, latents_for_seeds
 from ganforge.web.generators import get_generator, get_real_images, png_bytes, run_dir, run_names
-from ganforge.web.openapi import PNG, api, binary, component, integer, json_content, obj, string
+from ganforge.web.openapi import PNG, api, binary, component, integer, json_content, number, obj, string
 from ganforge.web.params import choice_arg, int_arg, json_body
 from ganforge.web.shared import run_summary
 
@@ -101,10 +101,16 @@ RATE = component("Rate", obj({
     "value": {"type": ["number", "null"]}, "ci95": {"type": ["array", "null"], "items": {"type": "number"},
                                                     "description": "exact 95 % interval (Clopper-Pearson)"},
     "n": integer(0), "too_few": {"type": "boolean"}}, ("value", "ci95", "n", "too_few")))
+HYPE_TIME = obj({"value_ms": {"type": ["number", "null"], "description": "mean over players of their threshold"},
+                 "players": integer(0), "rounds": integer(0)}, ("value_ms", "players", "rounds"))
 RESULTS = component("GameResults", obj({
-    "run": string(), "judgements": integer(0), "players": integer(0), "fool_rate": RATE, "hype_inf": RATE,
-    "real_accuracy": RATE, "median_response_ms": {"type": ["number", "null"]}},
-    ("run", "judgements", "players", "fool_rate", "hype_inf", "real_accuracy")))
+    "run": string(), "judgements": integer(0, description="answered rounds of unlimited exposure (mode inf)"),
+    "players": integer(0), "fool_rate": RATE, "hype_inf": RATE, "real_accuracy": RATE,
+    "median_response_ms": {"type": ["number", "null"]}, "hype_time": HYPE_TIME},
+    ("run", "judgements", "players", "fool_rate", "hype_inf", "real_accuracy", "hype_time")))
+SHOWN_IMAGE = obj({"truth": string(enum=["real", "fake"]), "source": integer(0), "n": integer(1),
+                   "realness": number(0.0, 1.0, description="the share of answers that called it real"),
+                   "image_url": string()}, ("truth", "source", "n", "realness", "image_url"))
 
 
 def init_app(app: Flask) -> None:
@@ -234,7 +240,15 @@ def _keep_round_png(round_id: str, data: bytes) -> None:
 
 @bp.post("/api/game/<name>/rounds")
 @api("Deal a real-or-fake round (the truth stays on the server)",
-     responses={201: json_content(obj({"id": string(), "image_url": string()}, ("id", "image_url")))})
+     body=obj({"mode": string("inf: unlimited exposure (HYPE-∞); time: adaptive exposure (HYPE-time)",
+                              enum=list(MODES), default="inf"),
+               "pool": integer(0, MAX_POOL, 0, "draw from N fixed real images and seeds 0..N-1 (0: all)")}),
+     body_required=False,
+     responses={201: json_content(obj({"id": string(), "image_url": string(),
+                                       "exposure_ms": integer(EXPOSURE_MIN_MS, EXPOSURE_MAX_MS,
+                                                              description="how long to show it (mode time only)")},
+                                      ("id", "image_url")))},
+     errors=(409,))
 def new_round(name: str):
     """Deal a round: ``{"id", "image_url"}`` (and ``"exposure_ms"`` in HYPE-time); the truth stays on the server.
 
@@ -280,9 +294,15 @@ def round_image(round_id: str):
 
 
 @bp.get("/api/game/<name>/images/<any(real, fake):truth>/<int:source>.png")
+@api("An image shown in an answered round (the results' thumbnails); any other is 404",
+     path={"truth": string("whether the round showed a real or a generated image", enum=["real", "fake"]),
+           "source": integer(0, 2**31 - 1, description="data-set index (real) or latent seed (fake)")},
+     responses={200: PNG}, errors=(409,))
 def shown_image(name: str, truth: str, source: int):
     """An image that was shown and answered (the results' thumbnails); others are not served."""
     run_dir(name)
+    if source >= 2**31:  # no round deals one; and SQLite cannot even compare an integer beyond 2^63
+        abort(404, description="no answered round showed this image")
     seen = db().execute("SELECT 1 FROM rounds WHERE run = ? AND truth = ? AND source = ? AND answer IS NOT NULL",
                         (name, truth, source)).fetchone()
     if seen is None:
@@ -331,7 +351,9 @@ def api_results():
 
 
 @bp.get("/api/game/<name>/results")
-@api("The game's statistics for one run: fool rate, HYPE-∞, real accuracy", responses={200: json_content(RESULTS)})
+@api("The game's statistics for one run: fool rate, HYPE-∞, real accuracy, HYPE-time, each image's realness",
+     responses={200: json_content({"allOf": [RESULTS, obj({"images": {"type": "array", "items": SHOWN_IMAGE}},
+                                                          ("images",))]})})
 def api_run_results(name: str):
     run_dir(name)
     return jsonify({**results_for(name), "images": images_for(name)})
@@ -345,8 +367,9 @@ def answers_csv():
     run = request.args.get("run")
     if run is not None:
         run_dir(run)
-    query = ("SELECT run, id, player, truth, answer, response_ms, server_ms, source, created, answered, mode, exposure_ms "
-             "FROM rounds WHERE answer IS NOT NULL" + (" AND run = ?" if run else "") + " ORDER BY answered")
+    query = ("SELECT run, id, player, truth, answer, response_ms, server_ms, source, created, answered, mode, "
+             "exposure_ms FROM rounds WHERE answer IS NOT NULL" + (" AND run = ?" if run else "")
+             + " ORDER BY answered")
     buf = io.StringIO()
     out = csv.writer(buf)
     out.writerow(["run", "round", "player", "truth", "answer", "correct", "response_ms", "server_ms",

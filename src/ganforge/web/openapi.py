@@ -40,8 +40,8 @@ ERROR_TEXT = {
     400: "Bad request: a wrong or missing parameter, or a Host this server does not answer to",
     401: "An access token is needed (the server was started with --token)",
     403: "Missing or wrong X-CSRF-Token header, or a cross-site request",
-    404: "No such run, checkpoint, latent, job or round",
-    409: "Conflict with the current state (job not done, round answered already)",
+    404: "No such run, checkpoint, latent, job, round, image or data set",
+    409: "Conflict with the current state (job not done, round answered already, the run's data set gone)",
     413: "The request body is larger than the server's upload limit",
     415: "The upload is not a PNG, JPEG, GIF, WebP or BMP image",
     503: "The job queue or upload pool is full; try again after Retry-After seconds",
@@ -123,16 +123,16 @@ LATENT_KEY = string("a latent: seed:N (0 <= N < 2^31), N, or latent:ID (a latent
 
 
 def api(summary: str, *, query: dict[str, dict] | None = None, required: tuple[str, ...] = (),
-        body: dict | None = None, form: dict[str, dict] | None = None, form_required: tuple[str, ...] = (),
-        responses: dict[int, dict] | None = None, errors: tuple[int, ...] = (), path: dict[str, dict] | None = None,
-        description: str = "") -> Callable[[F], F]:
+        body: dict | None = None, body_required: bool = True, form: dict[str, dict] | None = None,
+        form_required: tuple[str, ...] = (), responses: dict[int, dict] | None = None, errors: tuple[int, ...] = (),
+        path: dict[str, dict] | None = None, description: str = "") -> Callable[[F], F]:
     """Declare a JSON endpoint: query parameters (``required`` names the mandatory ones), a JSON
-    ``body`` schema or multipart ``form`` fields (``form_required``; a ``{"format": "binary"}`` field
-    is a file), its responses by status, the error statuses it gives itself, and path parameter
-    schemas (default: a string)."""
+    ``body`` schema (``body_required=False``: the body may be left out) or multipart ``form`` fields
+    (``form_required``; a ``{"format": "binary"}`` field is a file), its responses by status, the
+    error statuses it gives itself, and path parameter schemas (default: a string)."""
     declaration = {"summary": summary, "description": description, "query": query or {}, "required": required,
-                   "body": body, "form": form, "form_required": form_required, "responses": responses or {},
-                   "errors": errors, "path": path or {}}
+                   "body": body, "body_required": body_required, "form": form, "form_required": form_required,
+                   "responses": responses or {}, "errors": errors, "path": path or {}}
 
     def mark(view: F) -> F:
         setattr(view, ATTRIBUTE, declaration)
@@ -181,7 +181,8 @@ def _operation(rule, method: str, declared: dict) -> dict:
     if params:
         op["parameters"] = params
     if declared["body"] is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": declared["body"]}}}
+        op["requestBody"] = {"required": declared["body_required"],
+                             "content": {"application/json": {"schema": declared["body"]}}}
     elif declared["form"] is not None:
         op["requestBody"] = {"required": True, "content": {"multipart/form-data": {
             "schema": obj(declared["form"], declared["form_required"])}}}
@@ -199,8 +200,8 @@ def _operation(rule, method: str, declared: dict) -> dict:
 
 
 UNDECLARED: dict[str, Any] = {"summary": "(not described yet)", "description": "", "query": {}, "required": (),
-                              "body": None, "form": None, "form_required": (), "responses": {}, "errors": (),
-                              "path": {}}
+                              "body": None, "body_required": True, "form": None, "form_required": (),
+                              "responses": {}, "errors": (), "path": {}}
 
 
 def document(app: Flask) -> dict:

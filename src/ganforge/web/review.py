@@ -27,10 +27,12 @@ from flask import (
 from ganforge.data import review
 from ganforge.data.dataset import load_dataset
 from ganforge.web.generators import run_config, run_dir
+from ganforge.web.openapi import PNG, api, integer, json_content, obj, string
 from ganforge.web.params import int_arg, json_body
 
 bp = Blueprint("review", __name__)
 PAGE_SIZE = 48
+RUN_PARAM = string("review this run's data set instead of the one given to 'serve --data'")
 
 
 def init_app(app: Flask) -> None:
@@ -42,9 +44,9 @@ def init_app(app: Flask) -> None:
     app.extensions["ganforge.review.lock"] = threading.Lock()
 
 
-def _data_path() -> Path:
-    """The set under review: the run's (``?run=`` or the JSON body's ``run``) or ``serve --data``'s."""
-    run = request.args.get("run") or (request.get_json(silent=True) or {}).get("run")
+def _data_path(body: dict | None = None) -> Path:
+    """The set under review: the run's (``?run=`` or the JSON ``body``'s ``run``) or ``serve --data``'s."""
+    run = request.args.get("run") or (body or {}).get("run")
     if run:
         run_dir(str(run))
         path = run_config(str(run)).get("data", {}).get("path")
@@ -87,6 +89,8 @@ def page():
 
 
 @bp.get("/api/review/thumbs/<int:item>.png")
+@api("A thumbnail of one image of the data set under review", path={"item": integer(0, description="image index")},
+     query={"run": RUN_PARAM}, responses={200: PNG})
 def thumbnail(item: int):
     ds = _loaded(_data_path())["dataset"]
     if item >= len(ds):
@@ -95,9 +99,15 @@ def thumbnail(item: int):
 
 
 @bp.post("/api/review/decisions")
+@api("Keep or drop one image of the data set under review ('ganforge data filter --review' applies it)",
+     query={"run": RUN_PARAM},
+     body=obj({"item": integer(0, description="image index (below the set's size)"), "keep": {"type": "boolean"},
+               "run": RUN_PARAM}, ("item", "keep")),
+     responses={200: json_content(obj({"item": integer(0), "keep": {"type": "boolean"}}, ("item", "keep")))},
+     errors=(404,))
 def decide():
     body = json_body()
-    ds = _loaded(_data_path())["dataset"]
+    ds = _loaded(_data_path(body))["dataset"]
     item = int_arg("item", None, 0, len(ds) - 1, source=body)
     keep = body.get("keep")
     if not isinstance(keep, bool):

@@ -33,6 +33,7 @@ from ganforge.web.security import read_image
 NULLABLE = {"type": ["string", "integer", "null"]}
 RUN_SUMMARY = component("RunSummary", obj({
     "name": string(), "model": {"type": ["string", "null"], "description": "the family"},
+    "style_based": {"type": "boolean", "description": "whether the family is style-based (a Mix page)"},
     "resolution": {"type": ["integer", "null"]}, "channels": {"type": ["integer", "null"]},
     "num_classes": integer(0), "data": NULLABLE, "images": {"type": ["integer", "null"]}, "step": integer(0),
     "last": {"type": "object", "description": "the last training log record, without its step"},

@@ -67,6 +67,8 @@ def page(name: str):
          "run": string(), "step": integer(), "running": {"type": "boolean"},
          "log": {"type": "array", "items": {"type": "object"}},
          "metrics": {"type": "array", "items": {"type": "object"}},
+         "health": {"type": ["object", "null"], "description": "RUN/health.json (ganforge.health): "
+                                                             '{"step", "checks": {name: finding}, "warnings"}'},
          "samples_mtime": {"type": ["number", "null"]}}, ("run", "step", "running", "log", "metrics")))})
 def api(name: str):
     return jsonify(training_state(name, int_arg("points", 400, 10, 5000)))
