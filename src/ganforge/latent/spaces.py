@@ -11,8 +11,8 @@ seed's z; truncation there pulls toward ``w_avg``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -48,7 +48,8 @@ class StyleSpace(nn.Module):
         self.G, self.space = G, space
         self.num_ws, self.w_dim = int(G.num_ws), int(G.w_avg.numel())
         self.cfg = replace(G.cfg, latent_dim=self.w_dim * (self.num_ws if space == "w+" else 1))
-        self.noise: list[torch.Tensor] | None = None  # per-layer noise maps (None: G's fixed ones); the projector sets them
+        # per-layer noise maps (None: G's fixed ones); the projector sets them
+        self.noise: list[torch.Tensor] | None = None
 
     def to_ws(self, latent: torch.Tensor) -> torch.Tensor:
         """(N, latent_dim) -> ws (N, num_ws, w_dim)."""
