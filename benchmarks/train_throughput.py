@@ -100,7 +100,8 @@ def time_variants(data: Path, out: Path, resolution: int, device: str, seconds: 
             sync()
             spent[name] += time.perf_counter() - t
         steps += 1
-    return [{"resolution": resolution, "variant": name, "augment": augment, "augment_p": augment_p, "runtime": t.runtime.describe(), "fused_adam": t.runtime.fused_adam,
+    return [{"resolution": resolution, "variant": name, "augment": augment, "augment_p": augment_p,
+             "runtime": t.runtime.describe(), "fused_adam": t.runtime.fused_adam,
              "steps": steps, "step_ms": round(1000 * spent[name] / steps, 1),
              "images_per_s": round(steps * 64 / spent[name], 1), "step_gflop": round(flops / 1e9, 1),
              "achieved_gflops": round(flops * steps / spent[name] / 1e9, 1)} for name, t in trainers.items()]

@@ -31,7 +31,8 @@ GANFORGE = [sys.executable, "-m", "ganforge"]
 
 # family -> (data set name, how to prepare it, train options chosen for a CPU budget)
 EXPERIMENTS = {
-    "cyclegan": ("cats-dogs-64", ["{shared}/cats-dogs-160.zip", "--labels", "subfolders", "--as-domains", "--size", "64"],
+    "cyclegan": ("cats-dogs-64",
+                 ["{shared}/cats-dogs-160.zip", "--labels", "subfolders", "--as-domains", "--size", "64"],
                  ["--width", "16", "--batch-size", "1", "--sample-every", "200", "--flip"]),
     "cogan": ("cats-dogs-64", ["{shared}/cats-dogs-160.zip", "--labels", "subfolders", "--as-domains", "--size", "64"],
               ["--width", "32", "--batch-size", "32", "--sample-every", "100", "--flip"]),
@@ -70,7 +71,8 @@ def main() -> int:
               "--device", a.device])
     run = out / f"{a.family}-{name}"
     step(["train", "--model", a.family, "--data", str(data), "--out", str(run), "--minutes", str(a.minutes),
-          "--device", a.device, "--seed", "0", *train, *extra] + (["--resume"] if (run / "checkpoints").is_dir() else []))
+          "--device", a.device, "--seed", "0", *train, *extra]
+         + (["--resume"] if (run / "checkpoints").is_dir() else []))
     step(["evaluate", str(run), "--metrics", "fid,kid", "--features", str(extractor), "--n", str(a.n),
           "--device", a.device])
     return 0

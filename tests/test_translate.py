@@ -48,7 +48,8 @@ def test_translate_files_folders_and_zips_both_ways(runs, tmp_path, capsys):
 def test_translate_errors_are_one_line(runs, tmp_path, capsys, trained_run):
     root, out = runs
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    cases = [(trained_run, root / "a", "a2b", "not a translator"), (out["cogan"], root / "a", "a2b", "not a translator"),
+    cases = [(trained_run, root / "a", "a2b", "not a translator"),
+             (out["cogan"], root / "a", "a2b", "not a translator"),
              (out["cyclegan"], tmp_path / "bad.png", "a2b", "cannot"), (out["dtn"], root / "a", "b2a", "one way"),
              (out["cyclegan"], tmp_path / "missing.png", "a2b", "no image")]
     for run, image, direction, message in cases:

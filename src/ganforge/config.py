@@ -120,7 +120,7 @@ class TrainConfig:
     ada_cutout: bool = False       # ADA: add cutout to the pipeline
     ema: float = 0.0               # decay per step of G's weight average used for sampling (0: off; e.g. 0.999)
     ema_start: int = 0             # steps before the average starts (it copies G until then)
-    ema_kimg: float = 0.0          # instead of --ema: the average's half-life in thousands of images, ramped up (0: off)
+    ema_kimg: float = 0.0          # instead of --ema: the average's half-life in 1000s of images, ramped up (0: off)
     # scale: data parallel (torchrun) and gradient accumulation
     sync_bn: bool = False          # synchronise batch-norm statistics across processes
     # micro-batches per update: each process computes batch/(processes*grad_accum) at a time
@@ -157,8 +157,11 @@ class TrainConfig:
             raise ConfigError("fused_adam must be auto, on or off")
         if self.n_critic is not None and self.n_critic < 1:
             raise ConfigError("n_critic must be at least 1")
-        if min(self.gp_weight, self.r1_gamma, self.r2_gamma, self.ac_weight, self.augment_strength, self.pl_weight, self.ema_kimg) < 0:
-            raise ConfigError("gp_weight, r1_gamma, r2_gamma, ac_weight, augment_strength, pl_weight and ema_kimg must be >= 0")
+        weights = (self.gp_weight, self.r1_gamma, self.r2_gamma, self.ac_weight, self.augment_strength,
+                   self.pl_weight, self.ema_kimg)
+        if min(weights) < 0:
+            raise ConfigError("gp_weight, r1_gamma, r2_gamma, ac_weight, augment_strength, pl_weight and ema_kimg "
+                              "must be >= 0")
         if self.ema and self.ema_kimg:
             raise ConfigError("--ema (a decay per step) and --ema-kimg (a half-life in images) set the same average; "
                               "give one")

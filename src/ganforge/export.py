@@ -12,8 +12,8 @@ Images are float32 in [-1, 1]; a seed's latent is ``torch.randn(latent_dim,
 generator=torch.Generator().manual_seed(seed))`` (``ganforge.sampling.latents_for_seeds``), so a
 loaded export generates the same images for the same seed as the run. ONNX and TorchScript
 exports of a style-based family (stylegan2) hold the mapping network and take the truncation ``psi`` (1,)
-as a second input (1: none; toward the mean w). ONNX and TorchScript exports are run once after writing, on two batch sizes, and compared with the PyTorch
-generator; the largest absolute difference is recorded in the JSON file.
+as a second input (1: none; toward the mean w). ONNX and TorchScript exports are run once after writing, on two
+batch sizes, and compared with the PyTorch generator; the largest absolute difference is recorded in the JSON file.
 
 ONNX uses PyTorch's torch.export-based exporter (``dynamo=True``, which needs ``onnxscript``);
 checking uses ``onnxruntime``. Both come with the ``export`` extra: ``pip install ganforge[export]``.
@@ -114,8 +114,8 @@ def _describe(cfg: ModelConfig) -> dict:
         inputs.append({"name": "psi", "shape": [1], "dtype": "float32", "range": [0.0, 2.0],
                        "meaning": "truncation toward the mean w (1: none); safetensors: G(z, psi=...)"})
     width = 2 * r if models.is_two_domain(cfg.family) else r  # a CoGAN's pair: domain A left, B right
-    output = {"name": "images", "shape": ["batch", cfg.channels, r, width],
-              "dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW" + (", A | B side by side" if width > r else "")}
+    output = {"name": "images", "shape": ["batch", cfg.channels, r, width], "dtype": "float32", "range": [-1.0, 1.0],
+              "layout": "NCHW" + (", A | B side by side" if width > r else "")}
     return {"inputs": inputs, "output": output}
 
 

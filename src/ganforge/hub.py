@@ -224,8 +224,9 @@ def push(run_dir: str | Path, repo_id: str, *, token: str | None = None, endpoin
         url = _call(f"creating {repo_id}", endpoint, api.create_repo, repo_id, repo_type="model", private=private,
                         exist_ok=True)
         shown.advance(note=f"repository {repo_id} ready")
-        _call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model", folder_path=tmp,
-                  commit_message=message or f"ganforge {__version__}: {Path(run_dir).name}, {len(files)} files")
+        _call(f"uploading to {repo_id}", endpoint, api.upload_folder, repo_id=repo_id, repo_type="model",
+              folder_path=tmp,
+              commit_message=message or f"ganforge {__version__}: {Path(run_dir).name}, {len(files)} files")
         shown.advance(note="uploaded")
     return str(url)
 

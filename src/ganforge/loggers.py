@@ -117,7 +117,7 @@ class TensorBoardLogger(RunLogger):
         self.dir = run.tensorboard
         self.dir.mkdir(parents=True, exist_ok=True)
         self._tbx = _tensorboardx()
-        self._writer = None
+        self._writer: Any = None  # tensorboardX's EventsWriter (untyped); None once closed
         self._open(first_step)
 
     def _open(self, purge_step: int) -> None:

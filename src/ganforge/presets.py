@@ -58,7 +58,8 @@ PRESETS: dict[str, dict] = {
     # resolution is not written in anything ganforge holds (64 px, as the spiders DCGAN, is assumed).
     # Its named next step, spectral norm in D, is --spectral-norm on.
     "dogs-dcgan-64": {
-        "help": "dogs thesis: DCGAN at 64 px with Glorot (xavier) initialisation, BCE (--spectral-norm on: its next step)",
+        "help": "dogs thesis: DCGAN at 64 px with Glorot (xavier) initialisation, BCE "
+                "(--spectral-norm on: its next step)",
         "model": {"family": "dcgan", "resolution": 64, "width": 64, "latent_dim": 100, "options": {"init": "xavier"}},
         "train": {"batch_size": 64, "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999, "loss": "bce"},
     },

@@ -577,7 +577,7 @@ class Trainer:
         real = labels = None
         self.real_batches = 0  # drawn this iteration, for the images/s figure
         if self.lr_decay_from is not None:
-            self._decay_learning_rates()
+            self._decay_learning_rates(self.lr_decay_from)
         for phase in self.loss.phases():
             if self.step % phase.every:
                 continue
@@ -599,10 +599,9 @@ class Trainer:
             self.ada.update(stats)
         return stats
 
-    def _decay_learning_rates(self) -> None:
-        """Linear decay to zero over the budget after ``lr_decay_from`` of it (CycleGAN's schedule).
+    def _decay_learning_rates(self, start: float) -> None:
+        """Linear decay to zero over the budget after ``start`` (``lr_decay_from``) of it (CycleGAN's schedule).
         A function of the budget used, so a resumed run (budget in steps or epochs) continues it exactly."""
-        start = self.lr_decay_from
         scale = min(1.0, max(0.0, (1 - self.budget_fraction()) / (1 - start)))
         for opt, lr in ((self.opt_G, self.cfg.lr_g), (self.opt_D, self.cfg.lr_d)):
             for group in opt.param_groups:

@@ -87,8 +87,9 @@ def translate_images(run: str | Path, inputs: list[str | Path], direction: str =
         for i in range(0, len(x), batch_size):
             out.append(to_uint8(family.translate(G, x[i : i + batch_size].to(device), direction)))
     images = np.concatenate(out)
-    return [Translated(Path(name).stem + ".png", str(where if not isinstance(where, tuple) else f"{where[0]}:{where[1]}"),
-                       image) for (name, where), image in zip(items, images)]
+    return [Translated(Path(name).stem + ".png",
+                       str(where if not isinstance(where, tuple) else f"{where[0]}:{where[1]}"), image)
+            for (name, where), image in zip(items, images)]
 
 
 def write_translations(results: list[Translated], out: str | Path) -> list[Path]:

@@ -83,7 +83,8 @@ def test_subfolders_as_domains_and_the_cli(tmp_path, capsys):
     assert code == 1 and err.count("\n") == 1
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "notes.txt").write_text("no images here")
-    code, _, err = run_cli(capsys, "data", "prepare", "--domains", f"A={tmp_path / 'src' / 'horses'},B={tmp_path / 'empty'}",
+    domains = f"A={tmp_path / 'src' / 'horses'},B={tmp_path / 'empty'}"
+    code, _, err = run_cli(capsys, "data", "prepare", "--domains", domains,
                            "--out", tmp_path / "z.zip", "--size", "16", "--workers", "1")
     last = err.strip().splitlines()[-1]  # after domain A's progress line
     assert code == 1 and last.startswith("ganforge: error: domain B (B): no image files") and "details in" not in last

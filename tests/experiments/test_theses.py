@@ -50,8 +50,8 @@ def test_dogs_take_only_the_dogs_folder_of_a_zip(tmp_path):
 def test_tiny_reproduce_of_the_cats_thesis_writes_reports(tmp_path, capsys):
     write_images(tmp_path / "src", 48, size=28, mode="L")
     out = tmp_path / "r"
-    code, stdout, err = run_cli(capsys, "reproduce", "cats", "--data", tmp_path / "src", "--out", out, "--budget", "0.005",
-                                "--batch-size", "16", "--width", "8", "--metrics", "")
+    code, stdout, err = run_cli(capsys, "reproduce", "cats", "--data", tmp_path / "src", "--out", out,
+                                "--budget", "0.005", "--batch-size", "16", "--width", "8", "--metrics", "")
     assert code == 0, err
     results = json.loads((out / "results.json").read_text())
     assert list(results["stats"]) == ["thesis: dense GAN", "thesis: convolutional GAN",

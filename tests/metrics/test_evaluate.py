@@ -85,7 +85,8 @@ def test_evaluate_run_and_the_same_images_as_a_folder(capsys, eval_runs, extract
     run = eval_runs[0]
     calls = []
     original = DomainExtractor.extract
-    monkeypatch.setattr(DomainExtractor, "extract", lambda self, x, log=None: calls.append(len(x)) or original(self, x, log))
+    monkeypatch.setattr(DomainExtractor, "extract",
+                        lambda self, x, log=None: calls.append(len(x)) or original(self, x, log))
     code, out, err = run_cli(capsys, "evaluate", run, "--features", extractor_file, "--n", 64,
                              "--metrics", "fid,kid,pr,is,c2st,dacc", "--device", "cpu")
     assert code == 0, err

@@ -280,7 +280,8 @@ def test_latent_commands_work_in_w_and_files_record_their_space(sg2_checkpoint, 
     assert code == 0 and latent_space(tmp_path / "p.npz") == "w"
     code, _, _ = run_cli(capsys, "midpoint", run, tmp_path / "p.npz", "3", "--space", "w", "--out", tmp_path / "m.png")
     assert code == 0 and latent_space(tmp_path / "m.npz") == "w"
-    code, _, err = run_cli(capsys, "midpoint", run, tmp_path / "p.npz", "3", "--space", "z", "--out", tmp_path / "x.png")
+    code, _, err = run_cli(capsys, "midpoint", run, tmp_path / "p.npz", "3", "--space", "z",
+                           "--out", tmp_path / "x.png")
     assert code == 1 and "--space w" in err  # a W latent is refused in z by one line
     code, _, _ = run_cli(capsys, "midpoint", run, "1", "2", "--space", "w+", "--out", tmp_path / "mp.png")
     assert code == 0 and latent_space(tmp_path / "mp.npz") == "w+"

@@ -49,7 +49,8 @@ def test_faces_thesis_dense_stem_leaky_relu_and_3x3_discriminator():
         ("convT", (64, 64, 64), 128 * 64 * 16), ("bn", (64, 64, 64), 128),
         ("convT", (3, 128, 128), 64 * 3 * 16),
     ]
-    assert sum(isinstance(m, nn.LeakyReLU) for m in G.modules()) == 5 and not any(isinstance(m, nn.ReLU) for m in G.modules())
+    assert sum(isinstance(m, nn.LeakyReLU) for m in G.modules()) == 5
+    assert not any(isinstance(m, nn.ReLU) for m in G.modules())
     assert isinstance(G.net[-1], nn.Tanh)
     assert layer_table(D, torch.randn(2, 3, 128, 128)) == [
         ("conv", (64, 64, 64), 3 * 64 * 9),                                   # 3x3, stride 2

@@ -137,7 +137,8 @@ def test_each_family_trains_samples_and_resumes_exactly(pair32, tmp_path, family
 
 
 def test_a_two_domain_family_needs_a_two_domain_set_and_its_own_loss(pair32, tiny_dataset, tmp_path):
-    cfg = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "x"), loss="cogan", batch_size=4, steps=1, device="cpu")
+    cfg = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "x"), loss="cogan", batch_size=4, steps=1,
+                      device="cpu")
     with pytest.raises(ConfigError, match="two domains"):
         train(cfg, ModelConfig(family="cogan", latent_dim=8, width=4), out=open("/dev/null", "w"))
     cfg = TrainConfig(data=str(pair32), out=str(tmp_path / "y"), loss="bce", batch_size=4, steps=1, device="cpu")

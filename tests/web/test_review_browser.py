@@ -21,7 +21,8 @@ def review_server(tmp_path):
     prepare(str(tmp_path / "src"), data, PrepareOptions(resolution=16, channels=3, workers=1), progress=False)
     (tmp_path / "runs").mkdir()
     db = tmp_path / "review.sqlite"
-    with serving(["--runs", str(tmp_path / "runs"), "--data", str(data), "--review-db", str(db)], probe="/review") as base:
+    args = ["--runs", str(tmp_path / "runs"), "--data", str(data), "--review-db", str(db)]
+    with serving(args, probe="/review") as base:
         yield base, data, db
 
 

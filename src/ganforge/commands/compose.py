@@ -37,9 +37,11 @@ def add_options(p: argparse.ArgumentParser) -> None:
                         "thesis's (1x1 conv to the image's channels + ReLU, refiner with a 7x7 stem and growth "
                         "4 x width); sum: plain sum; alpha: learned mask composites part 1 over part 2; each "
                         "followed by the refiner")
-    m.add_argument("--refiner-width", type=int, default=ModelConfig().width, help="base width w of the merge and refiner")
+    m.add_argument("--refiner-width", type=int, default=ModelConfig().width,
+                   help="base width w of the merge and refiner")
     m.add_argument("--blocks", type=int, default=mitlgan.BLOCKS.default, help=mitlgan.BLOCKS.help)
-    m.add_argument("--growth", type=int, help="channels each dense block adds (default: --refiner-width; 4 x it for --merge thesis)")
+    m.add_argument("--growth", type=int,
+                   help="channels each dense block adds (default: --refiner-width; 4 x it for --merge thesis)")
     m.add_argument("--unfreeze-after", type=int, metavar="N",
                    help="fine-tune the parts from step N on (default: they stay frozen)")
     m.add_argument("--critic", default=mitlgan.DEFAULT_CRITIC["family"],

@@ -25,21 +25,27 @@ def register(sub) -> None:
                     "resize, clean, augment, and list every skipped file with its reason in OUT's .report.json.\n\n"
                     + SRC_HELP,
     )
-    p.add_argument("src", metavar="SRC", nargs="?", help="folder, archive, URL list, or named source (not with --domains)")
+    p.add_argument("src", metavar="SRC", nargs="?",
+                   help="folder, archive, URL list, or named source (not with --domains)")
     p.add_argument("--out", required=True, help="data-set file to write, e.g. data/faces-64.zip")
     _add_image_options(p)
     p.add_argument("--crop", choices=("center", "none", "face", "alpha"), default="center",
                    help="center: centred square; none: pad to square in --background; face: square around each "
                         "detected face; alpha: the opaque part of an image with transparency")
-    p.add_argument("--crop-fraction", type=float, default=1.0, help="center crop: fraction of the short side kept (e.g. 0.8)")
-    p.add_argument("--face-margin", type=float, default=0.4, help="face crop: fraction of the face's side added on every side")
-    p.add_argument("--faces", choices=("largest", "all"), default="largest", help="face crop: the largest face, or every face")
-    p.add_argument("--labels", choices=("subfolders",), default=None, help="subfolders: first folder level names the class")
+    p.add_argument("--crop-fraction", type=float, default=1.0,
+                   help="center crop: fraction of the short side kept (e.g. 0.8)")
+    p.add_argument("--face-margin", type=float, default=0.4,
+                   help="face crop: fraction of the face's side added on every side")
+    p.add_argument("--faces", choices=("largest", "all"), default="largest",
+                   help="face crop: the largest face, or every face")
+    p.add_argument("--labels", choices=("subfolders",), default=None,
+                   help="subfolders: first folder level names the class")
     p.add_argument("--domains", metavar="A=SRC,B=SRC", default=None,
                    help="a two-domain set (CycleGAN, CoGAN, DTN): each domain's SRC prepared with the same options, "
                         "e.g. photos=faces/,emoji=emoji:faces (the first is A)")
     p.add_argument("--as-domains", action="store_true",
-                   help="with --labels subfolders: SRC has exactly two subfolders, each becomes a domain (A first by name)")
+                   help="with --labels subfolders: SRC has exactly two subfolders, "
+                        "each becomes a domain (A first by name)")
     p.add_argument("--blur", type=float, default=0.0, help="Gaussian blur radius in output pixels")
     p.add_argument("--dedup", choices=("none", "exact", "near"), default="exact",
                    help="remove exact duplicates (content hash), or also near duplicates (perceptual hash)")
@@ -109,11 +115,13 @@ def register(sub) -> None:
                     help="RGB foregrounds: the flat colour that is transparent (default: their background)")
     co.set_defaults(func=run_composite)
 
-    fi = data_sub.add_parser("filter", formatter_class=HelpFormatter, help="write a data set without the images dropped in review",
-                             description="Write the images of DATASET kept (or not decided) in a review ('ganforge serve "
-                                         "--data DATASET', page /review) to --out; OUT.report.json lists each dropped image.")
+    fi = data_sub.add_parser(
+        "filter", formatter_class=HelpFormatter, help="write a data set without the images dropped in review",
+        description="Write the images of DATASET kept (or not decided) in a review ('ganforge serve --data DATASET', "
+                    "page /review) to --out; OUT.report.json lists each dropped image.")
     fi.add_argument("dataset", help="the reviewed data set (.zip from 'ganforge data prepare')")
-    fi.add_argument("--review", required=True, metavar="DB", help="the review's SQLite file (serve's --review-db or --db)")
+    fi.add_argument("--review", required=True, metavar="DB",
+                    help="the review's SQLite file (serve's --review-db or --db)")
     fi.add_argument("--out", required=True, help="the cleaned data set")
     fi.set_defaults(func=run_filter)
 

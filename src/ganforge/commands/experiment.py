@@ -30,7 +30,8 @@ def register(sub) -> None:
     m.add_argument("--width", type=int, default=DEFAULTS["width"], help="width of generators and critic")
     m.add_argument("--latent-dim", type=int, default=DEFAULTS["latent_dim"],
                    help="latent size of the baseline and of each part")
-    m.add_argument("--merge", choices=("conv1x1", "thesis", "sum", "alpha"), default=DEFAULTS["merge"], help="MITLGAN merge")
+    m.add_argument("--merge", choices=("conv1x1", "thesis", "sum", "alpha"), default=DEFAULTS["merge"],
+                   help="MITLGAN merge")
     m.add_argument("--refiner-width", type=int, default=DEFAULTS["refiner_width"],
                    help="base width of the MITLGAN merge and refiner")
     m.add_argument("--blocks", type=int, default=DEFAULTS["blocks"], help="dense blocks in the refiner")
@@ -42,7 +43,8 @@ def register(sub) -> None:
     m.add_argument("--lr-d", type=float, help="critic learning rate (default: the trainer's)")
     m.add_argument("--beta1", type=float, help="Adam beta1 (default: the trainer's)")
     m.add_argument("--beta2", type=float, help="Adam beta2 (default: the trainer's)")
-    m.add_argument("--vflip", action="store_true", help="random vertical flips of real images (the thesis's augmentation)")
+    m.add_argument("--vflip", action="store_true",
+                   help="random vertical flips of real images (the thesis's augmentation)")
     m.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="seed of every model")
     m.add_argument("--device", default=DEFAULTS["device"], help="auto, cpu, cuda or cuda:N")
     m.add_argument("--precision", default=DEFAULTS["precision"], choices=("auto", "fp32", "bf16", "fp16"),

@@ -36,7 +36,8 @@ def register(sub) -> None:
 def run_push(args: argparse.Namespace) -> int:
     from ganforge.api import hub_push
 
-    url = hub_push(args.run, args.repo, token=args.token, endpoint=args.endpoint, private=args.private, message=args.message)
+    url = hub_push(args.run, args.repo, token=args.token, endpoint=args.endpoint, private=args.private,
+                   message=args.message)
     print(f"pushed {args.run} to {url}")
     return 0
 

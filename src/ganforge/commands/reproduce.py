@@ -10,12 +10,13 @@ THESES = ("faces", "mitlgan", "dogs", "cats", "spiders")  # ganforge.experiments
 
 
 def register(sub) -> None:
-    add_command(sub, "reproduce", run, help="re-run one of the theses behind ganforge and report it beside today's recipe",
-                description="Prepare the thesis's data from what is here, train its set-up(s) and today's best ganforge "
-                            "recipe for --budget minutes each, evaluate them alike and write OUT/report.md and "
-                            "OUT/report.html with the thesis's reported figures beside ganforge's. Running it again "
-                            "continues where it stopped. --list describes the theses.",
-                options=add_options)
+    add_command(
+        sub, "reproduce", run, help="re-run one of the theses behind ganforge and report it beside today's recipe",
+        description="Prepare the thesis's data from what is here, train its set-up(s) and today's best ganforge "
+                    "recipe for --budget minutes each, evaluate them alike and write OUT/report.md and "
+                    "OUT/report.html with the thesis's reported figures beside ganforge's. Running it again "
+                    "continues where it stopped. --list describes the theses.",
+        options=add_options)
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -31,7 +32,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, help="prepare only the first N images")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--metrics", default="c2st", help="metrics of every run, e.g. fid,kid,pr,c2st ('' for none)")
-    p.add_argument("--features", default="", help="extractor for fid/kid/pr: inception, or a 'ganforge features fit' name")
+    p.add_argument("--features", default="",
+                   help="extractor for fid/kid/pr: inception, or a 'ganforge features fit' name")
     p.add_argument("--eval-n", type=int, default=500, help="generated images per evaluation")
     p.add_argument("--batch-size", type=int, help="override every set-up's batch size (small data sets)")
     p.add_argument("--width", type=int, help="override every set-up's width (quick runs)")

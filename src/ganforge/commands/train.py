@@ -140,14 +140,18 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
     o.add_argument("--loss", choices=sorted(LOSSES), help=f"loss (default: {d('loss')})")
     o.add_argument("--n-critic", type=int, help="D steps per G step (default: the loss's own: "
                    + ", ".join(f"{n} {cls.n_critic}" for n, cls in LOSSES.items()) + ")")
-    o.add_argument("--gp-weight", type=float, help=f"gradient-penalty weight of losses with one (default: {d('gp_weight')})")
-    o.add_argument("--r1-gamma", type=float, help=f"R1 penalty on real images, gamma (default: {d('r1_gamma')}, 0 is off)")
+    o.add_argument("--gp-weight", type=float,
+                   help=f"gradient-penalty weight of losses with one (default: {d('gp_weight')})")
+    o.add_argument("--r1-gamma", type=float,
+                   help=f"R1 penalty on real images, gamma (default: {d('r1_gamma')}, 0 is off)")
     o.add_argument("--pl-weight", type=float,
-                   help=f"loss stylegan2: path-length regularisation weight, the paper's 2 (default: {d('pl_weight')}, off)")
+                   help="loss stylegan2: path-length regularisation weight, the paper's 2 "
+                        f"(default: {d('pl_weight')}, off)")
     o.add_argument("--r2-gamma", type=float,
                    help=f"R2 penalty on generated images, gamma (default: {d('r2_gamma')}, 0 is off; rpgan wants both)")
     o.add_argument("--ac-weight", type=float,
-                   help=f"families with an auxiliary classifier: weight of the classification term (default: {d('ac_weight')})")
+                   help="families with an auxiliary classifier: weight of the classification term "
+                        f"(default: {d('ac_weight')})")
     o.add_argument("--augment", help=f"augmentation before D: a DiffAugment policy, a comma list of "
                                      f"{', '.join(AUGMENTATIONS)}; or 'ada', adaptive augmentation with a probability "
                                      f"p adjusted during training (default: {d('augment')})")
@@ -158,9 +162,11 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"--augment ada: the E[sign(D(real))] p is adjusted toward (default: {d('ada_target')})")
     o.add_argument("--ada-kimg", type=float,
                    help=f"--augment ada: thousands of real images for p to go from 0 to 1 (default: {d('ada_kimg')})")
-    o.add_argument("--ada-interval", type=int, help=f"--augment ada: steps between adjustments (default: {d('ada_interval')})")
+    o.add_argument("--ada-interval", type=int,
+                   help=f"--augment ada: steps between adjustments (default: {d('ada_interval')})")
     o.add_argument("--ada-cutout", action="store_const", const=True, help="--augment ada: add cutout to the pipeline")
-    o.add_argument("--ema", type=float, help=f"decay of G's weight average used for samples, e.g. 0.999 (default: {d('ema')}, off)")
+    o.add_argument("--ema", type=float,
+                   help=f"decay of G's weight average used for samples, e.g. 0.999 (default: {d('ema')}, off)")
     o.add_argument("--ema-start", type=int, help=f"steps before the average starts (default: {d('ema_start')})")
     o.add_argument("--ema-kimg", type=float, help="instead of --ema: the average's half-life in thousands of images, "
                                                   f"ramped up over the first images (default: {d('ema_kimg')}, off)")
@@ -216,7 +222,8 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
 def cli_options(args: argparse.Namespace, exclude: tuple[str, ...] = ()) -> dict:
     """The training options given on the command line (runconfig's names; None: not given), but not
     ``exclude``: a command's own flags that share a family option's name (compose's --blocks)."""
-    return {name: getattr(args, name) for name in option_names() - set(exclude) if getattr(args, name, None) is not None}
+    return {name: getattr(args, name)
+            for name in option_names() - set(exclude) if getattr(args, name, None) is not None}
 
 
 def resolve_configs(args: argparse.Namespace, preset: str | dict | None = None,
@@ -260,7 +267,8 @@ def run(args: argparse.Namespace) -> int:
         preset = plan.chosen.candidate.preset_values()
     elif args.minutes and not args.resume:
         hooks.append(BudgetCheck(f"for a set-up that fits, let the budget plan choose: ganforge train --data "
-                                 f"{args.data} --minutes {args.minutes:g} (without --model; --dry-run shows its choice)"))
+                                 f"{args.data} --minutes {args.minutes:g} "
+                                 "(without --model; --dry-run shows its choice)"))
     if args.dry_run:
         cfg, model_cfg = resolve_configs(args, preset)
         print(json.dumps({"train": cfg.to_dict(), "model": model_cfg.to_dict()}, indent=2))

@@ -36,7 +36,8 @@ def _spec() -> idx.IdxSet:
     """Read at each call, so tests can point the module's constants elsewhere."""
     shapes = {"train-images": (60000, 28, 28), "train-labels": (60000,), "t10k-images": (10000, 28, 28),
               "t10k-labels": (10000,)}
-    files = {name: (md5, sha, shapes[name.split("-idx")[0]]) for name, (md5, sha) in FILES.items()}
+    files: dict[str, tuple[str, str | None, tuple[int, ...]]] = {
+        name: (md5, sha, shapes[name.split("-idx")[0]]) for name, (md5, sha) in FILES.items()}
     return idx.IdxSet("Fashion-MNIST", "fashion-mnist", "GANFORGE_FASHION_MNIST", DEBIAN_DIR, "dataset-fashion-mnist",
                       (BASE_URL,), files)
 

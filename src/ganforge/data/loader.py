@@ -51,6 +51,7 @@ class BatchLoader:
             raise DataError(f"cannot hold back {held_back} of the data set's {len(dataset)} images")
         held = held_back_indices(len(dataset), held_back)
         # positions the order draws from -> image index (None: all images, index = position)
+        self.kept: np.ndarray | None
         if indices is not None:  # one domain of a two-domain set
             self.kept = np.asarray(indices, dtype=np.int64)
         else:
@@ -103,7 +104,7 @@ class BatchLoader:
             self._order = None
         if self._order is None:
             self._plan_epoch()
-        assert self._order is not None and self._flips is not None  # planned just above
+        assert self._order is not None and self._flips is not None and self._vflips is not None  # planned above
         start = self.position * self.batch_size + self.rank * self.local_batch
         pos = self._order[start : start + self.local_batch]
         idx = pos if self.kept is None else torch.from_numpy(self.kept[pos.numpy()])
@@ -172,7 +173,8 @@ class PairLoader:
 
     def __next__(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         (a, la), (b, lb) = next(self.domains[0]), next(self.domains[1])
-        labels = None if la is None else torch.stack([la, lb], 1)
+        # one data set's two domains: both have labels or neither has
+        labels = None if la is None or lb is None else torch.stack([la, lb], 1)
         return torch.stack([a, b], 1), labels
 
     @property

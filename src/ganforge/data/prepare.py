@@ -331,7 +331,8 @@ def _notes(meta: dict, chosen: bool) -> list[str]:
                      f"(each doubles from 4x4 or 7x7 px), so 'ganforge train' will refuse this set; --size {low} or "
                      f"{2 * low} trains")
     elif base_size(r) == 7:
-        notes.append(f"{r} px trains with dcgan, mlp and upconv (from a 7x7 base); resnet, cgan and acgan need a power of two")
+        notes.append(f"{r} px trains with dcgan, mlp and upconv (from a 7x7 base); "
+                     "resnet, cgan and acgan need a power of two")
     return notes
 
 

@@ -55,7 +55,8 @@ def decide(conn: sqlite3.Connection, data_sha: str, item: int, keep: bool) -> No
 
 
 def decisions(conn: sqlite3.Connection, data_sha: str) -> dict[int, bool]:
-    return {int(i): bool(k) for i, k in conn.execute("SELECT item, keep FROM decisions WHERE data_sha = ?", (data_sha,))}
+    rows = conn.execute("SELECT item, keep FROM decisions WHERE data_sha = ?", (data_sha,))
+    return {int(i): bool(k) for i, k in rows}
 
 
 def doubt_scores(images: np.ndarray) -> np.ndarray:

@@ -86,7 +86,8 @@ def show_dataset(path: str | Path, out: str | Path | None = None, n: int = 64, s
 
 
 def format_summary(path: str | Path, s: dict) -> str:
-    lines = [f"{path}: {s['count']} images, {s['resolution']}x{s['resolution']}, {s['channels']} channel(s), source {s['source']}"]
+    lines = [f"{path}: {s['count']} images, {s['resolution']}x{s['resolution']}, {s['channels']} channel(s), "
+             f"source {s['source']}"]
     for d in s.get("domains") or ():
         lines.append(f"domain {d['key']} ({d['name']}): {d['count']} images from {d['source']}"
                      + (f", {d['skipped']} skipped when prepared" if d["skipped"] else ""))

@@ -123,8 +123,8 @@ def run_experiment(o: ExperimentOptions, log=STDERR) -> dict:
         total_dir = out / "baseline-total"
         if not RunDir(total_dir).exists():  # continue a copy of the baseline, so both budgets stay available
             shutil.copytree(baseline, total_dir)
-        runs["baseline-total"] = train_stage("baseline to the total budget", _train_cfg(o, o.combined, total_dir, 3 * B),
-                                        None, log)
+        runs["baseline-total"] = train_stage("baseline to the total budget",
+                                             _train_cfg(o, o.combined, total_dir, 3 * B), None, log)
         stages.advance()
 
     G, _, _ = load_generator(mitl)

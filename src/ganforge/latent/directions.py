@@ -54,7 +54,9 @@ class Directions:
                 np.savez(f, vectors=self.vectors.cpu().numpy().astype(np.float32),
                          explained_variance=self.explained_variance.cpu().numpy().astype(np.float64),
                          names=np.array(names, dtype=str), method=np.array(self.method),
-                         **({} if self.scales is None else {"scales": self.scales.cpu().numpy().astype(np.float32)}))
+                         # numpy's stubs match the ** arrays against savez's allow_pickle: bool
+                         **({} if self.scales is None  # type: ignore[arg-type]
+                            else {"scales": self.scales.cpu().numpy().astype(np.float32)}))
         return path
 
     @classmethod

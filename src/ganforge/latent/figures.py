@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +30,8 @@ def strip(images: Sequence[np.ndarray] | np.ndarray, padding: int = 2) -> np.nda
     return grid if grid.ndim == 3 else grid[..., None]
 
 
-def plot_curve(curves: dict[str, Sequence[float]], out: str | Path, *, title: str = "", ylabel: str = "loss",
-               log: bool = True) -> Path:
+def plot_curve(curves: Mapping[str, Sequence[float] | np.ndarray], out: str | Path, *, title: str = "",
+               ylabel: str = "loss", log: bool = True) -> Path:
     """Line plot of named curves over optimisation steps -> PNG (matplotlib's file-only backend)."""
     import matplotlib
 

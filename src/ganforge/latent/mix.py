@@ -8,22 +8,34 @@ details. The first row shows the column seeds' images, the first column the row 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn as nn
 from PIL import Image
 
+from ganforge.config import model_config
 from ganforge.errors import GanforgeError
 from ganforge.sampling import image_grid, latents_for_seeds, to_uint8
+
+if TYPE_CHECKING:
+    from ganforge.models.stylegan2 import Generator as StyleGenerator
+
+
+def _style_based(G: nn.Module) -> StyleGenerator:
+    """G itself, or a one-line error if it has no mapping network."""
+    from ganforge.latent.spaces import is_style_based
+
+    if not is_style_based(G):
+        raise GanforgeError(f"{model_config(G).family} is not style-based: "
+                            "style mixing needs a mapping network (stylegan2)")
+    return G
 
 
 def layer_range(G: nn.Module, spec: str) -> range:
     """``coarse``, ``middle``, ``fine`` (the family's groups) or ``A-B`` (ws A to B inclusive) -> ws indices."""
-    from ganforge.latent.spaces import is_style_based
-
-    if not is_style_based(G):
-        raise GanforgeError(f"{G.cfg.family} is not style-based: style mixing needs a mapping network (stylegan2)")
+    G = _style_based(G)
     from ganforge.models.stylegan2 import layer_groups
 
     groups = layer_groups(G.cfg.resolution)
@@ -44,6 +56,7 @@ def mix_styles(G: nn.Module, rows: Sequence[int], cols: Sequence[int], layers: r
                ) -> np.ndarray:
     """uint8 (len(rows)+1) x (len(cols)+1) images (N, H, W, C), row-major: a blank corner, the column
     seeds, then per row its own image followed by its mixes with each column seed."""
+    G = _style_based(G)
     device = next(G.parameters()).device
     G.eval()
     ws_r = G.mapping(latents_for_seeds(rows, G.cfg.latent_dim).to(device), psi)  # (R, num_ws, w_dim)

@@ -80,8 +80,9 @@ def initial_latents(G: nn.Module, loss_fn: LossFn, restarts: int, pool: int, see
     device = module_device(G)
     n = restarts * max(pool, 1)
     seeds = [seed * 1_000_003 + i for i in range(n)]
-    z = latents_for_seeds(seeds, G.G.cfg.latent_dim if hasattr(G, "from_z") else D_lat)
-    z = (G.from_z(z) if hasattr(G, "from_z") else z).to(device)  # in W: mapped seeds, where images are
+    from_z = getattr(G, "from_z", None)  # a StyleSpace's: in W, latents are mapped seeds, where images are
+    z = latents_for_seeds(seeds, model_config(G.G).latent_dim if from_z is not None else D_lat)
+    z = (from_z(z) if from_z is not None else z).to(device)
     if k and labels is None:
         lab = torch.randint(k, (n,), generator=torch.Generator().manual_seed(seed)).to(device)
     elif labels is not None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -31,6 +32,9 @@ from ganforge.latent.optimise import (
     render,
     search,
 )
+
+if TYPE_CHECKING:
+    from ganforge.latent.spaces import StyleSpace
 
 
 @dataclass
@@ -96,7 +100,7 @@ def project(G: nn.Module, target: np.ndarray, *, steps: int = 300, restarts: int
                             error=pixel_error(found.image, target), restart_losses=found.restart_losses)
 
 
-def project_w(S: nn.Module, target: np.ndarray, *, steps: int = 300, D: nn.Module | None = None,
+def project_w(S: StyleSpace, target: np.ndarray, *, steps: int = 300, D: nn.Module | None = None,
               feature_weight: float = 0.1, lr: float = 0.1, noise_weight: float = 1e5, optimise_noise: bool = True,
               progress: ProgressFn | None = None, seed: int = 0, n_stats: int = 10_000) -> ProjectionResult:
     """Embed ``target`` in W or W+ the way StyleGAN2's projector does (Karras et al. 2020, sec. 5):
@@ -126,8 +130,9 @@ def project_w(S: nn.Module, target: np.ndarray, *, steps: int = 300, D: nn.Modul
         maps = [torch.randn(layer.noise_const.shape, generator=gen).to(device).requires_grad_(optimise_noise)
                 for layer in layers]
         S.noise = maps
-        fy = D.features(y).flatten(1) if use_features else None
-        fy_scale = fy.pow(2).mean().clamp_min(1e-8) if use_features else None
+        # D.features: every family's discriminator has it (nn.Module's typed __getattr__ hides it)
+        fy = D.features(y).flatten(1) if use_features else None  # type: ignore[union-attr, operator]
+        fy_scale = fy.pow(2).mean().clamp_min(1e-8) if use_features else None  # type: ignore[union-attr]
         opt = torch.optim.Adam([latent] + (maps if optimise_noise else []), lr=lr, betas=(0.9, 0.999))
         losses: list[float] = []
         try:
@@ -141,7 +146,7 @@ def project_w(S: nn.Module, target: np.ndarray, *, steps: int = 300, D: nn.Modul
                 x = S(latent + torch.randn(latent.shape, generator=gen).to(device) * scale).clamp(-1, 1)
                 loss = (x - y).pow(2).mean()
                 if use_features:
-                    loss = loss + feature_weight * (D.features(x).flatten(1) - fy).pow(2).mean() / fy_scale
+                    loss = loss + feature_weight * (D.features(x).flatten(1) - fy).pow(2).mean() / fy_scale  # type: ignore[union-attr, operator]
                 total = loss + noise_weight * noise_regularisation(maps) if optimise_noise else loss
                 opt.zero_grad(set_to_none=True)
                 total.backward()

@@ -11,24 +11,30 @@ seed's z; truncation there pulls toward ``w_avg``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Sequence
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from ganforge import models
+from ganforge.config import model_config
 from ganforge.errors import GanforgeError
 from ganforge.latent.optimise import module_device, render
+
+if TYPE_CHECKING:
+    from ganforge.models.stylegan2 import Generator as StyleGenerator
 
 SPACES = ("z", "w", "w+")
 
 
-def is_style_based(G: nn.Module) -> bool:
+def is_style_based(G: nn.Module) -> TypeGuard[StyleGenerator]:
     """G's family maps z to per-layer styles (``STYLE_BASED`` in its registry entry) and G is the network
-    itself (an ONNX or TorchScript export hides its mapping network)."""
-    return models.is_style_based(G.cfg.family) and hasattr(G, "mapping")
+    itself (an ONNX or TorchScript export hides its mapping network). For the type checker: G is then
+    the generator of stylegan2, ganforge's style-based family."""
+    return models.is_style_based(model_config(G).family) and hasattr(G, "mapping")
 
 
 def default_space(G: nn.Module) -> str:
@@ -41,14 +47,16 @@ class StyleSpace(nn.Module):
 
     truncates_in_w = False  # its latents are already in W: truncate them with ``from_z(z, psi)``
 
-    def __init__(self, G: nn.Module, space: str):
+    def __init__(self, G: StyleGenerator, space: str):
         super().__init__()
         if space not in ("w", "w+"):
             raise GanforgeError(f"a style space is w or w+, not {space!r}")
-        self.G, self.space = G, space
+        self.G: StyleGenerator = G
+        self.space = space
         self.num_ws, self.w_dim = int(G.num_ws), int(G.w_avg.numel())
         self.cfg = replace(G.cfg, latent_dim=self.w_dim * (self.num_ws if space == "w+" else 1))
-        self.noise: list[torch.Tensor] | None = None  # per-layer noise maps (None: G's fixed ones); the projector sets them
+        # per-layer noise maps (None: G's fixed ones); the projector sets them
+        self.noise: list[torch.Tensor] | None = None
 
     def to_ws(self, latent: torch.Tensor) -> torch.Tensor:
         """(N, latent_dim) -> ws (N, num_ws, w_dim)."""
@@ -86,7 +94,8 @@ def in_space(G: nn.Module, space: str | None) -> nn.Module:
     if space == "z":
         return G
     if not is_style_based(G):
-        raise GanforgeError(f"--space {space} needs a style-based generator (stylegan2); {G.cfg.family} has only z")
+        raise GanforgeError(f"--space {space} needs a style-based generator (stylegan2); "
+                            f"{model_config(G).family} has only z")
     return StyleSpace(G, space).train(G.training)  # eval (clamped images) like the G it views
 
 

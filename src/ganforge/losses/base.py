@@ -91,7 +91,7 @@ class GANLoss:
         a loss that overrides ``d_loss`` adds them to its D statistics too, or ADA cannot adapt."""
         if not isinstance(self.augment, AdaptiveAugment):
             return {}
-        threshold = self.decision_threshold
+        threshold: float | torch.Tensor | None = self.decision_threshold
         if threshold is None:
             threshold = ((real_logits.mean() + fake_logits.mean()) / 2).detach()
         return self.augment.stats(torch.sign(real_logits.detach() - threshold))

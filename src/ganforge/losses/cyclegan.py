@@ -45,7 +45,8 @@ class HistoryBuffer:
         return torch.stack(out)
 
     def state_dict(self) -> dict:
-        return {"images": torch.stack([x.cpu() for x in self.images]) if self.images else None, "rng": self.gen.get_state()}
+        return {"images": torch.stack([x.cpu() for x in self.images]) if self.images else None,
+                "rng": self.gen.get_state()}
 
     def load_state_dict(self, state: dict) -> None:
         stored = state.get("images")

@@ -96,7 +96,8 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
             for direction in getattr(family, "DIRECTIONS", ("a2b", "b2a")):
                 src, dst = DIRECTIONS[direction]
                 x_name, y_name = "ab"[src], "ab"[dst]
-                source, target = _domain_sample(dataset, src, n, seed + src), _domain_sample(dataset, dst, n, seed + dst)
+                source = _domain_sample(dataset, src, n, seed + src)
+                target = _domain_sample(dataset, dst, n, seed + dst)
                 x = _to_tensor(source, device)
                 y = _batched(lambda b, d=direction: family.translate(G, b, d), x)
                 translated = to_uint8(y)

@@ -47,7 +47,8 @@ class Discriminator(dcgan.Discriminator):
     def __init__(self, cfg: ModelConfig):
         super().__init__(cfg)
         side = self.head.kernel_size[0]  # the base: 4 (or 7 at 28 px)
-        self.classifier = nn.Linear(self.head.in_channels * side * side, cfg.num_classes)  # on the (N, w, b, b) features
+        # on the (N, w, b, b) features
+        self.classifier = nn.Linear(self.head.in_channels * side * side, cfg.num_classes)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None, with_classes: bool = False):
         h = self.body(x)                                # (N, w, b, b)

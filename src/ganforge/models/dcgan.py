@@ -125,7 +125,13 @@ class Discriminator(nn.Module):
         widths = list(reversed(_widths(cfg)))  # channels at R/2, R/4, ..., base px
         norm = D_NORMS[D_NORM.value(cfg)]
         k = int(D_KERNEL.value(cfg))
-        sn = spectral_norm if SPECTRAL_NORM.value(cfg) else (lambda m: m)
+        use_sn = bool(SPECTRAL_NORM.value(cfg))
+
+        def sn(conv: nn.Conv2d) -> nn.Conv2d:
+            if use_sn:
+                spectral_norm(conv)  # parametrises conv in place (and returns it, typed as a plain Module)
+            return conv
+
         # kernel 4, padding 1 and kernel 3, padding 1 both halve an even side exactly
         layers: list[nn.Module] = [sn(nn.Conv2d(cfg.channels, widths[0], k, 2, 1, bias=False)), nn.LeakyReLU(0.2)]
         for w_in, w_out in zip(widths[:-1], widths[1:]):

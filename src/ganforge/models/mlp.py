@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from ganforge.config import ModelConfig, Option
+from ganforge.config import ModelConfig, Option, model_config
 from ganforge.errors import ConfigError
 from ganforge.models.init import INIT, initialise
 
@@ -33,7 +33,7 @@ def check(cfg: ModelConfig) -> None:
 
 
 def init_weights(module: nn.Module) -> None:
-    initialise(module, module.cfg)
+    initialise(module, model_config(module))
 
 
 def _hidden(cfg: ModelConfig) -> list[int]:

@@ -50,6 +50,8 @@ The loss (non-saturating logistic, lazy R1, path length) is ``ganforge.losses.st
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from typing import cast
 
 import torch
 import torch.nn as nn
@@ -189,6 +191,8 @@ class MappingNetwork(nn.Module):
 class SynthesisLayer(nn.Module):
     """Modulated 3×3 conv (upsampling first if ``up``) + noise + bias + leaky ReLU."""
 
+    noise_const: torch.Tensor  # a buffer: the fixed noise map of eval mode
+
     def __init__(self, c_in: int, c_out: int, w_dim: int, resolution: int, up: bool):
         super().__init__()
         self.affine = EqualLinear(w_dim, c_in, bias_init=1.0)  # styles start at 1: an unmodulated conv
@@ -256,21 +260,26 @@ class SynthesisNetwork(nn.Module):
                                                    cfg.channels, r) for r in res)
         self.num_ws = num_ws(cfg.resolution)
 
+    def synthesis_blocks(self) -> Iterable[SynthesisBlock]:
+        return cast(Iterable[SynthesisBlock], self.blocks)  # nn.ModuleList does not type its items
+
     def noise_layers(self) -> list[SynthesisLayer]:
         """Every layer with a noise input, coarse to fine (the projector optimises their maps)."""
-        return [layer for block in self.blocks for layer in block.layers()]
+        return [layer for block in self.synthesis_blocks() for layer in block.layers()]
 
     def forward(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         """ws (N, num_ws, w_dim) -> images (N, C, R, R); ``noise``: one map per noise layer (default:
         fresh in training, the fixed maps in eval mode)."""
         x = self.const.unsqueeze(0).repeat(ws.shape[0], 1, 1, 1)  # a copy: a view of a parameter confuses FLOP counting
-        img, k = None, 0
-        for block in self.blocks:
+        img: torch.Tensor | None = None
+        k = 0
+        for block in self.synthesis_blocks():
             idx = ws_of_resolution(block.r)
             n_layers = len(block.layers())
             maps = None if noise is None else noise[k:k + n_layers]
             x, img = block(x, img, ws[:, idx.start:idx.stop], maps)
             k += n_layers
+        assert img is not None  # every generator has the 4 px block
         return img
 
 
@@ -278,6 +287,7 @@ class Generator(nn.Module):
     """(z, labels=None, psi=1) -> images in [-1, 1]; ``mapping`` and ``synthesis`` for the tools in W."""
 
     truncates_in_w = True  # G(z, labels, psi=...) truncates toward w_avg (ganforge.sampling asks this)
+    w_avg: torch.Tensor  # a buffer: the running mean of w
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()

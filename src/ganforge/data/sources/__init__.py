@@ -44,12 +44,14 @@ __all__ = ["BUILTINS", "IMAGE_SUFFIXES", "MAX_FILE_BYTES", "PREFIXES", "Item", "
 # Built-in data sets by name; ``name:argument`` passes the argument (e.g. fashion-mnist:train).
 BUILTINS: dict[str, SourceKind] = {k.name: k for k in [
     SourceKind("fashion-mnist", builtin.FashionMnistSource,
-               "Fashion-MNIST: 70,000 28x28 grey garments, 10 classes, padded to 32 px (:train|:test|:all; :28 keeps 28 px)",
+               "Fashion-MNIST: 70,000 28x28 grey garments, 10 classes, padded to 32 px "
+               "(:train|:test|:all; :28 keeps 28 px)",
                "fashion-mnist:train", check=builtin.fashion_mnist_available),
     SourceKind("mnist", builtin.MnistSource,
                "MNIST: 70,000 28x28 grey handwritten digits, 10 classes, kept at 28 px (:train|:test|:all)",
                "mnist:train", check=builtin.mnist_available),
-    SourceKind("digits", builtin.DigitsSource, "scikit-learn's bundled 8x8 digits: 1,797 grey images, 10 classes, offline",
+    SourceKind("digits", builtin.DigitsSource,
+               "scikit-learn's bundled 8x8 digits: 1,797 grey images, 10 classes, offline",
                "digits", check=builtin.digits_available),
     SourceKind("emoji", builtin.EmojiSource, "colour emoji faces, people and animals rendered from Noto Color Emoji "
                "(:faces,people,animals; :noskin drops skin-tone variants)", "emoji:faces",
