@@ -95,7 +95,8 @@ def prepare_dataset(src: str | Path | None, out: str | Path, *, size: int | None
         if as_domains and (not src or opts.labels != "subfolders"):
             raise DataError("--as-domains needs SRC and --labels subfolders (SRC's two subfolders become the domains)")
         if domains:
-            return prepare_domains(parse_domains(domains) if isinstance(domains, str) else domains, out, opts)
+            pairs = parse_domains(domains) if isinstance(domains, str) else list(domains.items())
+            return prepare_domains(pairs, out, opts)
         return prepare_subfolder_domains(str(src), out, opts)
     if not src:
         raise DataError("give SRC (a folder, archive, URL list or named source), or --domains A=SRC,B=SRC")
@@ -116,8 +117,9 @@ def _watchers(progress: ProgressFn | None, should_stop: Callable[[], bool] | Non
     return [watch] if progress is not None or should_stop is not None else []
 
 
-def train_run(data: str | Path | None, out: str | Path, *, preset: str | None = None, progress: ProgressFn | None = None,
-          should_stop: Callable[[], bool] | None = None, hooks: Iterable = (), **options: Any) -> TrainResult:
+def train_run(data: str | Path | None, out: str | Path, *, preset: str | dict | None = None,
+              progress: ProgressFn | None = None, should_stop: Callable[[], bool] | None = None, hooks: Iterable = (),
+              **options: Any) -> TrainResult:
     """Train a new run in ``out`` on data set ``data``; returns (run_dir, step, stopped_by).
 
     ``progress(step, fraction, stats)`` is called after every step with the budget fraction used
@@ -134,7 +136,7 @@ def train_run(data: str | Path | None, out: str | Path, *, preset: str | None = 
 
 
 def resume_run(out: str | Path, *, data: str | Path | None = None, progress: ProgressFn | None = None,
-           should_stop: Callable[[], bool] | None = None, hooks: Iterable = (), **options: Any) -> TrainResult:
+               should_stop: Callable[[], bool] | None = None, hooks: Iterable = (), **options: Any) -> TrainResult:
     """Continue the run in ``out`` from its latest checkpoint, e.g. with a larger ``steps`` budget.
 
     Only options that may change on resume are accepted (a budget, how often it samples/logs,
@@ -238,8 +240,8 @@ def evaluate(source: str | Path, *, data: str | Path | None = None, metrics: str
     from ganforge.metrics.evaluate import evaluate_folder, evaluate_run
     from ganforge.runs import RunDir
 
-    common = dict(metrics=metrics, features=features, n=n, n_ref=n_ref, device=device,
-                  inception_weights=inception_weights, out=out)
+    common: dict[str, Any] = dict(metrics=metrics, features=features, n=n, n_ref=n_ref, device=device,
+                                  inception_weights=inception_weights, out=out)
     src = Path(source)
     if src.is_dir() and not RunDir.is_run(src) and not RunDir(src).checkpoints.is_dir():
         if not data:
