@@ -4,8 +4,8 @@ import zipfile
 
 import pytest
 from PIL import Image
-from tests.conftest import run_cli, write_images
 
+from conftest import run_cli, write_images
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.domains import prepare_domains
 from ganforge.data.prepare import PrepareOptions

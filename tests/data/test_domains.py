@@ -6,8 +6,8 @@ import zipfile
 import numpy as np
 import pytest
 import torch
-from tests.conftest import run_cli, write_images
 
+from conftest import run_cli, write_images
 from ganforge.data.dataset import load_dataset
 from ganforge.data.domains import (
     parse_domains,

@@ -71,7 +71,7 @@ def test_builtin_source_keeps_28_px_and_prepares_a_trainable_set(tmp_path, monke
     assert [i.label for i in src.items[:3]] == ["0", "1", "2"]
     assert np.asarray(src.load(src.items[0])).shape == (28, 28)
 
-    from tests.conftest import run_cli
+    from conftest import run_cli
 
     code, _, err = run_cli(capsys, "data", "prepare", "mnist:train", "--out", str(tmp_path / "m.zip"))
     assert code == 0, err

@@ -4,8 +4,8 @@ import json
 
 import numpy as np
 import pytest
-from tests.conftest import run_cli, write_images
 
+from conftest import run_cli, write_images
 from ganforge.data import review
 from ganforge.data.dataset import load_dataset
 from ganforge.data.prepare import PrepareOptions, prepare

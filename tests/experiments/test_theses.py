@@ -4,8 +4,8 @@ import json
 import zipfile
 
 import pytest
-from tests.conftest import run_cli, write_images
 
+from conftest import run_cli, write_images
 from ganforge.errors import DataError
 from ganforge.experiments import theses
 

@@ -177,8 +177,7 @@ def test_resnet_refuses_28_px():
 
 def test_thesis_presets_train_through_the_one_trainer(tmp_path, capsys):
     """The 28 px presets train a step on a 28 px set; the MITLGAN baseline's preset resolves with vflip on."""
-    from tests.conftest import run_cli, write_images
-
+    from conftest import run_cli, write_images
     from ganforge.data.prepare import PrepareOptions, prepare
 
     write_images(tmp_path / "src", 64, size=28, mode="L")

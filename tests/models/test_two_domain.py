@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-from tests.conftest import write_images
 
+from conftest import write_images
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.domains import prepare_domains

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 from test_web_browser import browser, serving, wait_for  # noqa: F401  (fixtures)
-from tests.conftest import write_images
 
+from conftest import write_images
 from ganforge.data.dataset import load_dataset
 from ganforge.data.prepare import PrepareOptions, prepare
 
