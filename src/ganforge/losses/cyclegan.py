@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.losses.base import GANLoss, Phase, d_accuracy
+from ganforge.losses.lsgan import lsgan_fake, lsgan_real
 
 
 class HistoryBuffer:
@@ -52,14 +53,6 @@ class HistoryBuffer:
         stored = state.get("images")
         self.images = [] if stored is None else list(stored)
         self.gen.set_state(state["rng"])
-
-
-def lsgan_real(logits: torch.Tensor) -> torch.Tensor:
-    return (logits.float() - 1).square().mean()
-
-
-def lsgan_fake(logits: torch.Tensor) -> torch.Tensor:
-    return logits.float().square().mean()
 
 
 class CycleGANLoss(GANLoss):
