@@ -1,5 +1,7 @@
 """Runtime choices: precision, memory format and the fused Adam switch."""
 
+import os
+
 import pytest
 import torch
 
@@ -47,3 +49,27 @@ def test_fused_adam_makes_the_same_update_as_plain_adam():
     assert moved > 1e-3  # the updates did something
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow  # a fresh interpreter that imports torch and trains one step: ~10 s
+def test_train_command_makes_every_cpu_thread_flush_denormals(tiny_dataset, tmp_path):
+    """Denormal floats (below 1.2e-38) slow x86 arithmetic 10-100x; a saturating D makes them. The train command
+    turns flush-to-zero on before torch starts its worker threads, so every thread of the run computes them as 0
+    (a flag set later would reach only the main thread: half of a two-thread product would stay denormal)."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, torch\n"
+        "from ganforge.cli import main\n"
+        f"assert main(['train', '--data', {str(tiny_dataset)!r}, '--model', 'dcgan', '--width', '8', "
+        f"'--batch-size', '8', '--steps', '1', '--out', {str(tmp_path / 'run')!r}]) == 0\n"
+        "x = torch.full((1 << 22,), 1e-39)\n"  # denormal inputs, enough elements to split over the threads
+        "print(torch.get_num_threads(), int((x * 1.0).count_nonzero()))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    threads, nonzero = map(int, done.stdout.split()[-2:])
+    assert threads == 2
+    assert nonzero == 0, f"{nonzero} denormal results were not flushed to zero"

@@ -53,7 +53,9 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ganforge.compose import compose, compose_model_config, critic_options, default_loss
+    from ganforge.device import flush_denormals
 
+    flush_denormals()  # before loading the parts starts torch's worker threads, so that they inherit it
     if args.resume and args.part:
         raise ConfigError("--resume continues the composed run as it was saved; drop --part")
     if not args.resume and not args.part:
