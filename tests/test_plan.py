@@ -137,8 +137,9 @@ def test_preset_auto_needs_minutes(capsys, tiny_dataset, tmp_path):
 @pytest.mark.slow
 def test_a_short_budget_note_appears_once(capsys, tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(health, "MIN_STEPS", 10**9)  # whatever this machine's speed, the budget is short
+    # 6 s of budget: 3 or more steps after the first even on a busy machine
     code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--model", "dcgan",
-                           "--width", 8, "--batch-size", 16, "--minutes", 0.03)
+                           "--width", 8, "--batch-size", 16, "--minutes", 0.1)
     assert code == 0
     assert err.count("a GAN rarely learns") == 1
     assert "ganforge train --data" in err  # the alternative
@@ -171,6 +172,23 @@ def test_budget_check_judges_from_the_rate_after_warm_up_and_speaks_once(capsys)
         fast(t)
     assert fast.done and "budget" not in t.log_notes
 
+
+
+def test_budget_check_says_when_the_cpu_is_busy_and_what_a_quiet_machine_would_give():
+    import io
+
+    for share, busy in ((0.25, True), (0.95, False)):
+        out, t, clock = io.StringIO(), FakeTrainer(), {"cpu": 0.0}
+        check = health.BudgetCheck("x", out=out, after_s=1.0, min_steps=3000, threads=2,
+                                   cpu_clock=lambda clock=clock: clock["cpu"])
+        for _ in range(50):  # 0.1 s a step (600 in the minute), of which the process ran share x 2 threads
+            t.step, t.elapsed = t.step + 1, t.elapsed + 0.1
+            clock["cpu"] += 0.1 * 2 * share
+            check(t)
+        said = out.getvalue()
+        assert "about 600 steps" in said
+        assert ("This CPU is busy: the run got 25% of its 2 threads' time" in said) is busy
+        assert ("a quiet machine the same budget gives about 2,400 steps" in said) is busy
 
 def test_benchmark_results_replace_the_provisional_table():
     shipped = plan.load_table()

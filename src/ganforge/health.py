@@ -50,6 +50,7 @@ OVERFIT_RV = 0.5         # ADA's r_v above this: D scores held-back real images 
 OVERFIT_RT = 0.9         # ADA's r_t above this (its target is 0.6): augmentation cannot keep D in check
 STALL_EVALS = 5          # evaluations without a new best before a run counts as stalled
 STALL_TOLERANCE = 0.01   # a new best must beat the old one by this relative margin
+BUSY_SHARE = 0.7        # a run getting less of its threads' CPU time than this shares the machine
 MIN_STEPS = 3000         # fewer steps than this in a budget rarely give more than blobs (issue 20's measurements)
 DIVERSITY_IMAGES = 64    # images per diversity measure (the data's and the samples')
 DIVERSITY_SIDE = 8       # images are compared at this many pixels a side (average-pooled)
@@ -320,20 +321,25 @@ class BudgetCheck:
 
     Judged from the run's own step rate after ``after_s`` seconds of training (at least 3 steps), so
     it measures the real set-up on the real machine and costs nothing; the alternative it names is
-    the budget plan, which measures candidates that fit.
+    the budget plan, which measures candidates that fit. On a CPU it also says when the machine is
+    busy: the share of its threads' time this process got (``cpu_clock``, the process's CPU seconds,
+    against wall seconds x threads), since the same command on a quiet machine gets several times
+    the steps, and a user who sees only noise should know that the budget, not ganforge, ran short.
     """
 
-    def __init__(self, alternative: str, out=STDERR, after_s: float = 20.0, min_steps: int | None = None):
+    def __init__(self, alternative: str, out=STDERR, after_s: float = 20.0, min_steps: int | None = None,
+                 cpu_clock=time.process_time, threads: int | None = None):
         self.alternative, self.out, self.after_s, self.min_steps = alternative, out, after_s, min_steps
+        self.cpu_clock, self.threads = cpu_clock, threads
         self.done = False
-        self._start: tuple[int, float] | None = None
+        self._start: tuple[int, float, float] | None = None
 
     def __call__(self, trainer) -> None:
         minutes = trainer.cfg.minutes
         if self.done or not trainer.is_main or not minutes:
             return
         if self._start is None:
-            self._start = (trainer.step, trainer.elapsed)  # after the first (warm-up) step
+            self._start = (trainer.step, trainer.elapsed, self.cpu_clock())  # after the first (warm-up) step
             return
         steps, seconds = trainer.step - self._start[0], trainer.elapsed - self._start[1]
         if steps < 3 or seconds < min(self.after_s, 0.05 * 60 * minutes):
@@ -345,5 +351,13 @@ class BudgetCheck:
             return
         text = (f"at {seconds / steps:.2g} s per step, {minutes:g} minutes give about {expected:,.0f} steps, "
                 f"and a GAN rarely learns more than blobs in under {least:,}; {self.alternative}")
+        runtime = getattr(trainer, "runtime", None)
+        if runtime is None or runtime.device.type == "cpu":
+            threads = self.threads or torch.get_num_threads()
+            share = (self.cpu_clock() - self._start[2]) / (seconds * threads)
+            if share < BUSY_SHARE:
+                text += (f". This CPU is busy: the run got {share:.0%} of its {threads} threads' time (other "
+                         f"programs have the rest); on a quiet machine the same budget gives about "
+                         f"{expected / max(share, 0.05):,.0f} steps")
         print(f"\nganforge: note: {text}", file=self.out, flush=True)
         trainer.log_notes["budget"] = {"expected_steps": round(expected), "message": text}
