@@ -1,8 +1,9 @@
-"""Each model family for the same wall-clock budget on Fashion-MNIST 32 px; prints JSON.
+"""Each model family for the same wall-clock budget on one data set (Fashion-MNIST 32 px by default); prints JSON.
 
 For every family (conditional ones trained with the class labels) this trains a fresh run
-for ``--minutes`` of training time with the family's recipe from ganforge.presets (width and
-batch size shared), then reports:
+for ``--minutes`` of training time with the family's recipe from ganforge.presets (its widths and
+batch size unless ``--width``/``--batch-size`` set them for all; dcgan with the family's defaults,
+as ``ganforge train --model dcgan`` trains it), then reports:
 
 - ``steps``: generator updates done; ``d_img_per_s``: real images through D per second
   (batch x critic steps); ``g_img_per_s``: generated images per second of G updates;
@@ -28,6 +29,14 @@ tables made with the same extractor file.
     python benchmarks/quality_per_time.py --minutes 1                  # all families, CPU or GPU
     python benchmarks/quality_per_time.py --families dcgan,resnet --minutes 5 --device cuda
     python benchmarks/quality_per_time.py --families dcgan,stylegan2 --minutes 30   # issue 19's comparison
+    python benchmarks/quality_per_time.py --data ANIME1K.zip --features anime-cnn --families \
+        dcgan,resnet,stylegan2,stylegan2+ada,fastgan,r3gan,auto --minutes 30 --curve fid.png   # issue 20's
+
+``FAMILY+AUG`` trains the family's recipe with ``--augment AUG`` (``stylegan2+ada``); ``auto`` is the
+budget plan (ganforge.plan), which measures its candidates first, as ``ganforge train --minutes`` does.
+``--seed`` seeds every run (repeat with another seed to see the noise between runs); ``--curve-points
+K`` also evaluates each run at K-1 evenly spaced moments of its budget (FID over time, in the JSON as
+``curve``) and ``--curve PNG`` plots those curves.
 
 ``--write-plan-table PATH`` (e.g. ``src/ganforge/plan_table.json``) adds the results to the budget
 plan's table (ganforge.plan): each family's set-up (recipe, width, batch size) becomes a candidate
@@ -38,6 +47,7 @@ several ``--minutes`` to give the plan curves, not single points.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -61,7 +71,7 @@ from ganforge.train import train
 
 RECIPES = {  # family -> preset giving its loss, critic steps and optimiser settings
     "mlp": "mnist-dense",
-    "dcgan": "mnist-conv",
+    "dcgan": "",  # no preset: what `ganforge train --model dcgan` trains (the family's defaults)
     "resnet": "sngan-32",
     "cgan": "cgan-projection-32",
     "acgan": "acgan-32",
@@ -122,8 +132,14 @@ def per_class_fid(fake: np.ndarray, fake_labels: np.ndarray, data, extractor, de
 
 
 def evaluate(run: Path, data, extractor, n: int, device: torch.device) -> dict:
-    t0 = time.time()
+    """The run's final generator (its EMA when it has one), as ``ganforge evaluate`` loads it."""
     G, cfg, _ = load_generator(run, device=device)
+    return evaluate_generator(G, cfg, data, extractor, n, device)
+
+
+def evaluate_generator(G, cfg: ModelConfig, data, extractor, n: int, device: torch.device) -> dict:
+    t0 = time.time()
+    G = G.to(device).eval()
     with torch.random.fork_rng(devices=[]):  # as ganforge evaluate does
         fake = generate_images(G, cfg, n)    # seeds 0..n-1; labels 0, 1, ..., K-1, 0, ... for conditional G
         values = evaluate_images(fake, data, ["fid", "kid"], extractor=extractor, n_ref=n, device=device)
@@ -134,36 +150,139 @@ def evaluate(run: Path, data, extractor, n: int, device: torch.device) -> dict:
     return out
 
 
+class Snapshots:
+    """Copies of G (its EMA when the run keeps one, as evaluate loads it) at ``points`` - 1 evenly spaced
+    moments of the --minutes budget, for the FID-over-time curve; the budget's end is the run itself."""
+
+    def __init__(self, minutes: float, points: int):
+        self.times = [60 * minutes * i / points for i in range(1, points)]
+        self.taken: list[tuple[float, int, torch.nn.Module]] = []
+        self.model_cfg: ModelConfig | None = None
+
+    def __call__(self, trainer) -> None:
+        if self.times and trainer.elapsed >= self.times[0]:
+            self.times.pop(0)
+            G = trainer.G_ema if trainer.G_ema is not None else trainer.G
+            self.taken.append((trainer.elapsed, trainer.step, copy.deepcopy(G).cpu().eval()))
+            self.model_cfg = trainer.model_cfg
+
+
+def curve_points(snapshots: Snapshots, final: dict, data, extractor, n: int, device, batch_size: int) -> list[dict]:
+    """FID (and KID) of each snapshot, then of the final generator: the family's quality over training time."""
+    metric = f"fid[{extractor.name}]"
+    points = []
+    for seconds, step, G in snapshots.taken:
+        assert snapshots.model_cfg is not None
+        values = evaluate_generator(G, snapshots.model_cfg, data, extractor, n, device)
+        points.append({"minutes": round(seconds / 60, 3), "steps": step, "images": step * batch_size,
+                       "fid": values[metric]})
+    points.append({"minutes": round(final["train_seconds"] / 60, 3), "steps": final["steps"],
+                   "images": final["steps"] * batch_size, "fid": final[metric]})
+    return points
+
+
+def write_curve_png(results: list[dict], path: Path, metric: str, title: str) -> None:
+    """FID over training minutes, one line per family (matplotlib's file-only backend), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ganforge.utils import atomic_path
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    for r in results:
+        pts = r.get("curve") or []
+        ax.plot([p["minutes"] for p in pts], [p["fid"] for p in pts], marker="o", label=r["setup"])
+    ax.set_xlabel("training minutes")
+    ax.set_ylabel(f"{metric} (lower is better)")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    print(f"quality_per_time: wrote {path}", file=sys.stderr)
+
+
 def write_plan_table(path: Path, results: list[dict], data, metric: str, args, device: str) -> None:
-    """Add this benchmark's results to the budget plan's table (ganforge.plan.add_case), atomically."""
+    """Add this benchmark's results to the budget plan's table (ganforge.plan.add_case), atomically.
+
+    Each set-up (recipe, width, batch size, augmentation as trained) is a candidate; every point of its
+    curve (or its one final point without --curve-points) is a measurement of its FID after that many
+    images. The auto plan's row is not a candidate of its own: it is one of the others.
+    """
     from ganforge.plan import add_case, load_table
     from ganforge.utils import write_json_atomic
 
     candidates, rows = {}, []
     for r in results:
-        name = f"{r['family']}-w{args.width}-b{args.batch_size}"
-        candidates[name] = {"family": r["family"], "preset": r["recipe"], "width": args.width,
-                            "batch_size": args.batch_size, "augment": ""}
-        rows.append({"candidate": name, "images": r["steps"] * args.batch_size, "steps": r["steps"],
-                     "score": r.get(metric), "minutes": args.minutes})
+        if r["family"] == "auto":
+            continue
+        name = r["setup"]
+        candidates[name] = {"family": r["family"], "preset": r["recipe"], "width": r["width"],
+                            "batch_size": r["batch_size"], "augment": r["augment"]}
+        for point in r.get("curve") or [{"images": r["steps"] * r["batch_size"], "steps": r["steps"],
+                                         "fid": r.get(metric), "minutes": r["train_seconds"] / 60}]:
+            rows.append({"candidate": name, "images": point["images"], "steps": point["steps"],
+                         "score": point["fid"], "minutes": round(point["minutes"], 3)})
     case = {"data": str(data.info.get("source") or data.path.name), "sha256": data.sha256, "count": len(data),
             "resolution": data.resolution, "channels": data.channels, "metric": metric,
             "device": f"{device}, {torch.get_num_threads()} threads", "results": rows}
     table = load_table(path) if path.is_file() else None
-    source = (f"benchmarks/quality_per_time.py --minutes {args.minutes:g} --width {args.width} "
-              f"--batch-size {args.batch_size} --n-eval {args.n_eval} on {time.strftime('%Y-%m-%d')}")
+    source = (f"benchmarks/quality_per_time.py --minutes {args.minutes:g} --curve-points {args.curve_points} "
+              f"--n-eval {args.n_eval} --seed {args.seed} on {time.strftime('%Y-%m-%d')}")
     write_json_atomic(path, add_case(table, case, candidates, source))
     print(f"quality_per_time: wrote {path}", file=sys.stderr)
+
+
+def setup(family: str, args, data_path: Path) -> tuple[str, dict]:
+    """(recipe name, {"model", "train"} values) of one benchmarked set-up.
+
+    A family trains with its recipe's widths and batch size (what a user of that preset gets; one shared
+    width would make some families far too small or too slow), unless --width/--batch-size override them
+    all. ``auto`` is the budget plan: it measures its candidates here first, as ``ganforge train --minutes``
+    without --model does, and trains what it chose.
+    """
+    if family == "auto":
+        from ganforge.plan import make_plan
+
+        plan = make_plan(str(data_path), args.minutes, args.device)
+        print("\n".join(plan.lines()), file=sys.stderr, flush=True)
+        values = plan.chosen.candidate.preset_values()
+        return f"plan: {plan.chosen.candidate.name}", values
+    family, _, augment = family.partition("+")  # e.g. stylegan2+ada: the recipe with --augment ada
+    recipe = RECIPES[family]
+    preset = PRESETS[recipe] if recipe else {"model": {"family": family}, "train": {}}
+    model = {**preset["model"], "resolution": 0, "channels": 0}  # sized to the data set by the trainer
+    train_values = dict(preset["train"])
+    if augment:
+        train_values["augment"] = augment
+    if args.width:
+        model["width"] = args.width
+    if args.batch_size:
+        train_values["batch_size"] = args.batch_size
+    return recipe or "family defaults", {"model": model, "train": train_values}
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", default=os.path.expanduser("~/.cache/ganforge/benchmarks/fashion-mnist-32.zip"),
                    help="prepared Fashion-MNIST 32 px data set (made from fashion-mnist:train if missing)")
-    p.add_argument("--families", default=",".join(RECIPES), help="comma list of families")
+    p.add_argument("--families", default=",".join(RECIPES),
+                   help="comma list of families, FAMILY+AUG (e.g. stylegan2+ada) and auto (the budget plan)")
     p.add_argument("--minutes", type=float, default=1.0, help="training minutes per family")
-    p.add_argument("--width", type=int, default=32, help="base width of every family's networks")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--width", type=int, help="base width of every family's networks (default: each recipe's own)")
+    p.add_argument("--batch-size", type=int, help="batch size of every family (default: each recipe's own)")
+    p.add_argument("--seed", type=int, default=0, help="the runs' seed (weights, data order, latents): repeat with "
+                   "another to see the noise between runs of one set-up")
+    p.add_argument("--curve-points", type=int, default=0,
+                   help="evaluate each run at this many evenly spaced moments of its budget (the last is its end): "
+                        "FID over time in the JSON, and in --curve's plot")
+    p.add_argument("--curve", metavar="PNG", help="plot FID over training minutes per family here "
+                   "(implies --curve-points 4 unless given)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto")
     p.add_argument("--n-eval", type=int, default=5000,
@@ -184,35 +303,48 @@ def main() -> int:
                                         fit_max_images=args.fit_max_images)
 
     root = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="ganforge-bench-"))
+    if args.curve and not args.curve_points:
+        args.curve_points = 4
     results = []
     for family in args.families.split(","):
-        preset = PRESETS[RECIPES[family]]
-        model = ModelConfig.from_dict({**preset["model"], "width": args.width, "resolution": 0, "channels": 0})
-        cfg = TrainConfig.from_dict({**preset["train"], "data": str(data_path), "out": str(root / family),
-                                     "minutes": args.minutes, "batch_size": args.batch_size, "device": args.device,
+        recipe, values = setup(family, args, data_path)
+        model = ModelConfig.from_dict(values["model"])
+        cfg = TrainConfig.from_dict({**values["train"], "data": str(data_path), "out": str(root / family),
+                                     "minutes": args.minutes, "device": args.device, "seed": args.seed,
                                      "precision": args.precision, "sample_every": 10**9, "checkpoint_every": 10**9,
                                      "log_every": 50})
+        snapshots = Snapshots(args.minutes, args.curve_points) if args.curve_points > 1 else None
         t0 = time.time()
-        result = train(cfg, model, out=open(os.devnull, "w"))
+        result = train(cfg, model, out=open(os.devnull, "w"), hooks=[snapshots] if snapshots else ())
         wall = time.time() - t0
         state = torch.load(root / family / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
         seconds = state["elapsed"]
         n_critic = cfg.n_critic or (5 if cfg.loss == "wgan-gp" else 1)  # (stylegan2's lazy R1 is not counted)
-        row = {"family": family, "recipe": RECIPES[family], "loss": cfg.loss, "n_critic": n_critic,
+        row = {"family": model.family if family == "auto" else family, "plan": family == "auto",
+               "setup": f"{'auto: ' if family == 'auto' else ''}{model.family}-w{model.width}-b{cfg.batch_size}"
+                        + (f"-{cfg.augment.replace(',', '+')}" if cfg.augment else ""),
+               "recipe": recipe, "width": model.width, "batch_size": cfg.batch_size, "augment": cfg.augment,
+               "loss": cfg.loss, "n_critic": n_critic, "seed": args.seed,
                "steps": result.step, "train_seconds": round(seconds, 1), "wall_seconds": round(wall, 1),
                "d_img_per_s": round(result.step * cfg.batch_size * n_critic / seconds, 1),
                "g_img_per_s": round(result.step * cfg.batch_size / seconds, 1),
                "g_params": sum(v.numel() for v in state["G"].values() if v.is_floating_point()),
                **evaluate(root / family, data, extractor, args.n_eval, eval_device)}
+        if snapshots:
+            row["curve"] = curve_points(snapshots, row, data, extractor, args.n_eval, eval_device, cfg.batch_size)
         results.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
+    metric = f"fid[{extractor.name}]"
+    if args.curve:
+        write_curve_png(results, Path(args.curve), metric,
+                        f"{data_path.name}: {len(data):,} images, {args.minutes:g} min per set-up, seed {args.seed}")
     device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     if args.write_plan_table:
-        write_plan_table(Path(args.write_plan_table), results, data, f"fid[{extractor.name}]", args, device)
+        write_plan_table(Path(args.write_plan_table), results, data, metric, args, device)
     per_class = sorted(set(np.bincount(np.arange(args.n_eval) % len(data.classes)).tolist())) if data.classes else None
     print(json.dumps({"benchmark": "quality_per_time", "data": str(data_path), "data_sha256": data.sha256,
-                      "count": len(data), "minutes_per_family": args.minutes, "width": args.width,
-                      "batch_size": args.batch_size, "device": device, "torch_threads": torch.get_num_threads(),
+                      "count": len(data), "minutes_per_family": args.minutes, "seed": args.seed,
+                      "device": device, "torch_threads": torch.get_num_threads(),
                       "quality": f"fid[{extractor.name}] (lower is better; comparable only with the same extractor "
                                  "file, see features.identity)",
                       "features": features,

@@ -337,3 +337,67 @@ def test_quality_benchmark_scores_through_ganforge_evaluation(tmp_path, dark_bri
     by_class = row["fid_by_class[db-cnn]"]
     assert set(by_class) == {"bright", "dark"} and all(v >= 0 for v in by_class.values())
     assert row["fid_per_class[db-cnn]"] == pytest.approx(np.mean(list(by_class.values())), rel=1e-4)
+
+
+def _quality_benchmark():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "quality_per_time.py"
+    spec = importlib.util.spec_from_file_location("quality_per_time", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_quality_benchmark_snapshots_g_at_even_moments_of_the_budget():
+    """--curve-points 4 over one minute: copies of G (its EMA when there is one) after 15, 30 and 45 s of
+    training, each frozen at that moment, then the run's end from its checkpoint."""
+    from types import SimpleNamespace
+
+    bench = _quality_benchmark()
+    snaps = bench.Snapshots(minutes=1.0, points=4)
+    G, ema = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    t = SimpleNamespace(elapsed=0.0, step=0, G=G, G_ema=None, model_cfg=ModelConfig(family="dcgan"))
+    for step in range(1, 61):  # a step a second
+        t.step, t.elapsed = step, float(step)
+        if step == 40:
+            t.G_ema = ema  # (an EMA starting late: the snapshot after it is of the EMA)
+        with torch.no_grad():
+            G.weight.fill_(step), ema.weight.fill_(-step)
+        snaps(t)
+    assert [(s, n) for s, n, _ in snaps.taken] == [(15.0, 15), (30.0, 30), (45.0, 45)]
+    assert [float(m.weight.detach()[0, 0]) for _, _, m in snaps.taken] == [15.0, 30.0, -45.0]
+
+
+@pytest.mark.slow
+def test_quality_benchmark_curves_plot_and_plan_table(tmp_path, dark_bright, monkeypatch, capsys):
+    """End to end at toy size: each set-up with its own augmentation, FID over time in the JSON, the PNG,
+    and the plan table's candidates keeping the augmentation they were measured with."""
+    import json
+
+    bench = _quality_benchmark()
+    data = bench.load_dataset(dark_bright)
+    with torch.random.fork_rng(devices=[]):
+        bench.get_extractor("db-cnn", data, torch.device("cpu"), fit_epochs=1, fit_max_images=None)
+    table, png = tmp_path / "table.json", tmp_path / "fid.png"
+    monkeypatch.setattr("sys.argv", ["quality_per_time.py", "--data", str(dark_bright), "--features", "db-cnn",
+                                     "--families", "dcgan,dcgan+translation", "--width", "8", "--batch-size", "8",
+                                     "--minutes", "0.05", "--n-eval", "32", "--curve", str(png), "--seed", "5",
+                                     "--runs", str(tmp_path / "runs"), "--write-plan-table", str(table)])
+    assert bench.main() == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = report["results"]
+    assert [r["setup"] for r in rows] == ["dcgan-w8-b8", "dcgan-w8-b8-translation"]
+    assert [r["augment"] for r in rows] == ["", "translation"] and report["seed"] == 5
+    for r in rows:
+        curve = r["curve"]
+        assert 1 <= len(curve) <= 4  # 3 snapshots when the steps are short enough, then the end
+        assert curve[-1]["steps"] == r["steps"] and curve[-1]["fid"] == r["fid[db-cnn]"]
+        assert [p["steps"] for p in curve] == sorted(p["steps"] for p in curve)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    written = json.loads(table.read_text())
+    assert written["candidates"]["dcgan-w8-b8-translation"]["augment"] == "translation"
+    assert written["candidates"]["dcgan-w8-b8"]["augment"] == ""
+    case = next(c for c in written["cases"] if c["sha256"] == data.sha256)
+    assert len(case["results"]) == sum(len(r["curve"]) for r in rows)
