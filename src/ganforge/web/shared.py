@@ -120,7 +120,7 @@ def space_arg(name: str, source=None, keys=()) -> str:
         kept = [_kept(name, k).get("space", "z") for k in keys if str(k).strip().startswith("latent:")]
         return max([default_space(G), *kept], key=SPACES.index)
     if raw not in SPACES:
-        abort(400, description=f"space must be one of: {', '.join(SPACES)}")
+        abort(400, description=f"space must be one of: {', '.join(SPACES)} (in a query string w+ is written w%2B)")
     if raw != "z" and default_space(G) == "z":
         abort(400, description=f"space {raw} needs a style-based run (stylegan2); this "
                                f"{get_generator(name)[1].family} run has only z")
