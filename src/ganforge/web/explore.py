@@ -24,7 +24,7 @@ import torch
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
 from ganforge.latent import Directions, find_directions, render
-from ganforge.latent.spaces import in_space, w_directions
+from ganforge.latent.spaces import StyleSpace, w_directions
 from ganforge.web.generators import generator_version, get_generator, png_response
 from ganforge.web.openapi import LATENT_KEY, PNG, api, integer, json_content, number, obj, string
 from ganforge.web.params import float_arg, float_list, int_arg
@@ -63,7 +63,7 @@ class DirectionSearch:
     def _run(self, G, k: int, n_samples: int, in_w: bool) -> None:
         try:
             if in_w:
-                self.directions = w_directions(in_space(G, "w"), k, n_samples, batch_size=DIRECTION_BATCH)
+                self.directions = w_directions(StyleSpace(G, "w"), k, n_samples, batch_size=DIRECTION_BATCH)
             else:
                 self.directions = find_directions(G, k=k, n_samples=n_samples, batch_size=DIRECTION_BATCH)
         except Exception as e:  # raised again in the requests that wait for the result
