@@ -83,6 +83,33 @@ def test_push_then_pull_gives_the_same_generator_and_a_model_card(run_with_metri
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
+def test_a_stylegan2_run_goes_to_the_hub_with_its_mapping_and_truncation(tiny_dataset, tmp_path, capsys):
+    """issue 19: the pushed export holds the mapping network and w_avg, so the pulled folder truncates in W
+    as the run does."""
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.train import train
+
+    run = tmp_path / "sg"
+    train(TrainConfig(data=str(tiny_dataset), out=str(run), loss="stylegan2", steps=2, batch_size=8, n_samples=4,
+                      precision="fp32"),
+          ModelConfig(family="stylegan2", latent_dim=8, width=4, options={"map_layers": 1}))
+    with FakeHub() as hub:
+        code, _, err = cli(capsys, "hub", "push", run, "someone/tiny-sg2", "--token", "t", "--endpoint", hub.url)
+        assert code == 0, err
+        assert "stylegan2" in hub.model_cards[-1]["tags"]
+        meta = json.loads(hub.repos["someone/tiny-sg2"].files["ganforge-export.json"])
+        assert [i["name"] for i in meta["inputs"]] == ["z", "psi"]
+        code, _, err = cli(capsys, "hub", "pull", "someone/tiny-sg2", "--out", tmp_path / "pulled", "--endpoint",
+                           hub.url)
+        assert code == 0, err
+    for psi in ("1", "0.5", "0"):
+        assert cli(capsys, "generate", run, "--n", "4", "--psi", psi, "--out", tmp_path / f"a{psi}.png")[0] == 0
+        assert cli(capsys, "generate", tmp_path / "pulled", "--n", "4", "--psi", psi,
+                   "--out", tmp_path / f"b{psi}.png")[0] == 0
+        assert (tmp_path / f"a{psi}.png").read_bytes() == (tmp_path / f"b{psi}.png").read_bytes(), psi
+    assert (tmp_path / "a0.png").read_bytes() != (tmp_path / "a1.png").read_bytes()
+
+
 def test_pushing_again_updates_the_repository(run_with_metrics, tmp_path, capsys):
     with FakeHub() as hub:
         for _ in range(2):

@@ -192,6 +192,28 @@ def test_compose_cli_end_to_end(parts, tiny_dataset, tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("ganforge: error: ") and not (tmp_path / "x").exists()
 
 
+def test_a_stylegan2_run_is_a_part(parts, tiny_dataset, tmp_path, one_thread):
+    """compose --part takes a stylegan2 run (issue 19): the part makes its run's images (EMA weights, eval
+    mode: no style mixing, w_avg untouched) from its slice of z, through training and a reload."""
+    sg = tmp_path / "sg"
+    train(TrainConfig(data=str(tiny_dataset), out=str(sg), loss="stylegan2", steps=1, batch_size=8, n_samples=4,
+                      precision="fp32"),
+          ModelConfig(family="stylegan2", latent_dim=8, width=4, options={"map_layers": 1}))
+    out = tmp_path / "composed"
+    argv = ["compose", "--part", str(sg), "--part", str(parts[1]), "--data", str(tiny_dataset), "--out", str(out),
+            "--steps", "2", "--batch-size", "8", "--refiner-width", "8", "--blocks", "2", "--critic-width", "8",
+            "--n-samples", "4", "--precision", "fp32"]
+    assert main(argv) == 0
+    G, cfg, _ = load_generator(out)
+    assert cfg.options["parts"][0]["config"]["family"] == "stylegan2" and cfg.latent_dim == 8 + 5
+    part, _, _ = load_generator(sg)
+    part.eval()
+    z = torch.randn(3, cfg.latent_dim)
+    with torch.no_grad():
+        assert torch.equal(G.part_outputs(z)[0], part(z[:, :8]))
+    assert torch.equal(G.parts[0].w_avg, part.w_avg)  # two training steps of the composed run left it alone
+
+
 @pytest.mark.slow
 def test_experiment_runs_every_stage_and_reports(tiny_dataset, tmp_path):
     from ganforge.experiments.mitlgan import ExperimentOptions, run_experiment

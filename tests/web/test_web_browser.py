@@ -303,3 +303,41 @@ def test_pages_look_finished(server, browser, tmp_path, run_dir):
     assert d.execute_script(NO_BROKEN_IMAGES) == []
     errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors
+
+
+def test_explore_works_in_w_on_a_stylegan2_run(browser, tmp_path, tiny_dataset):
+    """A stylegan2 run's Explore (issue 19): the space picker, w by default, reaches the grid and the editor's
+    directions and images; switching to z re-renders the grid in z."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.train import train
+
+    runs = tmp_path / "runs"
+    train(TrainConfig(data=str(tiny_dataset), out=str(runs / "sg"), loss="stylegan2", steps=1, batch_size=8,
+                      n_samples=4, device="cpu", precision="fp32"),
+          ModelConfig(family="stylegan2", latent_dim=8, width=4, options={"map_layers": 1}))
+    d = browser
+    find = lambda css: d.find_element(By.CSS_SELECTOR, css)  # noqa: E731
+    requested = "return performance.getEntriesByType('resource').map((e) => e.name).join(' ')"
+    with serving(["--runs", str(runs), "--db", str(tmp_path / "game.sqlite")]) as base:
+        d.get(f"{base}/runs/sg/explore")
+        wait_for(d, "return document.getElementById('explore').dataset.grids === '1'", what="first grid")
+        assert Select(find("#space")).first_selected_option.text == "w"
+        assert "grid.png?" in d.execute_script(requested) and "space=w" in d.execute_script(requested)
+        grid = find("#grid")
+        w, h = grid.size["width"], grid.size["height"]  # click in the first cell
+        ActionChains(d).move_to_element_with_offset(grid, -w // 2 + w // 8, -h // 2 + h // 8).click().perform()
+        wait_for(d, "return Number(document.getElementById('editor').dataset.renders || 0) >= 1", what="editor image")
+        find("input.direction").send_keys(Keys.RIGHT)
+        wait_for(d, "return Number(document.getElementById('editor').dataset.renders || 0) >= 2", what="edited image")
+        sent = d.execute_script(requested)
+        assert "/directions?space=w" in sent and "edits=0.25" in sent
+        Select(find("#space")).select_by_value("z")
+        wait_for(d, "return document.getElementById('explore').dataset.grids === '2'", what="grid in z")
+        assert "space=z" in d.execute_script(requested)
+        errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+        assert not errors

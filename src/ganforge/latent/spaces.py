@@ -103,11 +103,26 @@ def space_of(G: nn.Module) -> str:
     return getattr(G, "space", "z")
 
 
+def convert(G: nn.Module, latent: torch.Tensor, source: str, target: str) -> torch.Tensor:
+    """A latent (D,) of ``source`` as a latent of ``target``, when ``target`` can say the same thing: z maps
+    into w and w+, and a w becomes the w+ that repeats it for every layer. ``G``: the generator itself, or any
+    view of it. W back to z has no inverse; w+ to w would drop what makes it w+: both are refused."""
+    if source == target:
+        return latent
+    G = getattr(G, "G", G)  # the generator under a StyleSpace view
+    if source not in ("z", "w") or target not in ("w", "w+") or not is_style_based(G):
+        raise GanforgeError(f"a latent in {source} cannot be used in {target}; work in {source}")
+    S = StyleSpace(G, target)
+    if source == "z":
+        return S.from_z(latent.reshape(1, -1))[0]
+    return S.from_ws(latent.reshape(1, 1, -1).expand(1, S.num_ws, -1).cpu())[0]
+
+
 @torch.no_grad()
-def w_directions(S: StyleSpace, k: int = 10, n_samples: int = 5000, seed: int = 0):
+def w_directions(S: StyleSpace, k: int = 10, n_samples: int = 5000, seed: int = 0, batch_size: int = 1024):
     """GANSpace (Härkönen et al. 2020) in W: the principal components of w = mapping(z) over
-    ``n_samples`` random z. Returns ``Directions`` (k, w_dim) with ``scales`` the standard deviation
-    of w along each, so an edit's amount is in standard deviations."""
+    ``n_samples`` random z, mapped ``batch_size`` at a time. Returns ``Directions`` (k, w_dim) with
+    ``scales`` the standard deviation of w along each, so an edit's amount is in standard deviations."""
     from ganforge.latent.directions import Directions, _pca
 
     if not 1 <= k <= S.w_dim:
@@ -115,7 +130,8 @@ def w_directions(S: StyleSpace, k: int = 10, n_samples: int = 5000, seed: int = 
     if n_samples < max(2 * k, 16):
         raise GanforgeError(f"n_samples must be at least {max(2 * k, 16)} for k={k}")
     z = torch.randn(n_samples, S.G.cfg.latent_dim, generator=torch.Generator().manual_seed(seed))
-    w = torch.cat([S.from_z(z[i:i + 1024])[:, : S.w_dim] for i in range(0, n_samples, 1024)]).double()
+    w = torch.cat([S.from_z(z[i:i + batch_size])[:, : S.w_dim] for i in range(0, n_samples, batch_size)])
+    w = w.double()
     comps, frac, _ = _pca(w, k)
     sd = (w - w.mean(0)) @ comps.T  # (N, k) coordinates along each component
     return Directions(comps.float(), frac.float(), "pca-w", scales=sd.std(0).float())

@@ -2,7 +2,8 @@
 
 The page sends the image (already at the model's resolution: a generated image, or the
 upload as ``/api/runs/<name>/photo.png`` prepared it) and the drawn mask (white = fill,
-any size: resized to the model's resolution); the fill runs as a job."""
+any size: resized to the model's resolution); the fill runs as a job. A style-based run (stylegan2)
+optimises in W by default (``space``; see ``shared.space_arg``)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from ganforge.web.openapi import JOB_ACCEPTED, PNG, Config, api, integer
 from ganforge.web.params import int_arg
 from ganforge.web.pool import submit
 from ganforge.web.security import read_image
-from ganforge.web.shared import PHOTO, prepared_photo, run_summary, steps_arg
+from ganforge.web.shared import PHOTO, SPACE_PARAM, prepared_photo, run_summary, space_arg, space_view, steps_arg
 
 bp = Blueprint("inpaint", __name__)
 
@@ -39,7 +40,8 @@ def api_photo(name: str):
 @bp.post("/api/runs/<name>/inpaint")
 @api("Fill the masked region of an image (a job; data: latent, generated_url, masked_pixels; file: the result)",
      form={"image": PHOTO, "mask": {**PHOTO, "description": "white = fill; any size, resized to the model's"},
-           "steps": integer(1, Config("MAX_PROJECT_STEPS"), Config("PROJECT_STEPS")), "restarts": integer(1, 8, 2)},
+           "steps": integer(1, Config("MAX_PROJECT_STEPS"), Config("PROJECT_STEPS")), "restarts": integer(1, 8, 2),
+           "space": SPACE_PARAM},
      form_required=("image", "mask"), responses=JOB_ACCEPTED, errors=(415, 503))
 def api_inpaint(name: str):
     """Multipart ``image`` and ``mask`` (+ ``steps``, ``restarts``) -> 202 and a job whose file is the filled image."""
@@ -53,13 +55,16 @@ def api_inpaint(name: str):
         abort(400, description="the mask covers the whole image: nothing is known to fill from")
     steps = steps_arg(request.form)
     restarts = int_arg("restarts", 2, 1, 8, source=request.form)
+    space = space_arg(name, source=request.form)
+    S = space_view(name, space)  # G itself in z
     D = get_discriminator(name)
     image_url = url_for("explore.api_image", name=name)  # jobs run outside the request
 
     def job_fn(job):
-        result = inpaint(G, image, mask, steps=steps, restarts=restarts, D=D, progress=job.report)
-        key = "latent:" + store_latent(name, result.latent, label=result.label, source="inpaint")
-        return ({"latent": key, "generated_url": f"{image_url}?key={quote(key)}",
+        result = inpaint(S, image, mask, steps=steps, restarts=restarts, D=D, progress=job.report,
+                         reg_weight=0.01 if space == "z" else 0.0)  # the shell prior is z's (as 'ganforge inpaint')
+        key = "latent:" + store_latent(name, result.latent, label=result.label, source="inpaint", space=space)
+        return ({"latent": key, "space": space, "generated_url": f"{image_url}?key={quote(key)}&space={quote(space)}",
                  "masked_pixels": int(mask.sum())},
                 (png_bytes(result.image), "image/png", "inpainted.png"))
 

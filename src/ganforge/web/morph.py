@@ -1,5 +1,6 @@
 """Morph: a path through two or more latents (seeds or embedded photos), previewed in the page,
-downloadable as GIF or MP4. Rendering and encoding run as a job in the worker pool."""
+downloadable as GIF or MP4. Rendering and encoding run as a job in the worker pool. A style-based
+run (stylegan2) interpolates in W by default (``space``; see ``shared.space_arg``)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from ganforge.web.generators import get_generator
 from ganforge.web.openapi import JOB_ACCEPTED, LATENT_KEY, api, integer, number, obj, string
 from ganforge.web.params import choice_arg, float_arg, int_arg, json_body
 from ganforge.web.pool import submit
-from ganforge.web.shared import resolve_key, run_summary
+from ganforge.web.shared import SPACE_PARAM, resolve_key, run_summary, space_arg, space_view
 
 bp = Blueprint("morph", __name__)
 
@@ -34,12 +35,13 @@ def page(name: str):
      body=obj({"keys": {"type": "array", "items": LATENT_KEY, "minItems": 2, "maxItems": MAX_KEYS},
                "frames": integer(2, MAX_FRAMES, 48), "mode": string(enum=list(MODES), default="slerp"),
                "format": string(enum=["gif", "mp4"], default="gif"), "fps": number(1.0, 60.0, 24.0),
-               "psi": number(0.0, 2.0, 1.0, "truncation"), "loop": {"type": "boolean", "default": False}},
+               "psi": number(0.0, 2.0, 1.0, "truncation"), "loop": {"type": "boolean", "default": False},
+               "space": SPACE_PARAM},
               ("keys",)),
      responses=JOB_ACCEPTED, errors=(503,))
 def api_morph(name: str):
     """JSON ``{"keys": ["seed:1", "latent:ID", ...], "frames": 48, "mode": "slerp", "loop": false,
-    "fps": 24, "format": "gif"|"mp4", "psi": 1}`` -> 202 and a job whose result is the video."""
+    "fps": 24, "format": "gif"|"mp4", "psi": 1, "space": "w"}`` -> 202 and a job whose result is the video."""
     body = json_body()
     keys = body.get("keys")
     if not isinstance(keys, list) or not 2 <= len(keys) <= MAX_KEYS:
@@ -52,8 +54,10 @@ def api_morph(name: str):
     loop = body.get("loop", False)
     if not isinstance(loop, bool):
         abort(400, description="loop must be true or false")
-    G, cfg = get_generator(name)
-    resolved = [resolve_key(name, k, psi) for k in keys]
+    space = space_arg(name, source=body, keys=keys)
+    _, cfg = get_generator(name)
+    G = space_view(name, space)
+    resolved = [resolve_key(name, k, psi, space) for k in keys]
     latents = torch.stack([z for z, _ in resolved])                     # (K, D)
     path = interpolate(latents, frames, mode, loop)                     # (frames, D)
     labels = None

@@ -15,12 +15,21 @@ from flask import (
     url_for,
 )
 
-from ganforge.latent import labels_for_seeds, render, sample_latents
+from ganforge.latent import labels_for_seeds, render
 from ganforge.sampling import image_grid
 from ganforge.web.generators import get_generator, png_response, run_dir, run_names
 from ganforge.web.openapi import PNG, Config, api, integer, json_content, number, obj
 from ganforge.web.params import float_arg, int_arg
-from ganforge.web.shared import CLASS_PARAM, RUN_SUMMARY, class_arg, run_summary
+from ganforge.web.shared import (
+    CLASS_PARAM,
+    RUN_SUMMARY,
+    SPACE_PARAM,
+    class_arg,
+    run_summary,
+    seed_latents,
+    space_arg,
+    space_view,
+)
 
 bp = Blueprint("runs", __name__)
 
@@ -66,14 +75,16 @@ def api_run(name: str):
 @bp.get("/api/runs/<name>/grid.png")
 @api("A PNG grid of the images of seeds seed..seed+n-1",
      query={"seed": integer(0, 2**31 - 1, 0), "n": integer(1, Config("MAX_GRID_IMAGES"), 16),
-            "psi": number(0.0, 2.0, 1.0, "truncation"), "class": CLASS_PARAM},
+            "psi": number(0.0, 2.0, 1.0, "truncation (toward w_avg in w and w+)"), "class": CLASS_PARAM,
+            "space": SPACE_PARAM},
      responses={200: PNG})
 def api_grid(name: str):
-    """Images of seeds seed..seed+n-1: ``?seed=&n=&psi=&class=`` (the run page and Explore show it)."""
+    """Images of seeds seed..seed+n-1: ``?seed=&n=&psi=&class=&space=`` (the run page and Explore show it)."""
     seed = int_arg("seed", 0, 0, 2**31 - 1)
     n = int_arg("n", 16, 1, current_app.config["MAX_GRID_IMAGES"])
     psi = float_arg("psi", 1.0, 0.0, 2.0)
-    G, cfg = get_generator(name)
+    space = space_arg(name)
+    _, cfg = get_generator(name)
     seeds = range(seed, seed + n)
     labels = labels_for_seeds(seeds, cfg.num_classes, class_arg(name))
-    return png_response(image_grid(render(G, sample_latents(seeds, cfg.latent_dim, psi=psi), labels)))
+    return png_response(image_grid(render(space_view(name, space), seed_latents(name, seeds, psi, space), labels)))

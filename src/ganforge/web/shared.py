@@ -1,5 +1,5 @@
-"""Helpers shared by the blueprints: a run's summary, latent keys, the class parameter, an uploaded
-photo as the model sees it, and the projection steps parameter.
+"""Helpers shared by the blueprints: a run's summary, latent keys, the latent space and class
+parameters, an uploaded photo as the model sees it, and the projection steps parameter.
 
 Blueprints import from here (and from ``generators``, ``params``, ``pool``, ``security``), never
 from one another.
@@ -24,7 +24,9 @@ from ganforge.latent import (
     resolve_class,
     sample_latents,
 )
+from ganforge.latent.spaces import SPACES, convert, default_space, in_space
 from ganforge.runs import read_jsonl
+from ganforge.sampling import latents_for_seeds
 from ganforge.web.generators import get_generator, get_latent, run_config, run_dir
 from ganforge.web.openapi import component, integer, obj, string
 from ganforge.web.params import int_arg
@@ -44,6 +46,9 @@ RUN_SUMMARY = component("RunSummary", obj({
                    "description": "the metrics of the run's evaluation.json ('ganforge evaluate'), if any"},
 }, ("name", "step", "has_checkpoint", "metrics")))
 CLASS_PARAM = string("a class id or name (conditional runs only)")
+SPACE_PARAM = string("the latent space: z, or for a style-based run (stylegan2) w or w+ (one w per layer). Default: "
+                     "w for a style-based run (w+ when a latent:ID given is in w+), z for the others",
+                     enum=list(SPACES))
 PHOTO = string("an image file: PNG, JPEG, GIF, WebP or BMP", format="binary")
 
 
@@ -105,22 +110,66 @@ def latest_metrics(records: list[dict]) -> dict:
     return out
 
 
-def resolve_key(name: str, key, psi: float = 1.0) -> tuple[torch.Tensor, int | None]:
-    """A latent key -> (latent (D,), its stored class or None); 400/404 for bad keys.
+def space_arg(name: str, source=None, keys=()) -> str:
+    """The ``space`` parameter of a request on run ``name``: z, w or w+ (400 for w or w+ on a family with
+    only z). Absent: the run's default (w for a style-based family, z for the others), or w+ when one of
+    ``keys`` is a kept latent in w+ (so an embedded w+ latent works on every page without saying so)."""
+    G, _ = get_generator(name)
+    raw = (request.args if source is None else source).get("space")
+    if raw in (None, ""):
+        kept = [_kept(name, k).get("space", "z") for k in keys if str(k).strip().startswith("latent:")]
+        return max([default_space(G), *kept], key=SPACES.index)
+    if raw not in SPACES:
+        abort(400, description=f"space must be one of: {', '.join(SPACES)} (in a query string w+ is written w%2B)")
+    if raw != "z" and default_space(G) == "z":
+        abort(400, description=f"space {raw} needs a style-based run (stylegan2); this "
+                               f"{get_generator(name)[1].family} run has only z")
+    return raw
+
+
+def space_view(name: str, space: str):
+    """Run ``name``'s generator seen from ``space`` (``ganforge.latent.spaces.in_space``): G itself in z, a
+    fresh view in w or w+ (its own, as projection sets the view's noise maps while it runs)."""
+    G, _ = get_generator(name)
+    return in_space(G, space)
+
+
+def seed_latents(name: str, seeds, psi: float = 1.0, space: str = "z") -> torch.Tensor:
+    """The latents (N, D) of ``seeds`` in ``space``, truncated by ``psi``: toward the origin in z, as
+    ``sample_latents``; in w or w+ a seed's z mapped, toward w_avg (the truncation of ``ganforge generate``)."""
+    G, cfg = get_generator(name)
+    if space == "z":
+        return sample_latents(list(seeds), cfg.latent_dim, psi=psi)
+    return space_view(name, space).from_z(latents_for_seeds(list(seeds), cfg.latent_dim), psi)
+
+
+def _kept(name: str, key) -> dict:
+    """The entry of kept latent ``latent:ID`` (its ``z``, ``space``, ``label``...), or 404."""
+    text = str(key).strip()
+    get_latent(name, text[7:])  # 404 unless it is run name's
+    return current_app.extensions["ganforge.latents"][text[7:]]
+
+
+def resolve_key(name: str, key, psi: float = 1.0, space: str = "z") -> tuple[torch.Tensor, int | None]:
+    """A latent key -> (latent (D,) in ``space``, its stored class or None); 400/404 for bad keys.
 
     ``seed:N`` (or just ``N``) is the seed's latent, ``latent:ID`` one the server keeps
-    (embedded photos, children)."""
+    (embedded photos, children), converted into ``space`` when it was kept in another
+    (z into w or w+, w into w+; the other way round is a 400)."""
     _, cfg = get_generator(name)
     text = str(key).strip()
     if text.startswith("latent:"):
-        entry = current_app.extensions["ganforge.latents"].get(text[7:])
-        z = get_latent(name, text[7:])
+        entry = _kept(name, text)
+        try:
+            z = convert(get_generator(name)[0], entry["z"], entry.get("space", "z"), space)
+        except GanforgeError as e:
+            abort(400, description=f"{text}: {e}")
         return z, entry.get("label")
     seed = text[5:] if text.startswith("seed:") else text
     if not seed.isdigit() or int(seed) >= 2**31:
         abort(400, description=f"{key!r} is not a latent: give seed:N (0 <= N < 2^31) or latent:ID")
     labels = labels_for_seeds([int(seed)], cfg.num_classes)  # a seed's class is fixed, as in grids
-    return sample_latents([int(seed)], cfg.latent_dim, psi=psi)[0], None if labels is None else int(labels[0])
+    return seed_latents(name, [int(seed)], psi, space)[0], None if labels is None else int(labels[0])
 
 
 def class_arg(name: str, source=None) -> int | None:

@@ -98,8 +98,10 @@ const ganforge = (() => {
 })();
 
 // Sliders along the run's editing directions for one latent key; the image re-renders as they move.
-// Only one render is in flight; the latest slider position wins.
-ganforge.editor = async function (box, apiBase, key, psi = 1) {
+// Only one render is in flight; the latest slider position wins. `space`: z, w or w+ (a style-based
+// run's; "" for the run's default).
+ganforge.editor = async function (box, apiBase, key, psi = 1, space = "") {
+  const inSpace = space ? { space } : {};
   box.innerHTML = "";
   const img = document.createElement("img");
   img.className = "edit-image"; img.alt = "selected image";
@@ -111,12 +113,13 @@ ganforge.editor = async function (box, apiBase, key, psi = 1) {
   let dirs;
   try {
     // Found once per checkpoint; until then the server answers 202 with the search's progress.
-    dirs = await ganforge.getJSON(apiBase + "/directions");
+    const dirsUrl = apiBase + "/directions?" + new URLSearchParams(inSpace);
+    dirs = await ganforge.getJSON(dirsUrl);
     while (dirs.status === "running") {
       ganforge.say(status, `Finding the model's editing directions (once per checkpoint): ` +
                            `${Math.round(100 * dirs.done / dirs.total)} %`);
       await new Promise((res) => setTimeout(res, 500));
-      dirs = await ganforge.getJSON(apiBase + "/directions");
+      dirs = await ganforge.getJSON(dirsUrl);
     }
     ganforge.say(status, "");
   }
@@ -126,7 +129,7 @@ ganforge.editor = async function (box, apiBase, key, psi = 1) {
   async function render() {
     if (busy) { again = true; return; }
     busy = true;
-    const q = new URLSearchParams({ key, psi, edits: values.join(",") });
+    const q = new URLSearchParams({ key, psi, edits: values.join(","), ...inSpace });
     try { await ganforge.showImage(img, apiBase + "/image.png?" + q, status); } catch (e) { /* shown */ }
     box.dataset.renders = String(Number(box.dataset.renders || 0) + 1);
     busy = false;

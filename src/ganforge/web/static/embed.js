@@ -14,6 +14,7 @@ $("embed-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const form = new FormData();
   form.append("image", $("photo").files[0]); form.append("steps", $("steps").value);
+  if ($("space")) form.append("space", $("space").value);
   ganforge.say(status, "uploading the photo…");
   try {
     let job = await ganforge.post(api + "/embed", form, "uploading the photo…");
@@ -24,7 +25,7 @@ $("embed-form").addEventListener("submit", async (e) => {
     if ($("none-embedded")) $("none-embedded").remove();
     $("embedded").append(thumb);
     $("child").disabled = latents.length < 2;
-    ganforge.editor($("editor"), api, job.data.latent);
+    ganforge.editor($("editor"), api, job.data.latent, 1, job.data.space);
   } catch (err) { ganforge.say(status, err.message, true); }
 });
 

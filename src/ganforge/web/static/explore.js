@@ -1,4 +1,5 @@
-// Explore: grid from a seed with truncation and class; click an image to edit it with sliders.
+// Explore: grid from a seed with truncation and class (and latent space, style-based runs); click an image
+// to edit it with sliders.
 "use strict";
 const ex = document.getElementById("explore"), api = ex.dataset.api;
 const grid = document.getElementById("grid"), status = document.getElementById("status");
@@ -8,6 +9,7 @@ let shown = { seed: 0, n: 16 };
 function params() {
   const p = { seed: $("seed").value, n: $("n").value, psi: $("psi").value };
   if ($("class") && $("class").value !== "") p.class = $("class").value;
+  if ($("space")) p.space = $("space").value;
   return p;
 }
 
@@ -23,6 +25,7 @@ async function loadGrid() {
 $("grid-form").addEventListener("submit", (e) => { e.preventDefault(); loadGrid(); });
 $("psi").addEventListener("input", () => { $("psi-out").textContent = $("psi").value; });
 $("psi").addEventListener("change", loadGrid);
+if ($("space")) $("space").addEventListener("change", loadGrid);
 
 // The grid is image_grid's layout: ceil(sqrt(n)) columns of R-pixel cells with 2-pixel padding.
 grid.addEventListener("click", (e) => {
@@ -32,6 +35,6 @@ grid.addEventListener("click", (e) => {
   const col = Math.floor((x - 2) / (r + 2)), row = Math.floor((y - 2) / (r + 2));
   const i = row * cols + col;
   if (col < 0 || col >= cols || i < 0 || i >= shown.n) return;
-  ganforge.editor($("editor"), api, "seed:" + (shown.seed + i), $("psi").value);
+  ganforge.editor($("editor"), api, "seed:" + (shown.seed + i), $("psi").value, $("space") ? $("space").value : "");
 });
 loadGrid();

@@ -90,6 +90,7 @@ $("fill").addEventListener("click", async () => {
   const form = new FormData();
   form.append("image", imageBlob, "image.png"); form.append("mask", await maskBlob(), "mask.png");
   form.append("steps", $("steps").value);
+  if ($("space")) form.append("space", $("space").value);
   try {
     ganforge.say(status, "uploading…");
     const job = await ganforge.waitJob(await ganforge.post(api + "/inpaint", form), ganforge.jobProgress($("progress"), status));

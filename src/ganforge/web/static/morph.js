@@ -9,6 +9,7 @@ $("photo").addEventListener("change", async () => {
   const file = $("photo").files[0];
   if (!file) return;
   const form = new FormData(); form.append("image", file); form.append("steps", "150");
+  if ($("space")) form.append("space", $("space").value);
   try {
     ganforge.say(status, "embedding the photo…");
     const job = await ganforge.waitJob(await ganforge.post(api + "/embed", form, "uploading the photo…"), showProgress);
@@ -23,6 +24,7 @@ $("morph-form").addEventListener("submit", async (e) => {
     keys: $("keys").value.split(",").map((s) => s.trim()).filter(Boolean),
     frames: Number($("frames").value), mode: $("mode").value, loop: $("loop").checked, format: $("format").value,
   };
+  if ($("space")) body.space = $("space").value;
   ganforge.say(status, "starting the morph…");
   try {
     const job = await ganforge.waitJob(await ganforge.post(api + "/morph", body), showProgress);
