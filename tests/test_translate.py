@@ -72,8 +72,50 @@ def test_export_safetensors_of_each_family_and_translate_from_it(runs, tmp_path,
     code, _, err = run_cli(capsys, "translate", tmp_path / "cyclegan", root / "a", "--out", tmp_path / "t")
     assert code == 0, err
     assert len(list((tmp_path / "t").iterdir())) == 8
-    code, _, err = run_cli(capsys, "export", out["cyclegan"], "--format", "onnx", "--out", tmp_path / "o")
-    assert code == 1 and "safetensors only" in err
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
+@pytest.mark.parametrize("fmt", ["torchscript", pytest.param("onnx", marks=pytest.mark.slow)])
+def test_translators_export_as_onnx_and_torchscript_one_file_per_direction(runs, tmp_path, capsys, fmt):
+    import json
+
+    import numpy as np
+    import torch
+
+    from ganforge.artifacts import load_generator
+    from ganforge.export import CONFIG_NAME, TOLERANCE, load_exported
+    from ganforge.models import family
+
+    if fmt == "onnx":
+        pytest.importorskip("onnxruntime")
+    root, out = runs
+    for name, ways in (("cyclegan", ["a2b", "b2a"]), ("dtn", ["a2b"])):
+        code, stdout, err = run_cli(capsys, "export", out[name], "--format", fmt, "--out", tmp_path / name)
+        assert code == 0 and "checked against PyTorch" in stdout, err
+        meta = json.loads((tmp_path / name / CONFIG_NAME).read_text())
+        suffix = ".onnx" if fmt == "onnx" else ".torchscript.pt"
+        assert meta["directions"] == ways and meta["files"] == {d: f"generator.{d}{suffix}" for d in ways}
+        assert meta["inputs"][0]["shape"] == ["batch", 3, 32, 32] and meta["check"]["max_abs_error"] <= TOLERANCE
+        G, cfg, _ = load_generator(out[name])
+        E, _, _ = load_exported(tmp_path / name)
+        x = torch.rand(5, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1  # batch 5: not traced
+        with torch.no_grad():
+            for d in ways:
+                ref = family(name).translate(G, x, d)
+                assert (E.translate(x, d) - ref).abs().max() <= TOLERANCE, (name, d)
+            assert (E.translate(x, "a2b") - E.translate(x.flip(0), "a2b").flip(0)).abs().max() <= TOLERANCE
+        # ganforge translate takes the export and writes the run's images (to within one uint8 step)
+        for src, dst in ((out[name], "from-run"), (tmp_path / name, "from-export")):
+            code, _, err = run_cli(capsys, "translate", src, root / "a", "--direction", ways[-1],
+                                   "--out", tmp_path / name / dst)
+            assert code == 0, err
+        for png in sorted((tmp_path / name / "from-run").iterdir()):
+            a = np.asarray(Image.open(png), dtype=int)
+            b = np.asarray(Image.open(tmp_path / name / "from-export" / png.name), dtype=int)
+            assert np.abs(a - b).max() <= 1, png
+    code, _, err = run_cli(capsys, "translate", tmp_path / "dtn", root / "a", "--direction", "b2a",
+                           "--out", tmp_path / "o")
+    assert code == 1 and "a2b only" in err and err.count("\n") == 1
 
 
 def test_evaluate_a_translation_run_per_direction_with_a_fitted_domain_extractor(runs, tmp_path, capsys):
