@@ -115,6 +115,32 @@ def trained_run(tmp_path_factory, pokemon32) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def two_domain_runs(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """(root, {family: run}): a cyclegan, a dtn and a cogan each trained 1 step at width 4 on a two-domain set
+    ``root/ab.zip`` of 8 random 32 px images per domain (from ``root/a`` and ``root/b``, 40 px)."""
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.data.domains import prepare_domains
+    from ganforge.data.prepare import PrepareOptions
+    from ganforge.train import train
+
+    root = tmp_path_factory.mktemp("two-domain")
+    write_images(root / "a", 8, size=40, seed=1)
+    write_images(root / "b", 8, size=40, seed=2)
+    data = root / "ab.zip"
+    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], data, PrepareOptions(resolution=32, workers=1),
+                    progress=False)
+    out = {}
+    for family in ("cyclegan", "dtn", "cogan"):
+        cfg = TrainConfig(data=str(data), out=str(root / family), loss=family, batch_size=4, steps=1, device="cpu",
+                          n_samples=4)
+        with open(os.devnull, "w") as quiet:
+            train(cfg, ModelConfig(family=family, latent_dim=8, width=4,
+                                   options={"encoder_steps": 1} if family == "dtn" else {}), out=quiet)
+        out[family] = root / family
+    return root, out
+
+
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
     """``ganforge ARGV...`` in this process: (exit code, stdout, stderr)."""
     from ganforge.cli import main

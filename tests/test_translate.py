@@ -5,29 +5,12 @@ import zipfile
 import pytest
 from PIL import Image
 
-from conftest import run_cli, write_images
-from ganforge.config import ModelConfig, TrainConfig
-from ganforge.data.domains import prepare_domains
-from ganforge.data.prepare import PrepareOptions
-from ganforge.train import train
+from conftest import run_cli
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("translate")
-    write_images(root / "a", 8, size=40, seed=1)
-    write_images(root / "b", 8, size=40, seed=2)
-    data = root / "ab.zip"
-    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], data, PrepareOptions(resolution=32, workers=1),
-                    progress=False)
-    out = {}
-    for family in ("cyclegan", "dtn", "cogan"):
-        cfg = TrainConfig(data=str(data), out=str(root / family), loss=family, batch_size=4, steps=1, device="cpu",
-                          n_samples=4)
-        train(cfg, ModelConfig(family=family, latent_dim=8, width=4, options={"encoder_steps": 1} if family == "dtn"
-                               else {}), out=open("/dev/null", "w"))
-        out[family] = root / family
-    return root, out
+def runs(two_domain_runs):
+    return two_domain_runs
 
 
 def test_translate_files_folders_and_zips_both_ways(runs, tmp_path, capsys):
