@@ -168,6 +168,27 @@ def labelled_dataset(root: Path, levels: dict[str, tuple[int, int]], per_class: 
     return out
 
 
+def labelled_two_domain(root: Path, per_class: int = 8, size: int = 32) -> Path:
+    """A two-domain RGB set whose source domain A carries two classes told apart by brightness ("dark": uniform
+    noise in [0, 80), "light": [175, 255)) and whose domain B is mid-grey noise ([100, 156); no labels: its one
+    subfolder makes no class), as ``data prepare --domains A=SRC,B=SRC --labels subfolders`` makes it;
+    ``per_class`` images each."""
+    from ganforge.data.domains import prepare_domains
+    from ganforge.data.prepare import PrepareOptions
+
+    rng = np.random.default_rng(0)
+    for domain, levels in (("a", {"dark": (0, 80), "light": (175, 255)}), ("b", {"b": (100, 156)})):
+        for name, (lo, hi) in levels.items():
+            (root / domain / name).mkdir(parents=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(lo, hi, (size, size, 3), dtype=np.uint8)).save(
+                    root / domain / name / f"{i:03d}.png")
+    out = root / "labelled-ab.zip"
+    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], out,
+                    PrepareOptions(resolution=size, labels="subfolders", workers=1), progress=False)
+    return out
+
+
 def zip_folder(folder: Path, out: Path) -> Path:
     with zipfile.ZipFile(out, "w") as zf:
         for p in sorted(folder.rglob("*")):
