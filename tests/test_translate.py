@@ -136,3 +136,25 @@ def test_the_web_app_refuses_latents_for_a_translator_in_one_line(runs):
             get_generator("cyclegan")
         G, cfg = get_generator("cogan")  # a CoGAN draws (pairs) from latents
         assert cfg.family == "cogan"
+
+
+def test_compare_puts_translation_runs_side_by_side(runs, tmp_path, capsys):
+    import json
+
+    root, out = runs
+    ext = tmp_path / "ab-cnn.pt"
+    assert run_cli(capsys, "features", "fit", "--data", root / "ab.zip", "--out", ext, "--epochs", "1",
+                   "--device", "cpu")[0] == 0
+    code, _, err = run_cli(capsys, "compare", out["cyclegan"], out["dtn"], out["cogan"], "--out", tmp_path / "cmp",
+                           "--metrics", "fid", "--features", ext, "--n", "8", "--device", "cpu")
+    assert code == 0, err
+    table = json.loads((tmp_path / "cmp" / "comparison.json").read_text())["table"]
+    assert set(table) == {"cyclegan", "dtn", "cogan"}
+    assert {"fid[ab-cnn]/a2b", "fid[ab-cnn]/a_vs_b"} <= set(table["cyclegan"]) & set(table["dtn"])
+    assert "cycle_l1/b2a" in table["cyclegan"] and "f_const/a2b" in table["dtn"]
+    assert {"fid[ab-cnn]/a", "fid[ab-cnn]/b"} <= set(table["cogan"])
+    md = (tmp_path / "cmp" / "report.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| fid[ab-cnn]/a2b |"))
+    assert row.count(" - ") == 1  # a value for cyclegan and dtn; the cogan column has none
+    assert "NOT comparable" not in md  # one data set, extractor and n for all three
+    assert md.count("![") >= 3  # every run's sample grid
