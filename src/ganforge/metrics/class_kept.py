@@ -52,15 +52,15 @@ def source_classifier(data: Dataset, d: int, spec: str | None, device: torch.dev
 
     ``spec``: the user's classifier (a name or file, as ``--features`` takes); used when it knows at least
     one of ``d``'s classes."""
-    if labelled_classes(data, d) < 2:
+    if data.labels is None or not data.domains or labelled_classes(data, d) < 2:
         return None
+    key = str(data.domains[d]["key"])
     if spec:
         given = load_extractor(spec, device)
         if (class_targets(given, data, data.labels[data.domain_indices(d)]) >= 0).any():
             return given, False
-        log and print(f"ganforge: {given.name} knows none of domain {data.domains[d]['key']}'s classes; fitting one",
+        log and print(f"ganforge: {given.name} knows none of domain {key}'s classes; fitting one",
                       file=log, flush=True)
-    key = data.domains[d]["key"]
     name = f"{data.path.stem}-{key}-classes"
     out = cache_dir("extractors") / f"{name}-{data.sha256[:12]}.pt"
     if not out.is_file():

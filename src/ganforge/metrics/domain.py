@@ -207,6 +207,7 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     """
     data = load_dataset(data_path)
     only = None if domain is None else domain_number(data, domain)
+    key = None if only is None else str((data.domains or [])[only]["key"])  # "A" or "B"
     if only is None and data.domains and (data.labels is None or len(data.classes or ()) < 2):
         data = domains_as_classes(data)  # its domains are the classes
     if data.labels is None or not data.classes or len(data.classes) < 2:
@@ -219,7 +220,7 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     if only is not None:  # the other domain's images are not this classifier's business
         labels = np.where(np.isin(np.arange(len(labels)), data.domain_indices(only)), labels, -1)
         if len(set(labels[labels >= 0].tolist())) < 2:
-            raise DataError(f"domain {data.domains[only]['key']} of {data_path} carries fewer than two classes; "
+            raise DataError(f"domain {key} of {data_path} carries fewer than two classes; "
                             "prepare it with labels (--labels subfolders) to fit a classifier of its classes")
     keep = np.flatnonzero(labels >= 0)
     rng = np.random.default_rng(seed)
@@ -230,7 +231,7 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     val_idx, train_idx = np.sort(keep[:n_val]), np.sort(keep[n_val:])
     if len(train_idx) < 2:
         raise DataError(f"{data_path} has too few labelled images to fit a classifier")
-    name = name or f"{Path(data_path).stem}{'' if only is None else '-' + data.domains[only]['key']}-cnn"
+    name = name or f"{Path(data_path).stem}{'' if key is None else '-' + key}-cnn"
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"extractor name {name!r} may hold only letters, digits, '-', '_' and '.'")
     out = Path(out) if out else cache_dir("extractors") / f"{name}.pt"
@@ -250,7 +251,7 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
              "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
              "classes": list(data.classes), "val_accuracy": acc, "epochs": epochs,
              "data": {"path": str(data.path), "sha256": data.sha256, "count": len(data)},
-             "domain": None if only is None else data.domains[only]["key"]}
+             "domain": key}
     with atomic_path(out) as tmp:
         torch.save(state, tmp)
     return out

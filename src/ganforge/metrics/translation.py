@@ -127,7 +127,7 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
                         results[f"target_rate/{direction}"] = rate
                         results[f"target_rate/{x_name}_vs_{y_name}"] = start
                 found = source_classifier(dataset, src, classifier, device, log)
-                if found is not None:  # the source carries classes: are they kept?
+                if found is not None and dataset.labels is not None:  # the source carries classes: are they kept?
                     clf, fitted = found
                     targets = class_targets(clf, dataset, dataset.labels[picked])
                     kept, ceiling = class_kept(clf, translated, targets), class_kept(clf, source, targets)
