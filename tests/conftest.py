@@ -115,6 +115,32 @@ def trained_run(tmp_path_factory, pokemon32) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def two_domain_runs(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
+    """(root, {family: run}): a cyclegan, a dtn and a cogan each trained 1 step at width 4 on a two-domain set
+    ``root/ab.zip`` of 8 random 32 px images per domain (from ``root/a`` and ``root/b``, 40 px)."""
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.data.domains import prepare_domains
+    from ganforge.data.prepare import PrepareOptions
+    from ganforge.train import train
+
+    root = tmp_path_factory.mktemp("two-domain")
+    write_images(root / "a", 8, size=40, seed=1)
+    write_images(root / "b", 8, size=40, seed=2)
+    data = root / "ab.zip"
+    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], data, PrepareOptions(resolution=32, workers=1),
+                    progress=False)
+    out = {}
+    for family in ("cyclegan", "dtn", "cogan"):
+        cfg = TrainConfig(data=str(data), out=str(root / family), loss=family, batch_size=4, steps=1, device="cpu",
+                          n_samples=4)
+        with open(os.devnull, "w") as quiet:
+            train(cfg, ModelConfig(family=family, latent_dim=8, width=4,
+                                   options={"encoder_steps": 1} if family == "dtn" else {}), out=quiet)
+        out[family] = root / family
+    return root, out
+
+
 def run_cli(capsys, *argv) -> tuple[int, str, str]:
     """``ganforge ARGV...`` in this process: (exit code, stdout, stderr)."""
     from ganforge.cli import main
@@ -139,6 +165,27 @@ def labelled_dataset(root: Path, levels: dict[str, tuple[int, int]], per_class: 
     out = root / f"labelled{size}.zip"
     prepare(str(root / "src"), out, PrepareOptions(resolution=size, channels=1, labels="subfolders", workers=1),
             progress=False)
+    return out
+
+
+def labelled_two_domain(root: Path, per_class: int = 8, size: int = 32) -> Path:
+    """A two-domain RGB set whose source domain A carries two classes told apart by brightness ("dark": uniform
+    noise in [0, 80), "light": [175, 255)) and whose domain B is mid-grey noise ([100, 156); no labels: its one
+    subfolder makes no class), as ``data prepare --domains A=SRC,B=SRC --labels subfolders`` makes it;
+    ``per_class`` images each."""
+    from ganforge.data.domains import prepare_domains
+    from ganforge.data.prepare import PrepareOptions
+
+    rng = np.random.default_rng(0)
+    for domain, levels in (("a", {"dark": (0, 80), "light": (175, 255)}), ("b", {"b": (100, 156)})):
+        for name, (lo, hi) in levels.items():
+            (root / domain / name).mkdir(parents=True)
+            for i in range(per_class):
+                Image.fromarray(rng.integers(lo, hi, (size, size, 3), dtype=np.uint8)).save(
+                    root / domain / name / f"{i:03d}.png")
+    out = root / "labelled-ab.zip"
+    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], out,
+                    PrepareOptions(resolution=size, labels="subfolders", workers=1), progress=False)
     return out
 
 

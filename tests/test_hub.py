@@ -138,3 +138,39 @@ def test_hub_failures_are_one_line_errors(case, run_with_metrics, tmp_path, caps
     assert {"no-token": "HTTP 401", "missing-repo": "HTTP 404", "not-ganforge": "not a ganforge model",
             "unreachable": "cannot reach the Hub at http://127.0.0.1:9", "not-a-run": "has no checkpoint"}[case] in last
     assert "someone/x" not in hub.repos or case == "no-token" and not hub.repos["someone/x"].files
+
+
+@pytest.mark.parametrize("family", ["cyclegan", "dtn", "cogan"])
+def test_push_and_pull_a_two_domain_run(family, two_domain_runs, tmp_path, capsys):
+    from PIL import Image
+
+    root, runs = two_domain_runs
+    with FakeHub() as hub:
+        code, _, err = cli(capsys, "hub", "push", runs[family], f"someone/{family}", "--token", "t",
+                           "--endpoint", hub.url)
+        assert code == 0, err
+        files = hub.repos[f"someone/{family}"].files
+        assert {"README.md", "ganforge-export.json", "generator.safetensors", "samples.png"} <= set(files)
+        card = files["README.md"].decode()
+        assert hub.model_cards[-1]["pipeline_tag"] == ("unconditional-image-generation" if family == "cogan"
+                                                       else "image-to-image")
+        (tmp_path / "samples.png").write_bytes(files["samples.png"])
+        width, height = Image.open(tmp_path / "samples.png").size
+        if family == "cogan":  # pairs of seeds 0..15, 8 a row: each A | B, twice as wide as high
+            assert "ganforge generate model" in card and (width, height) == (2 + 8 * 66, 2 + 2 * 34)
+        else:  # the preview rows on the data set's first images: cyclegan A, A->B, A->B->A, B, B->A, B->A->B
+            rows = 6 if family == "cyclegan" else 4
+            assert (width, height) == (2 + 8 * 34, 2 + rows * 34)
+            assert "ganforge translate model" in card and "a → b (a2b)" in card
+        assert "| A | a | 8 |" in card and "| B | b | 8 |" in card  # each domain's count
+        for name, data in files.items():  # no local paths leave the machine, the domains' sources included
+            if name.endswith((".md", ".json", ".jsonl")):
+                assert str(root) not in data.decode(), name
+        code, _, err = cli(capsys, "hub", "pull", f"someone/{family}", "--out", tmp_path / "model",
+                           "--endpoint", hub.url)
+        assert code == 0, err
+    if family != "cogan":  # the pulled repository translates as the run does
+        for src, out in ((runs[family], "run"), (tmp_path / "model", "pulled")):
+            assert cli(capsys, "translate", src, root / "a", "--out", tmp_path / out)[0] == 0
+        for png in (tmp_path / "run").iterdir():
+            assert png.read_bytes() == (tmp_path / "pulled" / png.name).read_bytes()

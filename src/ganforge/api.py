@@ -233,10 +233,12 @@ def save_images(images: np.ndarray, out: str | Path, *, seeds: Iterable[int] | N
 
 def evaluate(source: str | Path, *, data: str | Path | None = None, metrics: str = "fid,kid,pr,is,c2st",
              features: str = "inception", n: int = 10_000, n_ref: int | None = None, device: str = "auto",
-             inception_weights: str | None = None, out: str | Path | None = None) -> dict:
+             inception_weights: str | None = None, out: str | Path | None = None,
+             classifier: str | None = None) -> dict:
     """Metrics of a run's generator (a run directory or checkpoint), or of a folder of images (then
     ``data`` is required), against a data set; writes JSON (default RUN/evaluation.json) and returns
-    the record (``record["metrics"]``: {"fid[inception]": ...})."""
+    the record (``record["metrics"]``: {"fid[inception]": ...}). ``classifier``: for a translator, a
+    classifier of its source domain's classes (``class_kept``; default: one fitted on the fly)."""
     from ganforge.metrics.evaluate import evaluate_folder, evaluate_run
     from ganforge.runs import RunDir
 
@@ -247,7 +249,7 @@ def evaluate(source: str | Path, *, data: str | Path | None = None, metrics: str
         if not data:
             raise ConfigError("to evaluate a folder of images, give the data set to compare with: --data DATASET")
         return evaluate_folder(src, str(data), **common)
-    return evaluate_run(src, data=None if data is None else str(data), **common)
+    return evaluate_run(src, data=None if data is None else str(data), classifier=classifier, **common)
 
 
 def fit_features(data: str | Path, out: str | Path | None = None, **options: Any) -> Path:

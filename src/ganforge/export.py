@@ -8,6 +8,17 @@ An export is a folder::
       generator.onnx           --format onnx: latent (N, latent_dim) [+ labels (N,)] [+ psi (1,)] -> images (N, C, R, R)
       generator.torchscript.pt --format torchscript: a traced module with the same signature
 
+A two-domain translator (cyclegan, dtn) takes images instead of latents. Its safetensors export is the
+family's whole ``Generator`` (both directions); ONNX and TorchScript write one model file per direction
+it translates, each images (N, C, R, R) -> images (N, C, R, R) in [-1, 1]::
+
+      generator.a2b.onnx, generator.b2a.onnx                     (dtn: a2b only)
+      generator.a2b.torchscript.pt, generator.b2a.torchscript.pt
+
+``ganforge-export.json`` then lists them under ``"files"`` ({direction: file}) and ``"directions"``;
+``"file"`` is the first. Loaded, they are a ``TranslatorExport`` whose ``translate(x, direction)``
+``ganforge translate`` calls (``ganforge.translate.translate_batch``).
+
 Images are float32 in [-1, 1]; a seed's latent is ``torch.randn(latent_dim,
 generator=torch.Generator().manual_seed(seed))`` (``ganforge.sampling.latents_for_seeds``), so a
 loaded export generates the same images for the same seed as the run. ONNX and TorchScript
@@ -78,12 +89,38 @@ class _StyleSignature(nn.Module):
         return self.G(z, None, psi=psi)
 
 
+class _TranslatorSignature(nn.Module):
+    """One direction of a translator: images (N, C, R, R) -> the other domain's, through the family's translate()."""
+
+    def __init__(self, G: nn.Module, cfg: ModelConfig, direction: str):
+        super().__init__()
+        self.G, self.direction = G, direction
+        self.translate = models.family(cfg.family).translate
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.translate(self.G, images, self.direction)
+
+
+def directions(cfg: ModelConfig) -> tuple[str, ...]:
+    """The directions a translator family translates ("a2b", "b2a"); () for one that takes latents."""
+    if not models.is_translator(cfg.family):
+        return ()
+    return tuple(getattr(models.family(cfg.family), "DIRECTIONS", ("a2b", "b2a")))
+
+
+def translator_file(fmt: str, direction: str) -> str:
+    """generator.a2b.onnx, generator.b2a.torchscript.pt, ...: one file per direction."""
+    return FILES[fmt].replace("generator.", f"generator.{direction}.", 1)
+
+
 def _signature(G: nn.Module, cfg: ModelConfig) -> nn.Module:
     return (_StyleSignature(G) if is_style_based(cfg.family) else _Signature(G, cfg.num_classes > 0)).eval()
 
 
 def _example_inputs(cfg: ModelConfig, n: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     g = torch.Generator().manual_seed(seed)
+    if models.is_translator(cfg.family):  # images in [-1, 1]
+        return (torch.rand(n, cfg.channels, cfg.resolution, cfg.resolution, generator=g) * 2 - 1,)
     z = torch.randn(n, cfg.latent_dim, generator=g)
     if is_style_based(cfg.family):
         return z, torch.tensor([0.7])  # a truncation that moves w: the check covers the mapping and w_avg
@@ -103,8 +140,11 @@ def _describe(cfg: ModelConfig) -> dict:
     r = cfg.resolution
     if models.is_translator(cfg.family):  # images of one domain -> the other's, through the family's translate()
         image = {"shape": ["batch", cfg.channels, r, r], "dtype": "float32", "range": [-1.0, 1.0], "layout": "NCHW"}
-        return {"inputs": [{"name": "images", **image}], "output": {"name": "images", **image},
-                "use": "ganforge translate EXPORT IMAGES --direction a2b|b2a (safetensors: the family's Generator)"}
+        ways = directions(cfg)
+        return {"inputs": [{"name": "images", **image}], "output": {"name": "translated", **image},
+                "directions": list(ways),
+                "use": f"ganforge translate EXPORT IMAGES --direction {'|'.join(ways)} (safetensors: the family's "
+                       "Generator, every direction; ONNX/TorchScript: one model file per direction, under 'files')"}
     inputs = [{"name": "z", "shape": ["batch", cfg.latent_dim], "dtype": "float32",
                "distribution": "standard normal; seed s: torch.randn(latent_dim, "
                                "generator=torch.Generator().manual_seed(s))"}]
@@ -130,20 +170,25 @@ def write_export(G: nn.Module, cfg: ModelConfig, info: dict, fmt: str, out: str 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder for the export")
-    if fmt != "safetensors" and models.is_translator(cfg.family):
-        raise GanforgeError(f"a {cfg.family} translator exports as --format safetensors only (ONNX and TorchScript "
-                            "take latents; a translator takes images)")
-    path = out / FILES[fmt]
-    error = None
-    with Task("export", 1, "steps", interval=0, redraw=False, delay=2.0) as shown:
-        if fmt == "safetensors":
-            _write_safetensors(G, cfg, path)
-        elif fmt == "onnx":
-            error = _write_onnx(G, cfg, path)
-        else:
-            error = _write_torchscript(G, cfg, path)
-        shown.advance(note=f"wrote {path.name}" + ("" if error is None else f", checked against PyTorch "
-                                                                         f"(max |difference| {error:.2e})"))
+    ways = directions(cfg) if fmt != "safetensors" else ()
+    # (direction or None, the module the file holds): a translator's ONNX/TorchScript has one file per direction
+    parts: list[tuple[str | None, nn.Module]] = [(d, _TranslatorSignature(G, cfg, d).eval()) for d in ways]
+    parts = parts or [(None, _signature(G, cfg))]
+    files = {d: translator_file(fmt, d) if d else FILES[fmt] for d, _ in parts}
+    path = out / files[parts[0][0]]
+    errors: list[float] = []
+    with Task("export", len(parts), "steps", interval=0, redraw=False, delay=2.0) as shown:
+        for direction, module in parts:
+            file = out / files[direction]
+            if fmt == "safetensors":
+                _write_safetensors(G, cfg, file)
+            elif fmt == "onnx":
+                errors.append(_write_onnx(module, G, cfg, file))
+            else:
+                errors.append(_write_torchscript(module, G, cfg, file))
+            shown.advance(note=f"wrote {file.name}" + ("" if not errors else f", checked against PyTorch "
+                                                                             f"(max |difference| {errors[-1]:.2e})"))
+    error = max(errors) if errors else None
     meta = {
         "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
@@ -156,6 +201,8 @@ def write_export(G: nn.Module, cfg: ModelConfig, info: dict, fmt: str, out: str 
         "dataset": info.get("dataset"),
         **_describe(cfg),
     }
+    if ways:
+        meta["files"] = {d: files[d] for d in ways}
     if error is not None:
         meta["check"] = {"batch_sizes": list(CHECK_BATCHES), "max_abs_error": error, "tolerance": TOLERANCE}
     write_json_atomic(out / CONFIG_NAME, meta)
@@ -172,13 +219,14 @@ def _write_safetensors(G: nn.Module, cfg: ModelConfig, path: Path) -> None:
         tmp.write_bytes(data)
 
 
-def _compare(run_export, G: nn.Module, cfg: ModelConfig) -> float:
-    """Largest |export(inputs) - G(inputs)| over CHECK_BATCHES; raise if above TOLERANCE."""
+def _compare(run_export, module: nn.Module, G: nn.Module, cfg: ModelConfig) -> float:
+    """Largest |export(inputs) - G(inputs)| over CHECK_BATCHES; raise if above TOLERANCE. ``module``: what was
+    exported (a translator's direction is compared through it, a generator through ``_reference``)."""
     worst = 0.0
     with torch.no_grad():
         for i, n in enumerate(CHECK_BATCHES):
             inputs = _example_inputs(cfg, n, seed=1000 + i)
-            ref = _reference(G, cfg, inputs)
+            ref = module(*inputs) if models.is_translator(cfg.family) else _reference(G, cfg, inputs)
             got = run_export(*inputs)
             if tuple(got.shape) != tuple(ref.shape):
                 raise GanforgeError(f"export check failed: batch {n} gave shape {tuple(got.shape)}, expected "
@@ -190,18 +238,19 @@ def _compare(run_export, G: nn.Module, cfg: ModelConfig) -> float:
     return worst
 
 
-def _write_onnx(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
+def _write_onnx(module: nn.Module, G: nn.Module, cfg: ModelConfig, path: Path) -> float:
     try:
         import onnxruntime  # noqa: F401  (checked before the slow export)
         import onnxscript  # noqa: F401
     except ImportError as e:
         raise GanforgeError(f"ONNX export needs onnxscript and onnxruntime ({e.name} is missing): "
                             "pip install 'ganforge[export]'") from None
-    module = _signature(G, cfg)
     inputs = _example_inputs(cfg, 2)
-    names = ["z", "psi" if is_style_based(cfg.family) else "labels"][: len(inputs)]
+    first = "images" if models.is_translator(cfg.family) else "z"
+    output = "translated" if models.is_translator(cfg.family) else "images"  # ONNX names must differ
+    names = [first, "psi" if is_style_based(cfg.family) else "labels"][: len(inputs)]
     batch = torch.export.Dim("batch", min=1)
-    dynamic = {"z": {0: batch}}
+    dynamic = {first: {0: batch}}
     if len(inputs) > 1:
         dynamic[names[1]] = {} if names[1] == "psi" else {0: batch}
     big = sum(p.numel() * p.element_size() for p in G.state_dict().values()) > 1.5 * 2**30
@@ -211,7 +260,7 @@ def _write_onnx(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(module, inputs, input_names=names, output_names=["images"],
+            program = torch.onnx.export(module, inputs, input_names=names, output_names=[output],
                                         dynamo=True, dynamic_shapes=dynamic, verbose=False)
         assert program is not None  # dynamo=True always returns the ONNXProgram
     except Exception as e:  # the exporter raises many types; the message is what helps
@@ -225,7 +274,7 @@ def _write_onnx(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
         with atomic_path(path) as tmp:
             program.save(str(tmp), external_data=False)
     session = _onnx_session(path)
-    return _compare(lambda *x: _run_onnx(session, *x), G, cfg)
+    return _compare(lambda *x: _run_onnx(session, *x), module, G, cfg)
 
 
 def _onnx_session(path: Path, device: str = "cpu"):
@@ -240,18 +289,18 @@ def _onnx_session(path: Path, device: str = "cpu"):
 
 
 def _run_onnx(session, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """``labels``: class ids (N,), or for a style-based export the truncation psi (1,)."""
-    feed = {"z": z.detach().cpu().float().numpy()}
+    """``z``: latents, or a translator's images; ``labels``: class ids (N,), or for a style-based export the
+    truncation psi (1,)."""
+    feed = {session.get_inputs()[0].name: z.detach().cpu().float().numpy()}
     second = [i.name for i in session.get_inputs()[1:]]
     if second == ["psi"]:
         feed["psi"] = (torch.ones(1) if labels is None else labels.detach().cpu().float().reshape(1)).numpy()
     elif labels is not None and second:
         feed["labels"] = labels.detach().cpu().long().numpy()
-    return torch.from_numpy(session.run(["images"], feed)[0])
+    return torch.from_numpy(session.run([session.get_outputs()[0].name], feed)[0])
 
 
-def _write_torchscript(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
-    module = _signature(G, cfg)
+def _write_torchscript(module: nn.Module, G: nn.Module, cfg: ModelConfig, path: Path) -> float:
     inputs = _example_inputs(cfg, 2)
     with warnings.catch_warnings():  # torch.jit is deprecated in favour of torch.export; traced modules still load
         warnings.simplefilter("ignore")
@@ -263,7 +312,7 @@ def _write_torchscript(G: nn.Module, cfg: ModelConfig, path: Path) -> float:
         with atomic_path(path) as tmp:
             torch.jit.save(traced, str(tmp))
         loaded = torch.jit.load(str(path), map_location="cpu")
-    return _compare(lambda *x: loaded(*x), G, cfg)
+    return _compare(lambda *x: loaded(*x), module, G, cfg)
 
 
 # ---------------------------------------------------------------- loading
@@ -300,6 +349,28 @@ class TorchScriptGenerator(nn.Module):
         return self.module(z)
 
 
+class TranslatorExport(nn.Module):
+    """A translator's ONNX or TorchScript export: one loaded model per direction, ``translate(x, direction)``
+    maps images (N, C, R, R) in [-1, 1] to the other domain's."""
+
+    def __init__(self, cfg: ModelConfig, ways: dict[str, object]):
+        super().__init__()
+        self.cfg, self.ways = cfg, ways
+
+    def translate(self, x: torch.Tensor, direction: str) -> torch.Tensor:
+        if direction not in self.ways:
+            raise GanforgeError(f"this {self.cfg.family} export translates {', '.join(self.ways)} only, "
+                                f"not {direction}")
+        way = self.ways[direction]
+        if isinstance(way, nn.Module):  # TorchScript
+            return way(x)
+        return _run_onnx(way, x).to(x.device)  # an onnxruntime session
+
+    def forward(self, *args, **kwargs):
+        raise GanforgeError(f"a {self.cfg.family} export translates images (translate(x, direction)); "
+                            "it draws nothing from latents")
+
+
 def is_export(path: str | Path) -> bool:
     """True for an export folder, its ganforge-export.json, or a ganforge .safetensors file."""
     p = Path(path)
@@ -325,8 +396,10 @@ def read_export_config(path: str | Path) -> tuple[dict, Path]:
     file = folder / str(meta.get("file", ""))
     if p.is_file() and p.name != CONFIG_NAME:
         file = p
-    if not file.is_file() or file.parent.resolve() != folder.resolve():
-        raise CheckpointError(f"the export in {folder} names a model file {meta.get('file')!r} that is not there")
+    named = [str(meta.get("file", ""))] + [str(f) for f in (meta.get("files") or {}).values()]
+    for name, f in zip(named, [file] + [folder / n for n in named[1:]]):
+        if not f.is_file() or f.parent.resolve() != folder.resolve():
+            raise CheckpointError(f"the export in {folder} names a model file {name!r} that is not there")
     return meta, file
 
 
@@ -356,7 +429,11 @@ def load_exported(path: str | Path, device: str | torch.device = "cpu") -> tuple
     cfg = ModelConfig.from_dict(meta["model_config"])
     fmt = meta.get("weights_format") or {v: k for k, v in FILES.items()}.get(file.name)
     device = torch.device(device)
-    if fmt == "safetensors":
+    G: nn.Module
+    if fmt in ("onnx", "torchscript") and meta.get("files"):  # a translator: one file per direction
+        G = TranslatorExport(cfg, {d: _load_file(fmt, file.parent / name, cfg, device, raw=True)
+                                   for d, name in meta["files"].items()})
+    elif fmt == "safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
@@ -370,21 +447,27 @@ def load_exported(path: str | Path, device: str | torch.device = "cpu") -> tuple
         except RuntimeError as e:
             raise CheckpointError(f"{file} does not fit a {cfg.family} generator: {str(e).splitlines()[0]}") from None
         G.to(device)
-    elif fmt == "onnx":
-        try:
-            G = OnnxGenerator(file, cfg, str(device))
-        except ImportError:
-            raise GanforgeError("running an ONNX export needs onnxruntime: pip install 'ganforge[export]'") from None
-    elif fmt == "torchscript":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:
-                module = torch.jit.load(str(file), map_location=device)
-            except RuntimeError as e:
-                raise CheckpointError(f"{file} is not a readable TorchScript file "
-                                      f"({str(e).strip().splitlines()[0][:160]})") from None
-        G = TorchScriptGenerator(module, cfg)
+    elif fmt in ("onnx", "torchscript"):
+        G = _load_file(fmt, file, cfg, device)
     else:
         raise CheckpointError(f"{file}: unknown export format {fmt!r}")
     G.eval().requires_grad_(False)
     return G, cfg, meta
+
+
+def _load_file(fmt: str, file: Path, cfg: ModelConfig, device: torch.device, raw: bool = False):
+    """An ONNX or TorchScript model file behind the generator interface; ``raw``: the ONNX session or the
+    TorchScript module itself (a translator's direction)."""
+    if fmt == "onnx":
+        try:
+            return _onnx_session(file, str(device)) if raw else OnnxGenerator(file, cfg, str(device))
+        except ImportError:
+            raise GanforgeError("running an ONNX export needs onnxruntime: pip install 'ganforge[export]'") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            module = torch.jit.load(str(file), map_location=device)
+        except RuntimeError as e:
+            raise CheckpointError(f"{file} is not a readable TorchScript file "
+                                  f"({str(e).strip().splitlines()[0][:160]})") from None
+    return module.eval() if raw else TorchScriptGenerator(module, cfg)

@@ -5,7 +5,9 @@ A pushed repository holds::
     README.md              the model card: data set, model, training, metrics (with extractor names), samples
     ganforge-export.json   the export description (model config, inputs, outputs)
     generator.safetensors  the generator's weights (EMA weights when the run has them)
-    samples.png            a grid of seeds 0..15 from the exported weights
+    samples.png            a grid of seeds 0..15 from the exported weights (a CoGAN's: pairs A | B); for a
+                           translator (cyclegan, dtn), its sample rows on the first images of each domain
+                           (input, translation[, reconstruction]) when the run's data set is at hand
     loss.png               the run's loss plot, when there is one
     metrics.jsonl          the run's metric records, when there are any
     training.json          the resolved options, with local paths reduced to file names
@@ -24,15 +26,18 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ganforge import __version__
+import torch
+
+from ganforge import __version__, models
 from ganforge.artifacts import export_generator
 from ganforge.checkpoint import find_checkpoint, load_checkpoint
+from ganforge.data.dataset import load_dataset
 from ganforge.download import hub_call
 from ganforge.errors import GanforgeError
 from ganforge.export import CONFIG_NAME, load_exported, read_export_config
 from ganforge.progress import Task
 from ganforge.runs import RunDir, read_jsonl
-from ganforge.sampling import image_grid, images_for_seeds
+from ganforge.sampling import domain_examples, image_grid, images_for_seeds, to_uint8
 
 SAMPLE_SEEDS = range(16)
 _NOT_METRICS = {"step", "time", "epoch", "elapsed", "kimg", "images", "n", "seconds", "wall_time", "timestamp"}
@@ -106,32 +111,58 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
     train = (run_config or {}).get("train", {})
     colour = "greyscale" if m["channels"] == 1 else "RGB"
     source = data.get("source") or data.get("path") or "unknown"
-    tags = ["ganforge", "gan", m["family"], "image-generation", "pytorch", "safetensors"]
+    domains = data.get("domains") or []
+    ways = export_meta.get("directions") or []  # a translator's: "a2b"[, "b2a"]
+    names = [d.get("name", d.get("key", "?")) for d in domains] or ["A", "B"]
+    if ways:
+        what = (f"A {m['family']} translator of {m['resolution']}×{m['resolution']} {colour} images, "
+                + " and ".join(f"{names['ab'.index(w[0])]} → {names['ab'.index(w[-1])]} ({w})" for w in ways))
+        task = "image-to-image"
+    elif domains:
+        what = (f"A {m['family']} generator of pairs of {m['resolution']}×{m['resolution']} {colour} images, "
+                f"{names[0]} | {names[1]} side by side from one latent")
+        task = "unconditional-image-generation"
+    else:
+        what = f"A {m['family']} generator of {m['resolution']}×{m['resolution']} {colour} images"
+        task = "image-generation" if m.get("num_classes") else "unconditional-image-generation"
+    tags = ["ganforge", "gan", m["family"], task, "pytorch", "safetensors"]
     lines = [
         "---",
         "library_name: ganforge",
-        "pipeline_tag: " + ("image-generation" if m.get("num_classes") else "unconditional-image-generation"),
+        "pipeline_tag: " + task,
         "tags:",
         *[f"- {t}" for t in dict.fromkeys(tags)],
         "---",
         "",
         f"# {repo_id.split('/')[-1]}",
         "",
-        f"A {m['family']} generator of {m['resolution']}×{m['resolution']} {colour} images, trained with "
+        f"{what}, trained with "
         f"ganforge {export_meta.get('ganforge_version', __version__)} for "
         f"{export_meta.get('step', '?')} steps on `{source}`"
         + (f" ({_duration(run_config['elapsed'])} of training)" if run_config and run_config.get("elapsed") else "")
         + ".",
         "",
     ]
-    if "samples.png" in files:
-        lines += ["![Samples: seeds 0 to 15](samples.png)", "", "*Seeds 0–15, from the weights in this repository.*",
-                  ""]
+    if "samples.png" in files and ways:
+        rows = " / ".join(r for w in ways for r in (names['ab'.index(w[0])], f"{w}",
+                                                    *([f"{w} and back"] if m["family"] == "cyclegan" else [])))
+        if m["family"] == "dtn":
+            rows = f"{names[0]} / a2b / {names[1]} / a2b of {names[1]} (kept close to its input)"
+        lines += ["![Translations](samples.png)", "",
+                  f"*Rows: {rows}; the first images of each domain of the training set, translated by the "
+                  "weights in this repository.*", ""]
+    elif "samples.png" in files:
+        lines += ["![Samples: seeds 0 to 15](samples.png)", "", "*Seeds 0–15, from the weights in this repository"
+                  + (f"; each {names[0]} | {names[1]}" if domains else "") + ".*", ""]
     lines += ["## Data set", "", "| source | images | resolution | channels | classes | SHA-256 |",
               "| --- | --- | --- | --- | --- | --- |",
               f"| `{source}` | {data.get('count', '?')} | {data.get('resolution', m['resolution'])} px | "
               f"{data.get('channels', m['channels'])} | {len(data['classes']) if data.get('classes') else 'none'} | "
               f"`{data.get('sha256', '?')}` |", ""]
+    if domains:
+        lines += ["| domain | name | images | source |", "| --- | --- | --- | --- |",
+                  *[f"| {d.get('key', '?')} | {d.get('name', '?')} | {d.get('count', '?')} | `{d.get('source', '?')}` |"
+                    for d in domains], ""]
     options = ", ".join(f"{k}={v}" for k, v in sorted(m.get("options", {}).items())) or "none"
     lines += ["## Model", "", "| family | latent size | width | classes | options | generator parameters | weights |",
               "| --- | --- | --- | --- | --- | --- | --- |",
@@ -158,15 +189,24 @@ def model_card(repo_id: str, export_meta: dict, run_config: dict | None, metrics
     if "loss.png" in files:
         lines += ["![Losses](loss.png)", "",
                   "*Loss curves and D's outputs: a training diagnostic, not a quality measure.*", ""]
-    lines += ["## Use", "", "```sh", "pip install ganforge", f"ganforge hub pull {repo_id} --out model",
-              "ganforge generate model --seed 0 --n 16 --out grid.png", "```", "", "```python",
-              "from ganforge.artifacts import load_generator",
-              "from ganforge.sampling import image_grid, images_for_seeds",
-              "", "G, cfg, _ = load_generator(\"model\")",
-              "image_grid(images_for_seeds(G, range(16))).save(\"grid.png\")", "```", "",
-              "Seed *s* is the latent `torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))`; the "
-              "weights are plain safetensors, so nothing is unpickled.", "",
-              "## Files", "", *[f"- `{f}`" for f in files], ""]
+    if ways:
+        lines += ["## Use", "", "```sh", "pip install ganforge", f"ganforge hub pull {repo_id} --out model",
+                  f"ganforge translate model photo.jpg more-photos/ --direction {ways[0]} --out translated/",
+                  "```", "", "```python", "from ganforge.translate import translate_images, write_translations",
+                  "", f"write_translations(translate_images(\"model\", [\"photo.jpg\"], \"{ways[0]}\"), "
+                  "\"translated/\")", "```", "",
+                  "Each image is cropped and resized as the training set was; the weights are plain safetensors, "
+                  "so nothing is unpickled.", ""]
+    else:
+        lines += ["## Use", "", "```sh", "pip install ganforge", f"ganforge hub pull {repo_id} --out model",
+                  "ganforge generate model --seed 0 --n 16 --out grid.png", "```", "", "```python",
+                  "from ganforge.artifacts import load_generator",
+                  "from ganforge.sampling import domain_examples, image_grid, images_for_seeds, to_uint8",
+                  "", "G, cfg, _ = load_generator(\"model\")",
+                  "image_grid(images_for_seeds(G, range(16))).save(\"grid.png\")", "```", "",
+                  "Seed *s* is the latent `torch.randn(latent_dim, generator=torch.Generator().manual_seed(s))`; "
+                  "the weights are plain safetensors, so nothing is unpickled.", ""]
+    lines += ["## Files", "", *[f"- `{f}`" for f in files], ""]
     return "\n".join(lines)
 
 
@@ -176,11 +216,21 @@ def _portable_config(run_config: dict) -> dict:
     for section, key in (("train", "data"), ("train", "out"), ("data", "path")):
         if isinstance(cfg.get(section), dict) and cfg[section].get(key):
             cfg[section][key] = Path(str(cfg[section][key])).name
-    src = (cfg.get("data") or {}).get("source")
-    if isinstance(src, str) and ":" in src and "/" in src:  # e.g. folder:/home/me/pictures -> folder:pictures
-        kind, _, where = src.partition(":")
-        cfg["data"]["source"] = f"{kind}:{Path(where).name}"
+    data = cfg.get("data") or {}
+    for entry in [data, *(d for d in data.get("domains") or [] if isinstance(d, dict))]:  # two domains: each source
+        if isinstance(entry.get("source"), str):  # a two-domain set's is "A=SRC + B=SRC"
+            entry["source"] = " + ".join(map(_portable_source, entry["source"].split(" + ")))
     return cfg
+
+
+def _portable_source(src: str) -> str:
+    """folder:/home/me/pictures -> folder:pictures, /home/me/b.zip -> b.zip, cats=folder:/x/cats -> cats=folder:cats."""
+    head = src.split("/")[0].split(":")[0]
+    name, eq, src = src.partition("=") if "=" in head else ("", "", src)
+    if "/" in src:
+        kind, sep, where = src.partition(":") if ":" in src else ("", "", src)
+        src = f"{kind}{sep}{Path(where).name}"
+    return f"{name}{eq}{src}"
 
 
 # ---------------------------------------------------------------- push and pull
@@ -199,7 +249,9 @@ def stage_run(run_dir: str | Path, repo_id: str, folder: str | Path) -> list[str
     meta["dataset"] = (run_config or {}).get("data") or _portable_config({"data": meta.get("dataset") or {}})["data"]
     result.config_path.write_text(json.dumps(meta, indent=2) + "\n")  # without local paths either
     G, cfg, _ = load_exported(folder)
-    image_grid(images_for_seeds(G, list(SAMPLE_SEEDS)), ncols=8).save(folder / "samples.png")
+    grid = _sample_grid(G, cfg, run)
+    if grid is not None:
+        grid.save(folder / "samples.png")
     if run.loss_plot.is_file():
         shutil.copy(run.loss_plot, folder / "loss.png")
     records = read_jsonl(run.metrics)
@@ -210,6 +262,24 @@ def stage_run(run_dir: str | Path, repo_id: str, folder: str | Path) -> list[str
     (folder / "README.md").write_text(model_card(repo_id, meta, run_config, latest_metrics(records), n_params,
                                                  sorted(files)))
     return sorted(files)
+
+
+def _sample_grid(G, cfg, run: RunDir):
+    """Seeds 0..15 (a CoGAN's pairs too); a translator's sample rows (its family's ``preview``) on the first 8
+    images of each domain of the run's data set, or None when that data set is not at hand."""
+    if not models.is_translator(cfg.family):
+        return image_grid(images_for_seeds(G, list(SAMPLE_SEEDS)), ncols=8)
+    path = ((run.read_config() if run.exists() else {}).get("data") or {}).get("path")
+    try:
+        data = load_dataset(path) if path else None
+    except GanforgeError:
+        data = None
+    if data is None or not data.domains:
+        return None
+    n = min(8, *(d["count"] for d in data.domains))
+    with torch.no_grad():
+        rows = models.family(cfg.family).preview(G, None, domain_examples(data, n))
+    return image_grid(to_uint8(torch.cat(rows)), ncols=n)
 
 
 def push(run_dir: str | Path, repo_id: str, *, token: str | None = None, endpoint: str | None = None,

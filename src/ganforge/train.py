@@ -154,6 +154,9 @@ def model_config_for_data(model: ModelConfig, data: Dataset) -> ModelConfig:
         raise ConfigError(f"{model.family} trains on two domains: prepare a data set with --domains A=SRC,B=SRC (or "
                           "--labels subfolders --as-domains)" if not data.domains else
                           f"{data.path.name} holds two domains; train a two-domain model on it (cyclegan, cogan, dtn)")
+    fit = getattr(models.family(model.family), "for_data", None)
+    if fit is not None:  # options that depend on the data set (e.g. dtn's encoder)
+        fit(model, data)
     if models.is_conditional(model.family):
         if not data.classes:
             raise ConfigError(f"{model.family} is a conditional model but {data.path.name} has no classes; prepare "

@@ -16,7 +16,9 @@ import torch
 from PIL import Image
 
 from ganforge import models
+from ganforge.config import ModelConfig
 from ganforge.errors import GanforgeError
+from ganforge.export import TranslatorExport
 from ganforge.sampling import to_pil, to_uint8
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
@@ -66,6 +68,14 @@ def _open_input(where) -> Image.Image | Path:
     return where
 
 
+def translate_batch(G: torch.nn.Module, cfg: ModelConfig, x: torch.Tensor, direction: str) -> torch.Tensor:
+    """Images (N, C, R, R) in [-1, 1] translated in ``direction`` by a translator's generator: a run's or a
+    safetensors export's (the family's ``translate``), or an ONNX/TorchScript export's (``TranslatorExport``)."""
+    if isinstance(G, TranslatorExport):
+        return G.translate(x, direction)
+    return models.family(cfg.family).translate(G, x, direction)
+
+
 def translate_images(run: str | Path, inputs: list[str | Path], direction: str = "a2b", *,
                      device: str | torch.device = "cpu", ema: bool = True, batch_size: int = 16) -> list[Translated]:
     """Every image among ``inputs`` translated by ``run``'s generator in ``direction``."""
@@ -77,7 +87,6 @@ def translate_images(run: str | Path, inputs: list[str | Path], direction: str =
     G, cfg, info = load_generator(run, device=device, ema=ema)
     if cfg.family not in models.MODELS or not models.is_translator(cfg.family):
         raise GanforgeError(f"{run} is a {cfg.family} run, not a translator; translate needs a cyclegan or dtn run")
-    family = models.family(cfg.family)
     params = (info.get("dataset") or {}).get("params") or (data_params(run) if Path(run).is_dir() else {})
     items = list_inputs(inputs)
     arrays = [load_photo(_open_input(where), cfg.resolution, cfg.channels, params) for _, where in items]
@@ -85,7 +94,7 @@ def translate_images(run: str | Path, inputs: list[str | Path], direction: str =
     out = []
     with torch.no_grad():
         for i in range(0, len(x), batch_size):
-            out.append(to_uint8(family.translate(G, x[i : i + batch_size].to(device), direction)))
+            out.append(to_uint8(translate_batch(G, cfg, x[i : i + batch_size].to(device), direction)))
     images = np.concatenate(out)
     return [Translated(Path(name).stem + ".png",
                        str(where if not isinstance(where, tuple) else f"{where[0]}:{where[1]}"), image)

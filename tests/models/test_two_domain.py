@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import write_images
+from conftest import labelled_two_domain, write_images
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.domains import prepare_domains
@@ -148,3 +148,60 @@ def test_a_two_domain_family_needs_a_two_domain_set_and_its_own_loss(pair32, tin
                       device="cpu")
     with pytest.raises(ConfigError):
         train(cfg, ModelConfig(family="dcgan", latent_dim=8, width=4), out=open("/dev/null", "w"))
+
+
+@pytest.fixture(scope="module")
+def labelled_pair32(tmp_path_factory):
+    return labelled_two_domain(tmp_path_factory.mktemp("labelled"))
+
+
+@pytest.mark.slow  # three short runs: ~15 s on a shared CPU
+def test_dtn_fits_f_as_a_classifier_of_a_labelled_source_then_freezes_it(labelled_pair32, pair32, tmp_path,
+                                                                         one_thread):
+    from ganforge.data.dataset import load_dataset
+    from ganforge.metrics.domain import predict
+
+    data = load_dataset(labelled_pair32)
+    fitted = tmp_path / "fitted"
+    _train(labelled_pair32, fitted, "dtn", 30, encoder_steps=30)  # auto: the source has classes
+    model = RunDir(fitted).read_config()["model"]
+    assert model["options"]["source_classes"] == 2  # the data set's classes: dark and light (B has none)
+    log = read_jsonl(RunDir(fitted).log)
+    assert {"f_class", "f_acc", "f_rec"} <= set(log[0]) and log[-1]["f_class"] < log[0]["f_class"]
+
+    G = build_generator(ModelConfig.from_dict(model))
+    G.load_state_dict(load_checkpoint(RunDir(fitted).latest_checkpoint)["G"])
+    G.eval()
+
+    class Classifier(torch.nn.Module):  # f then the head, as the metrics' classifiers are called
+        def forward(self, x):
+            features = G.f(x).flatten(1)
+            return features, G.head(features)
+
+    a = data.domain_indices(0)
+    _, logits = predict(Classifier(), data.images[a])
+    assert (logits.argmax(1) == data.labels[a]).mean() >= 0.9  # chance: 0.5 (two classes, 8 images each)
+
+    # after the encoder phase f and its head never move again, whatever the GAN phase does; exact resume holds
+    cfg = TrainConfig.from_dict(RunDir(fitted).read_config()["train"])
+    cfg.steps = 33
+    train(cfg, ModelConfig.from_dict(model), resume=True, out=open("/dev/null", "w"))
+    after = load_checkpoint(RunDir(fitted).latest_checkpoint)["G"]
+    moved = [k for k in after if not torch.equal(after[k], G.state_dict()[k])]
+    assert moved and all(k.startswith("g.") for k in moved)
+    whole = tmp_path / "whole"
+    _train(labelled_pair32, whole, "dtn", 33, encoder_steps=30)
+    straight = load_checkpoint(RunDir(whole).latest_checkpoint)
+    assert all(torch.equal(straight["G"][k], after[k]) for k in after)
+
+
+def test_dtn_encoder_choice_follows_the_source_domains_labels(labelled_pair32, pair32, tmp_path):
+    from ganforge.data.dataset import load_dataset
+    from ganforge.train import model_config_for_data
+
+    auto = model_config_for_data(_cfg("dtn"), load_dataset(pair32))  # no labels: the auto-encoder
+    assert "source_classes" not in auto.options and build_generator(auto).head is None
+    forced = model_config_for_data(_cfg("dtn", encoder="autoencoder"), load_dataset(labelled_pair32))
+    assert build_generator(forced).head is None
+    with pytest.raises(ConfigError, match="needs class labels on the source domain"):
+        model_config_for_data(_cfg("dtn", encoder="classifier"), load_dataset(pair32))

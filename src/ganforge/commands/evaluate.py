@@ -34,6 +34,9 @@ def register(sub) -> None:
     p.add_argument("--data", help="data set to compare with (default for a run: the one it was trained on)")
     p.add_argument("--out", help="JSON file to write (default: RUN/evaluation.json, or FOLDER-evaluation.json)")
     _metric_options(p, "fid,kid,pr,is,c2st")
+    p.add_argument("--classifier", help="a translator run whose source domain has classes: a classifier of those "
+                                        "classes for class_kept (made by 'ganforge features fit --data SET --domain "
+                                        "A'; default: one fitted on the fly and cached)")
 
     p = add_command(sub, "compare", run_compare, help="compare runs in report.md and a self-contained report.html",
                     description="Compare runs: a metric table (from each run's evaluation.json and metrics.jsonl), "
@@ -56,6 +59,9 @@ def register(sub) -> None:
     p.add_argument("--max-images", type=int, help="use at most this many labelled images")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--seed", type=int, default=0, help="random seed (split, init, order)")
+    p.add_argument("--domain", help="a two-domain data set: fit on this domain's (A, B or its name) own class "
+                                    "labels only: a classifier of a translator's source classes "
+                                    "(evaluate --classifier)")
 
 
 def _print_record(record: dict, label: str) -> None:
@@ -69,7 +75,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ganforge.api import evaluate
 
     record = evaluate(args.source, data=args.data, metrics=args.metrics, features=args.features, n=args.n,
-                      n_ref=args.n_ref, device=args.device, inception_weights=args.inception_weights, out=args.out)
+                      n_ref=args.n_ref, device=args.device, inception_weights=args.inception_weights, out=args.out,
+                      classifier=args.classifier)
     src = Path(args.source)
     _print_record(record, src.name or str(src))
     return 0
@@ -91,6 +98,6 @@ def run_features(args: argparse.Namespace) -> int:
     from ganforge.api import fit_features
 
     path = fit_features(args.data, args.out, name=args.name, epochs=args.epochs, width=args.width,
-                        max_images=args.max_images, seed=args.seed, device=args.device)
+                        max_images=args.max_images, seed=args.seed, device=args.device, domain=args.domain)
     print(f"wrote {path}; use it with: ganforge evaluate RUN --features {path if args.out else path.stem}")
     return 0

@@ -12,7 +12,8 @@ def register(sub) -> None:
                     description="Write a run's generator into folder --out without pickles: the model file and "
                                 "ganforge-export.json (model config, inputs, outputs). 'ganforge generate OUT' "
                                 "loads any of the three; ONNX and TorchScript are checked against PyTorch after "
-                                "writing.")
+                                "writing. A translator (cyclegan, dtn) gets one ONNX/TorchScript file per direction, "
+                                "images to images; 'ganforge translate OUT' takes it.")
     p.add_argument("run", metavar="RUN", help="run directory or checkpoint file")
     p.add_argument("--format", dest="fmt", choices=["safetensors", "onnx", "torchscript"], default="safetensors",
                    help="model file format")

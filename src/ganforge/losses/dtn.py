@@ -1,8 +1,10 @@
 """The Domain Transfer Network's objective (Taigman, Polyak & Wolf 2017, section 3), with f fitted
 first (``ganforge.models.dtn``).
 
-For the first ``--encoder-steps`` iterations the only phase fits the auto-encoder g(f(a)) ~ a on
-source images (mean squared error). Then each iteration is one D and one G update:
+For the first ``--encoder-steps`` iterations the only phase fits f on source images: the auto-encoder
+g(f(a)) ~ a (mean squared error), or with ``--encoder classifier`` the cross-entropy of f's
+classification head on the batch's labelled source images plus g's decoding of f's (detached)
+features (mean squared error). Then each iteration is one D and one G update:
 
 - D (three-way, cross-entropy): G(x) of a source x is class 0, G(y) of a target y class 1, a real
   target y class 2;
@@ -19,6 +21,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ganforge.errors import ConfigError
 from ganforge.losses.base import GANLoss, Phase
 
 
@@ -48,9 +51,20 @@ class DTNLoss(GANLoss):
         return [Phase("d_loss", "D", self.d_step), Phase("g_loss", "G", self.g_step, new_batch=False)]
 
     def encoder_step(self, G, D, real, z, labels):
-        rec = G(real, mode="encoder")["rec_a"]
-        loss = F.mse_loss(rec.float(), real[:, 0].float())
-        return loss, {"f_loss": loss.detach()}
+        out = G(real, mode="encoder")
+        rec = F.mse_loss(out["rec_a"].float(), real[:, 0].float())
+        if "logits_a" not in out:
+            return rec, {"f_loss": rec.detach()}
+        if labels is None:
+            raise ConfigError("dtn --encoder classifier: the batches carry no class labels")
+        logits, y = out["logits_a"].float(), labels[:, 0]
+        known = y >= 0  # unlabelled source images (label -1) only train g's decoding
+        # mean over the labelled images; a sum over none is 0 and still reaches the head (DDP sees every parameter)
+        ce = F.cross_entropy(logits, y.clamp_min(0), reduction="none").mul(known).sum() / known.sum().clamp_min(1)
+        acc = ((logits.argmax(1) == y) & known).sum() / known.sum().clamp_min(1)
+        loss = ce + rec
+        return loss, {"f_loss": loss.detach(), "f_class": ce.detach(), "f_acc": acc.detach().float(),
+                      "f_rec": rec.detach()}
 
     def _judge(self, D, x):
         return D(self.augment(x) if self.augment is not None else x).float()

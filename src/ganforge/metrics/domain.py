@@ -13,6 +13,7 @@ The file is a plain dict of tensors and values (loads with ``weights_only=True``
     arch              {"channels", "resolution", "num_classes", "width", "feature_dim"}
     state_dict        the network's weights
     classes           class names of the data set
+    domain            the domain (A or B) of a two-domain set it was fitted on alone, or None
     data              {"path", "sha256", "count"} of the data set it was trained on
     val_accuracy      accuracy on the held-out 10 % of that data set
 """
@@ -179,17 +180,36 @@ def domains_as_classes(data):
     return replace(data, labels=labels, info={**data.info, "classes": [d["name"] for d in data.domains]})
 
 
+def domain_number(data, domain: str) -> int:
+    """0 or 1 for a two-domain data set's domain given as A, B or its name; a one-line error otherwise."""
+    if not data.domains:
+        raise DataError(f"{data.path.name} holds one domain; --domain is for a two-domain data set")
+    for d, entry in enumerate(data.domains):
+        if domain in (entry.get("key"), entry.get("name")):
+            return d
+    names = ", ".join(f"{e.get('key')} ({e.get('name')})" for e in data.domains)
+    raise DataError(f"{data.path.name} has no domain {domain!r}; its domains are {names}")
+
+
 def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name: str | None = None,
                   epochs: float = 3, width: int = 32, feature_dim: int = 128, batch_size: int = 128,
-                  max_images: int | None = None, seed: int = 0, device: str = "auto", log=STDERR) -> Path:
+                  max_images: int | None = None, seed: int = 0, device: str = "auto", domain: str | None = None,
+                  min_steps: int = 1, stop_loss: float | None = None, log=STDERR) -> Path:
     """Train a SmallCNN on a labelled ganforge data set and save it; returns the file's path.
 
     10 % of the images (a fixed random split) are held out and the accuracy on them is saved
-    in the file and printed, so a user sees whether the features mean anything.
+    in the file and printed, so a user sees whether the features mean anything. A two-domain set
+    without classes is fitted on its domains (they are the classes); ``domain`` (A, B or its name)
+    fits on that domain's own labelled images only (a classifier of the source domain's classes, for
+    ``evaluate``'s class preservation). ``min_steps`` and ``stop_loss``: as in ``train_classifier``
+    (a small set gives few steps per epoch); with ``min_steps`` > 1 the batch-norm statistics are
+    recomputed with the final weights (``recalibrate_batch_norm``).
     """
     data = load_dataset(data_path)
-    if data.domains and (data.labels is None or len(data.classes or ()) < 2):  # its domains are the classes
-        data = domains_as_classes(data)
+    only = None if domain is None else domain_number(data, domain)
+    key = None if only is None else str((data.domains or [])[only]["key"])  # "A" or "B"
+    if only is None and data.domains and (data.labels is None or len(data.classes or ()) < 2):
+        data = domains_as_classes(data)  # its domains are the classes
     if data.labels is None or not data.classes or len(data.classes) < 2:
         raise DataError(f"{data_path} has no class labels; prepare it with labels (e.g. --labels subfolders, "
                         "or the built-in fashion-mnist) to fit a feature extractor")
@@ -197,6 +217,11 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
         raise ConfigError("epochs, width and feature dim must be positive")
     dev = resolve_device(device)
     labels = np.asarray(data.labels)
+    if only is not None:  # the other domain's images are not this classifier's business
+        labels = np.where(np.isin(np.arange(len(labels)), data.domain_indices(only)), labels, -1)
+        if len(set(labels[labels >= 0].tolist())) < 2:
+            raise DataError(f"domain {key} of {data_path} carries fewer than two classes; "
+                            "prepare it with labels (--labels subfolders) to fit a classifier of its classes")
     keep = np.flatnonzero(labels >= 0)
     rng = np.random.default_rng(seed)
     keep = rng.permutation(keep)
@@ -206,7 +231,7 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     val_idx, train_idx = np.sort(keep[:n_val]), np.sort(keep[n_val:])
     if len(train_idx) < 2:
         raise DataError(f"{data_path} has too few labelled images to fit a classifier")
-    name = name or f"{Path(data_path).stem}-cnn"
+    name = name or f"{Path(data_path).stem}{'' if key is None else '-' + key}-cnn"
     if not name.replace("-", "").replace("_", "").replace(".", "").isalnum():
         raise ConfigError(f"extractor name {name!r} may hold only letters, digits, '-', '_' and '.'")
     out = Path(out) if out else cache_dir("extractors") / f"{name}.pt"
@@ -216,14 +241,17 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
     log and print(f"ganforge: fitting {name} on {len(train_idx)} images of {data_path} ({len(data.classes)} classes), "
           f"{epochs} epochs on {dev}", file=log, flush=True)
     train_classifier(net, data.images[train_idx], labels[train_idx], epochs=epochs, batch_size=batch_size,
-                     seed=seed, device=dev, log=log, what="features fit: ")
+                     seed=seed, device=dev, log=log, what="features fit: ", min_steps=min_steps, stop_loss=stop_loss)
+    if min_steps > 1:
+        recalibrate_batch_norm(net, data.images[train_idx], batch_size=batch_size, seed=seed, device=dev)
     _, logits = predict(net, data.images[val_idx], device=dev)
     acc = float((logits.argmax(1) == labels[val_idx]).mean())
     log and print(f"ganforge: held-out accuracy {acc:.4f} on {len(val_idx)} images", file=log, flush=True)
     state = {"format": FORMAT, "version": VERSION, "name": name, "arch": arch,
              "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
              "classes": list(data.classes), "val_accuracy": acc, "epochs": epochs,
-             "data": {"path": str(data.path), "sha256": data.sha256, "count": len(data)}}
+             "data": {"path": str(data.path), "sha256": data.sha256, "count": len(data)},
+             "domain": key}
     with atomic_path(out) as tmp:
         torch.save(state, tmp)
     return out

@@ -131,9 +131,10 @@ def _record(results: dict, *, source: dict, dataset, n: int, n_ref: int, extract
 def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *, features: str | None = "inception",
                  n: int = 10_000, n_ref: int | None = None, data: str | None = None, device: str = "auto",
                  inception_weights: str | None = None, out: str | Path | None = None, seed: int = 0,
-                 log=STDERR) -> dict:
+                 classifier: str | None = None, log=STDERR) -> dict:
     """Evaluate a run directory or checkpoint; writes the record as JSON to ``out`` (default
-    RUN/evaluation.json) and returns it."""
+    RUN/evaluation.json) and returns it. ``classifier``: a two-domain translator's source-domain classifier
+    (``ganforge.metrics.class_kept``)."""
     if n < 2:
         raise ConfigError("--n must be at least 2")
     t0 = time.time()
@@ -143,7 +144,8 @@ def evaluate_run(run: str | Path, metrics: str | list[str] = DEFAULT_METRICS, *,
     if models.is_two_domain(model_cfg.family):  # per direction (translators) or per domain (CoGAN)
         from ganforge.metrics.translation import evaluate_two_domain
 
-        return evaluate_two_domain(run, names, extractor, n=n, data=data, device=dev, out=out, seed=seed, log=log)
+        return evaluate_two_domain(run, names, extractor, n=n, data=data, device=dev, out=out, seed=seed,
+                                   classifier=classifier, log=log)
     data_path = data or state.get("dataset", {}).get("path")
     if not data_path:
         raise ConfigError("the checkpoint does not say which data set it was trained on; give --data")

@@ -11,12 +11,12 @@ of domain X (a fixed random choice) and ``n`` real images of Y:
 - ``target_rate/x2y`` when the extractor's classes are the two domains (``ganforge features fit`` on the
   two-domain set fits one): the fraction of translated images it classifies as domain Y (the untranslated
   sources' rate is ``target_rate/x_vs_y``).
+- ``class_kept/x2y`` when X's images carry class labels: the fraction of translations a classifier of X's
+  own classes assigns their source's class (``class_kept/x_vs_y``: on the untranslated sources); see
+  ``ganforge.metrics.class_kept``.
 
 For CoGAN: the pairs of seeds 0..n-1 are split, and the A halves are compared with domain A, the B
 halves with domain B (``fid[E]/a``, ``fid[E]/b``).
-
-Not done: whether a classifier of the source domain's own classes still recognises a translation's
-class (class preservation); it needs a two-domain set whose source domain carries labels.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from ganforge.artifacts import load_generator
 from ganforge.checkpoint import find_checkpoint
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.errors import ConfigError
+from ganforge.metrics.class_kept import class_kept, class_targets, source_classifier
 from ganforge.metrics.reference import reference_indices
 from ganforge.metrics.registry import METRICS, EvalContext, compute
 from ganforge.runs import RunDir
@@ -45,9 +46,14 @@ def _to_tensor(images: np.ndarray, device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
 
 
-def _domain_sample(data: Dataset, d: int, n: int, seed: int) -> np.ndarray:
+def _domain_pick(data: Dataset, d: int, n: int, seed: int) -> np.ndarray:
+    """Indices of ``n`` images of domain ``d`` (a fixed random choice), in order."""
     idx = data.domain_indices(d)
-    return np.asarray(data.images[np.sort(idx[reference_indices(len(idx), n, seed)])])
+    return np.sort(idx[reference_indices(len(idx), n, seed)])
+
+
+def _domain_sample(data: Dataset, d: int, n: int, seed: int) -> np.ndarray:
+    return np.asarray(data.images[_domain_pick(data, d, n, seed)])
 
 
 @torch.no_grad()
@@ -73,8 +79,9 @@ def _target_rate(extractor, images: np.ndarray, target_name: str) -> float | Non
 
 def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: int = 1000, data: str | None = None,
                         device: str | torch.device = "cpu", out: str | Path | None = None, seed: int = 0,
-                        log=STDERR) -> dict:
-    """Evaluate a CycleGAN, DTN or CoGAN run; writes the record to ``out`` (default RUN/evaluation.json)."""
+                        classifier: str | None = None, log=STDERR) -> dict:
+    """Evaluate a CycleGAN, DTN or CoGAN run; writes the record to ``out`` (default RUN/evaluation.json).
+    ``classifier``: a classifier of a source domain's classes for ``class_kept`` (else one is fitted)."""
     t0 = time.time()
     for m in metrics:
         if METRICS[m].needs_discriminator:
@@ -90,13 +97,15 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
     names = [d["name"] for d in dataset.domains]
     n = min(n, *(d["count"] for d in dataset.domains))
     results: dict[str, float] = {}
+    classifiers: dict[str, dict] = {}
     family = models.family(cfg.family)
     with torch.random.fork_rng(devices=[]):
         if models.is_translator(cfg.family):
             for direction in getattr(family, "DIRECTIONS", ("a2b", "b2a")):
                 src, dst = DIRECTIONS[direction]
                 x_name, y_name = "ab"[src], "ab"[dst]
-                source = _domain_sample(dataset, src, n, seed + src)
+                picked = _domain_pick(dataset, src, n, seed + src)
+                source = np.asarray(dataset.images[picked])
                 target = _domain_sample(dataset, dst, n, seed + dst)
                 x = _to_tensor(source, device)
                 y = _batched(lambda b, d=direction: family.translate(G, b, d), x)
@@ -117,6 +126,16 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
                     if rate is not None and start is not None:
                         results[f"target_rate/{direction}"] = rate
                         results[f"target_rate/{x_name}_vs_{y_name}"] = start
+                found = source_classifier(dataset, src, classifier, device, log)
+                if found is not None and dataset.labels is not None:  # the source carries classes: are they kept?
+                    clf, fitted = found
+                    targets = class_targets(clf, dataset, dataset.labels[picked])
+                    kept, ceiling = class_kept(clf, translated, targets), class_kept(clf, source, targets)
+                    if kept is not None and ceiling is not None:
+                        results[f"class_kept/{direction}"] = kept
+                        results[f"class_kept/{x_name}_vs_{y_name}"] = ceiling
+                        classifiers[direction] = {"name": clf.name, "identity": clf.identity, "fitted_here": fitted,
+                                                  "classes": clf.classes, "images": int((targets >= 0).sum())}
         else:  # CoGAN: pairs of seeds, each half against its domain
             pairs = generate(G, latents_for_seeds(range(n), cfg.latent_dim))  # the seeds evaluate uses
             r = cfg.resolution
@@ -133,6 +152,7 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
         "n": n,
         "features": None if extractor is None else
         {"name": extractor.name, "identity": extractor.identity, "protocol": extractor.protocol},
+        **({"classifiers": classifiers} if classifiers else {}),
         "seconds": round(time.time() - t0, 2),
         "ganforge_version": __version__,
     }

@@ -39,6 +39,8 @@ What the rest of ganforge asks a family (module attributes; defaults in brackets
   ``preview(G, z, real)``, the rows of its sample grid (a list of (n, C, H, W) tensors);
 - ``TRANSLATOR``: ``translate(G, x, direction)`` maps images of one domain to the other
   (``direction`` "a2b" or "b2a"; a one-way translator refuses the other) [False];
+- ``for_data(cfg, data)``: sets options that depend on the data set, once it is known (e.g. DTN's
+  encoder kind and classification head) [none];
 - ``DDP_UNUSED_PARAMETERS``: some updates leave parameters of a side without gradient (DDP must
   look for them) [False].
 
