@@ -21,10 +21,11 @@ from flask import Flask, abort, current_app, send_file
 from ganforge import models
 from ganforge.artifacts import load_generator
 from ganforge.data.dataset import load_dataset
-from ganforge.errors import ConfigError, DataError
+from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.latent import load_discriminator
 from ganforge.runs import RunDir, find_runs
 from ganforge.sampling import to_pil
+from ganforge.translate import Translator, load_translator
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_LATENTS = 512  # embedded/derived latents kept per app (oldest forgotten first)
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.extensions["ganforge.directions"] = {}
     app.extensions["ganforge.discriminators"] = {}
     app.extensions["ganforge.latents"] = OrderedDict()
+    app.extensions["ganforge.translators"] = {}
 
 
 def run_names() -> list[str]:
@@ -82,6 +84,26 @@ def get_generator(name: str):
         abort(400, description=f"run {name!r} is a {hit[2].family} translator: it maps images to images, not "
                                "latents; use 'ganforge translate'")
     return hit[1], hit[2]
+
+
+def get_translator(name: str) -> Translator:
+    """The translator of run ``name`` (cyclegan, dtn), cached like G; 400 for any other family."""
+    ckpt = run_dir(name).latest_checkpoint
+    if not ckpt.is_file():
+        abort(404, description=f"run {name!r} has no checkpoint yet")
+    mtime = ckpt.stat().st_mtime_ns
+    cache = current_app.extensions["ganforge.translators"]
+    with current_app.extensions["ganforge.lock"]:
+        hit = cache.get(name)
+        if hit is None or hit[0] != mtime:
+            try:
+                translator = load_translator(run_dir(name).root)  # the run's data-set parameters with it
+            except GanforgeError:  # not a translator: say so without the server's paths
+                family = run_config(name).get("model", {}).get("family")
+                abort(400, description=f"run {name!r} is a {family} run, not a translator: the Translate page "
+                                       "needs a cyclegan or dtn run")
+            hit = cache[name] = (mtime, translator)
+    return hit[1]
 
 
 def get_discriminator(name: str):
