@@ -5,11 +5,11 @@ import io
 import numpy as np
 import pytest
 from PIL import Image
-from test_translate import runs  # noqa: F401  (the fixture: tiny cyclegan, dtn and cogan runs)
 
 from conftest import run_cli
 from ganforge.translate import load_translator
 from ganforge.web import create_app
+from test_translate import runs  # noqa: F401  (the fixture: tiny cyclegan, dtn and cogan runs)
 
 
 @pytest.fixture(scope="module")
