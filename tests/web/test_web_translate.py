@@ -54,8 +54,10 @@ def test_the_page_offers_the_familys_directions_and_the_nav_links_it_for_transla
     assert 'value="a2b"' in page and 'value="b2a"' not in page
     run_page = client.get("/runs/cyclegan").get_data(as_text=True)
     assert 'href="/runs/cyclegan/translate"' in run_page and "grid.png" not in run_page  # no latents to draw
+    assert 'href="/runs/cyclegan/training"' in run_page and 'href="/runs/cyclegan/explore"' not in run_page
     for page in ("/runs/cogan", "/runs/cogan/explore"):
-        assert "/runs/cogan/translate" not in client.get(page).get_data(as_text=True)
+        text = client.get(page).get_data(as_text=True)
+        assert "/runs/cogan/translate" not in text and 'href="/runs/cogan/explore"' in text
 
 
 @pytest.mark.parametrize("family,direction", [("cyclegan", "a2b"), ("cyclegan", "b2a"), ("dtn", "a2b")])
