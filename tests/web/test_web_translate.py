@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from conftest import run_cli
+from ganforge.data.dataset import load_dataset
 from ganforge.translate import load_translator
 from ganforge.web import create_app
 from test_translate import runs  # noqa: F401  (the fixture: tiny cyclegan, dtn and cogan runs)
@@ -74,6 +75,18 @@ def test_an_upload_is_translated_exactly_as_the_cli_translates_it(runs, client, 
     shown = _pixels(_post(client, f"/api/runs/{family}/translate/input.png", photo))
     assert shown.shape == (32, 32, 3)
     assert np.array_equal(shown, load_translator(out[family]).prepare(tmp_path / "cat.png"))
+
+
+def test_an_image_of_the_runs_data_set_is_translated_without_preparing_it_again(runs, client, one_thread):  # noqa: F811
+    root, out = runs
+    dataset = load_dataset(root / "ab.zip")
+    source = np.asarray(dataset.images[dataset.domain_indices(1)[2]])  # the third image of domain B
+    shown = _pixels(client.get("/api/runs/cyclegan/translate/data.png?direction=b2a&index=2&show=source"))
+    assert np.array_equal(shown, source)
+    translated = _pixels(client.get("/api/runs/cyclegan/translate/data.png?direction=b2a&index=2"))
+    assert np.array_equal(translated, load_translator(out["cyclegan"])(source[None], "b2a")[0])
+    assert client.get("/api/runs/cyclegan/translate/data.png?index=8").status_code == 400  # 8 images per domain
+    assert client.get("/api/runs/dtn/translate/data.png?direction=b2a").status_code == 400
 
 
 def test_errors_are_one_line_4xx(client, photo, trained_run):

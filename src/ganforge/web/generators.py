@@ -20,7 +20,7 @@ from flask import Flask, abort, current_app, send_file
 
 from ganforge import models
 from ganforge.artifacts import load_generator
-from ganforge.data.dataset import load_dataset
+from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.latent import load_discriminator
 from ganforge.runs import RunDir, find_runs
@@ -125,6 +125,11 @@ def generator_version(name: str) -> int:
 
 def get_real_images(name: str) -> np.ndarray:
     """The run's training images, uint8 (N, H, W, C), loaded once; 409 when the data set is gone."""
+    return get_dataset(name).images
+
+
+def get_dataset(name: str) -> Dataset:
+    """The run's data set (images, labels, a two-domain set's domains), loaded once; 409 when it is gone."""
     path = run_config(name).get("data", {}).get("path")
     cache = current_app.extensions["ganforge.datasets"]
     with current_app.extensions["ganforge.lock"]:
@@ -132,7 +137,7 @@ def get_real_images(name: str) -> np.ndarray:
             if not path:
                 abort(409, description=f"run {name!r} does not record its data set")
             try:
-                cache[name] = load_dataset(path).images
+                cache[name] = load_dataset(path)
             except DataError as e:
                 abort(409, description=f"the data set of run {name!r} is not available: {e}")
     return cache[name]

@@ -4,6 +4,7 @@ The upload is prepared exactly as ``ganforge translate`` prepares its inputs (``
 ``Translator.prepare``: the run's data-set crop, size and channels), in the upload pool; the
 translation is one generator pass, answered directly as a PNG (no job). ``.../translate/input.png``
 answers the prepared upload, so the page shows what the model was given beside what it made.
+``.../translate/data.png`` does the same for an image of the run's own data set (already prepared).
 Any other family gets a one-line 400.
 """
 
@@ -14,8 +15,9 @@ from flask import Blueprint, abort, render_template, request
 
 from ganforge.errors import GanforgeError
 from ganforge.translate import DIRECTIONS, Translator
-from ganforge.web.generators import get_translator, png_response, run_config
-from ganforge.web.openapi import PNG, api, string
+from ganforge.web.generators import get_dataset, get_translator, png_response, run_config
+from ganforge.web.openapi import PNG, api, integer, string
+from ganforge.web.params import choice_arg, int_arg
 from ganforge.web.security import read_image
 from ganforge.web.shared import PHOTO, run_summary
 
@@ -29,7 +31,7 @@ DIRECTION = string("a2b: domain A (the data set's first) to B; b2a: back (cycleg
 def page(name: str):
     translator = get_translator(name)  # 400 before anything is drawn for a run that is not a translator
     return render_template("translate.html", run=run_summary(name), directions=translator.directions,
-                           domains=_domain_names(name))
+                           domains=_domains(name))
 
 
 @bp.post("/api/runs/<name>/translate/input.png")
@@ -47,12 +49,29 @@ def api_input(name: str):
      errors=(415, 503))
 def api_translate(name: str):
     translator = get_translator(name)
-    direction = request.form.get("direction", "a2b")
-    if direction not in translator.directions:
-        abort(400, description=f"direction must be {' or '.join(translator.directions)} for this "
-                               f"{translator.cfg.family} run, not {direction!r}")
+    direction = _direction(translator, request.form)
     image = _prepared_upload(translator)
     return png_response(translator(image[None], direction)[0], download_name=f"translated-{direction}.png")
+
+
+@bp.get("/api/runs/<name>/translate/data.png")
+@api("An image of the run's own data set, from the direction's source domain, or its translation",
+     query={"direction": DIRECTION, "index": integer(0, None, 0, "the image's place in its domain (0 first)"),
+            "show": string("source: the data-set image; translation: it translated", enum=["source", "translation"],
+                           default="translation")},
+     errors=(409,), responses={200: PNG})
+def api_data(name: str):
+    translator = get_translator(name)
+    direction = _direction(translator, request.args)
+    show = choice_arg("show", ("source", "translation"), "translation")
+    dataset = get_dataset(name)
+    indices = dataset.domain_indices(0 if direction == "a2b" else 1)  # the source domain's images
+    if not len(indices):
+        abort(409, description=f"the data set of run {name!r} holds no image of the source domain")
+    index = int_arg("index", 0, 0, len(indices) - 1)
+    image = np.asarray(dataset.images[indices[index]])  # prepared already, when the set was made
+    return png_response(image if show == "source" else translator(image[None], direction)[0],
+                        download_name=f"{direction[0]}{index}{'' if show == 'source' else '-' + direction}.png")
 
 
 def _prepared_upload(translator: Translator) -> np.ndarray:
@@ -63,8 +82,20 @@ def _prepared_upload(translator: Translator) -> np.ndarray:
         abort(400, description=str(e))
 
 
-def _domain_names(name: str) -> list[str]:
-    """The names of the run's two domains (A, B) from its config, else ["A", "B"]."""
-    domains = run_config(name).get("data", {}).get("domains") or []
-    names = [d.get("name") or d.get("key") for d in domains if isinstance(d, dict)]
-    return names if len(names) == 2 and all(names) else ["A", "B"]
+def _direction(translator: Translator, source) -> str:
+    """The ``direction`` parameter (default a2b), one the run's family translates in; else 400."""
+    direction = source.get("direction", "a2b")
+    if direction not in translator.directions:
+        abort(400, description=f"direction must be {' or '.join(translator.directions)} for this "
+                               f"{translator.cfg.family} run, not {direction!r}")
+    return direction
+
+
+def _domains(name: str) -> list[dict]:
+    """The run's two domains, A then B: {"name", "count"} from its config ("A", "B" and 0 when it has none)."""
+    recorded = run_config(name).get("data", {}).get("domains") or []
+    domains = [{"name": d.get("name") or d.get("key"), "count": int(d.get("count") or 0)}
+               for d in recorded if isinstance(d, dict)]
+    if len(domains) != 2 or not all(d["name"] for d in domains):
+        return [{"name": "A", "count": 0}, {"name": "B", "count": 0}]
+    return domains

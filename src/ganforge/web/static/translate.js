@@ -1,14 +1,15 @@
-// Translate: upload a photo, see it as the model sees it and in the other domain, download the result.
+// Translate: an uploaded photo or a data-set image, as the model sees it and in the other domain; download it.
 "use strict";
 const tr = document.getElementById("translate"), api = tr.dataset.api;
 const $ = (id) => document.getElementById(id), status = $("status");
 
-// POST the form and answer a blob URL of the PNG reply (errors: the server's one line).
-async function postImage(url, form, label) {
-  const r = await ganforge.request(url, {
+// A PNG reply as a blob URL (errors: the server's one line). GET when `form` is absent.
+async function fetchImage(url, form, label) {
+  const options = form ? {
     method: "POST", body: form,
     headers: { "X-CSRF-Token": document.querySelector('meta[name="csrf-token"]').content },
-  }, label);
+  } : {};
+  const r = await ganforge.request(url, options, label);
   if (!r.ok) {
     const data = await r.json().catch(() => ({ error: r.statusText }));
     throw new Error(data.error || r.statusText);
@@ -21,19 +22,38 @@ function show(img, url) {
   return new Promise((res) => { img.onload = res; img.src = url; });
 }
 
-$("translate-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  const photo = $("photo").files[0], direction = $("direction").value;
-  if (!photo) return;
-  const form = () => { const f = new FormData(); f.append("image", photo); f.append("direction", direction); return f; };
+// Both images at once, then the download link (named `name`).
+async function translate(input, output, name) {
+  const direction = $("direction").value;
   ganforge.say(status, "translating…");
   try {
-    const [input, output] = await Promise.all([postImage(api + "/input.png", form(), "uploading the photo…"),
-                                               postImage(api, form(), "translating…")]);
-    await Promise.all([show($("input"), input), show($("output"), output)]);
-    const link = $("download");
-    link.href = output; link.download = photo.name.replace(/\.[^.]*$/, "") + `-${direction}.png`; link.hidden = false;
+    const [a, b] = await Promise.all([input, output]);
+    await Promise.all([show($("input"), a), show($("output"), b)]);
+    Object.assign($("download"), { href: b, download: `${name}-${direction}.png`, hidden: false });
     ganforge.say(status, `translated ${direction}`);
     tr.dataset.translated = String(Number(tr.dataset.translated || 0) + 1);
   } catch (err) { ganforge.say(status, err.message, true); }
+}
+
+$("translate-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const photo = $("photo").files[0];
+  if (!photo) { ganforge.say(status, "choose a photo first", true); return; }
+  const form = () => { const f = new FormData(); f.append("image", photo); f.append("direction", $("direction").value); return f; };
+  translate(fetchImage(api + "/input.png", form(), "uploading the photo…"), fetchImage(api, form(), "translating…"),
+            photo.name.replace(/\.[^.]*$/, ""));
 });
+
+$("use-data").addEventListener("click", () => {
+  const q = { direction: $("direction").value, index: $("index").value };
+  const url = (show) => api + "/data.png?" + new URLSearchParams({ ...q, show });
+  translate(fetchImage(url("source")), fetchImage(url("translation"), null, "translating…"), `${q.direction[0]}${q.index}`);
+});
+
+// The index runs over the direction's source domain.
+function limitIndex() {
+  const count = Number($("direction").selectedOptions[0].dataset.count);
+  if (count > 0) $("index").max = count - 1;
+}
+$("direction").addEventListener("change", limitIndex);
+limitIndex();
