@@ -70,16 +70,8 @@ def run_config(name: str) -> dict:
 
 def get_generator(name: str):
     """(G, model config) of run ``name``, loaded on first use and cached; reloaded when its checkpoint changes."""
-    ckpt = run_dir(name).latest_checkpoint
-    if not ckpt.is_file():
-        abort(404, description=f"run {name!r} has no checkpoint yet")
-    mtime = ckpt.stat().st_mtime_ns
-    cache = current_app.extensions["ganforge.generators"]
-    with current_app.extensions["ganforge.lock"]:
-        hit = cache.get(name)
-        if hit is None or hit[0] != mtime:
-            G, cfg, _ = load_generator(ckpt, device="cpu")  # weights_only=True inside
-            hit = cache[name] = (mtime, G, cfg)
+    hit = _per_checkpoint(name, "ganforge.generators",
+                          lambda ckpt: load_generator(ckpt, device="cpu")[:2])  # weights_only=True inside
     if models.is_translator(hit[2].family):  # its G takes images, not latents: the latent pages cannot use it
         abort(400, description=f"run {name!r} is a {hit[2].family} translator: it maps images to images, not "
                                "latents; use 'ganforge translate'")
@@ -88,22 +80,30 @@ def get_generator(name: str):
 
 def get_translator(name: str) -> Translator:
     """The translator of run ``name`` (cyclegan, dtn), cached like G; 400 for any other family."""
+    def load(_) -> tuple[Translator]:
+        try:
+            return (load_translator(run_dir(name).root),)  # with the run's data-set parameters
+        except GanforgeError:  # not a translator: say so without the server's paths
+            family = run_config(name).get("model", {}).get("family")
+            abort(400, description=f"run {name!r} is a {family} run, not a translator: the Translate page needs "
+                                   "a cyclegan or dtn run")
+
+    return _per_checkpoint(name, "ganforge.translators", load)[1]
+
+
+def _per_checkpoint(name: str, cache: str, load) -> tuple:
+    """(checkpoint mtime, *load(checkpoint path)) of run ``name``, kept in ``app.extensions[cache]`` until the
+    run's checkpoint changes; 404 while it has none."""
     ckpt = run_dir(name).latest_checkpoint
     if not ckpt.is_file():
         abort(404, description=f"run {name!r} has no checkpoint yet")
     mtime = ckpt.stat().st_mtime_ns
-    cache = current_app.extensions["ganforge.translators"]
+    entries = current_app.extensions[cache]
     with current_app.extensions["ganforge.lock"]:
-        hit = cache.get(name)
+        hit = entries.get(name)
         if hit is None or hit[0] != mtime:
-            try:
-                translator = load_translator(run_dir(name).root)  # the run's data-set parameters with it
-            except GanforgeError:  # not a translator: say so without the server's paths
-                family = run_config(name).get("model", {}).get("family")
-                abort(400, description=f"run {name!r} is a {family} run, not a translator: the Translate page "
-                                       "needs a cyclegan or dtn run")
-            hit = cache[name] = (mtime, translator)
-    return hit[1]
+            hit = entries[name] = (mtime, *load(ckpt))
+    return hit
 
 
 def get_discriminator(name: str):
