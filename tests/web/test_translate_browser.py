@@ -75,11 +75,12 @@ def test_translate_an_upload_then_pick_a_cogan_pair(two_domain_server, browser, 
     natural = d.execute_script("const g = arguments[0]; return [g.naturalWidth, g.naturalHeight, g.clientWidth, "
                                "g.clientHeight]", grid)
     assert natural[:2] == [2 + 4 * 66, 2 + 4 * 34]  # 16 pairs of 64×32 in 4 columns
-    assert abs(natural[2] / natural[3] - natural[0] / natural[1]) < 0.02  # shown at its own aspect
     x, y = (2 + 66 + 33) * natural[2] / natural[0], (2 + 34 + 17) * natural[3] / natural[1]  # pair 5: row 1, col 1
     ActionChains(d).move_to_element_with_offset(grid, x - natural[2] / 2, y - natural[3] / 2).click().perform()
     wait_for(d, "return Number(document.getElementById('editor').dataset.renders || 0) >= 1", what="editor image")
     assert any("key=seed%3A5" in url for url in d.execute_script(RESOURCES))
+    width, height = d.execute_script("return [arguments[0].clientWidth, arguments[0].clientHeight]", grid)
+    assert abs(width / height - natural[0] / natural[1]) < 0.02  # shown at its own aspect beside the tall editor
     editor = find("#editor img")
     assert d.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight, "
                             "getComputedStyle(arguments[0]).objectFit]", editor) == [64, 32, "contain"]
