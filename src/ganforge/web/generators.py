@@ -21,7 +21,7 @@ from flask import Flask, abort, current_app, send_file
 from ganforge import models
 from ganforge.artifacts import load_generator
 from ganforge.data.dataset import Dataset, load_dataset
-from ganforge.errors import ConfigError, DataError, GanforgeError
+from ganforge.errors import ConfigError, DataError
 from ganforge.latent import load_discriminator
 from ganforge.runs import RunDir, find_runs
 from ganforge.sampling import to_pil
@@ -80,15 +80,12 @@ def get_generator(name: str):
 
 def get_translator(name: str) -> Translator:
     """The translator of run ``name`` (cyclegan, dtn), cached like G; 400 for any other family."""
-    def load(_) -> tuple[Translator]:
-        try:
-            return (load_translator(run_dir(name).root),)  # with the run's data-set parameters
-        except GanforgeError:  # not a translator: say so without the server's paths
-            family = run_config(name).get("model", {}).get("family")
-            abort(400, description=f"run {name!r} is a {family} run, not a translator: the Translate page needs "
-                                   "a cyclegan or dtn run")
-
-    return _per_checkpoint(name, "ganforge.translators", load)[1]
+    family = run_config(name).get("model", {}).get("family")
+    if family not in models.MODELS or not models.is_translator(family):
+        abort(400, description=f"run {name!r} is a {family} run, not a translator: the Translate page needs a "
+                               "cyclegan or dtn run")
+    # With the run's data-set parameters, which load_translator reads from the run directory.
+    return _per_checkpoint(name, "ganforge.translators", lambda _: (load_translator(run_dir(name).root),))[1]
 
 
 def _per_checkpoint(name: str, cache: str, load) -> tuple:
