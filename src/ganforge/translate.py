@@ -76,26 +76,57 @@ def translate_batch(G: torch.nn.Module, cfg: ModelConfig, x: torch.Tensor, direc
     return models.family(cfg.family).translate(G, x, direction)
 
 
-def translate_images(run: str | Path, inputs: list[str | Path], direction: str = "a2b", *,
-                     device: str | torch.device = "cpu", ema: bool = True, batch_size: int = 16) -> list[Translated]:
-    """Every image among ``inputs`` translated by ``run``'s generator in ``direction``."""
-    from ganforge.artifacts import load_generator
-    from ganforge.latent.loading import data_params, load_photo
+@dataclass
+class Translator:
+    """A translator run's generator and how its inputs are prepared (the run's data-set parameters)."""
+    G: torch.nn.Module
+    cfg: ModelConfig
+    params: dict         # crop, crop fraction, background... as ``ganforge data prepare`` used them
+    device: str | torch.device = "cpu"
 
-    if direction not in DIRECTIONS:
-        raise GanforgeError(f"--direction must be a2b or b2a, not {direction!r}")
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The directions this family translates in (CycleGAN: a2b and b2a; DTN: a2b)."""
+        return tuple(getattr(models.family(self.cfg.family), "DIRECTIONS", DIRECTIONS))
+
+    def prepare(self, image: Path | Image.Image) -> np.ndarray:
+        """An image file or decoded image -> uint8 (R, R, C), cropped and resized as the run's data set was."""
+        from ganforge.latent.loading import load_photo
+
+        return load_photo(image, self.cfg.resolution, self.cfg.channels, self.params)
+
+    def __call__(self, images: np.ndarray, direction: str, batch_size: int = 16) -> np.ndarray:
+        """Prepared images, uint8 (N, R, R, C) -> their translations in ``direction``, uint8 (N, R, R, C)."""
+        x = torch.tensor(np.asarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)  # a copy: may be read-only
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(x), batch_size):
+                batch = x[i : i + batch_size].to(self.device)
+                out.append(to_uint8(translate_batch(self.G, self.cfg, batch, direction)))
+        return np.concatenate(out)
+
+
+def load_translator(run: str | Path, *, device: str | torch.device = "cpu", ema: bool = True) -> Translator:
+    """The translator of run, checkpoint or export ``run``; a one-line error when it is not one."""
+    from ganforge.artifacts import load_generator
+    from ganforge.latent.loading import data_params
+
     G, cfg, info = load_generator(run, device=device, ema=ema)
     if cfg.family not in models.MODELS or not models.is_translator(cfg.family):
         raise GanforgeError(f"{run} is a {cfg.family} run, not a translator; translate needs a cyclegan or dtn run")
     params = (info.get("dataset") or {}).get("params") or (data_params(run) if Path(run).is_dir() else {})
+    return Translator(G, cfg, params, device)
+
+
+def translate_images(run: str | Path, inputs: list[str | Path], direction: str = "a2b", *,
+                     device: str | torch.device = "cpu", ema: bool = True, batch_size: int = 16) -> list[Translated]:
+    """Every image among ``inputs`` translated by ``run``'s generator in ``direction``."""
+    if direction not in DIRECTIONS:
+        raise GanforgeError(f"--direction must be a2b or b2a, not {direction!r}")
+    translator = load_translator(run, device=device, ema=ema)
     items = list_inputs(inputs)
-    arrays = [load_photo(_open_input(where), cfg.resolution, cfg.channels, params) for _, where in items]
-    x = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float().div(127.5).sub(1)
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            out.append(to_uint8(translate_batch(G, cfg, x[i : i + batch_size].to(device), direction)))
-    images = np.concatenate(out)
+    images = translator(np.stack([translator.prepare(_open_input(where)) for _, where in items]), direction,
+                        batch_size)
     return [Translated(Path(name).stem + ".png",
                        str(where if not isinstance(where, tuple) else f"{where[0]}:{where[1]}"), image)
             for (name, where), image in zip(items, images)]

@@ -33,7 +33,8 @@ BLUEPRINTS = {name for name, tree in MODULES.items() if defines_blueprint(tree)}
 
 
 def test_the_blueprints_are_the_features():
-    assert BLUEPRINTS == {"runs", "explore", "morph", "embed", "inpaint", "training", "game", "jobs", "mix", "review"}
+    assert BLUEPRINTS == {"runs", "explore", "morph", "embed", "inpaint", "training", "game", "jobs", "mix", "review",
+                           "translate"}
 
 
 def test_no_blueprint_imports_another_and_the_shared_layer_imports_none():

@@ -8,6 +8,7 @@ app is scriptable (``/api/...``):
 - ``morph``     a path through latents as a GIF or MP4
 - ``embed``     project an uploaded photo into the latent space; the child of two latents
 - ``inpaint``   fill a painted-over region of an image
+- ``translate`` an uploaded photo in the other domain (CycleGAN and DTN runs)
 - ``training``  the live view of a run's losses, metrics and samples
 - ``game``      "Real or fake?", the HYPE-∞ human evaluation
 - ``jobs``      the status, result and cancellation of long jobs
@@ -54,6 +55,7 @@ from ganforge.web import (
     runs,
     security,
     training,
+    translate,
 )
 
 DEFAULTS = {
@@ -97,7 +99,7 @@ def create_app(runs_path: str | Path, test_config: dict | None = None) -> Flask:
     game.init_app(app)
     openapi.init_app(app)
     review.init_app(app)
-    for module in (runs, explore, morph, embed, inpaint, training, game, jobs, mix, review):
+    for module in (runs, explore, morph, embed, inpaint, training, game, jobs, mix, review, translate):
         app.register_blueprint(module.bp)
 
     # Browsers ask for /favicon.ico whatever the pages' <link rel="icon"> says.

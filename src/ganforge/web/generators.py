@@ -20,11 +20,12 @@ from flask import Flask, abort, current_app, send_file
 
 from ganforge import models
 from ganforge.artifacts import load_generator
-from ganforge.data.dataset import load_dataset
+from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.errors import ConfigError, DataError
 from ganforge.latent import load_discriminator
 from ganforge.runs import RunDir, find_runs
 from ganforge.sampling import to_pil
+from ganforge.translate import Translator, load_translator
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 MAX_LATENTS = 512  # embedded/derived latents kept per app (oldest forgotten first)
@@ -37,6 +38,7 @@ def init_app(app: Flask) -> None:
     app.extensions["ganforge.directions"] = {}
     app.extensions["ganforge.discriminators"] = {}
     app.extensions["ganforge.latents"] = OrderedDict()
+    app.extensions["ganforge.translators"] = {}
 
 
 def run_names() -> list[str]:
@@ -68,20 +70,37 @@ def run_config(name: str) -> dict:
 
 def get_generator(name: str):
     """(G, model config) of run ``name``, loaded on first use and cached; reloaded when its checkpoint changes."""
-    ckpt = run_dir(name).latest_checkpoint
-    if not ckpt.is_file():
-        abort(404, description=f"run {name!r} has no checkpoint yet")
-    mtime = ckpt.stat().st_mtime_ns
-    cache = current_app.extensions["ganforge.generators"]
-    with current_app.extensions["ganforge.lock"]:
-        hit = cache.get(name)
-        if hit is None or hit[0] != mtime:
-            G, cfg, _ = load_generator(ckpt, device="cpu")  # weights_only=True inside
-            hit = cache[name] = (mtime, G, cfg)
+    hit = _per_checkpoint(name, "ganforge.generators",
+                          lambda ckpt: load_generator(ckpt, device="cpu")[:2])  # weights_only=True inside
     if models.is_translator(hit[2].family):  # its G takes images, not latents: the latent pages cannot use it
         abort(400, description=f"run {name!r} is a {hit[2].family} translator: it maps images to images, not "
                                "latents; use 'ganforge translate'")
     return hit[1], hit[2]
+
+
+def get_translator(name: str) -> Translator:
+    """The translator of run ``name`` (cyclegan, dtn), cached like G; 400 for any other family."""
+    family = run_config(name).get("model", {}).get("family")
+    if family not in models.MODELS or not models.is_translator(family):
+        abort(400, description=f"run {name!r} is a {family} run, not a translator: the Translate page needs a "
+                               "cyclegan or dtn run")
+    # With the run's data-set parameters, which load_translator reads from the run directory.
+    return _per_checkpoint(name, "ganforge.translators", lambda _: (load_translator(run_dir(name).root),))[1]
+
+
+def _per_checkpoint(name: str, cache: str, load) -> tuple:
+    """(checkpoint mtime, *load(checkpoint path)) of run ``name``, kept in ``app.extensions[cache]`` until the
+    run's checkpoint changes; 404 while it has none."""
+    ckpt = run_dir(name).latest_checkpoint
+    if not ckpt.is_file():
+        abort(404, description=f"run {name!r} has no checkpoint yet")
+    mtime = ckpt.stat().st_mtime_ns
+    entries = current_app.extensions[cache]
+    with current_app.extensions["ganforge.lock"]:
+        hit = entries.get(name)
+        if hit is None or hit[0] != mtime:
+            hit = entries[name] = (mtime, *load(ckpt))
+    return hit
 
 
 def get_discriminator(name: str):
@@ -103,6 +122,11 @@ def generator_version(name: str) -> int:
 
 def get_real_images(name: str) -> np.ndarray:
     """The run's training images, uint8 (N, H, W, C), loaded once; 409 when the data set is gone."""
+    return get_dataset(name).images
+
+
+def get_dataset(name: str) -> Dataset:
+    """The run's data set (images, labels, a two-domain set's domains), loaded once; 409 when it is gone."""
     path = run_config(name).get("data", {}).get("path")
     cache = current_app.extensions["ganforge.datasets"]
     with current_app.extensions["ganforge.lock"]:
@@ -110,7 +134,7 @@ def get_real_images(name: str) -> np.ndarray:
             if not path:
                 abort(409, description=f"run {name!r} does not record its data set")
             try:
-                cache[name] = load_dataset(path).images
+                cache[name] = load_dataset(path)
             except DataError as e:
                 abort(409, description=f"the data set of run {name!r} is not available: {e}")
     return cache[name]

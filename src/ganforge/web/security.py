@@ -173,8 +173,9 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def read_image(field: str = "image", mode: str = "RGB", prepare: Callable[[Image.Image], Any] | None = None):
-    """The uploaded image in form field ``field``, checked, safely decoded, in ``mode``; else 400/413/415/503.
+def read_image(field: str = "image", mode: str | None = "RGB", prepare: Callable[[Image.Image], Any] | None = None):
+    """The uploaded image in form field ``field``, checked, safely decoded, in ``mode`` (None: as decoded);
+    else 400/413/415/503.
 
     The checks run here; decoding, and ``prepare(image)`` when given, run in the upload pool,
     so only ``prepare``'s result (e.g. the image at the model's size) reaches the request thread."""
@@ -207,16 +208,17 @@ def check_pixels(field: str, data: bytes, limit: int) -> None:
     abort(400, description=f"{field!r} is too large: {size}; the limit is {limit / 1e6:.1f} megapixels")
 
 
-def _decode(field: str, data: bytes, limit: int, mode: str, prepare):
+def _decode(field: str, data: bytes, limit: int, mode: str | None, prepare):
     """Runs in the upload pool (no request context)."""
     try:
         img = decode_image(data, max_pixels=limit)
     except UnusableImage as e:
         raise BadRequest(description=f"{field!r}: {e}") from None
-    if img.mode in ("RGBA", "LA", "P") and mode != "RGBA":
-        # Transparent pixels become white, as in `ganforge data prepare`.
-        rgba = img.convert("RGBA")
-        img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        img.alpha_composite(rgba)
-    img = img.convert(mode)
+    if mode is not None:  # None: as decoded, for a ``prepare`` that handles modes and transparency itself
+        if img.mode in ("RGBA", "LA", "P") and mode != "RGBA":
+            # Transparent pixels become white, as in `ganforge data prepare`.
+            rgba = img.convert("RGBA")
+            img = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            img.alpha_composite(rgba)
+        img = img.convert(mode)
     return img if prepare is None else prepare(img)

@@ -36,6 +36,7 @@ NULLABLE = {"type": ["string", "integer", "null"]}
 RUN_SUMMARY = component("RunSummary", obj({
     "name": string(), "model": {"type": ["string", "null"], "description": "the family"},
     "style_based": {"type": "boolean", "description": "whether the family is style-based (a Mix page)"},
+    "translator": {"type": "boolean", "description": "whether the run translates images (a Translate page)"},
     "resolution": {"type": ["integer", "null"]}, "channels": {"type": ["integer", "null"]},
     "num_classes": integer(0), "data": NULLABLE, "images": {"type": ["integer", "null"]}, "step": integer(0),
     "last": {"type": "object", "description": "the last training log record, without its step"},
@@ -64,6 +65,7 @@ def run_summary(name: str) -> dict:
         "name": name,
         "model": model.get("family"),
         "style_based": model.get("family") in models.MODELS and models.is_style_based(model["family"]),  # a Mix page
+        "translator": model.get("family") in models.MODELS and models.is_translator(model["family"]),  # Translate
         "resolution": model.get("resolution"),
         "channels": model.get("channels"),
         "num_classes": model.get("num_classes", 0),

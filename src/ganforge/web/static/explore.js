@@ -27,12 +27,13 @@ $("psi").addEventListener("input", () => { $("psi-out").textContent = $("psi").v
 $("psi").addEventListener("change", loadGrid);
 if ($("space")) $("space").addEventListener("change", loadGrid);
 
-// The grid is image_grid's layout: ceil(sqrt(n)) columns of R-pixel cells with 2-pixel padding.
+// The grid is image_grid's layout: ceil(sqrt(n)) columns of cells with 2-pixel padding. A cell is R pixels
+// square, or 2R wide for a CoGAN's side-by-side pairs, so its size is read off the grid itself.
 grid.addEventListener("click", (e) => {
-  const r = Number(ex.dataset.resolution), cols = Math.ceil(Math.sqrt(shown.n));
-  const scale = grid.naturalWidth / grid.clientWidth;
-  const x = e.offsetX * scale, y = e.offsetY * scale;
-  const col = Math.floor((x - 2) / (r + 2)), row = Math.floor((y - 2) / (r + 2));
+  const cols = Math.ceil(Math.sqrt(shown.n)), rows = Math.ceil(shown.n / cols);
+  const x = e.offsetX * grid.naturalWidth / grid.clientWidth, y = e.offsetY * grid.naturalHeight / grid.clientHeight;
+  const col = Math.floor((x - 2) / ((grid.naturalWidth - 2) / cols));
+  const row = Math.floor((y - 2) / ((grid.naturalHeight - 2) / rows));
   const i = row * cols + col;
   if (col < 0 || col >= cols || i < 0 || i >= shown.n) return;
   ganforge.editor($("editor"), api, "seed:" + (shown.seed + i), $("psi").value, $("space") ? $("space").value : "");

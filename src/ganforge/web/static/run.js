@@ -1,6 +1,6 @@
 // The run page: a new grid for the chosen seed (the header's spinner shows while it renders).
 "use strict";
-document.getElementById("seed-form").addEventListener("submit", async (e) => {
+document.getElementById("seed-form")?.addEventListener("submit", async (e) => {  // none on a translator's page
   e.preventDefault();
   const form = e.target, grid = document.getElementById("grid"), status = document.getElementById("grid-status");
   if (!grid) return;
