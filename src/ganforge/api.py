@@ -176,6 +176,9 @@ class Generator:
             truncates_in_w,
         )
 
+        from ganforge.latent_tools import refuse_inpainter
+
+        refuse_inpainter(self.config, self.info.get("run") or "this generator")
         seeds = list(seeds)
         cls = resolve_class(class_, self.classes, self.config.num_classes)
         if psi != 1 and not truncates_in_w(self.module):

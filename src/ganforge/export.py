@@ -130,6 +130,9 @@ def write_export(G: nn.Module, cfg: ModelConfig, info: dict, fmt: str, out: str 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder for the export")
+    if models.is_inpainter(cfg.family):
+        raise GanforgeError(f"an {cfg.family} run is not exported (its G takes images and masks, not latents); "
+                            "use the run itself: 'ganforge inpaint RUN PHOTO --mask MASK'")
     if fmt != "safetensors" and models.is_translator(cfg.family):
         raise GanforgeError(f"a {cfg.family} translator exports as --format safetensors only (ONNX and TorchScript "
                             "take latents; a translator takes images)")
