@@ -57,7 +57,7 @@ def test_the_reconstruction_loss_falls_on_a_fixed_batch(one_thread):
     G, D = build_generator(cfg), build_discriminator(cfg)
     init_weights(G)
     loss = InpainterLoss(family_options=resolved_options(cfg))
-    real = torch.linspace(-1, 1, 16).view(1, 1, 1, 16).expand(4, 1, 16, 16).contiguous()  # smooth: the hole is inferable
+    real = torch.linspace(-1, 1, 16).view(1, 1, 1, 16).expand(4, 1, 16, 16).contiguous()  # smooth: a hole is inferable
     opt = torch.optim.Adam(G.parameters(), lr=2e-3)
     first = None
     for _ in range(30):
