@@ -65,15 +65,7 @@ def main() -> None:
 
     G, cfg, state = load_generator(args.run, device=args.device)
     D = L.load_discriminator(args.run, args.device, state=state)
-    train_sha = (state.get("dataset") or {}).get("sha256")
-    held = load_dataset(args.held_out)
-    if held.sha256 == train_sha:
-        raise SystemExit("the held-out data set is the run's training set")
-    if (held.resolution, held.channels) != (cfg.resolution, cfg.channels):
-        raise SystemExit(f"held-out images are {held.resolution}px/{held.channels}ch, the run makes "
-                         f"{cfg.resolution}px/{cfg.channels}ch")
-    idx = np.random.default_rng(0).choice(len(held), size=min(args.n, len(held)), replace=False)
-    images = np.asarray(held.images[np.sort(idx)])
+    images = held_out_images(args, state, cfg)
     randoms = L.render(G, L.sample_latents(range(10_000, 10_256), cfg.latent_dim))
 
     r = cfg.resolution
@@ -117,11 +109,7 @@ def main() -> None:
                                                    for i in range(len(images))])), 3),
     }
     if args.examples:
-        from ganforge.latent.figures import save_png
-        from ganforge.sampling import image_grid
-
-        grid = np.asarray(image_grid(np.stack([x for row in rows[:8] for x in row]), ncols=6))
-        save_png(grid if grid.ndim == 3 else grid[..., None], args.examples, scale=2)
+        save_examples(rows, args.examples)
     print(json.dumps(result, indent=2))
 
 
@@ -135,6 +123,15 @@ def held_out_images(args, state: dict, cfg) -> np.ndarray:
                          f"{cfg.resolution}px/{cfg.channels}ch")
     idx = np.random.default_rng(0).choice(len(held), size=min(args.n, len(held)), replace=False)
     return np.asarray(held.images[np.sort(idx)])
+
+
+def save_examples(rows: list[list[np.ndarray]], path: str) -> None:
+    """The first 8 rows of images (uint8 (H, W, C) each) as one PNG grid, one row per image."""
+    from ganforge.latent.figures import save_png
+    from ganforge.sampling import image_grid
+
+    grid = np.asarray(image_grid(np.stack([x for row in rows[:8] for x in row]), ncols=len(rows[0])))
+    save_png(grid if grid.ndim == 3 else grid[..., None], path, scale=2)
 
 
 def timed(fn, *args, **kwargs):
@@ -198,11 +195,7 @@ def compare_inpainting(args) -> None:
                                                    for i in range(len(images))])), 3),
     }
     if args.examples:
-        from ganforge.latent.figures import save_png
-        from ganforge.sampling import image_grid
-
-        grid = np.asarray(image_grid(np.stack([x for row in rows[:8] for x in row]), ncols=7))
-        save_png(grid if grid.ndim == 3 else grid[..., None], args.examples, scale=2)
+        save_examples(rows, args.examples)
     print(json.dumps(result, indent=2))
 
 
