@@ -86,7 +86,8 @@ def _train(data, out, steps, **options):
     return train(cfg, _cfg(16, 1, **options), out=open("/dev/null", "w"))
 
 
-@pytest.mark.parametrize("options", [{}, {"adversarial": "hinge", "masks": "free"}])
+@pytest.mark.parametrize("options", [{}, pytest.param({"adversarial": "hinge", "masks": "free"},
+                                                      marks=pytest.mark.slow)])
 def test_trains_samples_and_resumes_exactly(tiny_dataset, tmp_path, options, one_thread):
     whole, half = tmp_path / "whole", tmp_path / "half"
     _train(tiny_dataset, whole, 4, **options)
