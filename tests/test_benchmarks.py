@@ -76,3 +76,30 @@ def test_train_throughput_reports_steps_flops_and_the_ceiling():
     ceiling = max(out["matmul_gflops"].values()) / by[(64, "plain")]["achieved_gflops"]
     assert out["speedup_64_ceiling"] == pytest.approx(ceiling, abs=0.01)
     assert out["loading_images_per_s_64"] > 0
+
+
+@pytest.mark.slow
+def test_latent_quality_compares_latent_optimisation_with_an_inpainter(tmp_path, tiny_dataset):
+    from conftest import write_images
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.data.prepare import PrepareOptions, prepare
+    from ganforge.train import train
+
+    runs = {}
+    for family, loss in (("dcgan", "bce"), ("inpainter", "inpainter")):
+        cfg = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / family), loss=loss, batch_size=4, steps=1,
+                          device="cpu", n_samples=4)
+        train(cfg, ModelConfig(family=family, width=4, latent_dim=8), out=open("/dev/null", "w"))
+        runs[family] = tmp_path / family
+    write_images(tmp_path / "held", 3, size=16, mode="L", seed=9)
+    prepare(str(tmp_path / "held"), tmp_path / "held.zip", PrepareOptions(resolution=16, channels=1, workers=1),
+            progress=False)
+    out = run_benchmark("latent_quality.py", str(runs["dcgan"]), "--inpainter", str(runs["inpainter"]),
+                        "--held-out", str(tmp_path / "held.zip"), "--n", "2", "--steps", "2", "--restarts", "1",
+                        "--examples", str(tmp_path / "ex.png"))
+    assert out["images"] == 2 and out["inpainter_model"].startswith("inpainter 16px")
+    for kind in ("rect", "free"):
+        for method in ("latent", "inpainter", "fill"):
+            assert 0 <= out[f"{kind}_hole_{method}"]["mse_mean"] <= 1
+    assert out["seconds_per_image_latent"] > 0 and out["seconds_per_image_inpainter"] > 0
+    assert (tmp_path / "ex.png").is_file()

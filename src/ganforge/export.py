@@ -170,6 +170,9 @@ def write_export(G: nn.Module, cfg: ModelConfig, info: dict, fmt: str, out: str 
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder for the export")
+    if models.is_inpainter(cfg.family):
+        raise GanforgeError(f"an {cfg.family} run is not exported (its G takes images and masks, not latents); "
+                            "use the run itself: 'ganforge inpaint RUN PHOTO --mask MASK'")
     ways = directions(cfg) if fmt != "safetensors" else ()
     # (direction or None, the module the file holds): a translator's ONNX/TorchScript has one file per direction
     parts: list[tuple[str | None, nn.Module]] = [(d, _TranslatorSignature(G, cfg, d).eval()) for d in ways]

@@ -259,8 +259,8 @@ class HealthHook:
 
     def _sample_checks(self, trainer) -> list[Finding]:
         step = trainer.step
-        if models.is_two_domain(trainer.model_cfg.family):
-            # a translator's G takes images, not the fixed latents: only ADA's r_t speaks for it here
+        if models.is_two_domain(trainer.model_cfg.family) or models.is_inpainter(trainer.model_cfg.family):
+            # a translator's or inpainter's G takes images, not the fixed latents: only ADA's r_t speaks for it here
             rt = trainer.last_stats.get("ada_rt")
             return [] if rt is None else [overfit_from_rt(float(rt), step)]
         G = trainer.G_ema if trainer.G_ema is not None else trainer.G

@@ -35,7 +35,8 @@ class LoadedModel:
 
         self.run = run
         self.device = resolve_device(device)
-        G, _, self.state = load_generator(run, device=self.device, ema=ema)
+        G, cfg, self.state = load_generator(run, device=self.device, ema=ema)
+        refuse_inpainter(cfg, run)
         # z: G itself; w, w+: a StyleSpace view whose latents are there (None: the run's default space)
         self.G: Any = in_space(G, space)
         self.space = space_of(self.G)
@@ -89,6 +90,15 @@ class LoadedModel:
         from ganforge.latent import data_params, load_photo
 
         return load_photo(path, self.cfg.resolution, self.cfg.channels, data_params(self.run))
+
+
+def refuse_inpainter(cfg: ModelConfig, run: str | Path) -> None:
+    """An inpainter's G fills holes in images: it has no latent space for the latent tools."""
+    from ganforge import models
+
+    if cfg.family in models.MODELS and models.is_inpainter(cfg.family):
+        raise GanforgeError(f"{run} is an inpainter run: it fills holes in photos ('ganforge inpaint RUN PHOTO "
+                            "--mask MASK'), it has no latent space to draw, morph, project or edit")
 
 
 def _sibling(path: Path, suffix: str) -> Path:
@@ -347,6 +357,10 @@ def inpaint_photo(run: str | Path, photo: str | Path, mask: str | Path, out: str
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise GanforgeError("--out must be a .png file")
+    if _is_inpainter_run(run):
+        if class_ is not None or psi != 1.0 or space is not None:
+            raise GanforgeError("an inpainter run fills the hole in one pass: --class, --psi and --space do not apply")
+        return _inpaint_in_one_pass(run, photo, mask, out, device=device, ema=ema)
     m = LoadedModel(run, class_=class_, psi=psi, device=device, ema=ema, space=space)
     params = data_params(run)
     image, note = load_photo(photo, m.cfg.resolution, m.cfg.channels, params, with_note=True)
@@ -362,3 +376,48 @@ def inpaint_photo(run: str | Path, photo: str | Path, mask: str | Path, out: str
              scale=max(1, 256 // m.cfg.resolution))
     return Written([out, _sibling(out, "-compare.png")],
                    {"masked": float(hole.mean()), "mse": pixel_error(res.image, image, hole)})
+
+
+def _is_inpainter_run(run: str | Path) -> bool:
+    """Whether ``run`` (a run directory, checkpoint or export) holds an inpainter: the family its
+    config.json records, or (a loose checkpoint, an export) the one its generator was built as."""
+    from ganforge import models
+    from ganforge.artifacts import load_generator
+    from ganforge.errors import ConfigError
+    from ganforge.export import is_export
+
+    family = None
+    if not is_export(run):
+        try:
+            family = RunDir.of(run).read_config().get("model", {}).get("family")
+        except (ConfigError, OSError, ValueError):
+            family = None
+    if family is None:
+        family = load_generator(run, device="cpu")[1].family
+    return family in models.MODELS and models.is_inpainter(family)
+
+
+def _inpaint_in_one_pass(run: str | Path, photo: str | Path, mask: str | Path, out: Path, *, device: str,
+                         ema: bool) -> Written:
+    """``inpaint_photo`` for an inpainter run: its G fills the hole in one forward pass."""
+    import time
+
+    import numpy as np
+
+    from ganforge.artifacts import load_generator
+    from ganforge.device import resolve_device
+    from ganforge.latent import data_params, inpaint_once, load_mask, load_photo, pixel_error
+    from ganforge.latent.figures import save_png, strip
+
+    G, cfg, _ = load_generator(run, device=resolve_device(device), ema=ema)
+    params = data_params(run)
+    image, note = load_photo(photo, cfg.resolution, cfg.channels, params, with_note=True)
+    hole = load_mask(mask, cfg.resolution, params, note)
+    t0 = time.perf_counter()
+    filled = inpaint_once(G, image, hole)
+    seconds = time.perf_counter() - t0
+    save_png(filled, out)
+    masked = np.where(hole[..., None], np.uint8(128), image)
+    save_png(strip([masked, filled]), _sibling(out, "-compare.png"), scale=max(1, 256 // cfg.resolution))
+    return Written([out, _sibling(out, "-compare.png")],
+                   {"masked": float(hole.mean()), "mse": pixel_error(filled, image, hole), "seconds": seconds})

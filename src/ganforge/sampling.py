@@ -124,6 +124,11 @@ def domain_examples(dataset, n: int) -> torch.Tensor:
     return torch.stack(pairs, 1).permute(0, 1, 4, 2, 3).float().div(127.5).sub(1)
 
 
+def first_examples(dataset, n: int) -> torch.Tensor:
+    """The first ``n`` images of a data set: (n, C, H, W) in [-1, 1]."""
+    return torch.from_numpy(np.array(dataset.images[:n])).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
 def image_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pad_value: int = 0) -> Image.Image:
     """uint8 (N, H, W, C) -> one PIL image, rows of ``ncols`` (default: a near-square grid)."""
     n, h, w, c = images.shape

@@ -227,6 +227,9 @@ class Trainer:
         self.data = load_dataset(cfg.data)
         self.model_cfg = model_config_for_data(model_cfg, self.data)
         check_loss_fits(self.model_cfg.family, cfg.loss)
+        if cfg.eval_every and models.is_inpainter(self.model_cfg.family):
+            raise ConfigError("--eval-every scores images drawn from latents; an inpainter fills holes in images "
+                              "(benchmarks/latent_quality.py --inpainter measures it)")
         self.runtime: Runtime = resolve_runtime(cfg.device, cfg.precision, cfg.channels_last,
                                                 convolutional=models.is_convolutional(model_cfg.family),
                                                 fused_adam=cfg.fused_adam)
@@ -612,15 +615,19 @@ class Trainer:
 
     # ---- outputs -----------------------------------------------------------------------
     def sample_grid(self):
-        """The sample grid: images of the fixed latents, or a two-domain family's preview rows
-        (``preview(G, z, real)`` on the first images of each domain: e.g. input, output, reconstruction)."""
+        """The sample grid: images of the fixed latents, or a family's preview rows (``preview(G, z, real)``
+        on the first images of each domain, or of the data set: e.g. input, output, reconstruction)."""
         G = self.ema.model if self.ema else self.G
-        if not models.is_two_domain(self.model_cfg.family):
+        if not models.has_preview(self.model_cfg.family):
             return image_grid(generate(G, self.fixed_z, self.fixed_labels))
-        from ganforge.sampling import domain_examples, to_uint8
+        from ganforge.sampling import domain_examples, first_examples, to_uint8
 
-        n = min(self.cfg.n_samples, 8, *(d["count"] for d in self.data.domains))
-        real = domain_examples(self.data, n).to(self.runtime.device)
+        if models.is_two_domain(self.model_cfg.family):
+            n = min(self.cfg.n_samples, 8, *(d["count"] for d in self.data.domains))
+            real = domain_examples(self.data, n).to(self.runtime.device)
+        else:
+            n = min(self.cfg.n_samples, 8, len(self.data))
+            real = first_examples(self.data, n).to(self.runtime.device)
         was_training = G.training
         G.eval()
         with torch.no_grad():

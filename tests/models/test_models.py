@@ -3,7 +3,15 @@ import torch
 
 from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
-from ganforge.models import MODELS, build_discriminator, build_generator, is_conditional, is_two_domain, validate
+from ganforge.models import (
+    MODELS,
+    build_discriminator,
+    build_generator,
+    is_conditional,
+    is_inpainter,
+    is_two_domain,
+    validate,
+)
 
 
 @pytest.mark.parametrize("family", sorted(MODELS))
@@ -16,6 +24,8 @@ def test_shapes(family, resolution, channels):
         pytest.skip("composed of pretrained parts: tests/test_mitlgan.py")
     if is_two_domain(family):
         pytest.skip("two-domain networks: tests/models/test_two_domain.py")
+    if is_inpainter(family):
+        pytest.skip("G takes images and masks: tests/models/test_inpainter.py")
     conditional = is_conditional(family)
     cfg = ModelConfig(family=family, resolution=resolution, channels=channels, latent_dim=16, width=8,
                       num_classes=3 if conditional else 0)

@@ -8,7 +8,14 @@ on CPU; images are uint8 numpy arrays (N, H, W, C).
 """
 
 from ganforge.latent.directions import Directions, class_directions, edit, feature_classifier, find_directions
-from ganforge.latent.inpaint import InpaintResult, free_form_mask, inpaint, poisson_blend, rectangle_mask
+from ganforge.latent.inpaint import (
+                                        InpaintResult,
+                                        free_form_mask,
+                                        inpaint,
+                                        inpaint_once,
+                                        poisson_blend,
+                                        rectangle_mask,
+)
 from ganforge.latent.interpolate import MODES, interpolate, midpoint, slerp
 from ganforge.latent.loading import (
                                         data_params,
@@ -27,7 +34,7 @@ from ganforge.sampling import (  # the seed -> class rule lives in sampling
 
 __all__ = [
     "Directions", "InpaintResult", "MODES", "ProjectionResult", "class_directions", "data_params", "edit",
-    "feature_classifier", "find_directions", "free_form_mask", "grid_frames", "inpaint", "interpolate",
+    "feature_classifier", "find_directions", "free_form_mask", "grid_frames", "inpaint", "inpaint_once", "interpolate",
     "labels_for_seeds", "load_discriminator", "load_latents", "load_mask", "load_photo", "mean_latent",
     "midpoint", "pixel_error", "poisson_blend", "project", "read_video", "rectangle_mask", "render",
     "resolve_class", "resolve_latent", "sample_latents", "save_latents", "slerp", "truncate", "write_video",

@@ -15,6 +15,9 @@ with Deep Generative Models").
    are returned exactly as given either way.
 
 Masks are (H, W) booleans, True where pixels are missing (white in a mask image).
+
+``inpaint_once`` is the other way: one forward pass of a generator trained to fill holes (an
+inpainter run, ``ganforge.models.inpainter``).
 """
 
 from __future__ import annotations
@@ -113,6 +116,24 @@ def inpaint(G: nn.Module, image: np.ndarray, mask: np.ndarray, *, steps: int = 3
         filled = np.where(mask[..., None], generated, image)
     return InpaintResult(image=filled, latent=found.latent, generated=generated, losses=found.losses,
                          label=found.label, restart_losses=found.restart_losses)
+
+
+def inpaint_once(G: nn.Module, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Fill the hole of ``image`` uint8 (H, W, C) where ``mask`` (H, W) is True with one forward pass of
+    an inpainter run's ``G(x, mask)`` (``ganforge.models.inpainter``): no latent, no optimisation. The
+    returned uint8 image equals ``image`` wherever ``mask`` is False."""
+    from ganforge.sampling import to_uint8
+
+    image = check_image(G, image, "image")
+    mask = check_mask(mask, image.shape[:2])
+    device = module_device(G)
+    hole = torch.from_numpy(mask.astype(np.float32))[None, None].to(device)
+    was_training = G.training
+    G.eval()
+    with torch.no_grad():
+        generated = to_uint8(G(image_to_tensor(image, device), hole))[0]
+    G.train(was_training)
+    return np.where(mask[..., None], generated, image)  # known pixels exactly as given (no float round trip)
 
 
 def poisson_blend(image: np.ndarray, generated: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -27,6 +27,7 @@ from ganforge.losses.cogan import CoupledLoss
 from ganforge.losses.cyclegan import CycleGANLoss
 from ganforge.losses.dtn import DTNLoss
 from ganforge.losses.hinge import HingeLoss
+from ganforge.losses.inpainter import InpainterLoss
 from ganforge.losses.lsgan import LeastSquaresLoss
 from ganforge.losses.rpgan import RelativisticPairingLoss
 from ganforge.losses.stylegan2 import StyleGAN2Loss
@@ -42,6 +43,7 @@ LOSSES: dict[str, type[GANLoss]] = {
     "cyclegan": CycleGANLoss,  # the two-domain families' own losses (each family names its LOSS)
     "cogan": CoupledLoss,
     "dtn": DTNLoss,
+    "inpainter": InpainterLoss,  # the inpainter family's: L1 on random holes + an adversarial term
 }
 
 __all__ = ["LOSSES", "GANLoss", "Phase", "d_accuracy", "gradient_penalty", "r1_penalty"]

@@ -41,6 +41,10 @@ What the rest of ganforge asks a family (module attributes; defaults in brackets
   (``direction`` "a2b" or "b2a"; a one-way translator refuses the other) [False];
 - ``for_data(cfg, data)``: sets options that depend on the data set, once it is known (e.g. DTN's
   encoder kind and classification head) [none];
+- ``INPAINTER``: G fills holes: ``G(x, mask)`` takes images (N, C, R, R) and masks (N, 1, R, R),
+  1 = missing, and returns the whole image with x's known pixels unchanged; it draws nothing from
+  latents (the latent tools refuse it, ``ganforge inpaint`` runs it once per image). Such a family
+  names its ``LOSS`` and gives ``preview(G, z, real)`` on the data set's first images [False];
 - ``DDP_UNUSED_PARAMETERS``: some updates leave parameters of a side without gradient (DDP must
   look for them) [False].
 
@@ -65,6 +69,7 @@ from ganforge.models import (
     dcgan,
     dtn,
     fastgan,
+    inpainter,
     mitlgan,
     mlp,
     r3gan,
@@ -87,6 +92,7 @@ MODELS: dict[str, ModuleType] = {
     "cyclegan": cyclegan,  # two-domain: unpaired translation A <-> B
     "cogan": cogan,  # two-domain: weight-shared pair of GANs
     "dtn": dtn,  # two-domain: one-way translation through a fixed encoder
+    "inpainter": inpainter,  # fills holes in images in one pass (context encoder, gated convolutions)
 }
 
 
@@ -132,6 +138,16 @@ def is_two_domain(name: str) -> bool:
 
 def is_translator(name: str) -> bool:
     return bool(getattr(family(name), "TRANSLATOR", False))
+
+
+def is_inpainter(name: str) -> bool:
+    """Its G fills holes in images (``G(x, mask)``), it does not draw from latents."""
+    return bool(getattr(family(name), "INPAINTER", False))
+
+
+def has_preview(name: str) -> bool:
+    """Its sample grid is ``preview(G, z, real)``'s rows on real images (two-domain families, the inpainter)."""
+    return hasattr(family(name), "preview")
 
 
 def required_loss(name: str) -> str | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from flask import Flask, abort, current_app, send_file
+from flask import Flask, abort, current_app, request, send_file
 
 from ganforge import models
 from ganforge.artifacts import load_generator
@@ -75,6 +75,9 @@ def get_generator(name: str):
     if models.is_translator(hit[2].family):  # its G takes images, not latents: the latent pages cannot use it
         abort(400, description=f"run {name!r} is a {hit[2].family} translator: it maps images to images, not "
                                "latents; use 'ganforge translate'")
+    if models.is_inpainter(hit[2].family) and request.blueprint != "inpaint":  # only the Inpaint page can use it
+        abort(400, description=f"run {name!r} is an inpainter: it fills holes in photos, it does not draw images "
+                               "from latents; use its Inpaint page with a photo")
     return hit[1], hit[2]
 
 

@@ -2,8 +2,9 @@
 
 The page sends the image (already at the model's resolution: a generated image, or the
 upload as ``/api/runs/<name>/photo.png`` prepared it) and the drawn mask (white = fill,
-any size: resized to the model's resolution); the fill runs as a job. A style-based run (stylegan2)
-optimises in W by default (``space``; see ``shared.space_arg``)."""
+any size: resized to the model's resolution); the fill runs as a job: latent optimisation (a style-based
+run, stylegan2, optimises in W by default: ``space``, see ``shared.space_arg``), or for an inpainter run
+(``--model inpainter``) one forward pass of its generator."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import numpy as np
 from flask import Blueprint, abort, render_template, request, url_for
 from PIL import Image
 
-from ganforge.latent import inpaint
+from ganforge import models
+from ganforge.latent import inpaint, inpaint_once
 from ganforge.web.generators import get_discriminator, get_generator, png_bytes, png_response, store_latent
 from ganforge.web.openapi import JOB_ACCEPTED, PNG, Config, api, integer
 from ganforge.web.params import int_arg
@@ -53,6 +55,9 @@ def api_inpaint(name: str):
         abort(400, description="the mask marks no pixels to fill (paint over the part to replace)")
     if mask.all():
         abort(400, description="the mask covers the whole image: nothing is known to fill from")
+    if models.is_inpainter(cfg.family):  # an inpainter run fills the hole in one forward pass: no latent, no steps
+        return submit("inpaint", lambda job: ({"masked_pixels": int(mask.sum())},
+                                              (png_bytes(inpaint_once(G, image, mask)), "image/png", "inpainted.png")))
     steps = steps_arg(request.form)
     restarts = int_arg("restarts", 2, 1, 8, source=request.form)
     space = space_arg(name, source=request.form)
