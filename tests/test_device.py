@@ -52,24 +52,44 @@ def test_fused_adam_makes_the_same_update_as_plain_adam():
 
 
 @pytest.mark.slow  # a fresh interpreter that imports torch and trains one step: ~10 s
-def test_train_command_makes_every_cpu_thread_flush_denormals(tiny_dataset, tmp_path):
-    """Denormal floats (below 1.2e-38) slow x86 arithmetic 10-100x; a saturating D makes them. The train command
-    turns flush-to-zero on before torch starts its worker threads, so every thread of the run computes them as 0
-    (a flag set later would reach only the main thread: half of a two-thread product would stay denormal)."""
+def test_train_command_makes_every_cpu_thread_flush_denormals_while_it_trains(tiny_dataset, tmp_path):
+    """Denormal floats (below 1.2e-38) slow x86 arithmetic 10-100x; a saturating D can make them. The train
+    command turns flush-to-zero on before torch starts its worker threads, so every thread of the run computes
+    them as 0 (a flag set later would reach only the main thread: half of a two-thread product would stay
+    denormal), and gives the calling thread its IEEE setting back when it returns."""
     import subprocess
     import sys
 
     script = (
-        "import sys, torch\n"
+        "import torch\n"
+        "import ganforge.train as T\n"
         "from ganforge.cli import main\n"
+        "seen, step = [], T.Trainer.train_step\n"
+        "def timed(self):\n"
+        "    x = torch.full((1 << 22,), 1e-39)\n"  # denormal inputs, enough elements to split over the threads
+        "    seen.append(int((x * 1.0).count_nonzero()))\n"
+        "    return step(self)\n"
+        "T.Trainer.train_step = timed\n"
         f"assert main(['train', '--data', {str(tiny_dataset)!r}, '--model', 'dcgan', '--width', '8', "
-        f"'--batch-size', '8', '--steps', '1', '--out', {str(tmp_path / 'run')!r}]) == 0\n"
-        "x = torch.full((1 << 22,), 1e-39)\n"  # denormal inputs, enough elements to split over the threads
-        "print(torch.get_num_threads(), int((x * 1.0).count_nonzero()))\n"
+        f"'--batch-size', '8', '--steps', '2', '--out', {str(tmp_path / 'run')!r}]) == 0\n"
+        "print(torch.get_num_threads(), len(seen), max(seen), int((torch.tensor([1e-39]) * 1.0).count_nonzero()))\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "2"}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    threads, nonzero = map(int, done.stdout.split()[-2:])
-    assert threads == 2
-    assert nonzero == 0, f"{nonzero} denormal results were not flushed to zero"
+    threads, steps, nonzero, after = map(int, done.stdout.split()[-4:])
+    assert threads == 2 and steps == 2
+    assert nonzero == 0, f"{nonzero} denormal results were not flushed to zero during training"
+    assert after == 1  # the calling thread computes denormals again once the command is done
+
+
+def test_denormals_flushed_restores_the_threads_setting():
+    from ganforge.device import denormals_flushed, flushing_denormals
+
+    assert not flushing_denormals()
+    with denormals_flushed():
+        assert flushing_denormals() == torch.set_flush_denormal(True)  # (False where the CPU has no such mode)
+        with denormals_flushed():
+            pass
+        assert flushing_denormals() == torch.set_flush_denormal(True)  # a nested exit keeps the outer setting
+    assert not flushing_denormals()

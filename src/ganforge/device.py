@@ -51,20 +51,34 @@ def cpu_has_amx() -> bool:
         return False
 
 
-def flush_denormals() -> None:
-    """Compute float32 values below 1.2e-38 (denormals) as zero on the CPU: flush-to-zero, denormals-are-zero.
+def flushing_denormals() -> bool:
+    """Whether this thread computes denormal floats as zero now (read by computing one: torch has no getter)."""
+    return float((torch.tensor([1e-39], dtype=torch.float32) * 1.0).item()) == 0.0
+
+
+@contextlib.contextmanager
+def denormals_flushed():
+    """Compute float32 values below 1.2e-38 (denormals) as zero on the CPU while inside: flush-to-zero and
+    denormals-are-zero; then this thread's setting as it was.
 
     Why: x86 arithmetic on denormal floats is 10-100x slower than on normal ones, and GAN training can make
     them once D saturates (squares of tiny gradients in Adam's second moments, activations near zero). A
     two-thread DCGAN A/B on Fashion-MNIST ran a flat ~220 ms per step with it and rose to ~320 ms without;
     a one-thread one showed no difference, so this is a guard, not a cure for every slowdown. Zero is as
-    good as 1e-40 for training, and CUDA is untouched. The CPU keeps the flag per thread and a new thread
-    copies it from the thread that starts it, so this must run before torch's first parallel operation
-    creates its worker threads: the training commands call it before they touch any tensor, and
-    ``train()`` calls it again (that reaches at least the calling thread when a library user has already
-    run torch code).
+    good as 1e-40 for training, and CUDA is untouched.
+
+    The CPU keeps the flag per thread, and a new thread copies it from the thread that starts it, so the
+    training commands enter this before they touch any tensor: torch's worker threads, started inside,
+    inherit it. ``train()`` enters it too, which reaches at least the calling thread when a library user
+    has run torch code before. Restoring the setting afterwards matters in a long-lived process: other
+    code (hypothesis, numerical tests) relies on IEEE denormals on the thread that called us.
     """
+    was = flushing_denormals()
     torch.set_flush_denormal(True)  # False where the CPU has no such mode (not x86 SSE3 / ARM): nothing to do
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(was)
 
 
 @dataclass

@@ -86,7 +86,7 @@ from ganforge.checkpoint import load_checkpoint, loading, require_keys, save_che
 from ganforge.config import DEFAULT_STEPS, ModelConfig, TrainConfig, resume_conflicts
 from ganforge.data.dataset import Dataset, load_dataset
 from ganforge.data.loader import make_loader
-from ganforge.device import Runtime, flush_denormals, resolve_runtime
+from ganforge.device import Runtime, denormals_flushed, resolve_runtime
 from ganforge.diffaugment import DiffAugment, parse_policy
 from ganforge.ema import EMA, HalfLifeEMA
 from ganforge.errors import ConfigError, GanforgeError
@@ -829,7 +829,11 @@ def train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool = False, out
     Under torchrun this joins the process group first (see ganforge.distributed); each
     rank trains on its slice, rank 0 alone writes the run directory.
     """
-    flush_denormals()  # the CLI did it before torch's threads started; for library callers it reaches this thread
+    with denormals_flushed():  # the CLI entered it before torch's threads started; here it reaches this thread
+        return _train(cfg, model_cfg, resume=resume, out=out, initialise=initialise, hooks=hooks)
+
+
+def _train(cfg: TrainConfig, model_cfg: ModelConfig, *, resume: bool, out, initialise, hooks) -> TrainResult:
     info, device = distributed.init_from_env(cfg.device)
     if info.enabled:
         cfg = replace(cfg, device=device)  # each rank on its own GPU (cuda:LOCAL_RANK)

@@ -67,3 +67,14 @@ def test_the_inpaint_page_fills_in_one_pass_and_keeps_the_known_pixels(client):
 def test_the_latent_pages_refuse_an_inpainter_run(client, url):
     reply = client.get(url)
     assert reply.status_code == 400 and "inpainter" in reply.json["error"]
+
+
+def test_an_inpainter_runs_pages_link_only_what_works_on_it(client):
+    """Its G takes images and masks: the run page offers Inpaint instead of a grid of seeds (which would be a
+    broken image), and the nav leaves out the latent pages and the game, which refuse it."""
+    page = client.get("/runs/inp").get_data(as_text=True)
+    assert "/runs/inp/inpaint" in page and "/runs/inp/training" in page
+    assert "/api/runs/inp/grid" not in page and 'id="seed-form"' not in page
+    for refused in ("explore", "morph", "embed", "game"):
+        assert f'href="/runs/inp/{refused}"' not in page
+    assert client.get("/api/runs").json["runs"][0]["inpainter"] is True

@@ -52,10 +52,15 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.compose import compose, compose_model_config, critic_options, default_loss
-    from ganforge.device import flush_denormals
+    from ganforge.device import denormals_flushed
 
-    flush_denormals()  # before loading the parts starts torch's worker threads, so that they inherit it
+    with denormals_flushed():  # entered before any tensor work starts torch's worker threads: they inherit it
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from ganforge.compose import compose, compose_model_config, critic_options, default_loss
+
     if args.resume and args.part:
         raise ConfigError("--resume continues the composed run as it was saved; drop --part")
     if not args.resume and not args.part:

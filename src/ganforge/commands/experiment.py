@@ -60,11 +60,16 @@ def register(sub) -> None:
 
 
 def run_mitlgan(args: argparse.Namespace) -> int:
+    from ganforge.device import denormals_flushed
+
+    with denormals_flushed():  # entered before any tensor work starts torch's worker threads: they inherit it
+        return _run_mitlgan(args)
+
+
+def _run_mitlgan(args: argparse.Namespace) -> int:
     # The protocol imports torch and the trainer: only when the command runs, so --help stays fast.
-    from ganforge.device import flush_denormals
     from ganforge.experiments.mitlgan import run_experiment
 
-    flush_denormals()  # before any tensor work starts torch's worker threads, so that they inherit it
     o = ExperimentOptions(**{k: v for k, v in vars(args).items() if k in DEFAULTS})
     results = run_experiment(o)
     print(f"report: {args.out}/report.md; separation view: {args.out}/separation.png; numbers: {args.out}/results.json")

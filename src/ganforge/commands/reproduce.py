@@ -41,11 +41,16 @@ def add_options(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ganforge.device import flush_denormals
+    from ganforge.device import denormals_flushed
+
+    with denormals_flushed():  # entered before any tensor work starts torch's worker threads: they inherit it
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ganforge.errors import ConfigError
     from ganforge.experiments import theses
 
-    flush_denormals()  # before any tensor work starts torch's worker threads, so that they inherit it
     if args.list:
         print(theses.describe())
         return 0

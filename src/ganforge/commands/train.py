@@ -242,11 +242,15 @@ def uses_plan(args: argparse.Namespace) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ganforge.device import denormals_flushed
+
+    with denormals_flushed():  # entered before any tensor work starts torch's worker threads: they inherit it
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from ganforge import api  # noqa: I001
     from ganforge.health import BudgetCheck
-    from ganforge.device import flush_denormals
-
-    flush_denormals()  # before any tensor work starts torch's worker threads, so that they inherit it
 
     if args.preset == "list":
         print(describe_presets())

@@ -37,6 +37,7 @@ RUN_SUMMARY = component("RunSummary", obj({
     "name": string(), "model": {"type": ["string", "null"], "description": "the family"},
     "style_based": {"type": "boolean", "description": "whether the family is style-based (a Mix page)"},
     "translator": {"type": "boolean", "description": "whether the run translates images (a Translate page)"},
+    "inpainter": {"type": "boolean", "description": "whether the run fills holes in one pass (Inpaint, no latents)"},
     "resolution": {"type": ["integer", "null"]}, "channels": {"type": ["integer", "null"]},
     "num_classes": integer(0), "data": NULLABLE, "images": {"type": ["integer", "null"]}, "step": integer(0),
     "last": {"type": "object", "description": "the last training log record, without its step"},
@@ -66,6 +67,7 @@ def run_summary(name: str) -> dict:
         "model": model.get("family"),
         "style_based": model.get("family") in models.MODELS and models.is_style_based(model["family"]),  # a Mix page
         "translator": model.get("family") in models.MODELS and models.is_translator(model["family"]),  # Translate
+        "inpainter": model.get("family") in models.MODELS and models.is_inpainter(model["family"]),  # no latents
         "resolution": model.get("resolution"),
         "channels": model.get("channels"),
         "num_classes": model.get("num_classes", 0),
