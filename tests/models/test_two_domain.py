@@ -105,6 +105,30 @@ def test_dtn_const_loss_is_zero_when_g_encodes_like_its_input():
     assert [p.name for p in DTNLoss(family_options=resolved_options(cfg)).phases()] == ["f_loss"]  # f is fitted first
 
 
+def test_dtn_const_loss_does_not_depend_on_the_scale_of_f():
+    # g starts with batch norm, so the auto-encoder leaves f's scale free (it shrank to ~0.01): a plain
+    # squared error then made alpha * L_CONST vanish beside the GAN term
+    cfg = _cfg("dtn")
+    G, D = build_generator(cfg), build_discriminator(cfg)
+
+    class Darken(torch.nn.Module):  # a fixed translation G(x) = x / 2, so f(G(x)) != f(x)
+        def forward(self, real, mode="translate"):
+            a, b = real[:, 0], real[:, 1]
+            return {"g_src": a / 2, "g_tgt": b, "f_src": G.frozen_f(a), "f_g_src": G.frozen_f(a / 2)}
+
+    loss = DTNLoss(family_options=resolved_options(cfg))
+    loss.iterations = loss.encoder_steps
+    real = torch.rand(4, 2, 3, 32, 32, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    consts = []
+    for scale in (1.0, 0.01):  # f's last layer scaled: f's outputs, hence f(x) and f(G(x)), scale with it
+        with torch.no_grad():
+            G.f[-1].weight.mul_(scale)
+            G.f[-1].bias.mul_(scale)
+        consts.append(loss.g_step(Darken(), D, real, None, None)[1]["l_const"].item())
+    assert consts[0] > 0
+    assert consts[1] == pytest.approx(consts[0], rel=1e-4)
+
+
 def _train(data, out, family, steps, **options):
     ema = options.pop("ema", 0.0)
     cfg = TrainConfig(data=str(data), out=str(out), loss=family, batch_size=4, steps=steps, device="cpu", ema=ema,
