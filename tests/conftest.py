@@ -115,21 +115,28 @@ def trained_run(tmp_path_factory, pokemon32) -> Path:
     return out
 
 
+def two_domain_set(root: Path, name: str, n_a: int, n_b: int, size: int = 32) -> Path:
+    """``root/name``: a two-domain data set at 32 px of random images, n_a in domain a and n_b in b."""
+    from ganforge.data.domains import prepare_domains
+    from ganforge.data.prepare import PrepareOptions
+
+    write_images(root / "a", n_a, size=size, seed=1)
+    write_images(root / "b", n_b, size=size, seed=2)
+    out = root / name
+    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], out, PrepareOptions(resolution=32, workers=1),
+                    progress=False)
+    return out
+
+
 @pytest.fixture(scope="session")
 def two_domain_runs(tmp_path_factory) -> tuple[Path, dict[str, Path]]:
     """(root, {family: run}): a cyclegan, a dtn and a cogan each trained 1 step at width 4 on a two-domain set
     ``root/ab.zip`` of 8 random 32 px images per domain (from ``root/a`` and ``root/b``, 40 px)."""
     from ganforge.config import ModelConfig, TrainConfig
-    from ganforge.data.domains import prepare_domains
-    from ganforge.data.prepare import PrepareOptions
     from ganforge.train import train
 
     root = tmp_path_factory.mktemp("two-domain")
-    write_images(root / "a", 8, size=40, seed=1)
-    write_images(root / "b", 8, size=40, seed=2)
-    data = root / "ab.zip"
-    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], data, PrepareOptions(resolution=32, workers=1),
-                    progress=False)
+    data = two_domain_set(root, "ab.zip", 8, 8, size=40)
     out = {}
     for family in ("cyclegan", "dtn", "cogan"):
         cfg = TrainConfig(data=str(data), out=str(root / family), loss=family, batch_size=4, steps=1, device="cpu",

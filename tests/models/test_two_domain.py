@@ -3,11 +3,9 @@
 import pytest
 import torch
 
-from conftest import labelled_two_domain, write_images
+from conftest import labelled_two_domain, two_domain_set
 from ganforge.checkpoint import load_checkpoint
 from ganforge.config import ModelConfig, TrainConfig
-from ganforge.data.domains import prepare_domains
-from ganforge.data.prepare import PrepareOptions
 from ganforge.errors import ConfigError
 from ganforge.losses.cyclegan import CycleGANLoss, HistoryBuffer
 from ganforge.losses.dtn import DTNLoss
@@ -18,13 +16,7 @@ from ganforge.train import train
 
 @pytest.fixture(scope="module")
 def pair32(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pair")
-    write_images(root / "a", 12, size=32, seed=1)
-    write_images(root / "b", 10, size=32, seed=2)
-    out = root / "ab32.zip"
-    prepare_domains([("a", str(root / "a")), ("b", str(root / "b"))], out, PrepareOptions(resolution=32, workers=1),
-                    progress=False)
-    return out
+    return two_domain_set(tmp_path_factory.mktemp("pair"), "ab32.zip", 12, 10)
 
 
 def _cfg(family, **options):
