@@ -141,6 +141,7 @@ def test_offline_error_names_file_url_and_destination(monkeypatch, tmp_path):
     msg = str(e.value)
     assert inception.WEIGHTS_FILE in msg and "http://127.0.0.1:9/" in msg
     assert str(tmp_path / "cache" / "weights" / inception.WEIGHTS_FILE) in msg and inception.WEIGHTS_ENV in msg
+    assert "ganforge features fit" in msg  # the way to evaluate that needs no download
 
 
 def test_download_once_into_the_cache_with_checksum(monkeypatch, tmp_path, weights_file):

@@ -227,6 +227,11 @@ def preprocess(images: torch.Tensor) -> torch.Tensor:
     return 2 * x - 1
 
 
+# Without the weights a user can still measure, in a feature space ganforge fits on their own data.
+OFFLINE_HINT = ("; or measure without downloads: 'ganforge features fit --data DATA --name NAME', "
+                "then --features NAME")
+
+
 def weights_path(path: str | os.PathLike | None = None, *, allow_download: bool = True) -> Path:
     """Where the weights are: ``path``, else ``$GANFORGE_INCEPTION_WEIGHTS``, else the cache
     (downloaded there once, SHA-256 verified). Offline without them, the error says what to fetch."""
@@ -245,13 +250,13 @@ def weights_path(path: str | os.PathLike | None = None, *, allow_download: bool 
     try:
         return download(WEIGHTS_URL, cached, sha256=WEIGHTS_SHA256, timeout=60, max_bytes=200 << 20)
     except DownloadError as e:
-        raise InceptionWeightsMissing(f"{e}; or set {WEIGHTS_ENV}=/path/to/{WEIGHTS_FILE}") from None
+        raise InceptionWeightsMissing(f"{e}; or set {WEIGHTS_ENV}=/path/to/{WEIGHTS_FILE}{OFFLINE_HINT}") from None
 
 
 def _missing_message(cached: Path) -> str:
     return (f"the FID Inception weights {WEIGHTS_FILE} (95.6 MB, sha256 {WEIGHTS_SHA256[:12]}...) are not available "
             f"and could not be downloaded; fetch {WEIGHTS_URL} and put it at {cached}, "
-            f"or set {WEIGHTS_ENV}=/path/to/it")
+            f"or set {WEIGHTS_ENV}=/path/to/it{OFFLINE_HINT}")
 
 
 def load_inception(path: str | os.PathLike | None = None, device: str | torch.device = "cpu",
