@@ -158,3 +158,11 @@ def test_compare_puts_translation_runs_side_by_side(runs, tmp_path, capsys):
     assert row.count(" - ") == 1  # a value for cyclegan and dtn; the cogan column has none
     assert "NOT comparable" not in md  # one data set, extractor and n for all three
     assert md.count("![") >= 3  # every run's sample grid
+
+
+def test_latent_tools_refuse_a_translator_in_one_line(runs, tmp_path, capsys):
+    """A translator's G takes images: generate and the latent tools say so instead of failing inside G."""
+    _, out = runs
+    code, _, err = run_cli(capsys, "generate", out["cyclegan"], "--n", 2, "--out", tmp_path / "g.png")
+    assert code == 1 and "translator" in err and "ganforge translate" in err and "Traceback" not in err
+    assert not (tmp_path / "g.png").exists()

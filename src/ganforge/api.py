@@ -168,7 +168,7 @@ class Generator:
         """uint8 images (N, H, W, C) of ``seeds``: seed S gives the same image on every run and device.
         ``class_`` (conditional models): an id or name; by default seed S draws class S mod classes.
         ``psi`` < 1: truncation, in W for style-based families, toward the mean latent z for the others."""
-        from ganforge.latent_tools import refuse_inpainter
+        from ganforge.latent_tools import refuse_without_latents
         from ganforge.sampling import (
             generate,
             images_for_seeds,
@@ -177,7 +177,7 @@ class Generator:
             truncates_in_w,
         )
 
-        refuse_inpainter(self.config, self.info.get("run") or "this generator")
+        refuse_without_latents(self.config, self.info.get("run") or "this generator")
         seeds = list(seeds)
         cls = resolve_class(class_, self.classes, self.config.num_classes)
         if psi != 1 and not truncates_in_w(self.module):

@@ -36,7 +36,7 @@ class LoadedModel:
         self.run = run
         self.device = resolve_device(device)
         G, cfg, self.state = load_generator(run, device=self.device, ema=ema)
-        refuse_inpainter(cfg, run)
+        refuse_without_latents(cfg, run)
         # z: G itself; w, w+: a StyleSpace view whose latents are there (None: the run's default space)
         self.G: Any = in_space(G, space)
         self.space = space_of(self.G)
@@ -92,13 +92,17 @@ class LoadedModel:
         return load_photo(path, self.cfg.resolution, self.cfg.channels, data_params(self.run))
 
 
-def refuse_inpainter(cfg: ModelConfig, run: str | Path) -> None:
-    """An inpainter's G fills holes in images: it has no latent space for the latent tools."""
+def refuse_without_latents(cfg: ModelConfig, run: str | Path) -> None:
+    """An inpainter's or a translator's G takes images: it has no latent space for the latent tools."""
     from ganforge import models
 
-    if cfg.family in models.MODELS and models.is_inpainter(cfg.family):
+    if cfg.family not in models.MODELS or models.draws_from_latents(cfg.family):
+        return
+    if models.is_inpainter(cfg.family):
         raise GanforgeError(f"{run} is an inpainter run: it fills holes in photos ('ganforge inpaint RUN PHOTO "
                             "--mask MASK'), it has no latent space to draw, morph, project or edit")
+    raise GanforgeError(f"{run} is a {cfg.family} translator: it maps images of one domain to the other "
+                        "('ganforge translate RUN IMAGES'), it has no latent space to draw, morph, project or edit")
 
 
 def _sibling(path: Path, suffix: str) -> Path:

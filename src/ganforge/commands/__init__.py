@@ -1,6 +1,7 @@
 """One module per subcommand (or group of subcommands); each defines ``register(subparsers)``."""
 
 import argparse
+import functools
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -26,3 +27,18 @@ def add_command(sub, name: str, func, help: str, description: str | None = None,
     if options is not None and getattr(sub, "chosen", None) in (None, name):
         options(p)
     return p
+
+
+def trains(func):
+    """For a command that trains: runs it with denormal floats flushed to zero (``device.denormals_flushed``),
+    entered before the command touches a tensor so that torch's worker threads, started inside, inherit it.
+    torch is imported when the command runs, not when it is registered, so ``--help`` stays fast."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        from ganforge.device import denormals_flushed
+
+        with denormals_flushed():
+            return func(args)
+
+    return run

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ganforge.commands import add_command
+from ganforge.commands import add_command, trains
 from ganforge.commands.train import add_training_options, report_result, resolve_configs
 from ganforge.config import ModelConfig
 from ganforge.errors import ConfigError
@@ -51,14 +51,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     add_training_options(p)
 
 
+@trains
 def run(args: argparse.Namespace) -> int:
-    from ganforge.device import denormals_flushed
-
-    with denormals_flushed():  # entered before any tensor work starts torch's worker threads: they inherit it
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
     from ganforge.compose import compose, compose_model_config, critic_options, default_loss
 
     if args.resume and args.part:

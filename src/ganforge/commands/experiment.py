@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ganforge.commands import HelpFormatter, add_command
+from ganforge.commands import HelpFormatter, add_command, trains
 from ganforge.experiments.mitlgan_options import DEFAULTS, ExperimentOptions
 
 
@@ -59,14 +59,8 @@ def register(sub) -> None:
                    help="skip baseline-total, the baseline continued to 3x the budget (default: train it)")
 
 
+@trains
 def run_mitlgan(args: argparse.Namespace) -> int:
-    from ganforge.device import denormals_flushed
-
-    with denormals_flushed():  # entered before any tensor work starts torch's worker threads: they inherit it
-        return _run_mitlgan(args)
-
-
-def _run_mitlgan(args: argparse.Namespace) -> int:
     # The protocol imports torch and the trainer: only when the command runs, so --help stays fast.
     from ganforge.experiments.mitlgan import run_experiment
 

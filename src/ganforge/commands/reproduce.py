@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ganforge.commands import add_command
+from ganforge.commands import add_command, trains
 
 THESES = ("faces", "mitlgan", "dogs", "cats", "spiders")  # ganforge.experiments.theses.THESES, without torch
 
@@ -40,14 +40,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of every run")
 
 
+@trains
 def run(args: argparse.Namespace) -> int:
-    from ganforge.device import denormals_flushed
-
-    with denormals_flushed():  # entered before any tensor work starts torch's worker threads: they inherit it
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
     from ganforge.errors import ConfigError
     from ganforge.experiments import theses
 

@@ -18,7 +18,7 @@ import json
 import textwrap
 
 from ganforge import runconfig
-from ganforge.commands import add_command
+from ganforge.commands import add_command, trains
 from ganforge.config import RESUME_MAY_CHANGE, ModelConfig, Option, TrainConfig
 from ganforge.errors import ConfigError
 from ganforge.presets import describe_presets
@@ -241,14 +241,8 @@ def uses_plan(args: argparse.Namespace) -> bool:
     return bool(args.minutes) and args.model is None and args.preset is None and not args.resume
 
 
+@trains
 def run(args: argparse.Namespace) -> int:
-    from ganforge.device import denormals_flushed
-
-    with denormals_flushed():  # entered before any tensor work starts torch's worker threads: they inherit it
-        return _run(args)
-
-
-def _run(args: argparse.Namespace) -> int:
     from ganforge import api  # noqa: I001
     from ganforge.health import BudgetCheck
 

@@ -41,10 +41,10 @@ class InpainterLoss(GANLoss):
     def __init__(self, augment=None, **kwargs):
         super().__init__(augment, **kwargs)
         o = self.family_options  # the inpainter family's options (models/inpainter.py: defaults and help)
-        self.masks = str(o.get("masks", "both"))
-        self.hole_weight = float(o.get("hole_weight", 1.0))
-        self.adv_weight = float(o.get("adv_weight", 0.01))
-        self.adversarial = ADVERSARIAL[str(o.get("adversarial", "bce"))]()
+        self.masks = str(o["masks"])
+        self.hole_weight = float(o["hole_weight"])
+        self.adv_weight = float(o["adv_weight"])
+        self.adversarial = ADVERSARIAL[str(o["adversarial"])]()
         self.holes = torch.Generator().manual_seed(HOLES_SEED)
 
     # the adversarial terms are the chosen loss's

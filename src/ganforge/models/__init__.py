@@ -145,6 +145,11 @@ def is_inpainter(name: str) -> bool:
     return bool(getattr(family(name), "INPAINTER", False))
 
 
+def draws_from_latents(name: str) -> bool:
+    """Its G makes images from latents; a translator's and an inpainter's take images instead."""
+    return not (is_translator(name) or is_inpainter(name))
+
+
 def has_preview(name: str) -> bool:
     """Its sample grid is ``preview(G, z, real)``'s rows on real images (two-domain families, the inpainter)."""
     return hasattr(family(name), "preview")
