@@ -29,8 +29,11 @@ tables made with the same extractor file.
     python benchmarks/quality_per_time.py --minutes 1                  # all families, CPU or GPU
     python benchmarks/quality_per_time.py --families dcgan,resnet --minutes 5 --device cuda
     python benchmarks/quality_per_time.py --families dcgan,stylegan2 --minutes 30   # issue 19's comparison
-    python benchmarks/quality_per_time.py --data ANIME1K.zip --features anime-cnn --families \
+    python benchmarks/quality_per_time.py --data ANIME1K.zip --features cifar64-cnn --families \
         dcgan,resnet,stylegan2,stylegan2+ada,fastgan,r3gan,auto --minutes 30 --curve fid.png   # issue 20's
+
+One set-up at a time works as well: keep each printed JSON in ``benchmarks/results/quality/`` (its README
+says how the kept ones were made) and ``benchmarks/quality_report.py`` tables them and checks the targets.
 
 ``FAMILY+AUG`` trains the family's recipe with ``--augment AUG`` (``stylegan2+ada``); ``auto`` is the
 budget plan (ganforge.plan), which measures its candidates first, as ``ganforge train --minutes`` does.
@@ -222,7 +225,9 @@ def write_plan_table(path: Path, results: list[dict], data, metric: str, args, d
         if r["family"] == "auto":
             continue
         name = r["setup"]
-        candidates[name] = {"family": r["family"], "preset": r["recipe"], "width": r["width"],
+        preset = r["recipe"] if r["recipe"] in PRESETS else None  # dcgan: the family's defaults, no preset
+        family = r["family"].partition("+")[0]  # stylegan2+ada: the family is stylegan2, "ada" its augment
+        candidates[name] = {"family": family, "preset": preset, "width": r["width"],
                             "batch_size": r["batch_size"], "augment": r["augment"]}
         for point in r.get("curve") or [{"images": r["steps"] * r["batch_size"], "steps": r["steps"],
                                          "fid": r.get(metric), "minutes": r["train_seconds"] / 60}]:

@@ -75,10 +75,15 @@ def test_plan_lines_say_choice_steps_and_the_4x_choice():
     assert "plan: fast" in text and "20,000 steps" in text and "with 8 minutes: slow" in text
 
 
-def test_the_shipped_table_loads_and_says_it_is_provisional():
+def test_the_shipped_table_is_the_benchmarks_and_every_candidate_can_be_built():
     table = plan.load_table()
-    assert table["provisional"] is True and "README" in table["source"]
-    assert {c.family for c in plan.candidates(table)} >= {"dcgan"}
+    assert table["provisional"] is False and "quality_per_time.py" in table["source"]
+    buildable = {c.name for c in plan.candidates(table)}
+    assert buildable == set(table["candidates"]) and "dcgan" in {c.family for c in plan.candidates(table)}
+    for case in table["cases"]:  # every candidate the plan measures has a score somewhere
+        assert case["sha256"] and case["results"]
+        assert {r["candidate"] for r in case["results"]} <= buildable
+    assert buildable <= {r["candidate"] for case in table["cases"] for r in case["results"]}
 
 
 @pytest.mark.slow
@@ -92,24 +97,26 @@ def test_measure_uses_the_trainer_and_leaves_nothing(tiny_dataset, tmp_path, mon
     assert not list(tmp_path.glob("ganforge-plan-*"))
 
 
-def fake_measure(candidate, data, device, seconds):
-    return {"dcgan-w32-b64": 0.01, "mlp-w32-b64": 0.005, "resnet-w32-b64": 1.0}[candidate.name]
+@pytest.fixture
+def fixed_plan(monkeypatch):
+    """The CLI's plan from this file's TABLE and fixed step times, whatever the shipped table holds."""
+    monkeypatch.setattr(plan, "load_table", lambda path=None: TABLE)
+    monkeypatch.setattr(plan, "measure_step_seconds",
+                        lambda candidate, data, device, seconds: {"fast": 0.01, "slow": 1.0}[candidate.name])
 
 
-def test_dry_run_prints_the_plan_and_writes_nothing(capsys, tiny_dataset, tmp_path, monkeypatch):
-    monkeypatch.setattr(plan, "measure_step_seconds", fake_measure)
+def test_dry_run_prints_the_plan_and_writes_nothing(capsys, tiny_dataset, tmp_path, fixed_plan):
     out = tmp_path / "run"
     code, stdout, _ = run_cli(capsys, "train", "--data", tiny_dataset, "--out", out, "--minutes", 10, "--dry-run")
     assert code == 0
     lines = stdout.splitlines()
-    assert lines[0].startswith("plan: dcgan-w32-b64") and any("with 40 minutes" in x for x in lines)
+    assert lines[0].startswith("plan: fast") and any("with 40 minutes" in x for x in lines)
     resolved = json.loads(stdout[stdout.index("{"):])
-    assert resolved["model"]["family"] == "dcgan" and resolved["model"]["width"] == 32
+    assert resolved["model"]["family"] == "dcgan" and resolved["model"]["width"] == 8
     assert not out.exists()
 
 
-def test_flags_override_the_plan(capsys, tiny_dataset, tmp_path, monkeypatch):
-    monkeypatch.setattr(plan, "measure_step_seconds", fake_measure)
+def test_flags_override_the_plan(capsys, tiny_dataset, tmp_path, fixed_plan):
     code, stdout, _ = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--minutes", 10,
                               "--preset", "auto", "--batch-size", 8, "--dry-run")
     assert code == 0 and json.loads(stdout[stdout.index("{"):])["train"]["batch_size"] == 8
@@ -191,7 +198,9 @@ def test_budget_check_says_when_the_cpu_is_busy_and_what_a_quiet_machine_would_g
         assert ("a quiet machine the same budget gives about 2,400 steps" in said) is busy
 
 def test_benchmark_results_replace_the_provisional_table():
-    shipped = plan.load_table()
+    shipped = {"provisional": True, "source": "typed in", "candidates": {"dcgan-w32-b64": {"family": "dcgan"}},
+               "cases": [{"provisional": True, "data": "typed", "count": 60000, "resolution": 32,
+                          "results": [{"candidate": "dcgan-w32-b64", "images": 9000, "score": 50.0}]}]}
     case = {"data": "mine", "sha256": "abc", "count": 500, "resolution": 64, "metric": "fid[x]",
             "results": [{"candidate": "fast", "images": 1000, "score": 90.0}]}
     table = plan.add_case(shipped, case, {"fast": TABLE["candidates"]["fast"]}, "benchmark run")

@@ -399,5 +399,9 @@ def test_quality_benchmark_curves_plot_and_plan_table(tmp_path, dark_bright, mon
     written = json.loads(table.read_text())
     assert written["candidates"]["dcgan-w8-b8-translation"]["augment"] == "translation"
     assert written["candidates"]["dcgan-w8-b8"]["augment"] == ""
+    assert written["candidates"]["dcgan-w8-b8"]["preset"] is None  # the family's defaults: a plan can build it
+    from ganforge.plan import candidates
+
+    assert {c.name for c in candidates(written)} == set(written["candidates"])
     case = next(c for c in written["cases"] if c["sha256"] == data.sha256)
     assert len(case["results"]) == sum(len(r["curve"]) for r in rows)

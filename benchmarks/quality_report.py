@@ -1,0 +1,165 @@
+"""The quality benchmark's results, gathered: one table per data set and budget, and the issues' targets checked.
+
+``benchmarks/quality_per_time.py`` prints one JSON document per invocation. A 30-minute comparison
+of seven set-ups on four data sets is 14 hours of a 2-core CPU, more than one sitting, so the
+documents are kept (``benchmarks/results/quality/*.json``, one per data set, set-up and seed) and
+this script reads any number of them:
+
+    python benchmarks/quality_report.py benchmarks/results/quality/*.json            # markdown tables
+    python benchmarks/quality_report.py benchmarks/results/quality/*.json --json     # the same as JSON
+
+For each data set (by its SHA-256) and budget it prints one row per set-up: steps, generated images
+per second, FID and KID on the domain extractor (the mean over seeds when a set-up was run with more
+than one; the spread between seeds is the noise the targets are judged against), and FID over
+training time when the run recorded a curve. Results are only put side by side when they share the
+extractor file (its identity), the budget and the device.
+
+Then the targets (issues 19 and 20), each ``holds``, ``fails`` or ``missing`` (a run it needs has
+not been made yet), with the numbers it compared:
+
+- on a small-data case (at most ``SMALL_DATA`` images): stylegan2's FID at most half of dcgan's, and
+  stylegan2 with ADA better than without;
+- on every case: the budget plan's (``auto``) FID the best, or within noise of the best; on a
+  small-data case also at most half of dcgan's. Without a repeated seed the noise is unknown and the
+  plan must be the best outright.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+SMALL_DATA = 2000  # images: "the first 1,000 anime faces", Pokemon's 809
+
+
+def load(paths: list[Path]) -> list[dict]:
+    """Every result row of the documents, with its document's context (data, budget, extractor, device)."""
+    rows = []
+    for path in paths:
+        try:
+            doc = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"quality_report: cannot read {path}: {e}") from None
+        if doc.get("benchmark") != "quality_per_time":
+            raise SystemExit(f"quality_report: {path} is not a quality_per_time.py result")
+        features = doc.get("features") or {}
+        case = (doc["data_sha256"], float(doc["minutes_per_family"]), features.get("identity"), doc.get("device"))
+        for r in doc["results"]:
+            rows.append({**r, "case": case, "data": Path(doc["data"]).name, "count": doc["count"],
+                         "metric": f"fid[{features.get('name')}]", "kid_metric": f"kid[{features.get('name')}]",
+                         "threads": doc.get("torch_threads"), "source": path.name})
+    return rows
+
+
+def setup_key(row: dict) -> str:
+    """What a row measured, as ``--families`` named it: ``auto`` for the plan's rows (whatever it chose),
+    else the family, with ``+AUG`` when the run added an augmentation to its recipe (``stylegan2+ada``)."""
+    return "auto" if row.get("plan") else row["family"]
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """One entry per case: its set-ups, each with the mean FID/KID over seeds and the spread between them."""
+    by_case: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in rows:
+        by_case[r["case"]][setup_key(r)].append(r)
+    cases = []
+    for case, setups in by_case.items():
+        first = next(iter(setups.values()))[0]
+        metric, kid = first["metric"], first["kid_metric"]
+        entries = {}
+        for key, runs in setups.items():
+            fids = [r[metric] for r in runs if r.get(metric) is not None]
+            entries[key] = {
+                "setup": runs[0]["setup"], "seeds": sorted(r.get("seed", 0) for r in runs),
+                "steps": round(statistics.mean(r["steps"] for r in runs)),
+                "g_img_per_s": round(statistics.mean(r["g_img_per_s"] for r in runs), 1),
+                "fid": statistics.mean(fids) if fids else None,
+                "fid_spread": (max(fids) - min(fids)) if len(fids) > 1 else None,
+                "kid": statistics.mean(r[kid] for r in runs) if all(r.get(kid) is not None for r in runs) else None,
+                "curve": [(p["minutes"], p["fid"]) for p in runs[0].get("curve") or []],
+            }
+        cases.append({"data": first["data"], "count": first["count"], "minutes": case[1], "device": case[3],
+                      "threads": first["threads"], "metric": metric, "setups": entries})
+    return sorted(cases, key=lambda c: (c["count"], c["data"], c["minutes"]))
+
+
+def _fid(case: dict, key: str) -> float | None:
+    entry = case["setups"].get(key)
+    return entry["fid"] if entry else None
+
+
+def _compare(name: str, case: dict, a: str, b: str, factor: float) -> dict:
+    """Target: FID(a) <= factor * FID(b)."""
+    fa, fb = _fid(case, a), _fid(case, b)
+    verdict = "missing" if fa is None or fb is None else ("holds" if fa <= factor * fb else "fails")
+    return {"target": name, "data": case["data"], "minutes": case["minutes"], "verdict": verdict,
+            "values": {a: fa, b: fb}}
+
+
+def targets(case: dict) -> list[dict]:
+    """The issues' targets that apply to this case (see the module docstring)."""
+    out = []
+    small = case["count"] <= SMALL_DATA
+    if small:
+        out.append(_compare("stylegan2 FID <= 1/2 dcgan's (issue 19)", case, "stylegan2", "dcgan", 0.5))
+        out.append(_compare("stylegan2 with ADA better than without (issue 19)", case, "stylegan2+ada", "stylegan2",
+                            1.0))
+        out.append(_compare("auto FID <= 1/2 dcgan's (issue 20)", case, "auto", "dcgan", 0.5))
+    others = {k: e["fid"] for k, e in case["setups"].items() if k != "auto" and e["fid"] is not None}
+    auto = case["setups"].get("auto")
+    spreads = [e["fid_spread"] for e in case["setups"].values() if e["fid_spread"] is not None]
+    noise = max(spreads) if spreads else 0.0
+    best = min(others.items(), key=lambda kv: kv[1]) if others else None
+    if auto is None or auto["fid"] is None or best is None:
+        verdict = "missing"
+    else:
+        verdict = "holds" if auto["fid"] <= best[1] + noise else "fails"
+    out.append({"target": "auto FID the best or within noise of the best (issue 20)", "data": case["data"],
+                "minutes": case["minutes"], "verdict": verdict,
+                "values": {"auto": auto["fid"] if auto else None, "best": best, "noise": noise if spreads else None}})
+    return out
+
+
+def markdown(cases: list[dict]) -> str:
+    lines = []
+    for c in cases:
+        lines.append(f"**{c['data']}** ({c['count']:,} images), {c['minutes']:g} min per set-up on {c['device']} "
+                     f"({c['threads']} threads), {c['metric']}:\n")
+        lines.append("| set-up | steps | generated img/s | FID | KID | FID over minutes |")
+        lines.append("|---|---|---|---|---|---|")
+        for key, e in sorted(c["setups"].items(), key=lambda kv: (kv[1]["fid"] is None, kv[1]["fid"] or 0)):
+            fid = "—" if e["fid"] is None else f"{e['fid']:.3g}" + (
+                f" ± {e['fid_spread'] / 2:.2g} ({len(e['seeds'])} seeds)" if e["fid_spread"] is not None else "")
+            kid = "—" if e["kid"] is None else f"{e['kid']:.3g}"
+            curve = ", ".join(f"{m:.0f}: {f:.3g}" for m, f in e["curve"])
+            name = e["setup"] if key == "auto" else f"{key} ({e['setup']})"
+            lines.append(f"| {name} | {e['steps']:,} | {e['g_img_per_s']:g} | {fid} | {kid} | {curve} |")
+        lines.append("")
+    lines.append("| target | data | verdict | values |")
+    lines.append("|---|---|---|---|")
+    for c in cases:
+        for t in targets(c):
+            values = ", ".join(f"{k} {v if not isinstance(v, float) else round(v, 3)}" for k, v in t["values"].items())
+            lines.append(f"| {t['target']} | {t['data']}, {t['minutes']:g} min | {t['verdict']} | {values} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("results", nargs="+", type=Path, help="quality_per_time.py JSON outputs")
+    p.add_argument("--json", action="store_true", help="print JSON instead of markdown")
+    args = p.parse_args()
+    cases = summarise(load(args.results))
+    if args.json:
+        print(json.dumps({"cases": cases, "targets": [t for c in cases for t in targets(c)]}, indent=2))
+    else:
+        print(markdown(cases))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

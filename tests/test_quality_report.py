@@ -1,0 +1,75 @@
+"""benchmarks/quality_report.py: results kept from several quality_per_time.py runs, tabled and judged."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "quality_report.py"
+
+
+@pytest.fixture(scope="module")
+def report():
+    spec = importlib.util.spec_from_file_location("quality_report", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identity="cnn-1"):
+    """A quality_per_time.py output with these (family, augment, plan, seed, fid) rows."""
+    results = [{"family": f, "augment": aug, "plan": plan, "seed": seed, "setup": f"{f}-w8-b16",
+                "steps": 100, "g_img_per_s": 10.0, "fid[x-cnn]": fid, "kid[x-cnn]": fid / 100,
+                "curve": [{"minutes": 10, "fid": 2 * fid}, {"minutes": 30, "fid": fid}]}
+               for f, aug, plan, seed, fid in rows]
+    doc = {"benchmark": "quality_per_time", "data": f"/somewhere/{name}.zip", "data_sha256": sha, "count": count,
+           "minutes_per_family": minutes, "seed": 0, "device": "cpu", "torch_threads": 2,
+           "features": {"name": "x-cnn", "identity": identity}, "results": results}
+    path = tmp_path / f"{name}-{len(list(tmp_path.iterdir()))}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def verdicts(report, paths):
+    cases = report.summarise(report.load(paths))
+    return {(t["target"].split(" (")[0], t["data"]): t for c in cases for t in report.targets(c)}
+
+
+def test_targets_hold_fail_or_are_missing_from_the_kept_results(report, tmp_path):
+    paths = [document(tmp_path, "anime-1k", [("dcgan", "", False, 0, 100.0)]),
+             document(tmp_path, "anime-1k", [("stylegan2", "", False, 0, 45.0)]),
+             document(tmp_path, "anime-1k", [("stylegan2+ada", "ada", False, 0, 60.0)])]
+    v = verdicts(report, paths)
+    assert v[("stylegan2 FID <= 1/2 dcgan's", "anime-1k.zip")]["verdict"] == "holds"
+    assert v[("stylegan2 with ADA better than without", "anime-1k.zip")]["verdict"] == "fails"
+    assert v[("auto FID <= 1/2 dcgan's", "anime-1k.zip")]["verdict"] == "missing"  # no auto run yet
+
+
+def test_repeat_seeds_are_averaged_and_their_spread_is_the_noise(report, tmp_path):
+    paths = [document(tmp_path, "pokemon", [("fastgan", "color", False, 0, 40.0), ("fastgan", "", False, 1, 50.0)]),
+             document(tmp_path, "pokemon", [("fastgan", "", True, 0, 56.0)])]
+    cases = report.summarise(report.load(paths))
+    assert cases[0]["setups"]["fastgan"]["fid"] == 45.0 and cases[0]["setups"]["fastgan"]["fid_spread"] == 10.0
+    v = verdicts(report, paths)
+    assert v[("auto FID the best or within noise of the best", "pokemon.zip")]["verdict"] == "fails"  # 56 > 45 + 10
+    paths.append(document(tmp_path, "pokemon", [("fastgan", "", True, 1, 48.0)]))  # auto's mean 52 <= 55
+    assert verdicts(report, paths)[("auto FID the best or within noise of the best", "pokemon.zip")]["verdict"] \
+        == "holds"
+
+
+def test_results_of_other_extractors_or_budgets_are_not_compared(report, tmp_path):
+    paths = [document(tmp_path, "anime-1k", [("dcgan", "", False, 0, 100.0)]),
+             document(tmp_path, "anime-1k", [("stylegan2", "", False, 0, 10.0)], identity="another-cnn"),
+             document(tmp_path, "anime-1k", [("stylegan2", "", False, 0, 10.0)], minutes=10)]
+    cases = report.summarise(report.load(paths))
+    assert len(cases) == 3 and all(len(c["setups"]) == 1 for c in cases)
+    table = report.markdown(cases)
+    assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 100 | 1 | 10: 200, 30: 100 |" in table
+
+
+def test_a_file_that_is_not_a_result_is_refused_in_one_line(report, tmp_path):
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    with pytest.raises(SystemExit, match="not a quality_per_time.py result"):
+        report.load([bad])
