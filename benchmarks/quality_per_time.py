@@ -145,7 +145,7 @@ def evaluate_generator(G, cfg: ModelConfig, data, extractor, n: int, device: tor
     G = G.to(device).eval()
     with torch.random.fork_rng(devices=[]):  # as ganforge evaluate does
         fake = generate_images(G, cfg, n)    # seeds 0..n-1; labels 0, 1, ..., K-1, 0, ... for conditional G
-        values = evaluate_images(fake, data, ["fid", "kid"], extractor=extractor, n_ref=n, device=device)
+        values = evaluate_images(fake, data, ["fid", "kid", "copying"], extractor=extractor, n_ref=n, device=device)
         out = {k: _num(v) for k, v in values.items()}
         if cfg.num_classes and data.labels is not None:
             out.update(per_class_fid(fake, np.arange(n) % cfg.num_classes, data, extractor, device))

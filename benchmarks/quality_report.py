@@ -11,8 +11,11 @@ this script reads any number of them:
 For each data set (by its SHA-256) and budget it prints one row per set-up: steps, generated images
 per second, FID and KID on the domain extractor (the mean over seeds when a set-up was run with more
 than one; the spread between seeds is the noise the targets are judged against), and FID over
-training time when the run recorded a curve. Results are only put side by side when they share the
-extractor file (its identity), the budget and the device.
+training time when the run recorded a curve, and the copying check (``ganforge.metrics.copying``:
+the median distance of a sample to its nearest training image over that image's distance to its own
+nearest neighbour, beside the same for the training images themselves; a much smaller value means
+the generator returns training images, which FID against them would reward). Results are only put
+side by side when they share the extractor file (its identity), the budget and the device.
 
 Then the targets (issues 19 and 20), each ``holds``, ``fails`` or ``missing`` (a run it needs has
 not been made yet), with the numbers it compared:
@@ -51,6 +54,7 @@ def load(paths: list[Path]) -> list[dict]:
         for r in doc["results"]:
             rows.append({**r, "case": case, "data": Path(doc["data"]).name, "count": doc["count"],
                          "metric": f"fid[{features.get('name')}]", "kid_metric": f"kid[{features.get('name')}]",
+                         "copy_metric": f"copy_ratio[{features.get('name')}]",
                          "threads": doc.get("torch_threads"), "source": path.name})
     return rows
 
@@ -59,6 +63,12 @@ def setup_key(row: dict) -> str:
     """What a row measured, as ``--families`` named it: ``auto`` for the plan's rows (whatever it chose),
     else the family, with ``+AUG`` when the run added an augmentation to its recipe (``stylegan2+ada``)."""
     return "auto" if row.get("plan") else row["family"]
+
+
+def _mean_or_none(runs: list[dict], key: str) -> float | None:
+    """The mean of ``key`` over repeated seeds; None when a run lacks it (kept from before it was measured)."""
+    values = [r.get(key) for r in runs]
+    return statistics.mean(values) if values and None not in values else None
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -79,7 +89,9 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "g_img_per_s": round(statistics.mean(r["g_img_per_s"] for r in runs), 1),
                 "fid": statistics.mean(fids) if fids else None,
                 "fid_spread": (max(fids) - min(fids)) if len(fids) > 1 else None,
-                "kid": statistics.mean(r[kid] for r in runs) if all(r.get(kid) is not None for r in runs) else None,
+                "kid": _mean_or_none(runs, kid),
+                "copy_ratio": _mean_or_none(runs, runs[0]["copy_metric"]),
+                "copy_ratio_real": _mean_or_none(runs, runs[0]["copy_metric"].replace("copy_ratio", "copy_ratio_real")),
                 "curve": [(p["minutes"], p["fid"]) for p in runs[0].get("curve") or []],
             }
         cases.append({"data": first["data"], "count": first["count"], "minutes": case[1], "device": case[3],
@@ -129,15 +141,16 @@ def markdown(cases: list[dict]) -> str:
     for c in cases:
         lines.append(f"**{c['data']}** ({c['count']:,} images), {c['minutes']:g} min per set-up on {c['device']} "
                      f"({c['threads']} threads), {c['metric']}:\n")
-        lines.append("| set-up | steps | generated img/s | FID | KID | FID over minutes |")
-        lines.append("|---|---|---|---|---|---|")
+        lines.append("| set-up | steps | generated img/s | FID | KID | copy ratio (data's own) | FID over minutes |")
+        lines.append("|---|---|---|---|---|---|---|")
         for key, e in sorted(c["setups"].items(), key=lambda kv: (kv[1]["fid"] is None, kv[1]["fid"] or 0)):
             fid = "—" if e["fid"] is None else f"{e['fid']:.3g}" + (
                 f" ± {e['fid_spread'] / 2:.2g} ({len(e['seeds'])} seeds)" if e["fid_spread"] is not None else "")
             kid = "—" if e["kid"] is None else f"{e['kid']:.3g}"
+            copy = "—" if e["copy_ratio"] is None else f"{e['copy_ratio']:.2f} ({e['copy_ratio_real']:.2f})"
             curve = ", ".join(f"{m:.0f}: {f:.3g}" for m, f in e["curve"])
             name = e["setup"] if key == "auto" else f"{key} ({e['setup']})"
-            lines.append(f"| {name} | {e['steps']:,} | {e['g_img_per_s']:g} | {fid} | {kid} | {curve} |")
+            lines.append(f"| {name} | {e['steps']:,} | {e['g_img_per_s']:g} | {fid} | {kid} | {copy} | {curve} |")
         lines.append("")
     lines.append("| target | data | verdict | values |")
     lines.append("|---|---|---|---|")

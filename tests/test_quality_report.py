@@ -17,12 +17,16 @@ def report():
     return module
 
 
-def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identity="cnn-1"):
-    """A quality_per_time.py output with these (family, augment, plan, seed, fid) rows."""
+def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identity="cnn-1", copy=None):
+    """A quality_per_time.py output with these (family, augment, plan, seed, fid) rows; ``copy``: the copying
+    check's (copy_ratio, copy_ratio_real) on every row (kept results from before it was measured have none)."""
     results = [{"family": f, "augment": aug, "plan": plan, "seed": seed, "setup": f"{f}-w8-b16",
                 "steps": 100, "g_img_per_s": 10.0, "fid[x-cnn]": fid, "kid[x-cnn]": fid / 100,
                 "curve": [{"minutes": 10, "fid": 2 * fid}, {"minutes": 30, "fid": fid}]}
                for f, aug, plan, seed, fid in rows]
+    if copy:
+        for r in results:
+            r["copy_ratio[x-cnn]"], r["copy_ratio_real[x-cnn]"] = copy
     doc = {"benchmark": "quality_per_time", "data": f"/somewhere/{name}.zip", "data_sha256": sha, "count": count,
            "minutes_per_family": minutes, "seed": 0, "device": "cpu", "torch_threads": 2,
            "features": {"name": "x-cnn", "identity": identity}, "results": results}
@@ -65,7 +69,16 @@ def test_results_of_other_extractors_or_budgets_are_not_compared(report, tmp_pat
     cases = report.summarise(report.load(paths))
     assert len(cases) == 3 and all(len(c["setups"]) == 1 for c in cases)
     table = report.markdown(cases)
-    assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 100 | 1 | 10: 200, 30: 100 |" in table
+    assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 100 | 1 | — | 10: 200, 30: 100 |" in table
+
+
+def test_the_copying_check_is_tabled_beside_the_datas_own_value(report, tmp_path):
+    paths = [document(tmp_path, "anime-1k", [("fastgan", "", False, 0, 3.0), ("fastgan", "", False, 1, 5.0)],
+                      copy=(0.05, 0.9)),
+             document(tmp_path, "anime-1k", [("dcgan", "", False, 0, 30.0)])]  # kept from before the check
+    table = report.markdown(report.summarise(report.load(paths)))
+    assert "| fastgan (fastgan-w8-b16) | 100 | 10 | 4 ± 1 (2 seeds) | 0.04 | 0.05 (0.90) |" in table
+    assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 30 | 0.3 | — |" in table
 
 
 def test_a_file_that_is_not_a_result_is_refused_in_one_line(report, tmp_path):

@@ -173,3 +173,28 @@ def test_resumed_run_records_the_same_metrics(eval_runs, labelled_data, extracto
     best = lambda run: {k: v for k, v in json.loads((run / "checkpoints" / "best.json").read_text()).items()  # noqa: E731
                         if k != "metric"}
     assert best(out) == best(eval_runs[0])
+
+
+def test_the_copying_check_tells_training_images_from_new_ones(capsys, labelled_data, extractor_file, tmp_path):
+    from ganforge.data.dataset import load_dataset
+
+    def evaluate(images, name):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i, im in enumerate(images):
+            Image.fromarray(im[..., 0], "L").save(folder / f"{i:03d}.png")
+        code, _, err = run_cli(capsys, "evaluate", folder, "--data", labelled_data, "--features", extractor_file,
+                               "--n", len(images), "--n-ref", 128, "--metrics", "copying", "--device", "cpu")
+        assert code == 0, err
+        return json.loads((tmp_path / f"{name}-evaluation.json").read_text())["metrics"]
+
+    training = load_dataset(labelled_data).images
+    copied = evaluate(training[::2], "copies")  # half the training images, as if a generator returned them
+    assert copied["copy_ratio[tiny-cnn]"] < 0.01 and copied["near_copies[tiny-cnn]"] == 1.0
+    # new images of the same kind (the same noise, another seed) are as far from the training images as
+    # those are from each other
+    fresh = load_dataset(labelled_dataset(tmp_path / "another", {"dark": (0, 110), "bright": (145, 256)}, 32,
+                                          seed=7)).images
+    new = evaluate(fresh, "fresh")
+    assert new["copy_ratio[tiny-cnn]"] > 0.5 * new["copy_ratio_real[tiny-cnn]"]
+    assert new["near_copies[tiny-cnn]"] < 0.2

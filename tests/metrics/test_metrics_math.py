@@ -7,6 +7,7 @@ import scipy.linalg
 from ganforge.data import fashion_mnist
 from ganforge.errors import DataError
 from ganforge.metrics.c2st import MIN_PER_SIDE, binomial_p_value, classifier_two_sample_test
+from ganforge.metrics.copying import copy_ratios
 from ganforge.metrics.domain import SmallCNN
 from ganforge.metrics.fid import feature_stats, fid_from_features, frechet_distance
 from ganforge.metrics.inception_score import inception_score
@@ -149,6 +150,42 @@ def test_precision_recall_measure_fidelity_and_coverage_separately():
     collapsed = real[:1] + 0.001 * rng.standard_normal((1000, 8))
     p, r = precision_recall(real, collapsed)
     assert p == 1.0 and r < 0.02
+
+
+# ---- copying (memorisation) ------------------------------------------------------------------------
+
+def brute_force_ratio(sample, real):
+    d = np.linalg.norm(real - sample, axis=1)
+    t = int(np.argmin(d))
+    others = np.delete(real, t, axis=0)
+    return d[t] / np.linalg.norm(others - real[t], axis=1).min()
+
+
+def test_copy_ratios_match_their_definition_including_the_left_out_real_points():
+    rng = np.random.default_rng(11)
+    real, fake = rng.standard_normal((40, 5)), rng.standard_normal((30, 5))
+    fake_ratio, real_ratio = copy_ratios(real, fake)
+    assert fake_ratio == pytest.approx([brute_force_ratio(g, real) for g in fake], rel=1e-9)
+    # each real point is judged against the others, as if it were new
+    assert real_ratio == pytest.approx([brute_force_ratio(real[i], np.delete(real, i, axis=0))
+                                        for i in range(len(real))], rel=1e-9)
+
+
+def test_copies_read_as_copies_and_fresh_samples_as_the_data_itself():
+    rng = np.random.default_rng(12)
+    real = rng.standard_normal((1000, 16))
+    copies = real[rng.integers(0, 1000, 2000)] + 1e-3 * rng.standard_normal((2000, 16))
+    fresh = rng.standard_normal((2000, 16))
+    copied, baseline = copy_ratios(real, copies)
+    new, _ = copy_ratios(real, fresh)
+    assert np.median(copied) < 0.01 and np.mean(copied < 1 / 3) == 1.0
+    # samples from the data's distribution score like the real points left out, and copy nothing
+    assert np.median(new) == pytest.approx(np.median(baseline), rel=0.1)
+    assert np.mean(new < 1 / 3) < 0.01
+    # duplicated real points (distance 0 apart) do not divide by zero; a copy of one still reads as a copy
+    dup = np.concatenate([real, real[:10]])
+    ratio, real_ratio = copy_ratios(dup, real[:10])
+    assert np.isfinite(real_ratio).all() and (ratio < 0.01).all()
 
 
 # ---- two-sample test ---------------------------------------------------------------------------

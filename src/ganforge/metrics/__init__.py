@@ -13,6 +13,7 @@ Public functions (``from ganforge.metrics.<module> import <function>``)::
     kid: kernel_inception_distance(real, fake) -> (mean, std), mmd2_unbiased(x, y)
     inception_score: inception_score(probs, splits=10) -> (mean, std)
     precision_recall: precision_recall(real, fake, k=3) -> (precision, recall)
+    copying: copy_ratios(real, fake) -> (generated ratios, leave-one-out real ratios), the memorisation check
     c2st: classifier_two_sample_test(a_images, b_images) -> {"accuracy", "p_value", ...}
     d_accuracy: discriminator_accuracy(D, real_images, fake_images)
     intervals: clopper_pearson(successes, n) -> (lower, upper), the exact interval of a rate
@@ -28,7 +29,7 @@ Public functions (``from ganforge.metrics.<module> import <function>``)::
 
 # Importing the metric modules registers them, in the order tables show them.
 from ganforge.metrics import fid, kid, precision_recall, inception_score  # noqa: F401, I001
-from ganforge.metrics import c2st, d_accuracy  # noqa: F401
+from ganforge.metrics import copying, c2st, d_accuracy  # noqa: F401
 from ganforge.metrics.c2st import binomial_p_value, classifier_two_sample_test
 from ganforge.metrics.d_accuracy import discriminator_accuracy
 from ganforge.metrics.domain import fit_extractor

@@ -14,7 +14,7 @@ import torch
 from ganforge.metrics.registry import EvalContext, register
 
 
-def _distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def pairwise_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     # |a|² + |b|² - 2ab, in float64 so near-duplicates are not lost to cancellation.
     d2 = (a * a).sum(1, keepdim=True) + (b * b).sum(1)[None] - 2 * a @ b.T
     return d2.clamp_min_(0).sqrt_()
@@ -24,7 +24,7 @@ def knn_radii(x: torch.Tensor, k: int, chunk: int = 1024) -> torch.Tensor:
     """Distance from each point to its k-th nearest *other* point in the same set (N,)."""
     radii = []
     for i in range(0, len(x), chunk):
-        d = _distances(x[i:i + chunk], x)
+        d = pairwise_distances(x[i:i + chunk], x)
         radii.append(d.kthvalue(k + 1, dim=1).values)  # the smallest (k+1)-th counts the point itself
     return torch.cat(radii)
 
@@ -33,7 +33,7 @@ def coverage(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, c
     """Fraction of ``points`` inside at least one ball (centre, radius)."""
     inside = []
     for i in range(0, len(points), chunk):
-        d = _distances(points[i:i + chunk], centres)
+        d = pairwise_distances(points[i:i + chunk], centres)
         inside.append((d <= radii[None]).any(dim=1))
     return float(torch.cat(inside).double().mean())
 
