@@ -144,7 +144,7 @@ def test_preset_auto_needs_minutes(capsys, tiny_dataset, tmp_path):
 @pytest.mark.slow
 def test_a_short_budget_note_appears_once(capsys, tiny_dataset, tmp_path, monkeypatch):
     monkeypatch.setattr(health, "MIN_STEPS", 10**9)  # whatever this machine's speed, the budget is short
-    # 6 s of budget: 3 or more steps after the first even on a busy machine
+    # 6 s of budget: the note comes after 3 steps past the first, or by 3 s with one (a very busy machine)
     code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--model", "dcgan",
                            "--width", 8, "--batch-size", 16, "--minutes", 0.1)
     assert code == 0
@@ -179,6 +179,25 @@ def test_budget_check_judges_from_the_rate_after_warm_up_and_speaks_once(capsys)
         fast(t)
     assert fast.done and "budget" not in t.log_notes
 
+
+
+def test_budget_check_speaks_before_the_end_of_a_run_too_slow_for_its_warm_up():
+    import io
+
+    # 10 s a step in a 30 s budget: three steps in all, never 3 after the first. The run most in need of the
+    # note must still hear it, by half its budget.
+    out, t = io.StringIO(), FakeTrainer()
+    t.cfg.minutes = 0.5
+    check = health.BudgetCheck("try the plan", out=out, min_steps=3000)
+    said_at = None
+    while t.elapsed < 30:
+        t.step += 1
+        t.elapsed += 10.0
+        check(t)
+        if said_at is None and out.getvalue():
+            said_at = t.elapsed
+    assert said_at == 20.0 and out.getvalue().count("about 3 steps") == 1
+    assert t.log_notes["budget"]["expected_steps"] == 3
 
 
 def test_budget_check_says_when_the_cpu_is_busy_and_what_a_quiet_machine_would_give():

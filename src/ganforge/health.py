@@ -319,9 +319,9 @@ class HealthHook:
 class BudgetCheck:
     """Says once, early, when a chosen set-up will get fewer than ``MIN_STEPS`` steps in --minutes.
 
-    Judged from the run's own step rate after ``after_s`` seconds of training (at least 3 steps), so
-    it measures the real set-up on the real machine and costs nothing; the alternative it names is
-    the budget plan, which measures candidates that fit. On a CPU it also says when the machine is
+    Judged from the run's own step rate after ``after_s`` seconds of training (at least 3 steps past
+    the first, or 1 once half the budget is spent), so it measures the real set-up on the real machine
+    and costs nothing; the alternative it names is the budget plan, which measures candidates that fit. On a CPU it also says when the machine is
     busy: the share of its threads' time this process got (``cpu_clock``, the process's CPU seconds,
     against wall seconds x threads), since the same command on a quiet machine gets several times
     the steps, and a user who sees only noise should know that the budget, not ganforge, ran short.
@@ -342,7 +342,11 @@ class BudgetCheck:
             self._start = (trainer.step, trainer.elapsed, self.cpu_clock())  # after the first (warm-up) step
             return
         steps, seconds = trainer.step - self._start[0], trainer.elapsed - self._start[1]
-        if steps < 3 or seconds < min(self.after_s, 0.05 * 60 * minutes):
+        warmed_up = steps >= 3 and seconds >= min(self.after_s, 0.05 * 60 * minutes)
+        # A run so slow that it never gets 3 steps past the first is the one that most needs the note:
+        # by half its budget, one step's rate has to do.
+        late = steps >= 1 and trainer.elapsed >= 0.5 * 60 * minutes
+        if not (warmed_up or late):
             return
         self.done = True
         expected = trainer.step + (60 * minutes - trainer.elapsed) * steps / seconds
