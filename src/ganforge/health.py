@@ -321,10 +321,11 @@ class BudgetCheck:
 
     Judged from the run's own step rate after ``after_s`` seconds of training (at least 3 steps past
     the first, or 1 once half the budget is spent), so it measures the real set-up on the real machine
-    and costs nothing; the alternative it names is the budget plan, which measures candidates that fit. On a CPU it also says when the machine is
-    busy: the share of its threads' time this process got (``cpu_clock``, the process's CPU seconds,
-    against wall seconds x threads), since the same command on a quiet machine gets several times
-    the steps, and a user who sees only noise should know that the budget, not ganforge, ran short.
+    and costs nothing; the alternative it names is the budget plan, which measures candidates that
+    fit. On a CPU it also says when the machine is busy: the share of its threads' time this process
+    got (``cpu_clock``, the process's CPU seconds, against wall seconds x threads), since the same
+    command on a quiet machine gets several times the steps, and a user who sees only noise should
+    know that the budget, not ganforge, ran short.
     """
 
     def __init__(self, alternative: str, out=STDERR, after_s: float = 20.0, min_steps: int | None = None,

@@ -154,6 +154,8 @@ def test_user_errors_are_one_line(capsys, eval_runs, labelled_data, extractor_fi
          "trained on 16x16"),
         (("train", "--data", labelled_data, "--out", tmp_path / "x", "--eval-every", 2, "--eval-metric", "dacc"),
          "training diagnostic"),
+        (("train", "--data", labelled_data, "--out", tmp_path / "x", "--eval-every", 2, "--eval-metric", "copying"),
+         "copying is not a quality measure (nearest-training-image check"),
     ]
     for argv, expected in cases:
         code, out, err = run_cli(capsys, *argv)

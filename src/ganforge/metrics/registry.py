@@ -110,6 +110,6 @@ def metric_score(name: str, values: dict) -> float:
     """The metric's one number, lower is better, from keys with or without the extractor suffix."""
     score = METRICS[name].score
     if score is None:
-        raise ValueError(f"{name} is a training diagnostic, not a quality measure")
+        raise ValueError(f"{name} is not a quality measure ({METRICS[name].help})")
     bare = {k.split("[", 1)[0]: v for k, v in values.items()}
     return float(score(bare))

@@ -37,7 +37,8 @@ def parse_metric_spec(spec: str) -> tuple[str, str | None]:
     if name not in METRICS:
         raise ConfigError(f"unknown --eval-metric {name!r}; choose from: {', '.join(METRICS)}")
     if METRICS[name].score is None:
-        raise ConfigError(f"{name} is a training diagnostic, not a quality measure; it cannot pick the best checkpoint")
+        raise ConfigError(f"{name} is not a quality measure ({METRICS[name].help}); it cannot pick the best "
+                          "checkpoint")
     if METRICS[name].uses_features:
         return name, extractor or "inception"
     if extractor:
