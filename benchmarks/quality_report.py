@@ -53,8 +53,7 @@ def load(paths: list[Path]) -> list[dict]:
         case = (doc["data_sha256"], float(doc["minutes_per_family"]), features.get("identity"), doc.get("device"))
         for r in doc["results"]:
             rows.append({**r, "case": case, "data": Path(doc["data"]).name, "count": doc["count"],
-                         "metric": f"fid[{features.get('name')}]", "kid_metric": f"kid[{features.get('name')}]",
-                         "copy_metric": f"copy_ratio[{features.get('name')}]",
+                         "extractor": features.get("name"), "metric": f"fid[{features.get('name')}]",
                          "threads": doc.get("torch_threads"), "source": path.name})
     return rows
 
@@ -79,7 +78,7 @@ def summarise(rows: list[dict]) -> list[dict]:
     cases = []
     for case, setups in by_case.items():
         first = next(iter(setups.values()))[0]
-        metric, kid = first["metric"], first["kid_metric"]
+        metric, suffix = first["metric"], f"[{first['extractor']}]"  # kid -> kid[cifar64-cnn]
         entries = {}
         for key, runs in setups.items():
             fids = [r[metric] for r in runs if r.get(metric) is not None]
@@ -89,9 +88,9 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "g_img_per_s": round(statistics.mean(r["g_img_per_s"] for r in runs), 1),
                 "fid": statistics.mean(fids) if fids else None,
                 "fid_spread": (max(fids) - min(fids)) if len(fids) > 1 else None,
-                "kid": _mean_or_none(runs, kid),
-                "copy_ratio": _mean_or_none(runs, runs[0]["copy_metric"]),
-                "copy_ratio_real": _mean_or_none(runs, runs[0]["copy_metric"].replace("copy_ratio", "copy_ratio_real")),
+                "kid": _mean_or_none(runs, "kid" + suffix),
+                "copy_ratio": _mean_or_none(runs, "copy_ratio" + suffix),
+                "copy_ratio_real": _mean_or_none(runs, "copy_ratio_real" + suffix),
                 "curve": [(p["minutes"], p["fid"]) for p in runs[0].get("curve") or []],
             }
         cases.append({"data": first["data"], "count": first["count"], "minutes": case[1], "device": case[3],
