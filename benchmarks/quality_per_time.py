@@ -41,6 +41,11 @@ budget plan (ganforge.plan), which measures its candidates first, as ``ganforge 
 K`` also evaluates each run at K-1 evenly spaced moments of its budget (FID over time, in the JSON as
 ``curve``) and ``--curve PNG`` plots those curves.
 
+Before and after each set-up the machine's speed is probed (``benchmarks/machine_speed.py``: a fixed
+convolutional workload, about 5 s each time) and kept as ``machine_probe_ms``: a shared host can be
+much slower on one day than another, invisibly to the process, and a wall-clock budget then buys fewer
+steps. ``quality_report.py`` flags a result whose probe is slower than the rest of its table's.
+
 ``--write-plan-table PATH`` (e.g. ``src/ganforge/plan_table.json``) adds the results to the budget
 plan's table (ganforge.plan): each family's set-up (recipe, width, batch size) becomes a candidate
 and its FID after ``steps x batch`` images a point on its curve for this data set. Run it at
@@ -71,6 +76,9 @@ from ganforge.metrics.features import load_extractor
 from ganforge.metrics.registry import EvalContext, compute
 from ganforge.presets import PRESETS
 from ganforge.train import train
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine_speed import probe  # noqa: E402  (a script beside this one)
 
 RECIPES = {  # family -> preset giving its loss, critic steps and optimiser settings
     "mlp": "mnist-dense",
@@ -297,6 +305,9 @@ def main() -> int:
     p.add_argument("--fit-epochs", type=float, default=3, help="if the extractor is fitted here: its epochs")
     p.add_argument("--fit-max-images", type=int, help="if the extractor is fitted here: at most this many images")
     p.add_argument("--runs", help="keep the runs here (default: a temporary folder)")
+    p.add_argument("--probe-seconds", type=float, default=5.0,
+                   help="time benchmarks/machine_speed.py's probe this long before and after each set-up, so that a "
+                        "result measured on a slowed machine can be told (0: skip)")
     p.add_argument("--write-plan-table", metavar="PATH",
                    help="add the results to the budget plan's table at PATH (src/ganforge/plan_table.json ships)")
     args = p.parse_args()
@@ -319,9 +330,11 @@ def main() -> int:
                                      "precision": args.precision, "sample_every": 10**9, "checkpoint_every": 10**9,
                                      "log_every": 50})
         snapshots = Snapshots(args.minutes, args.curve_points) if args.curve_points > 1 else None
+        before = probe(eval_device, args.probe_seconds)["probe_ms"] if args.probe_seconds > 0 else None
         t0 = time.time()
         result = train(cfg, model, out=open(os.devnull, "w"), hooks=[snapshots] if snapshots else ())
         wall = time.time() - t0
+        after = probe(eval_device, args.probe_seconds)["probe_ms"] if args.probe_seconds > 0 else None
         state = torch.load(root / family / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
         seconds = state["elapsed"]
         n_critic = cfg.n_critic or (5 if cfg.loss == "wgan-gp" else 1)  # (stylegan2's lazy R1 is not counted)
@@ -334,6 +347,7 @@ def main() -> int:
                "d_img_per_s": round(result.step * cfg.batch_size * n_critic / seconds, 1),
                "g_img_per_s": round(result.step * cfg.batch_size / seconds, 1),
                "g_params": sum(v.numel() for v in state["G"].values() if v.is_floating_point()),
+               "machine_probe_ms": [before, after] if before is not None else None,
                **evaluate(root / family, data, extractor, args.n_eval, eval_device)}
         if snapshots:
             row["curve"] = curve_points(snapshots, row, data, extractor, args.n_eval, eval_device, cfg.batch_size)

@@ -17,6 +17,12 @@ nearest neighbour, beside the same for the training images themselves; a much sm
 the generator returns training images, which FID against them would reward). Results are only put
 side by side when they share the extractor file (its identity), the budget and the device.
 
+A wall-clock budget buys fewer steps on a slowed machine (a shared host with busy neighbours), so each
+result keeps the machine probe ``quality_per_time.py`` timed before and after it
+(``benchmarks/machine_speed.py``). A set-up whose slower probe is more than ``SLOWED`` times the
+fastest of its table is marked: it had less machine than the others, and a target it takes part in
+says so.
+
 Then the targets (issues 19 and 20), each ``holds``, ``fails`` or ``missing`` (a run it needs has
 not been made yet), with the numbers it compared:
 
@@ -37,6 +43,7 @@ from collections import defaultdict
 from pathlib import Path
 
 SMALL_DATA = 2000  # images: "the first 1,000 anime faces", Pokemon's 809
+SLOWED = 1.2  # a probe this much slower than the table's fastest: the run had less machine than the others
 
 
 def load(paths: list[Path]) -> list[dict]:
@@ -70,6 +77,24 @@ def _mean_or_none(runs: list[dict], key: str) -> float | None:
     return statistics.mean(values) if values and None not in values else None
 
 
+def _slowest_probe(runs: list[dict]) -> float | None:
+    """The slowest machine probe (ms) around any of these runs; None when one was made without it."""
+    probes = [r.get("machine_probe_ms") for r in runs]
+    if not probes or any(not p or None in p for p in probes):
+        return None
+    return max(max(p) for p in probes)
+
+
+def mark_slowed(entries: dict[str, dict]) -> None:
+    """Give each entry ``slowed``: how many times the table's fastest probe its own was, when over ``SLOWED``
+    (else None). Among the entries with a probe: one kept from before probes existed cannot be placed."""
+    probes = [e["probe_ms"] for e in entries.values() if e["probe_ms"] is not None]
+    fastest = min(probes) if probes else None
+    for e in entries.values():
+        ratio = e["probe_ms"] / fastest if fastest and e["probe_ms"] is not None else None
+        e["slowed"] = round(ratio, 2) if ratio is not None and ratio > SLOWED else None
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     """One entry per case: its set-ups, each with the mean FID/KID over seeds and the spread between them."""
     by_case: dict[tuple, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -92,7 +117,9 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "copy_ratio": _mean_or_none(runs, "copy_ratio" + suffix),
                 "copy_ratio_real": _mean_or_none(runs, "copy_ratio_real" + suffix),
                 "curve": [(p["minutes"], p["fid"]) for p in runs[0].get("curve") or []],
+                "probe_ms": _slowest_probe(runs),
             }
+        mark_slowed(entries)
         cases.append({"data": first["data"], "count": first["count"], "minutes": case[1], "device": case[3],
                       "threads": first["threads"], "metric": metric, "setups": entries})
     return sorted(cases, key=lambda c: (c["count"], c["data"], c["minutes"]))
@@ -108,7 +135,12 @@ def _compare(name: str, case: dict, a: str, b: str, factor: float) -> dict:
     fa, fb = _fid(case, a), _fid(case, b)
     verdict = "missing" if fa is None or fb is None else ("holds" if fa <= factor * fb else "fails")
     return {"target": name, "data": case["data"], "minutes": case["minutes"], "verdict": verdict,
-            "values": {a: fa, b: fb}}
+            "values": {a: fa, b: fb}, "slowed": _slowed(case, (a, b))}
+
+
+def _slowed(case: dict, keys) -> list[str]:
+    """Which of these set-ups ran on a slowed machine (see ``mark_slowed``)."""
+    return [k for k in keys if (case["setups"].get(k) or {}).get("slowed")]
 
 
 def targets(case: dict) -> list[dict]:
@@ -131,7 +163,8 @@ def targets(case: dict) -> list[dict]:
         verdict = "holds" if auto["fid"] <= best[1] + noise else "fails"
     out.append({"target": "auto FID the best or within noise of the best (issue 20)", "data": case["data"],
                 "minutes": case["minutes"], "verdict": verdict,
-                "values": {"auto": auto["fid"] if auto else None, "best": best, "noise": noise if spreads else None}})
+                "values": {"auto": auto["fid"] if auto else None, "best": best, "noise": noise if spreads else None},
+                "slowed": _slowed(case, ["auto", *([best[0]] if best else [])])})
     return out
 
 
@@ -140,8 +173,9 @@ def markdown(cases: list[dict]) -> str:
     for c in cases:
         lines.append(f"**{c['data']}** ({c['count']:,} images), {c['minutes']:g} min per set-up on {c['device']} "
                      f"({c['threads']} threads), {c['metric']}:\n")
-        lines.append("| set-up | steps | generated img/s | FID | KID | copy ratio (data's own) | FID over minutes |")
-        lines.append("|---|---|---|---|---|---|---|")
+        lines.append("| set-up | steps | generated img/s | FID | KID | copy ratio (data's own) | FID over minutes "
+                     "| machine probe |")
+        lines.append("|---|---|---|---|---|---|---|---|")
         for key, e in sorted(c["setups"].items(), key=lambda kv: (kv[1]["fid"] is None, kv[1]["fid"] or 0)):
             fid = "—" if e["fid"] is None else f"{e['fid']:.3g}" + (
                 f" ± {e['fid_spread'] / 2:.2g} ({len(e['seeds'])} seeds)" if e["fid_spread"] is not None else "")
@@ -149,14 +183,18 @@ def markdown(cases: list[dict]) -> str:
             copy = "—" if e["copy_ratio"] is None else f"{e['copy_ratio']:.2f} ({e['copy_ratio_real']:.2f})"
             curve = ", ".join(f"{m:.0f}: {f:.3g}" for m, f in e["curve"])
             name = e["setup"] if key == "auto" else f"{key} ({e['setup']})"
-            lines.append(f"| {name} | {e['steps']:,} | {e['g_img_per_s']:g} | {fid} | {kid} | {copy} | {curve} |")
+            machine = "—" if e["probe_ms"] is None else f"{e['probe_ms']:,.0f} ms" + (
+                f" (slowed {e['slowed']:g}×)" if e["slowed"] else "")
+            lines.append(f"| {name} | {e['steps']:,} | {e['g_img_per_s']:g} | {fid} | {kid} | {copy} | {curve} "
+                         f"| {machine} |")
         lines.append("")
     lines.append("| target | data | verdict | values |")
     lines.append("|---|---|---|---|")
     for c in cases:
         for t in targets(c):
             values = ", ".join(f"{k} {v if not isinstance(v, float) else round(v, 3)}" for k, v in t["values"].items())
-            lines.append(f"| {t['target']} | {t['data']}, {t['minutes']:g} min | {t['verdict']} | {values} |")
+            verdict = t["verdict"] + (f" (on a slowed machine: {', '.join(t['slowed'])})" if t["slowed"] else "")
+            lines.append(f"| {t['target']} | {t['data']}, {t['minutes']:g} min | {verdict} | {values} |")
     return "\n".join(lines)
 
 

@@ -55,6 +55,16 @@ def test_figures_of_a_slow_machine_pass_the_checks():
     check_data_prepare_figures(out, 64, 2)
 
 
+def test_the_machine_probe_times_its_workload_at_least_three_times():
+    sys.path.insert(0, str(BENCHMARKS))
+    try:
+        from machine_speed import probe
+    finally:
+        sys.path.remove(str(BENCHMARKS))
+    out = probe("cpu", seconds=0.0)
+    assert out["probe_steps"] == 3 and out["probe_ms"] > 0 and out["probe_device"] == "cpu"
+
+
 @pytest.mark.slow
 def test_data_prepare_compares_prepare_with_bare_decoding():
     # 64 images: the fewest at which prepare starts worker processes.

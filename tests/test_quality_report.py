@@ -17,9 +17,10 @@ def report():
     return module
 
 
-def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identity="cnn-1", copy=None):
+def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identity="cnn-1", copy=None, probe=None):
     """A quality_per_time.py output with these (family, augment, plan, seed, fid) rows; ``copy``: the copying
-    check's (copy_ratio, copy_ratio_real) on every row (kept results from before it was measured have none)."""
+    check's (copy_ratio, copy_ratio_real) on every row (kept results from before it was measured have none);
+    ``probe``: the machine probe's (before, after) milliseconds on every row (none on older results)."""
     results = [{"family": f, "augment": aug, "plan": plan, "seed": seed, "setup": f"{f}-w8-b16",
                 "steps": 100, "g_img_per_s": 10.0, "fid[x-cnn]": fid, "kid[x-cnn]": fid / 100,
                 "curve": [{"minutes": 10, "fid": 2 * fid}, {"minutes": 30, "fid": fid}]}
@@ -27,6 +28,9 @@ def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identit
     if copy:
         for r in results:
             r["copy_ratio[x-cnn]"], r["copy_ratio_real[x-cnn]"] = copy
+    if probe:
+        for r in results:
+            r["machine_probe_ms"] = list(probe)
     doc = {"benchmark": "quality_per_time", "data": f"/somewhere/{name}.zip", "data_sha256": sha, "count": count,
            "minutes_per_family": minutes, "seed": 0, "device": "cpu", "torch_threads": 2,
            "features": {"name": "x-cnn", "identity": identity}, "results": results}
@@ -69,7 +73,7 @@ def test_results_of_other_extractors_or_budgets_are_not_compared(report, tmp_pat
     cases = report.summarise(report.load(paths))
     assert len(cases) == 3 and all(len(c["setups"]) == 1 for c in cases)
     table = report.markdown(cases)
-    assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 100 | 1 | — | 10: 200, 30: 100 |" in table
+    assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 100 | 1 | — | 10: 200, 30: 100 | — |" in table
 
 
 def test_the_copying_check_is_tabled_beside_the_datas_own_value(report, tmp_path):
@@ -79,6 +83,24 @@ def test_the_copying_check_is_tabled_beside_the_datas_own_value(report, tmp_path
     table = report.markdown(report.summarise(report.load(paths)))
     assert "| fastgan (fastgan-w8-b16) | 100 | 10 | 4 ± 1 (2 seeds) | 0.04 | 0.05 (0.90) |" in table
     assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 30 | 0.3 | — |" in table
+
+
+def test_a_result_measured_on_a_slowed_machine_is_marked_and_so_are_its_targets(report, tmp_path):
+    """A shared host slowed 1.6x for one run (its probe after the run): that run's row and every target it
+    takes part in say so; runs on the same machine speed, and one kept from before probes, do not."""
+    paths = [document(tmp_path, "pokemon", [("dcgan", "", False, 0, 23.0)], count=809, probe=(410.0, 650.0)),
+             document(tmp_path, "pokemon", [("fastgan", "", False, 0, 2.6)], count=809, probe=(400.0, 420.0)),
+             document(tmp_path, "pokemon", [("stylegan2", "", False, 0, 9.0)], count=809),  # before probes
+             document(tmp_path, "pokemon", [("fastgan", "", True, 0, 2.5)], count=809, probe=(405.0, 430.0))]
+    case = report.summarise(report.load(paths))[0]
+    assert case["setups"]["dcgan"]["slowed"] == pytest.approx(650 / 420, abs=0.01)
+    assert [case["setups"][k]["slowed"] for k in ("fastgan", "stylegan2", "auto")] == [None, None, None]
+    v = verdicts(report, paths)
+    assert v[("auto FID <= 1/2 dcgan's", "pokemon.zip")]["slowed"] == ["dcgan"]
+    assert v[("auto FID the best or within noise of the best", "pokemon.zip")]["slowed"] == []
+    table = report.markdown([case])
+    assert "| 650 ms (slowed 1.55×) |" in table and "| 420 ms |" in table
+    assert "| holds (on a slowed machine: dcgan) |" in table
 
 
 def test_a_file_that_is_not_a_result_is_refused_in_one_line(report, tmp_path):

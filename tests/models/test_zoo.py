@@ -384,6 +384,7 @@ def test_quality_benchmark_curves_plot_and_plan_table(tmp_path, dark_bright, mon
     monkeypatch.setattr("sys.argv", ["quality_per_time.py", "--data", str(dark_bright), "--features", "db-cnn",
                                      "--families", "dcgan,dcgan+translation", "--width", "8", "--batch-size", "8",
                                      "--minutes", "0.05", "--n-eval", "32", "--curve", str(png), "--seed", "5",
+                                     "--probe-seconds", "0.01",
                                      "--runs", str(tmp_path / "runs"), "--write-plan-table", str(table)])
     assert bench.main() == 0
     report = json.loads(capsys.readouterr().out)
@@ -391,6 +392,7 @@ def test_quality_benchmark_curves_plot_and_plan_table(tmp_path, dark_bright, mon
     assert [r["setup"] for r in rows] == ["dcgan-w8-b8", "dcgan-w8-b8-translation"]
     assert [r["augment"] for r in rows] == ["", "translation"] and report["seed"] == 5
     for r in rows:
+        assert len(r["machine_probe_ms"]) == 2 and all(ms > 0 for ms in r["machine_probe_ms"])  # before, after
         curve = r["curve"]
         assert 1 <= len(curve) <= 4  # 3 snapshots when the steps are short enough, then the end
         assert curve[-1]["steps"] == r["steps"] and curve[-1]["fid"] == r["fid[db-cnn]"]
