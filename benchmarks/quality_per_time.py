@@ -319,6 +319,11 @@ def main() -> int:
                                         fit_max_images=args.fit_max_images)
 
     root = Path(args.runs) if args.runs else Path(tempfile.mkdtemp(prefix="ganforge-bench-"))
+
+    def machine_ms() -> float | None:
+        """The machine probe's milliseconds now (None with --probe-seconds 0)."""
+        return probe(eval_device, args.probe_seconds)["probe_ms"] if args.probe_seconds > 0 else None
+
     if args.curve and not args.curve_points:
         args.curve_points = 4
     results = []
@@ -330,11 +335,11 @@ def main() -> int:
                                      "precision": args.precision, "sample_every": 10**9, "checkpoint_every": 10**9,
                                      "log_every": 50})
         snapshots = Snapshots(args.minutes, args.curve_points) if args.curve_points > 1 else None
-        before = probe(eval_device, args.probe_seconds)["probe_ms"] if args.probe_seconds > 0 else None
+        before = machine_ms()
         t0 = time.time()
         result = train(cfg, model, out=open(os.devnull, "w"), hooks=[snapshots] if snapshots else ())
         wall = time.time() - t0
-        after = probe(eval_device, args.probe_seconds)["probe_ms"] if args.probe_seconds > 0 else None
+        after = machine_ms()
         state = torch.load(root / family / "checkpoints" / "latest.pt", map_location="cpu", weights_only=True)
         seconds = state["elapsed"]
         n_critic = cfg.n_critic or (5 if cfg.loss == "wgan-gp" else 1)  # (stylegan2's lazy R1 is not counted)
@@ -347,7 +352,7 @@ def main() -> int:
                "d_img_per_s": round(result.step * cfg.batch_size * n_critic / seconds, 1),
                "g_img_per_s": round(result.step * cfg.batch_size / seconds, 1),
                "g_params": sum(v.numel() for v in state["G"].values() if v.is_floating_point()),
-               "machine_probe_ms": [before, after] if before is not None else None,
+               "machine_probe_ms": None if before is None else [before, after],
                **evaluate(root / family, data, extractor, args.n_eval, eval_device)}
         if snapshots:
             row["curve"] = curve_points(snapshots, row, data, extractor, args.n_eval, eval_device, cfg.batch_size)

@@ -80,9 +80,7 @@ def _mean_or_none(runs: list[dict], key: str) -> float | None:
 def _slowest_probe(runs: list[dict]) -> float | None:
     """The slowest machine probe (ms) around any of these runs; None when one was made without it."""
     probes = [r.get("machine_probe_ms") for r in runs]
-    if not probes or any(not p or None in p for p in probes):
-        return None
-    return max(max(p) for p in probes)
+    return None if any(not p for p in probes) else max(max(p) for p in probes)
 
 
 def mark_slowed(entries: dict[str, dict]) -> None:
