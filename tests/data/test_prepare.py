@@ -173,3 +173,18 @@ def test_loader_vflip_mirrors_rows_and_leaves_horizontal_flips_alone(tiny_datase
     h = next(BatchLoader(ds, 64, seed=1, flip=True))[0]
     hv = next(BatchLoader(ds, 64, seed=1, flip=True, vflip=True))[0]
     assert all(torch.equal(hv[i], h[i]) or torch.equal(hv[i], h[i].flip(1)) for i in range(64))
+
+
+def test_preparing_again_later_gives_the_same_file(tmp_path, monkeypatch):
+    """A data set's SHA-256 names its content (benchmark results record it), so the clock must not enter it."""
+    import hashlib
+    import time
+
+    write_images(tmp_path / "src", 3, size=40)
+    opts = PrepareOptions(resolution=32)
+    prepare(str(tmp_path / "src"), tmp_path / "a.zip", opts, progress=False)
+    later = time.time() + 3 * 86400  # zip entries store local time to 2 s: three days later differs for sure
+    monkeypatch.setattr(time, "time", lambda: later)
+    prepare(str(tmp_path / "src"), tmp_path / "b.zip", opts, progress=False)
+    digest = [hashlib.sha256((tmp_path / n).read_bytes()).hexdigest() for n in ("a.zip", "b.zip")]
+    assert digest[0] == digest[1]

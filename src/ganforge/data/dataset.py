@@ -73,7 +73,7 @@ class DatasetWriter:
             grey: bool = False) -> None:
         index = self.meta["count"]
         name = f"images/{index:06d}.png"
-        self._zip.writestr(name, png)
+        self._zip.writestr(_entry(name), png)
         if grey:
             self._grey.append(name)
         record = {"file": name, "source": source}
@@ -117,13 +117,22 @@ class DatasetWriter:
                     self.meta["classes"] = labels
                     for r in self.meta["items"]:
                         r["label_id"] = labels.index(r["label"]) if "label" in r else -1
-                self._zip.writestr("dataset.json", json.dumps(self.meta, indent=1))
+                self._zip.writestr(_entry("dataset.json"), json.dumps(self.meta, indent=1))
             self._zip.close()
         except BaseException as e:  # e.g. a full disk or Ctrl-C while finishing: the temporary file goes too
             self._zip.close()
             self._atomic.__exit__(type(e), e, e.__traceback__)
             raise
         self._atomic.__exit__(exc_type, exc, tb)
+
+
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A stored zip entry with a fixed date: the same images give the same file, so its SHA-256 (which
+    benchmark results record) names the content, not the moment it was written."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16  # rw-r--r-- when unzipped (a bare ZipInfo would give mode 000)
+    return info
 
 
 @dataclass
