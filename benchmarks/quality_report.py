@@ -47,17 +47,31 @@ SLOWED = 1.2  # a probe this much slower than the table's fastest: the run had l
 
 
 def load(paths: list[Path]) -> list[dict]:
-    """Every result row of the documents, with its document's context (data, budget, extractor, device)."""
-    rows = []
+    """Every result row of the documents, with its document's context (data, budget, extractor, device).
+
+    A ``same_content`` document among them (``{"benchmark": "same_content", "why": ..., "data_sha256":
+    {NEW: KEPT}, "features_identity": {NEW: KEPT}}``) says that files with different hashes hold the same
+    content: data sets and extractors made again before ``data prepare`` and ``features fit`` wrote
+    reproducible files. Rows under a NEW hash are tabled with those under its KEPT one."""
+    docs, same = [], {"data_sha256": {}, "features_identity": {}}
     for path in paths:
         try:
             doc = json.loads(path.read_text())
         except (OSError, ValueError) as e:
             raise SystemExit(f"quality_report: cannot read {path}: {e}") from None
-        if doc.get("benchmark") != "quality_per_time":
+        if doc.get("benchmark") == "same_content":
+            for key, mapping in same.items():
+                mapping.update(doc.get(key) or {})
+        elif doc.get("benchmark") == "quality_per_time":
+            docs.append((path, doc))
+        else:
             raise SystemExit(f"quality_report: {path} is not a quality_per_time.py result")
+    rows = []
+    for path, doc in docs:
         features = doc.get("features") or {}
-        case = (doc["data_sha256"], float(doc["minutes_per_family"]), features.get("identity"), doc.get("device"))
+        data_sha = same["data_sha256"].get(doc["data_sha256"], doc["data_sha256"])
+        identity = same["features_identity"].get(features.get("identity"), features.get("identity"))
+        case = (data_sha, float(doc["minutes_per_family"]), identity, doc.get("device"))
         for r in doc["results"]:
             rows.append({**r, "case": case, "data": Path(doc["data"]).name, "count": doc["count"],
                          "extractor": features.get("name"), "metric": f"fid[{features.get('name')}]",

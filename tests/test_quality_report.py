@@ -108,3 +108,21 @@ def test_a_file_that_is_not_a_result_is_refused_in_one_line(report, tmp_path):
     bad.write_text("{}")
     with pytest.raises(SystemExit, match="not a quality_per_time.py result"):
         report.load([bad])
+
+
+def test_a_same_content_document_joins_results_whose_hashes_differ_only_by_how_the_files_were_written(
+        report, tmp_path):
+    """Data sets and extractors made again (say, on a fresh machine) before their files were reproducible
+    hash differently; a kept ``same_content`` document, with its evidence, puts their results in one table."""
+    paths = [document(tmp_path, "anime-1k", [("dcgan", "", False, 0, 100.0)], sha="old-zip", identity="cnn:old"),
+             document(tmp_path, "anime-1k", [("stylegan2", "", False, 0, 45.0)], sha="new-zip", identity="cnn:new")]
+    assert len(report.summarise(report.load(paths))) == 2
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps({"benchmark": "same_content", "why": "copy_ratio_real equal on every data set",
+                                "data_sha256": {"new-zip": "old-zip"}, "features_identity": {"cnn:new": "cnn:old"}}))
+    cases = report.summarise(report.load([*paths, same]))
+    assert len(cases) == 1 and set(cases[0]["setups"]) == {"dcgan", "stylegan2"}
+    assert verdicts(report, [*paths, same])[("stylegan2 FID <= 1/2 dcgan's", "anime-1k.zip")]["verdict"] == "holds"
+    same.write_text(json.dumps({"benchmark": "same_content", "why": "only the data",
+                                "data_sha256": {"new-zip": "old-zip"}}))
+    assert len(report.summarise(report.load([*paths, same]))) == 2  # another extractor still is another judge

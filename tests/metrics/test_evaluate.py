@@ -58,6 +58,15 @@ def test_fit_saves_a_safely_loadable_extractor_with_its_accuracy(extractor_file,
     assert state["arch"]["resolution"] == 16 and state["arch"]["channels"] == 1
 
 
+def test_fitting_again_gives_the_same_file_and_identity(extractor_file, labelled_data, tmp_path):
+    """An extractor's identity (its file's SHA-256, which keys every FID) must name what was fitted: the
+    same data and options give the same file, wherever and whenever it is written."""
+    torch.set_num_threads(1)
+    again = domain.fit_extractor(labelled_data, tmp_path / "elsewhere.pt", name="tiny-cnn", epochs=10, width=8,
+                                 batch_size=32, log=None)
+    assert again.read_bytes() == extractor_file.read_bytes()
+
+
 def test_training_records_metrics_keeps_best_and_plots(eval_runs):
     run, _ = eval_runs
     records = read_jsonl(run / "metrics.jsonl")

@@ -252,8 +252,11 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
              "classes": list(data.classes), "val_accuracy": acc, "epochs": epochs,
              "data": {"path": str(data.path), "sha256": data.sha256, "count": len(data)},
              "domain": key}
-    with atomic_path(out) as tmp:
-        torch.save(state, tmp)
+    # Through a file object, not the temporary path: torch.save names the archive's records after a path
+    # it is given, and the temporary name is random, so the file's SHA-256 (the extractor's identity, which
+    # keys every FID made with it) would change with every fit of the same weights.
+    with atomic_path(out) as tmp, open(tmp, "wb") as f:
+        torch.save(state, f)
     return out
 
 
