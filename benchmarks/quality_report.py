@@ -15,7 +15,8 @@ training time when the run recorded a curve, and the copying check (``ganforge.m
 the median distance of a sample to its nearest training image over that image's distance to its own
 nearest neighbour, beside the same for the training images themselves; a much smaller value means
 the generator returns training images, which FID against them would reward). Results are only put
-side by side when they share the extractor file (its identity), the budget and the device.
+side by side when they share the extractor file (its identity), the budget and the device; a
+``same_content`` document among the files (see ``load``) says which re-made files hold the same content.
 
 A wall-clock budget buys fewer steps on a slowed machine (a shared host with busy neighbours), so each
 result keeps the machine probe ``quality_per_time.py`` timed before and after it
