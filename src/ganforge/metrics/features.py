@@ -36,7 +36,7 @@ def exact_float32():
 @dataclass
 class FeatureExtractor:
     name: str                 # shown in metric keys: fid[<name>]
-    identity: str             # what makes two extractors the same: the weights' SHA-256
+    identity: str             # what makes two extractors the same: its file's SHA-256 (weights, classes, data)
     protocol: str             # how images are fed to it
     net: torch.nn.Module
     device: torch.device

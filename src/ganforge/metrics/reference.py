@@ -2,7 +2,7 @@
 
 The cache file (``$GANFORGE_CACHE/reference/*.npz``) holds the real images' features; FID's
 mean and covariance, KID and precision/recall are all derived from them. The key hashes
-the data set's SHA-256, the extractor's identity (its weights' SHA-256), the input protocol,
+the data set's SHA-256, the extractor's identity (its weights file's SHA-256), the input protocol,
 the number of images and the seed that picked them, so changing any of these can never
 reuse stale statistics.
 """
