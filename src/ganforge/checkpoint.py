@@ -42,13 +42,19 @@ VERSION = 1
 
 
 def save_checkpoint(path: str | Path, state: dict) -> None:
-    """Write ``state`` atomically. A failed write (a full disk...) raises the file's ``OSError``, with its
-    errno. torch.save given a path raises a RuntimeError without one ("unexpected pos 704 vs 598"), so
-    it gets a file object, whose error it raises, or chains to the RuntimeError of its writer's close."""
-    state = {"format": FORMAT, "version": VERSION, **state}
+    """Write ``state`` atomically, marked as a ganforge checkpoint (see ``save_torch_file``)."""
+    save_torch_file(path, {"format": FORMAT, "version": VERSION, **state})
+
+
+def save_torch_file(path: str | Path, obj: dict) -> None:
+    """``torch.save`` ``obj`` atomically, as the same bytes for the same ``obj``. A failed write (a full disk...)
+    raises the file's ``OSError``, with its errno. torch.save is given a file object, not the temporary path:
+    given a path it names the records inside after it (a random name, so the file's SHA-256, which is an
+    extractor's identity, would change with every write), and raises a RuntimeError without the errno
+    ("unexpected pos 704 vs 598"); a file object's error is raised, or chained to its writer's RuntimeError."""
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
         try:
-            torch.save(state, f)
+            torch.save(obj, f)
         except RuntimeError as e:
             if isinstance(e.__context__, OSError):
                 raise e.__context__ from None

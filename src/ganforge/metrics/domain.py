@@ -31,12 +31,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ganforge.checkpoint import save_torch_file
 from ganforge.data.dataset import load_dataset
 from ganforge.device import resolve_device
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.paths import cache_dir
 from ganforge.progress import Task
-from ganforge.utils import STDERR, atomic_path
+from ganforge.utils import STDERR
 
 FORMAT = "ganforge-extractor"
 VERSION = 1
@@ -252,11 +253,7 @@ def fit_extractor(data_path: str | Path, out: str | Path | None = None, *, name:
              "classes": list(data.classes), "val_accuracy": acc, "epochs": epochs,
              "data": {"path": str(data.path), "sha256": data.sha256, "count": len(data)},
              "domain": key}
-    # Through a file object, not the temporary path: torch.save names the archive's records after a path
-    # it is given, and the temporary name is random, so the file's SHA-256 (the extractor's identity, which
-    # keys every FID made with it) would change with every fit of the same weights.
-    with atomic_path(out) as tmp, open(tmp, "wb") as f:
-        torch.save(state, f)
+    save_torch_file(out, state)  # the same bytes for the same fit: the file's SHA-256 is the identity
     return out
 
 
