@@ -49,7 +49,13 @@ steps. ``quality_report.py`` flags a result whose probe is slower than the rest 
 ``--write-plan-table PATH`` (e.g. ``src/ganforge/plan_table.json``) adds the results to the budget
 plan's table (ganforge.plan): each family's set-up (recipe, width, batch size) becomes a candidate
 and its FID after ``steps x batch`` images a point on its curve for this data set. Run it at
-several ``--minutes`` to give the plan curves, not single points.
+several ``--minutes`` to give the plan curves, not single points. ``--from-results JSON...`` with it
+adds results kept from earlier runs on ``--data`` instead of training (how the shipped table is made:
+see ``benchmarks/results/quality/README.md``).
+
+Each result also records ``runtime``, the arithmetic the run trained in (bfloat16 autocast on a CPU with
+AMX, float32 without: the same family gets other step counts in the same minutes), and the document
+``cpu_amx``.
 """
 
 from __future__ import annotations
@@ -69,7 +75,8 @@ import torch
 from ganforge.artifacts import load_generator
 from ganforge.config import ModelConfig, TrainConfig
 from ganforge.data.dataset import load_dataset
-from ganforge.device import resolve_device
+from ganforge.device import cpu_has_amx, resolve_device
+from ganforge.errors import GanforgeError
 from ganforge.metrics.domain import ExtractorError, find_extractor_file, fit_extractor, load_extractor_file
 from ganforge.metrics.evaluate import evaluate_images, generate_images
 from ganforge.metrics.features import load_extractor
@@ -218,19 +225,21 @@ def write_curve_png(results: list[dict], path: Path, metric: str, title: str) ->
     print(f"quality_per_time: wrote {path}", file=sys.stderr)
 
 
-def write_plan_table(path: Path, results: list[dict], data, metric: str, args, device: str) -> None:
-    """Add this benchmark's results to the budget plan's table (ganforge.plan.add_case), atomically.
+def write_plan_table(path: Path, results: list[dict], data, metric: str, source: str, device: str,
+                     sha256: str | None = None) -> None:
+    """Add these results on ``data`` to the budget plan's table (ganforge.plan.add_case), atomically.
 
     Each set-up (recipe, width, batch size, augmentation as trained) is a candidate; every point of its
     curve (or its one final point without --curve-points) is a measurement of its FID after that many
-    images. The auto plan's row is not a candidate of its own: it is one of the others.
+    images, each seed's its own. The auto plan's row is not a candidate of its own: it is one of the others.
+    ``sha256`` keys the table's case when it is not the data file's own (a re-made file of kept content).
     """
     from ganforge.plan import add_case, load_table
     from ganforge.utils import write_json_atomic
 
     candidates, rows = {}, []
     for r in results:
-        if r["family"] == "auto":
+        if r.get("plan") or r["family"] == "auto":
             continue
         name = r["setup"]
         preset = r["recipe"] if r["recipe"] in PRESETS else None  # dcgan: the family's defaults, no preset
@@ -240,15 +249,34 @@ def write_plan_table(path: Path, results: list[dict], data, metric: str, args, d
         for point in r.get("curve") or [{"images": r["steps"] * r["batch_size"], "steps": r["steps"],
                                          "fid": r.get(metric), "minutes": r["train_seconds"] / 60}]:
             rows.append({"candidate": name, "images": point["images"], "steps": point["steps"],
-                         "score": point["fid"], "minutes": round(point["minutes"], 3)})
-    case = {"data": str(data.info.get("source") or data.path.name), "sha256": data.sha256, "count": len(data),
-            "resolution": data.resolution, "channels": data.channels, "metric": metric,
-            "device": f"{device}, {torch.get_num_threads()} threads", "results": rows}
+                         "score": point["fid"], "minutes": round(point["minutes"], 3), "seed": r.get("seed", 0)})
+    case = {"data": str(data.info.get("source") or data.path.name), "sha256": sha256 or data.sha256,
+            "count": len(data), "resolution": data.resolution, "channels": data.channels, "metric": metric,
+            "device": device, "source": source, "results": rows}
     table = load_table(path) if path.is_file() else None
-    source = (f"benchmarks/quality_per_time.py --minutes {args.minutes:g} --curve-points {args.curve_points} "
-              f"--n-eval {args.n_eval} --seed {args.seed} on {time.strftime('%Y-%m-%d')}")
     write_json_atomic(path, add_case(table, case, candidates, source))
     print(f"quality_per_time: wrote {path}", file=sys.stderr)
+
+
+def results_from_files(paths: list[Path], data) -> tuple[list[dict], str, str, str]:
+    """(rows, metric, device, the data's kept SHA-256) of kept quality_per_time.py documents measured on
+    ``data``, as quality_report.py reads them: a ``same_content`` document among ``paths`` joins the results
+    of re-made files to the kept ones. Documents of another data set, or judged by another extractor than
+    the rest, are refused in one line: their FIDs are not on this table's scale."""
+    from quality_report import load, read  # a script beside this one
+
+    rows = load(paths)
+    if not rows:
+        raise SystemExit("quality_per_time: --from-results: no quality_per_time.py results among the files")
+    kept_sha = read(paths)[1]["data_sha256"].get(data.sha256, data.sha256)
+    other = sorted({r["source"] for r in rows if r["case"][0] != kept_sha})
+    if other:
+        raise SystemExit(f"quality_per_time: {', '.join(other)} measured another data set than {data.path}")
+    judges = sorted({f"{r['metric']} ({r['case'][2]})" for r in rows})
+    if len(judges) > 1:
+        raise SystemExit(f"quality_per_time: the results were judged by different extractors: {'; '.join(judges)}")
+    devices = sorted({f"{r['case'][3]}, {r['threads']} threads" for r in rows})
+    return rows, rows[0]["metric"], " / ".join(devices), kept_sha
 
 
 def setup(family: str, args, data_path: Path) -> tuple[str, dict]:
@@ -310,8 +338,23 @@ def main() -> int:
                         "result measured on a slowed machine can be told (0: skip)")
     p.add_argument("--write-plan-table", metavar="PATH",
                    help="add the results to the budget plan's table at PATH (src/ganforge/plan_table.json ships)")
+    p.add_argument("--from-results", nargs="+", metavar="JSON",
+                   help="with --write-plan-table: add these kept results of --data (this script's JSON; a "
+                        "same_content document among them joins re-made files) to the table, training nothing")
     args = p.parse_args()
 
+    if args.from_results:
+        if not args.write_plan_table:
+            raise SystemExit("quality_per_time: --from-results adds kept results to --write-plan-table PATH; give it")
+        try:
+            data = load_dataset(args.data)
+        except GanforgeError as e:
+            raise SystemExit(f"quality_per_time: {str(e).splitlines()[0]}") from None
+        rows, metric, device, kept_sha = results_from_files([Path(f) for f in args.from_results], data)
+        source = (f"benchmarks/quality_per_time.py --from-results ({len(rows)} runs: "
+                  f"{', '.join(sorted({Path(f).name for f in args.from_results}))}) on {time.strftime('%Y-%m-%d')}")
+        write_plan_table(Path(args.write_plan_table), rows, data, metric, source, device, kept_sha)
+        return 0
     data_path = prepare_data(Path(args.data))
     data = load_dataset(data_path)
     eval_device = resolve_device(args.device)
@@ -353,6 +396,9 @@ def main() -> int:
                "g_img_per_s": round(result.step * cfg.batch_size / seconds, 1),
                "g_params": sum(v.numel() for v in state["G"].values() if v.is_floating_point()),
                "machine_probe_ms": None if before is None else [before, after],
+               # what the run computed in (e.g. "cpu bfloat16 autocast, channels_last" where the CPU has AMX):
+               # the same family trains at different speeds, and so to different FIDs, in float32 and bf16
+               "runtime": json.loads((root / family / "config.json").read_text()).get("runtime"),
                **evaluate(root / family, data, extractor, args.n_eval, eval_device)}
         if snapshots:
             row["curve"] = curve_points(snapshots, row, data, extractor, args.n_eval, eval_device, cfg.batch_size)
@@ -364,11 +410,14 @@ def main() -> int:
                         f"{data_path.name}: {len(data):,} images, {args.minutes:g} min per set-up, seed {args.seed}")
     device = torch.cuda.get_device_name() if torch.cuda.is_available() and args.device != "cpu" else "cpu"
     if args.write_plan_table:
-        write_plan_table(Path(args.write_plan_table), results, data, metric, args, device)
+        source = (f"benchmarks/quality_per_time.py --minutes {args.minutes:g} --curve-points {args.curve_points} "
+                  f"--n-eval {args.n_eval} --seed {args.seed} on {time.strftime('%Y-%m-%d')}")
+        write_plan_table(Path(args.write_plan_table), results, data, metric, source,
+                         f"{device}, {torch.get_num_threads()} threads")
     per_class = sorted(set(np.bincount(np.arange(args.n_eval) % len(data.classes)).tolist())) if data.classes else None
     print(json.dumps({"benchmark": "quality_per_time", "data": str(data_path), "data_sha256": data.sha256,
                       "count": len(data), "minutes_per_family": args.minutes, "seed": args.seed,
-                      "device": device, "torch_threads": torch.get_num_threads(),
+                      "device": device, "torch_threads": torch.get_num_threads(), "cpu_amx": cpu_has_amx(),
                       "quality": f"fid[{extractor.name}] (lower is better; comparable only with the same extractor "
                                  "file, see features.identity)",
                       "features": features,

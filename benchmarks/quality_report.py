@@ -22,7 +22,9 @@ A wall-clock budget buys fewer steps on a slowed machine (a shared host with bus
 result keeps the machine probe ``quality_per_time.py`` timed before and after it
 (``benchmarks/machine_speed.py``). A set-up whose slower probe is more than ``SLOWED`` times the
 fastest of its table is marked: it had less machine than the others, and a target it takes part in
-says so.
+says so. Each row also says the arithmetic its runs trained in (``runtime`` in newer results: bf16 on a
+CPU with AMX, fp32 without; ``?`` where not recorded), and a target comparing set-ups that ran in
+different arithmetic says that too: they did not have the same machine either.
 
 Then the targets (issues 19 and 20), each ``holds``, ``fails`` or ``missing`` (a run it needs has
 not been made yet), with the numbers it compared:
@@ -47,13 +49,9 @@ SMALL_DATA = 2000  # images: "the first 1,000 anime faces", Pokemon's 809
 SLOWED = 1.2  # a probe this much slower than the table's fastest: the run had less machine than the others
 
 
-def load(paths: list[Path]) -> list[dict]:
-    """Every result row of the documents, with its document's context (data, budget, extractor, device).
-
-    A ``same_content`` document among them (``{"benchmark": "same_content", "why": ..., "data_sha256":
-    {NEW: KEPT}, "features_identity": {NEW: KEPT}}``) says that files with different hashes hold the same
-    content: data sets and extractors made again before ``data prepare`` and ``features fit`` wrote
-    reproducible files. Rows under a NEW hash are tabled with those under its KEPT one."""
+def read(paths: list[Path]) -> tuple[list[tuple[Path, dict]], dict[str, dict[str, str]]]:
+    """The quality_per_time.py documents among ``paths`` and the ``same_content`` mapping the others give
+    (``{"data_sha256": {NEW: KEPT}, "features_identity": {NEW: KEPT}}``, see ``load``)."""
     docs, same = [], {"data_sha256": {}, "features_identity": {}}
     for path in paths:
         try:
@@ -67,6 +65,17 @@ def load(paths: list[Path]) -> list[dict]:
             docs.append((path, doc))
         else:
             raise SystemExit(f"quality_report: {path} is not a quality_per_time.py result")
+    return docs, same
+
+
+def load(paths: list[Path]) -> list[dict]:
+    """Every result row of the documents, with its document's context (data, budget, extractor, device).
+
+    A ``same_content`` document among them (``{"benchmark": "same_content", "why": ..., "data_sha256":
+    {NEW: KEPT}, "features_identity": {NEW: KEPT}}``) says that files with different hashes hold the same
+    content: data sets and extractors made again before ``data prepare`` and ``features fit`` wrote
+    reproducible files. Rows under a NEW hash are tabled with those under its KEPT one."""
+    docs, same = read(paths)
     rows = []
     for path, doc in docs:
         features = doc.get("features") or {}
@@ -96,6 +105,14 @@ def _slowest_probe(runs: list[dict]) -> float | None:
     """The slowest machine probe (ms) around any of these runs; None when one was made without it."""
     probes = [r.get("machine_probe_ms") for r in runs]
     return None if any(not p for p in probes) else max(max(p) for p in probes)
+
+
+def precision(runtime: str | None) -> str | None:
+    """The arithmetic a run trained in, from its runtime ("cpu bfloat16 autocast, channels_last"): a CPU with
+    AMX trains in bfloat16, one without in float32, at different speeds. None where it was not recorded."""
+    if not runtime:
+        return None
+    return next((short for word, short in (("bfloat16", "bf16"), ("float16", "fp16")) if word in runtime), "fp32")
 
 
 def mark_slowed(entries: dict[str, dict]) -> None:
@@ -131,6 +148,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "copy_ratio_real": _mean_or_none(runs, "copy_ratio_real" + suffix),
                 "curve": [(p["minutes"], p["fid"]) for p in runs[0].get("curve") or []],
                 "probe_ms": _slowest_probe(runs),
+                "precision": sorted({precision(r.get("runtime")) or "?" for r in runs}),
             }
         mark_slowed(entries)
         cases.append({"data": first["data"], "count": first["count"], "minutes": case[1], "device": case[3],
@@ -148,12 +166,20 @@ def _compare(name: str, case: dict, a: str, b: str, factor: float) -> dict:
     fa, fb = _fid(case, a), _fid(case, b)
     verdict = "missing" if fa is None or fb is None else ("holds" if fa <= factor * fb else "fails")
     return {"target": name, "data": case["data"], "minutes": case["minutes"], "verdict": verdict,
-            "values": {a: fa, b: fb}, "slowed": _slowed(case, (a, b))}
+            "values": {a: fa, b: fb}, "slowed": _slowed(case, (a, b)), "precisions": _precisions(case, (a, b))}
 
 
 def _slowed(case: dict, keys) -> list[str]:
     """Which of these set-ups ran on a slowed machine (see ``mark_slowed``)."""
     return [k for k in keys if (case["setups"].get(k) or {}).get("slowed")]
+
+
+def _precisions(case: dict, keys) -> dict[str, list[str]] | None:
+    """The compared set-ups' arithmetic when the recorded ones differ (bf16 on one, fp32 on another: not the
+    same machine), else None. An unrecorded one ("?") is not called different: it cannot be told."""
+    found = {k: case["setups"][k]["precision"] for k in keys if k in case["setups"]}
+    known = {p for ps in found.values() for p in ps if p != "?"}
+    return found if len(known) > 1 else None
 
 
 def targets(case: dict) -> list[dict]:
@@ -177,7 +203,8 @@ def targets(case: dict) -> list[dict]:
     out.append({"target": "auto FID the best or within noise of the best (issue 20)", "data": case["data"],
                 "minutes": case["minutes"], "verdict": verdict,
                 "values": {"auto": auto["fid"] if auto else None, "best": best, "noise": noise if spreads else None},
-                "slowed": _slowed(case, ["auto", *([best[0]] if best else [])])})
+                "slowed": _slowed(case, ["auto", *([best[0]] if best else [])]),
+                "precisions": _precisions(case, ["auto", *([best[0]] if best else [])])})
     return out
 
 
@@ -187,7 +214,7 @@ def markdown(cases: list[dict]) -> str:
         lines.append(f"**{c['data']}** ({c['count']:,} images), {c['minutes']:g} min per set-up on {c['device']} "
                      f"({c['threads']} threads), {c['metric']}:\n")
         lines.append("| set-up | steps | generated img/s | FID | KID | copy ratio (data's own) | FID over minutes "
-                     "| machine probe |")
+                     "| machine probe, arithmetic |")
         lines.append("|---|---|---|---|---|---|---|---|")
         for key, e in sorted(c["setups"].items(), key=lambda kv: (kv[1]["fid"] is None, kv[1]["fid"] or 0)):
             fid = "—" if e["fid"] is None else f"{e['fid']:.3g}" + (
@@ -196,8 +223,8 @@ def markdown(cases: list[dict]) -> str:
             copy = "—" if e["copy_ratio"] is None else f"{e['copy_ratio']:.2f} ({e['copy_ratio_real']:.2f})"
             curve = ", ".join(f"{m:.0f}: {f:.3g}" for m, f in e["curve"])
             name = e["setup"] if key == "auto" else f"{key} ({e['setup']})"
-            machine = "—" if e["probe_ms"] is None else f"{e['probe_ms']:,.0f} ms" + (
-                f" (slowed {e['slowed']:g}×)" if e["slowed"] else "")
+            machine = ("—" if e["probe_ms"] is None else f"{e['probe_ms']:,.0f} ms" + (
+                f" (slowed {e['slowed']:g}×)" if e["slowed"] else "")) + f", {'/'.join(e['precision'])}"
             lines.append(f"| {name} | {e['steps']:,} | {e['g_img_per_s']:g} | {fid} | {kid} | {copy} | {curve} "
                          f"| {machine} |")
         lines.append("")
@@ -207,6 +234,9 @@ def markdown(cases: list[dict]) -> str:
         for t in targets(c):
             values = ", ".join(f"{k} {v if not isinstance(v, float) else round(v, 3)}" for k, v in t["values"].items())
             verdict = t["verdict"] + (f" (on a slowed machine: {', '.join(t['slowed'])})" if t["slowed"] else "")
+            if t.get("precisions"):
+                verdict += " (in different arithmetic: " + ", ".join(
+                    f"{k} {'/'.join(v)}" for k, v in t["precisions"].items()) + ")"
             lines.append(f"| {t['target']} | {t['data']}, {t['minutes']:g} min | {verdict} | {values} |")
     return "\n".join(lines)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -43,6 +44,23 @@ def test_estimate_interpolates_in_log_images_and_never_extrapolates_gains():
     assert plan.estimate_score(case, "slow", 10**7) == pytest.approx(40.0)  # beyond the last: held
     assert plan.estimate_score(case, "slow", 4_000) == pytest.approx(240.0)  # before the first: 1/sqrt(images)
     assert plan.estimate_score(case, "missing", 16_000) is None
+
+
+def test_repeat_seeds_are_each_read_on_their_own_curve_and_averaged():
+    """Two seeds measured at interleaved image counts: the estimate is the mean of each seed's own reading,
+    not a zigzag between the seeds' points."""
+    case = {"results": [{"candidate": "c", "images": 1_000, "score": 100.0, "seed": 0},
+                        {"candidate": "c", "images": 100_000, "score": 10.0, "seed": 0},
+                        {"candidate": "c", "images": 2_000, "score": 50.0, "seed": 1},
+                        {"candidate": "c", "images": 200_000, "score": 30.0, "seed": 1}]}
+
+    def read(images, i0, s0, i1, s1):  # one seed's curve, interpolated in log(images)
+        return s0 + (s1 - s0) * math.log(images / i0) / math.log(i1 / i0)
+
+    for images in (10_000, 20_000, 90_000):
+        expected = (read(images, 1_000, 100.0, 100_000, 10.0) + read(images, 2_000, 50.0, 200_000, 30.0)) / 2
+        assert plan.estimate_score(case, "c", images) == pytest.approx(expected)
+    assert plan.estimate_score(case, "c", 10**6) == pytest.approx((10.0 + 30.0) / 2)  # each held at its last
 
 
 @pytest.mark.parametrize("minutes, chosen, bigger", [
@@ -231,6 +249,10 @@ def test_benchmark_results_replace_the_provisional_table():
     table = plan.add_case(plan.add_case(table, longer, {}, "b"), rerun, {}, "c")
     assert sorted((r["images"], r["score"]) for r in table["cases"][0]["results"]) == [(1010, 80.0), (8000, 50.0)]
     assert shipped["provisional"] is True  # the input is not changed
+    other_seed = {**case, "results": [{"candidate": "fast", "images": 1020, "score": 70.0, "seed": 1}]}
+    table = plan.add_case(table, other_seed, {}, "d")  # a repeat seed joins the first; it replaces nothing
+    assert sorted((r.get("seed", 0), r["images"]) for r in table["cases"][0]["results"]) == [
+        (0, 1010), (0, 8000), (1, 1020)]
 
 
 def test_a_data_set_smaller_than_a_batch_gets_smaller_batches(tmp_path):

@@ -17,7 +17,8 @@ def report():
     return module
 
 
-def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identity="cnn-1", copy=None, probe=None):
+def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identity="cnn-1", copy=None, probe=None,
+             runtime=None):
     """A quality_per_time.py output with these (family, augment, plan, seed, fid) rows; ``copy``: the copying
     check's (copy_ratio, copy_ratio_real) on every row (kept results from before it was measured have none);
     ``probe``: the machine probe's (before, after) milliseconds on every row (none on older results)."""
@@ -31,6 +32,9 @@ def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identit
     if probe:
         for r in results:
             r["machine_probe_ms"] = list(probe)
+    if runtime:
+        for r in results:
+            r["runtime"] = runtime
     doc = {"benchmark": "quality_per_time", "data": f"/somewhere/{name}.zip", "data_sha256": sha, "count": count,
            "minutes_per_family": minutes, "seed": 0, "device": "cpu", "torch_threads": 2,
            "features": {"name": "x-cnn", "identity": identity}, "results": results}
@@ -73,7 +77,7 @@ def test_results_of_other_extractors_or_budgets_are_not_compared(report, tmp_pat
     cases = report.summarise(report.load(paths))
     assert len(cases) == 3 and all(len(c["setups"]) == 1 for c in cases)
     table = report.markdown(cases)
-    assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 100 | 1 | — | 10: 200, 30: 100 | — |" in table
+    assert "| dcgan (dcgan-w8-b16) | 100 | 10 | 100 | 1 | — | 10: 200, 30: 100 | —, ? |" in table
 
 
 def test_the_copying_check_is_tabled_beside_the_datas_own_value(report, tmp_path):
@@ -99,7 +103,7 @@ def test_a_result_measured_on_a_slowed_machine_is_marked_and_so_are_its_targets(
     assert v[("auto FID <= 1/2 dcgan's", "pokemon.zip")]["slowed"] == ["dcgan"]
     assert v[("auto FID the best or within noise of the best", "pokemon.zip")]["slowed"] == []
     table = report.markdown([case])
-    assert "| 650 ms (slowed 1.55×) |" in table and "| 420 ms |" in table
+    assert "| 650 ms (slowed 1.55×), ? |" in table and "| 420 ms, ? |" in table
     assert "| holds (on a slowed machine: dcgan) |" in table
 
 
@@ -126,3 +130,22 @@ def test_a_same_content_document_joins_results_whose_hashes_differ_only_by_how_t
     same.write_text(json.dumps({"benchmark": "same_content", "why": "only the data",
                                 "data_sha256": {"new-zip": "old-zip"}}))
     assert len(report.summarise(report.load([*paths, same]))) == 2  # another extractor still is another judge
+
+
+def test_the_arithmetic_of_each_run_is_tabled_and_a_target_across_two_kinds_says_so(report, tmp_path):
+    """A CPU with AMX trains in bfloat16, one without in float32, at other speeds: a 30-minute comparison across
+    the two is across machines. Results from before the runtime was recorded show "?" and are not called different."""
+    paths = [document(tmp_path, "anime-1k", [("dcgan", "", False, 0, 100.0)], runtime="cpu float32, channels_last"),
+             document(tmp_path, "anime-1k", [("stylegan2", "", False, 0, 45.0)],
+                      runtime="cpu bfloat16 autocast, channels_last"),
+             document(tmp_path, "anime-1k", [("stylegan2+ada", "ada", False, 0, 40.0)])]
+    case = report.summarise(report.load(paths))[0]
+    assert {k: e["precision"] for k, e in case["setups"].items()} == {
+        "dcgan": ["fp32"], "stylegan2": ["bf16"], "stylegan2+ada": ["?"]}
+    found = verdicts(report, paths)
+    assert found[("stylegan2 FID <= 1/2 dcgan's", "anime-1k.zip")]["precisions"] == {
+        "stylegan2": ["bf16"], "dcgan": ["fp32"]}
+    assert found[("stylegan2 with ADA better than without", "anime-1k.zip")]["precisions"] is None
+    text = report.markdown([case])
+    assert "holds (in different arithmetic: stylegan2 bf16, dcgan fp32)" in text
+    assert "| stylegan2+ada (stylegan2+ada-w8-b16) |" in text and text.count(", ? |") == 1

@@ -11,7 +11,8 @@
 3. **Choose** from the quality the benchmark measured (``benchmarks/quality_per_time.py
    --write-plan-table``): in the table's case nearest to this data set (size, resolution), each
    candidate's score (FID: lower is better) at the number of images it would see, interpolated
-   between the benchmark's measurements in log(images). Beyond its last measurement a candidate
+   between the benchmark's measurements in log(images) (the mean over seeds, each seed's curve read
+   alone). Beyond its last measurement a candidate
    keeps that score (no assumed gain); before its first, the score is assumed to worsen as
    1/sqrt(images) (a GAN early in training improves roughly so; a stated assumption, not a
    measurement). Candidates the table has no score for rank last, those reaching ``MIN_STEPS``
@@ -163,12 +164,24 @@ def nearest_case(table: dict, count: int, resolution: int) -> dict:
 
 
 def estimate_score(case: dict, candidate: str, images: float) -> float | None:
-    """The candidate's score in ``case`` after ``images`` images (see the module docstring), or None."""
-    points = sorted((r["images"], r["score"]) for r in case.get("results", [])
-                    if r.get("candidate") == candidate and r.get("score") is not None and r.get("images", 0) > 0)
-    if not points:
+    """The candidate's score in ``case`` after ``images`` images (see the module docstring), or None.
+
+    A candidate measured with several seeds has one curve per seed (``seed`` in its results; none: seed 0),
+    each measured at its own image counts: each curve is read at ``images`` and the readings averaged, so
+    that the estimate does not jump between seeds where their points interleave."""
+    curves: dict[int, list[tuple[float, float]]] = {}
+    for r in case.get("results", []):
+        if r.get("candidate") == candidate and r.get("score") is not None and r.get("images", 0) > 0:
+            curves.setdefault(int(r.get("seed", 0)), []).append((r["images"], r["score"]))
+    if not curves:
         return None
-    images = max(images, 1.0)
+    readings = [_read_curve(sorted(points), max(images, 1.0)) for points in curves.values()]
+    return sum(readings) / len(readings)
+
+
+def _read_curve(points: list[tuple[float, float]], images: float) -> float:
+    """One seed's score after ``images``: interpolated in log(images), held beyond the last point, and
+    worsening as images ** -EARLY_EXPONENT before the first."""
     if images <= points[0][0]:
         return points[0][1] * (points[0][0] / images) ** EARLY_EXPONENT
     for (i0, s0), (i1, s1) in zip(points, points[1:]):
@@ -182,9 +195,9 @@ def add_case(table: dict | None, case: dict, candidates: dict[str, dict], source
     """``table`` with a benchmark's ``case`` (``{"data", "sha256", "count", "resolution", "metric",
     "results": [{"candidate", "images", "score", ...}]}``) and the ``candidates`` it measured added.
 
-    Results of the same candidate at about the same number of images on the same data set are replaced
-    (a rerun), others kept (a longer budget adds a point to the curve); a provisional case (typed in
-    by hand) is dropped once the benchmark has written one."""
+    Results of the same candidate and seed at about the same number of images on the same data set are
+    replaced (a rerun), others kept (a longer budget adds a point to the curve, another seed a curve); a
+    provisional case (typed in by hand) is dropped once the benchmark has written one."""
     table = json.loads(json.dumps(table)) if table else {"candidates": {}, "cases": []}
     table["candidates"].update(candidates)
     cases = [c for c in table["cases"] if not c.get("provisional")]
@@ -193,9 +206,11 @@ def add_case(table: dict | None, case: dict, candidates: dict[str, dict], source
     if same is None:
         cases.append(case)
     else:
-        new = {(r["candidate"], round(math.log2(max(r["images"], 1)))) for r in case["results"]}
-        same["results"] = [r for r in same["results"]
-                           if (r["candidate"], round(math.log2(max(r["images"], 1)))) not in new] + case["results"]
+        def key(r: dict) -> tuple:
+            return r["candidate"], int(r.get("seed", 0)), round(math.log2(max(r["images"], 1)))
+
+        new = {key(r) for r in case["results"]}
+        same["results"] = [r for r in same["results"] if key(r) not in new] + case["results"]
     table["cases"] = cases
     table["provisional"] = False
     table["source"] = source

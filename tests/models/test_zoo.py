@@ -370,6 +370,61 @@ def test_quality_benchmark_snapshots_g_at_even_moments_of_the_budget():
     assert [float(m.weight.detach()[0, 0]) for _, _, m in snaps.taken] == [15.0, 30.0, -45.0]
 
 
+def _kept_result(path, data, sha, fid, *, seed=0, identity="db-cnn:1"):
+    """A kept quality_per_time.py document of one dcgan run (a curve of two points) and the plan's run of it."""
+    import json
+
+    run = {"family": "dcgan", "plan": False, "setup": "dcgan-w8-b8", "recipe": "family defaults", "width": 8,
+           "batch_size": 8, "augment": "", "seed": seed, "steps": 40, "train_seconds": 60.0, "fid[db-cnn]": fid,
+           "curve": [{"minutes": 0.5, "steps": 20, "images": 160, "fid": 2 * fid},
+                     {"minutes": 1.0, "steps": 40, "images": 320, "fid": fid}]}
+    doc = {"benchmark": "quality_per_time", "data": "x.zip", "data_sha256": sha, "count": len(data),
+           "minutes_per_family": 1.0, "seed": seed, "device": "cpu", "torch_threads": 2,
+           "features": {"name": "db-cnn", "identity": identity},
+           "results": [run, {**run, "plan": True, "setup": "auto: dcgan-w8-b8"}]}
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def test_kept_results_join_the_plan_table_under_the_kept_data_hash(tmp_path, dark_bright, monkeypatch):
+    """--from-results adds earlier runs to the plan table without training: each seed's curve, the auto
+    plan's run not as a candidate, under the kept hash a same_content document maps a re-made file to;
+    results of another data set or another extractor are refused in one line."""
+    import json
+
+    bench = _quality_benchmark()
+    data = bench.load_dataset(dark_bright)
+    kept = _kept_result(tmp_path / "kept.json", data, "kept-sha", 10.0)
+    remade = _kept_result(tmp_path / "remade.json", data, data.sha256, 8.0, seed=1)
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps({"benchmark": "same_content", "why": "test",
+                                "data_sha256": {data.sha256: "kept-sha"}}))
+    table = tmp_path / "table.json"
+
+    def run(*files):
+        monkeypatch.setattr("sys.argv", ["quality_per_time.py", "--data", str(dark_bright), "--from-results", *files,
+                                         "--write-plan-table", str(table)])
+        return bench.main()
+
+    assert run(kept, remade, str(same)) == 0
+    written = json.loads(table.read_text())
+    [case] = written["cases"]
+    assert (case["sha256"], case["count"], case["resolution"]) == ("kept-sha", len(data), data.resolution)
+    assert case["metric"] == "fid[db-cnn]" and "--from-results" in written["source"]
+    assert sorted((r["seed"], r["images"], r["score"]) for r in case["results"]) == [
+        (0, 160, 20.0), (0, 320, 10.0), (1, 160, 16.0), (1, 320, 8.0)]
+    assert list(written["candidates"]) == ["dcgan-w8-b8"] and written["candidates"]["dcgan-w8-b8"]["preset"] is None
+
+    with pytest.raises(SystemExit, match="kept.json measured another data set"):
+        run(kept, remade)  # without the same_content document "kept-sha" is not this file
+    other = _kept_result(tmp_path / "other.json", data, data.sha256, 9.0, identity="db-cnn:2")
+    with pytest.raises(SystemExit, match="different extractors"):
+        run(remade, other)
+    monkeypatch.setattr("sys.argv", ["quality_per_time.py", "--data", str(dark_bright), "--from-results", kept])
+    with pytest.raises(SystemExit, match="--write-plan-table"):
+        bench.main()
+
+
 @pytest.mark.slow
 def test_quality_benchmark_curves_plot_and_plan_table(tmp_path, dark_bright, monkeypatch, capsys):
     """End to end at toy size: each set-up with its own augmentation, FID over time in the JSON, the PNG,
@@ -391,8 +446,11 @@ def test_quality_benchmark_curves_plot_and_plan_table(tmp_path, dark_bright, mon
     rows = report["results"]
     assert [r["setup"] for r in rows] == ["dcgan-w8-b8", "dcgan-w8-b8-translation"]
     assert [r["augment"] for r in rows] == ["", "translation"] and report["seed"] == 5
+    assert isinstance(report["cpu_amx"], bool)
     for r in rows:
         assert len(r["machine_probe_ms"]) == 2 and all(ms > 0 for ms in r["machine_probe_ms"])  # before, after
+        assert r["runtime"] == json.loads((tmp_path / "runs" / r["family"] / "config.json").read_text())["runtime"]
+        assert r["runtime"].startswith("cpu ")
         curve = r["curve"]
         assert 1 <= len(curve) <= 4  # 3 snapshots when the steps are short enough, then the end
         assert curve[-1]["steps"] == r["steps"] and curve[-1]["fid"] == r["fid[db-cnn]"]
