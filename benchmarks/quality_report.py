@@ -32,7 +32,9 @@ not been made yet), with the numbers it compared:
 - on a small-data case (at most ``SMALL_DATA`` images): stylegan2's FID at most half of dcgan's, and
   stylegan2 with ADA better than without;
 - on every case: the budget plan's (``auto``) FID the best, or within noise of the best; on a
-  small-data case also at most half of dcgan's. Without a repeated seed the noise is unknown and the
+  small-data case also at most half of dcgan's. The noise is the largest spread between runs of one
+  set-up: repeated seeds, and the plan's run beside a run of the set-up it chose (two runs of one
+  set-up, see ``same_setup_spreads``). Without either the noise is unknown and the
   plan must be the best outright.
 """
 
@@ -95,6 +97,30 @@ def setup_key(row: dict) -> str:
     return "auto" if row.get("plan") else row["family"]
 
 
+def _fids_by_setup(runs: list[dict], metric: str) -> dict[str, list[float]]:
+    """The runs' FIDs by the exact set-up they trained (the plan's runs by the set-up it chose)."""
+    out: dict[str, list[float]] = defaultdict(list)
+    for r in runs:
+        if r.get(metric) is not None:
+            out[r["setup"].removeprefix("auto: ")].append(r[metric])
+    return dict(out)
+
+
+def same_setup_spreads(case: dict) -> list[float]:
+    """The spread between the plan's runs and the other runs of the set-up it chose: two runs of one set-up
+    (the plan measures its candidates, then trains one of them), so their difference is run-to-run noise,
+    as a repeated seed's is."""
+    auto = case["setups"].get("auto")
+    if not auto:
+        return []
+    spreads = []
+    for setup, fids in auto["fids_by_setup"].items():
+        others = [f for k, e in case["setups"].items() if k != "auto" for f in e["fids_by_setup"].get(setup, [])]
+        if others:
+            spreads.append(max(fids + others) - min(fids + others))
+    return spreads
+
+
 def _mean_or_none(runs: list[dict], key: str) -> float | None:
     """The mean of ``key`` over repeated seeds; None when a run lacks it (kept from before it was measured)."""
     values = [r.get(key) for r in runs]
@@ -143,6 +169,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 "g_img_per_s": round(statistics.mean(r["g_img_per_s"] for r in runs), 1),
                 "fid": statistics.mean(fids) if fids else None,
                 "fid_spread": (max(fids) - min(fids)) if len(fids) > 1 else None,
+                "fids_by_setup": _fids_by_setup(runs, metric),
                 "kid": _mean_or_none(runs, "kid" + suffix),
                 "copy_ratio": _mean_or_none(runs, "copy_ratio" + suffix),
                 "copy_ratio_real": _mean_or_none(runs, "copy_ratio_real" + suffix),
@@ -194,6 +221,7 @@ def targets(case: dict) -> list[dict]:
     others = {k: e["fid"] for k, e in case["setups"].items() if k != "auto" and e["fid"] is not None}
     auto = case["setups"].get("auto")
     spreads = [e["fid_spread"] for e in case["setups"].values() if e["fid_spread"] is not None]
+    spreads += same_setup_spreads(case)
     noise = max(spreads) if spreads else 0.0
     best = min(others.items(), key=lambda kv: kv[1]) if others else None
     if auto is None or auto["fid"] is None or best is None:

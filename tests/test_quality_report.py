@@ -22,7 +22,8 @@ def document(tmp_path, name, rows, *, count=1000, minutes=30, sha="abc", identit
     """A quality_per_time.py output with these (family, augment, plan, seed, fid) rows; ``copy``: the copying
     check's (copy_ratio, copy_ratio_real) on every row (kept results from before it was measured have none);
     ``probe``: the machine probe's (before, after) milliseconds on every row (none on older results)."""
-    results = [{"family": f, "augment": aug, "plan": plan, "seed": seed, "setup": f"{f}-w8-b16",
+    results = [{"family": f, "augment": aug, "plan": plan, "seed": seed,
+                "setup": ("auto: " if plan else "") + f"{f}-w8-b16" + (f"-{aug}" if aug else ""),
                 "steps": 100, "g_img_per_s": 10.0, "fid[x-cnn]": fid, "kid[x-cnn]": fid / 100,
                 "curve": [{"minutes": 10, "fid": 2 * fid}, {"minutes": 30, "fid": fid}]}
                for f, aug, plan, seed, fid in rows]
@@ -68,6 +69,19 @@ def test_repeat_seeds_are_averaged_and_their_spread_is_the_noise(report, tmp_pat
     paths.append(document(tmp_path, "pokemon", [("fastgan", "", True, 1, 48.0)]))  # auto's mean 52 <= 55
     assert verdicts(report, paths)[("auto FID the best or within noise of the best", "pokemon.zip")]["verdict"] \
         == "holds"
+
+
+def test_the_plans_run_beside_a_run_of_the_set_up_it_chose_measures_the_noise(report, tmp_path):
+    """One seed of everything, but the plan chose FastGAN's set-up and FastGAN also ran alone: the two runs of
+    one set-up ended 0.7 apart, which is noise; a plan that chose a set-up nobody else ran has no such measure."""
+    paths = [document(tmp_path, "anime-15k", [("fastgan", "color", False, 0, 5.8), ("dcgan", "", False, 0, 32.0)],
+                      count=15000),
+             document(tmp_path, "anime-15k", [("fastgan", "color", True, 0, 6.5)], count=15000)]
+    found = verdicts(report, paths)[("auto FID the best or within noise of the best", "anime-15k.zip")]
+    assert found["verdict"] == "holds" and found["values"]["noise"] == pytest.approx(0.7)
+    paths[1] = document(tmp_path, "anime-15k", [("fastgan", "", True, 0, 6.5)], count=15000)  # another set-up
+    found = verdicts(report, paths)[("auto FID the best or within noise of the best", "anime-15k.zip")]
+    assert found["verdict"] == "fails" and found["values"]["noise"] is None
 
 
 def test_results_of_other_extractors_or_budgets_are_not_compared(report, tmp_path):
@@ -148,4 +162,4 @@ def test_the_arithmetic_of_each_run_is_tabled_and_a_target_across_two_kinds_says
     assert found[("stylegan2 with ADA better than without", "anime-1k.zip")]["precisions"] is None
     text = report.markdown([case])
     assert "holds (in different arithmetic: stylegan2 bf16, dcgan fp32)" in text
-    assert "| stylegan2+ada (stylegan2+ada-w8-b16) |" in text and text.count(", ? |") == 1
+    assert "| stylegan2+ada (stylegan2+ada-w8-b16-ada) |" in text and text.count(", ? |") == 1
