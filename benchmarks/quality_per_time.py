@@ -239,7 +239,7 @@ def write_plan_table(path: Path, results: list[dict], data, metric: str, source:
 
     candidates, rows = {}, []
     for r in results:
-        if r.get("plan") or r["family"] == "auto":
+        if r.get("plan"):  # the plan's run is a run of one of the candidates, not one of its own
             continue
         name = r["setup"]
         preset = r["recipe"] if r["recipe"] in PRESETS else None  # dcgan: the family's defaults, no preset
@@ -263,12 +263,13 @@ def results_from_files(paths: list[Path], data) -> tuple[list[dict], str, str, s
     ``data``, as quality_report.py reads them: a ``same_content`` document among ``paths`` joins the results
     of re-made files to the kept ones. Documents of another data set, or judged by another extractor than
     the rest, are refused in one line: their FIDs are not on this table's scale."""
-    from quality_report import load, read  # a script beside this one
+    from quality_report import read, rows_of  # a script beside this one
 
-    rows = load(paths)
+    docs, same = read(paths)
+    rows = rows_of(docs, same)
     if not rows:
         raise SystemExit("quality_per_time: --from-results: no quality_per_time.py results among the files")
-    kept_sha = read(paths)[1]["data_sha256"].get(data.sha256, data.sha256)
+    kept_sha = same["data_sha256"].get(data.sha256, data.sha256)
     other = sorted({r["source"] for r in rows if r["case"][0] != kept_sha})
     if other:
         raise SystemExit(f"quality_per_time: {', '.join(other)} measured another data set than {data.path}")

@@ -77,7 +77,11 @@ def load(paths: list[Path]) -> list[dict]:
     {NEW: KEPT}, "features_identity": {NEW: KEPT}}``) says that files with different hashes hold the same
     content: data sets and extractors made again before ``data prepare`` and ``features fit`` wrote
     reproducible files. Rows under a NEW hash are tabled with those under its KEPT one."""
-    docs, same = read(paths)
+    return rows_of(*read(paths))
+
+
+def rows_of(docs: list[tuple[Path, dict]], same: dict[str, dict[str, str]]) -> list[dict]:
+    """``load``'s rows of documents already read (see ``read``)."""
     rows = []
     for path, doc in docs:
         features = doc.get("features") or {}
