@@ -352,7 +352,7 @@ def main() -> int:
         except GanforgeError as e:
             raise SystemExit(f"quality_per_time: {str(e).splitlines()[0]}") from None
         rows, metric, device, kept_sha = results_from_files([Path(f) for f in args.from_results], data)
-        source = (f"benchmarks/quality_per_time.py --from-results ({len(rows)} runs: "
+        source = (f"benchmarks/quality_per_time.py --from-results ({len(rows)} runs read from "
                   f"{', '.join(sorted({Path(f).name for f in args.from_results}))}) on {time.strftime('%Y-%m-%d')}")
         write_plan_table(Path(args.write_plan_table), rows, data, metric, source, device, kept_sha)
         return 0
