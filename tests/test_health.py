@@ -119,6 +119,32 @@ def test_a_generator_forced_to_a_constant_is_called_collapsed(tiny_dataset, tmp_
     assert any(r.get("health", {}).get("collapse", {}).get("warning") for r in read_jsonl(RunDir(tmp_path / "r").log))
 
 
+def rt_reader(at_grid: float, between: float):
+    """A hook (run before the health check) that makes the step's logged ``ada_rt`` ``at_grid`` on sample-grid
+    steps and ``between`` on the others: what the health check sees of ADA without training ADA."""
+    def hook(trainer):
+        trainer.last_stats["ada_rt"] = at_grid if trainer.step % trainer.cfg.sample_every == 0 else between
+    return hook
+
+
+@pytest.mark.parametrize("at_grid, between, warns", [(1.0, 0.25, False), (1.0, 1.0, True), (0.5, 1.0, True)])
+def test_overfitting_is_judged_on_r_t_over_the_steps_since_the_last_grid(tiny_dataset, tmp_path, at_grid, between,
+                                                                         warns):
+    """One step's r_t is the mean sign of D on one batch (16 images: 1.0 by chance whenever D calls all of them
+    real); ADA averages it over an interval before acting, and the health check over the steps since its last
+    look, so one batch neither raises nor hides the warning."""
+    cfg = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / "r"), steps=12, batch_size=16, sample_every=6,
+                      checkpoint_every=100, n_samples=16)
+    train(cfg, ModelConfig(family="dcgan", width=8), out=io.StringIO(), hooks=[rt_reader(at_grid, between)])
+    found = checks(tmp_path / "r")["overfitting"] if warns else (read_health(tmp_path / "r") or {}).get("checks", {})
+    if warns:
+        expected = (at_grid + 5 * between) / 6
+        assert found["warning"] and found["value"] == pytest.approx(expected)
+        assert f"{expected:.0%}" in found["message"] and "6 steps" in found["message"]
+    else:
+        assert not found.get("overfitting", {}).get("warning")
+
+
 @pytest.mark.slow
 def test_a_strong_d_on_32_images_without_augmentation_is_called_overfitting(noise32, tmp_path):
     out = io.StringIO()

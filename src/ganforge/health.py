@@ -7,7 +7,8 @@ Four detectors, each cheap and run where the numbers already are:
   evenly spaced images of the data set, taken once at start. Samples far less diverse than the
   data (``COLLAPSE_RATIO``) mean G maps many latents to a few images.
 - **D overfitting** (at every sample grid): ADA's ``ada_rt`` (the share of training images D
-  calls real) when the loss logs it (Karras et al. 2020, "Training Generative Adversarial
+  calls real), averaged over the steps since the last grid (one step's is one batch's, 1.0 by chance
+  whenever D calls a small batch all real), when the loss logs it (Karras et al. 2020, "Training Generative Adversarial
   Networks with Limited Data", section 2.2); else, with ``--holdout K``, ADA's validation
   heuristic r_v = (D(train) - D(held)) / (D(train) - D(fake)) on K images kept out of training
   (0: D scores unseen real images like training ones; 1: like fakes, it has memorised its set).
@@ -115,10 +116,11 @@ def collapse_finding(fake_diversity: float, real_diversity: float, step: int, pe
                    REMEDIES["collapse"], step)
 
 
-def overfit_from_rt(rt: float, step: int) -> Finding:
+def overfit_from_rt(rt: float, step: int, steps: int = 1) -> Finding:
+    """``rt``: ADA's r_t averaged over the last ``steps`` steps."""
     return Finding("overfitting", rt > OVERFIT_RT,
-                   f"D calls {rt:.0%} of training images real (ADA's r_t; its target is 60%)", rt, OVERFIT_RT,
-                   REMEDIES["overfitting"], step)
+                   f"D calls {rt:.0%} of training images real over the last {steps} steps (ADA's r_t; its target "
+                   "is 60%)", rt, OVERFIT_RT, REMEDIES["overfitting"], step)
 
 
 def overfit_from_holdout(d_train: float, d_held: float, d_fake: float, step: int) -> Finding | None:
@@ -217,6 +219,7 @@ class HealthHook:
         self.real_diversity = 0.0
         self.peak_ratio = 0.0  # the samples' highest diversity / the data's so far
         self.held: torch.Tensor | None = None
+        self.rt_sum, self.rt_steps = 0.0, 0  # ADA's r_t over the steps since the last grid
         if not trainer.is_main:
             return
         data, dev = trainer.data, trainer.runtime.device
@@ -241,6 +244,9 @@ class HealthHook:
         if not trainer.is_main:
             return
         t0 = time.time()
+        rt = trainer.last_stats.get("ada_rt")
+        if rt is not None:
+            self.rt_sum, self.rt_steps = self.rt_sum + float(rt), self.rt_steps + 1
         findings: list[Finding] = []
         div = trainer.divergence.finding
         if div is not None and div is not self._divergence_seen:
@@ -261,8 +267,8 @@ class HealthHook:
         step = trainer.step
         if models.is_two_domain(trainer.model_cfg.family) or models.is_inpainter(trainer.model_cfg.family):
             # a translator's or inpainter's G takes images, not the fixed latents: only ADA's r_t speaks for it here
-            rt = trainer.last_stats.get("ada_rt")
-            return [] if rt is None else [overfit_from_rt(float(rt), step)]
+            rt = self._rt_since_last_grid(step)
+            return [] if rt is None else [rt]
         G = trainer.G_ema if trainer.G_ema is not None else trainer.G
         n = min(DIVERSITY_IMAGES, len(trainer.fixed_z))
         z = trainer.fixed_z[:n].to(trainer.runtime.device)
@@ -274,9 +280,9 @@ class HealthHook:
             G.train(was_training)
             found = [collapse_finding(diversity(fake), self.real_diversity, step, self.peak_ratio)]
             self.peak_ratio = max(self.peak_ratio, found[0].value)
-            rt = trainer.last_stats.get("ada_rt")
+            rt = self._rt_since_last_grid(step)
             if rt is not None:
-                found.append(overfit_from_rt(float(rt), step))
+                found.append(rt)
             elif self.held is not None:
                 k = len(self.held)
                 fake_labels = None if labels is None else labels[:k]
@@ -286,6 +292,14 @@ class HealthHook:
                 f = overfit_from_holdout(d_train, d_held, d_fake, step)
                 if f is not None:
                     found.append(f)
+        return found
+
+    def _rt_since_last_grid(self, step: int) -> Finding | None:
+        """The overfitting finding from ADA's r_t averaged since the last grid (None when the loss logs none)."""
+        if not self.rt_steps:
+            return None
+        found = overfit_from_rt(self.rt_sum / self.rt_steps, step, self.rt_steps)
+        self.rt_sum, self.rt_steps = 0.0, 0
         return found
 
     def _stall_check(self, trainer) -> Finding | None:
