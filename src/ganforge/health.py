@@ -267,8 +267,8 @@ class HealthHook:
         step = trainer.step
         if models.is_two_domain(trainer.model_cfg.family) or models.is_inpainter(trainer.model_cfg.family):
             # a translator's or inpainter's G takes images, not the fixed latents: only ADA's r_t speaks for it here
-            rt = self._rt_since_last_grid(step)
-            return [] if rt is None else [rt]
+            overfit = self._overfit_since_last_grid(step)
+            return [] if overfit is None else [overfit]
         G = trainer.G_ema if trainer.G_ema is not None else trainer.G
         n = min(DIVERSITY_IMAGES, len(trainer.fixed_z))
         z = trainer.fixed_z[:n].to(trainer.runtime.device)
@@ -280,9 +280,9 @@ class HealthHook:
             G.train(was_training)
             found = [collapse_finding(diversity(fake), self.real_diversity, step, self.peak_ratio)]
             self.peak_ratio = max(self.peak_ratio, found[0].value)
-            rt = self._rt_since_last_grid(step)
-            if rt is not None:
-                found.append(rt)
+            overfit = self._overfit_since_last_grid(step)
+            if overfit is not None:
+                found.append(overfit)
             elif self.held is not None:
                 k = len(self.held)
                 fake_labels = None if labels is None else labels[:k]
@@ -294,7 +294,7 @@ class HealthHook:
                     found.append(f)
         return found
 
-    def _rt_since_last_grid(self, step: int) -> Finding | None:
+    def _overfit_since_last_grid(self, step: int) -> Finding | None:
         """The overfitting finding from ADA's r_t averaged since the last grid (None when the loss logs none)."""
         if not self.rt_steps:
             return None
