@@ -7,11 +7,12 @@ Four detectors, each cheap and run where the numbers already are:
   evenly spaced images of the data set, taken once at start. Samples far less diverse than the
   data (``COLLAPSE_RATIO``) mean G maps many latents to a few images.
 - **D overfitting** (at every sample grid): ADA's ``ada_rt`` (the share of training images D
-  calls real), averaged over the steps since the last grid (one step's is one batch's, 1.0 by chance
-  whenever D calls a small batch all real), when the loss logs it (Karras et al. 2020, "Training Generative Adversarial
-  Networks with Limited Data", section 2.2); else, with ``--holdout K``, ADA's validation
-  heuristic r_v = (D(train) - D(held)) / (D(train) - D(fake)) on K images kept out of training
-  (0: D scores unseen real images like training ones; 1: like fakes, it has memorised its set).
+  calls real), averaged over the steps since the last grid (one step's is one batch's, 1.0 by
+  chance whenever D calls a small batch all real), when the loss logs it (Karras et al. 2020,
+  "Training Generative Adversarial Networks with Limited Data", section 2.2); else,
+  with ``--holdout K``, ADA's validation heuristic r_v = (D(train) - D(held)) / (D(train) - D(fake))
+  on K images kept out of training (0: D scores unseen real images like training ones; 1: like
+  fakes, it has memorised its set).
 - **divergence** (every step): D has told every real and fake image apart for ``--diverge-steps``
   steps (``DivergenceWatch``; the warning ganforge has always given, in the same log record).
 - **stalled run** (at every ``--eval-every`` evaluation): the tracked metric has not improved on
