@@ -63,6 +63,19 @@ def write_images(folder: Path, n: int, size: int = 40, mode: str = "RGB", seed: 
     return paths
 
 
+def constant_generator(G, D) -> None:
+    """An ``initialise`` for ganforge.train: fresh weights, then G's output layer zeroed, so that every
+    latent gives the same image (a run made to collapse)."""
+    import torch
+
+    from ganforge.train import default_initialise
+
+    default_initialise(G, D)
+    last = [m for m in G.modules() if isinstance(m, (torch.nn.ConvTranspose2d, torch.nn.Conv2d))][-1]
+    with torch.no_grad():
+        last.weight.zero_()
+
+
 @pytest.fixture(scope="session")
 def pokemon_zip() -> Path:
     return shared("pokemon-809.zip")

@@ -113,3 +113,26 @@ def test_latent_quality_compares_latent_optimisation_with_an_inpainter(tmp_path,
             assert 0 <= out[f"{kind}_hole_{method}"]["mse_mean"] <= 1
     assert out["seconds_per_image_latent"] > 0 and out["seconds_per_image_inpainter"] > 0
     assert (tmp_path / "ex.png").is_file()
+
+
+@pytest.mark.slow
+def test_collapse_measure_says_which_runs_the_health_check_would_call_collapsed(tmp_path, tiny_dataset):
+    from conftest import constant_generator
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.train import default_initialise, train
+
+    for name, initialise in (("plain", default_initialise), ("constant", constant_generator)):
+        cfg = TrainConfig(data=str(tiny_dataset), out=str(tmp_path / name), batch_size=4, steps=1, device="cpu",
+                          n_samples=4, lr_g=1e-12)
+        train(cfg, ModelConfig(family="dcgan", width=4, latent_dim=8), out=open("/dev/null", "w"),
+              initialise=initialise)
+    out = run_benchmark("collapse_measure.py", str(tmp_path / "plain"), str(tmp_path / "constant"),
+                        "--data", str(tiny_dataset), "--n", "16")
+    assert out["data_diversity"] > 0 and out["threshold"] == 0.5
+    plain, constant = out["runs"]
+    assert constant["diversity"] < 0.01 and constant["warns"]
+    for row in out["runs"]:
+        assert row["family"] == "dcgan" and row["step"] == 1
+        assert row["ratio"] == pytest.approx(row["diversity"] / out["data_diversity"], abs=2e-3)
+        assert row["warns"] == (row["ratio"] < out["threshold"])
+    assert plain["diversity"] > constant["diversity"]
