@@ -118,6 +118,7 @@ def test_latent_quality_compares_latent_optimisation_with_an_inpainter(tmp_path,
 @pytest.mark.slow
 def test_collapse_measure_says_which_runs_the_health_check_would_call_collapsed(tmp_path, tiny_dataset):
     from conftest import constant_generator
+    from ganforge import health
     from ganforge.config import ModelConfig, TrainConfig
     from ganforge.train import default_initialise, train
 
@@ -128,7 +129,7 @@ def test_collapse_measure_says_which_runs_the_health_check_would_call_collapsed(
               initialise=initialise)
     out = run_benchmark("collapse_measure.py", str(tmp_path / "plain"), str(tmp_path / "constant"),
                         "--data", str(tiny_dataset), "--n", "16")
-    assert out["data_diversity"] > 0 and out["threshold"] == 0.5
+    assert out["data_diversity"] > 0 and out["threshold"] == health.COLLAPSE_RATIO
     plain, constant = out["runs"]
     assert constant["diversity"] < 0.01 and constant["warns"]
     for row in out["runs"]:
