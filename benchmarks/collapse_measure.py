@@ -15,18 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 
-import numpy as np
 import torch
 
 from ganforge import api, health
 from ganforge.data.dataset import load_dataset
-
-
-def data_diversity(path: str, n: int) -> float:
-    data = load_dataset(path)
-    idx = np.sort(health.evenly_spaced(len(data), n))
-    x = torch.from_numpy(np.ascontiguousarray(data.images[idx])).permute(0, 3, 1, 2)
-    return health.diversity(x.float() / 127.5 - 1)
 
 
 def run_diversity(run: str, n: int) -> tuple[float, dict]:
@@ -41,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--data", required=True, help="the prepared data set the runs trained on (.zip)")
     ap.add_argument("--n", type=int, default=health.DIVERSITY_IMAGES, help="images per measure")
     args = ap.parse_args(argv)
-    real = data_diversity(args.data, args.n)
+    real = health.data_diversity(load_dataset(args.data), k=args.n)
     rows = []
     for run in args.runs:
         fake, about = run_diversity(run, args.n)

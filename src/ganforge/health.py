@@ -107,21 +107,24 @@ def diversity(images: torch.Tensor) -> float:
     if n < 2:
         return 0.0
     first, second = torch.triu_indices(n, n, 1)
-    return float(1 - ssim(x[first], x[second]).mean())
+    return float(1 - pairwise_ssim(x, first, second).mean())
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor, window: int = SSIM_WINDOW) -> torch.Tensor:
-    """SSIM of image pairs (N, 1, H, W) in [0, 1], one number per pair: the mean over all
-    ``window``-sized squares of luminance x contrast x structure, with a uniform window (a Gaussian
-    one matters little at 16 px) and the paper's constants (K1 = 0.01, K2 = 0.03)."""
-    window = min(window, a.shape[-1])
+def pairwise_ssim(x: torch.Tensor, first: torch.Tensor, second: torch.Tensor,
+                  window: int = SSIM_WINDOW) -> torch.Tensor:
+    """SSIM of the image pairs (x[first[k]], x[second[k]]) of x (N, 1, H, W) in [0, 1], one number per
+    pair: the mean over all ``window``-sized squares of luminance x contrast x structure, with a
+    uniform window (a Gaussian one matters little at 16 px) and the paper's constants (K1 = 0.01,
+    K2 = 0.03). Each image's local means and variances are computed once, not once per pair."""
+    window = min(window, x.shape[-1])
 
     def local_mean(t: torch.Tensor) -> torch.Tensor:
         return F.avg_pool2d(t, window, stride=1)
 
-    mu_a, mu_b = local_mean(a), local_mean(b)
-    var_a, var_b = local_mean(a * a) - mu_a ** 2, local_mean(b * b) - mu_b ** 2
-    cov = local_mean(a * b) - mu_a * mu_b
+    mu = local_mean(x)
+    var = local_mean(x * x) - mu ** 2
+    mu_a, mu_b, var_a, var_b = mu[first], mu[second], var[first], var[second]
+    cov = local_mean(x[first] * x[second]) - mu_a * mu_b
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
     return s.flatten(1).mean(1)
@@ -131,6 +134,11 @@ def evenly_spaced(count: int, k: int) -> np.ndarray:
     """``min(k, count)`` indices spread evenly over ``range(count)``."""
     k = min(k, count)
     return (np.arange(k) * count) // k
+
+
+def data_diversity(data, device="cpu", k: int = DIVERSITY_IMAGES) -> float:
+    """``diversity`` of ``k`` evenly spaced images of a data set: what the samples are judged against."""
+    return diversity(HealthHook._images(data, evenly_spaced(len(data), k), device))
 
 
 def collapse_finding(fake_diversity: float, real_diversity: float, step: int, peak: float = 0.0) -> Finding:
@@ -251,7 +259,7 @@ class HealthHook:
         if not trainer.is_main:
             return
         data, dev = trainer.data, trainer.runtime.device
-        self.real_diversity = diversity(self._images(data, evenly_spaced(len(data), DIVERSITY_IMAGES), dev))
+        self.real_diversity = data_diversity(data, dev)
         held = trainer.loader.held_back
         if len(held):
             kept = trainer.loader.kept
