@@ -137,3 +137,41 @@ def test_collapse_measure_says_which_runs_the_health_check_would_call_collapsed(
         assert row["ratio"] == pytest.approx(row["diversity"] / out["data_diversity"], abs=2e-3)
         assert row["warns"] == (row["ratio"] < out["threshold"])
     assert plain["diversity"] > constant["diversity"]
+
+
+@pytest.mark.slow
+def test_judge_check_scores_known_damage_and_runs_under_each_judge(tmp_path, pokemon32, trained_run):
+    import numpy as np
+    from PIL import Image
+
+    from ganforge.data.prepare import PrepareOptions, prepare
+    from ganforge.metrics.domain import fit_extractor
+
+    rng = np.random.default_rng(0)
+    for name, channel in (("reddish", 0), ("bluish", 2)):  # two classes told apart by colour
+        (tmp_path / "src" / name).mkdir(parents=True)
+        for i in range(24):
+            pixels = rng.integers(0, 120, (32, 32, 3), dtype=np.uint8)
+            pixels[..., channel] += 120
+            Image.fromarray(pixels).save(tmp_path / "src" / name / f"{i}.png")
+    prepare(str(tmp_path / "src"), tmp_path / "colours.zip",
+            PrepareOptions(resolution=32, channels=3, labels="subfolders", workers=1), progress=False)
+    judges = [fit_extractor(tmp_path / "colours.zip", tmp_path / f"{name}.pt", name=name, epochs=1, width=4,
+                            feature_dim=8, seed=seed, log=None) for seed, name in enumerate(("judge-a", "judge-b"))]
+
+    out = run_benchmark("judge_check.py", str(trained_run), "--data", str(pokemon32), "--n", "64", "--raw",
+                        "--features", ",".join(map(str, judges)))
+    assert [j["name"] for j in out["judges"]] == ["judge-a", "judge-b"] and out["count"] == 809
+    rows = {(r["case"], r.get("weights")): r for r in out["rows"]}
+    assert [r["kind"] for r in out["rows"]] == ["floor"] + ["damaged data"] * 7 + ["run", "run"]
+    for row in out["rows"]:
+        assert set(row["fid"]) == {"judge-a", "judge-b"} and all(v >= 0 for v in row["fid"].values())
+    data_hues = out["hue_entropy_bits"]
+    assert 2 < data_hues <= 4  # Pokémon come in every colour
+    # shuffling patches moves pixels, never changes them: the same palette; squeezing hues narrows it
+    for patch in (8, 4):
+        assert rows[(f"patches of {patch} px shuffled", None)]["hue_entropy_bits"] == pytest.approx(data_hues, abs=1e-3)
+    quarter, tenth = (rows[(f"hues squeezed to 1/{k}", None)]["hue_entropy_bits"] for k in (4, 10))
+    assert tenth < quarter < data_hues - 1
+    averaged, raw = rows[(str(trained_run), "averaged")], rows[(str(trained_run), "raw")]
+    assert averaged["family"] == raw["family"] == "dcgan" and averaged["step"] == 12

@@ -283,6 +283,34 @@ def test_emoji_builtin(tmp_path):
         open_source("emoji:robots")
 
 
+def test_emoji_all_holds_every_group_but_components_and_subgroups_relabel(tmp_path):
+    from ganforge.data.sources.builtin import emoji_available
+
+    if emoji_available():
+        pytest.skip(emoji_available())
+    every = open_source("emoji:all:noskin")
+    groups = {item.label for item in every.items}
+    assert {"smileys-emotion", "people-body", "animals-nature", "food-drink", "objects", "flags"} <= groups
+    assert "component" not in groups  # the bare skin-tone and hair swatches are not pictures
+    avatars = {item.key for item in open_source("emoji:noskin").items}
+    assert avatars < {item.key for item in every.items} and len(every.items) > 2.5 * len(avatars)
+
+    fine = open_source("emoji:all:noskin:subgroups")
+    assert [item.key for item in fine.items] == [item.key for item in every.items]  # the same emoji, relabelled
+    assert len({item.label for item in fine.items}) > 50
+    assert {"animal-mammal", "food-fruit", "transport-ground"} <= {item.label for item in fine.items}
+    assert {item.label for item in open_source("emoji:animals:subgroups").items} >= {"animal-mammal", "animal-bird"}
+    assert all(item.label.startswith("animal-") for item in open_source("emoji:animals:subgroups").items)
+    with pytest.raises(DataError, match="'all' already holds faces"):
+        open_source("emoji:all:faces")
+
+    report = prepare("emoji:all:noskin:subgroups", tmp_path / "art.zip",
+                     PrepareOptions(workers=1, resolution=16, channels=3, limit=300), progress=False)
+    ds = load_dataset(tmp_path / "art.zip")
+    assert report["written"] > 250 and ds.channels == 3 and len(ds.classes) > 10
+    assert (ds.images[:, 0, 0] > 240).all(axis=1).mean() > 0.8  # composited on the white default background
+
+
 def test_sources_are_listed():
     names = {r["name"] for r in list_sources()}
     assert {"fashion-mnist", "digits", "emoji", "hf:...", "openimages:...", "search:..."} <= names

@@ -9,8 +9,9 @@ from pathlib import Path
 from ganforge.commands import HelpFormatter
 
 SRC_HELP = ("SRC is a folder (searched recursively), a zip or tar archive, a text file of image URLs (one per line), "
-            "or a named source: fashion-mnist[:train|test|all], digits, emoji[:faces,people,animals][:noskin], "
-            "hf:OWNER/NAME[/config][:split], openimages:CLASS[:train|validation|test], search:TERM. "
+            "or a named source: fashion-mnist[:train|test|all], digits, "
+            "emoji[:faces,people,animals|:all][:noskin][:subgroups], hf:OWNER/NAME[/config][:split], "
+            "openimages:CLASS[:train|validation|test], search:TERM. "
             "'ganforge data sources' lists them.")
 
 

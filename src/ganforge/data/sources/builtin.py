@@ -14,6 +14,12 @@ upscaled to 32×32; labels 0–9. A tiny, fully offline data set for tests and d
 Unicode's ``emoji-test.txt`` (Debian: ``fonts-noto-color-emoji`` and ``unicode-data``).
 About 2,400 images, 600 without skin-tone variants (``emoji:noskin``); each is an RGBA
 sprite, so prepare composites it on ``--background`` or keeps the alpha (``--channels 4``).
+``emoji:all`` is every emoji but Unicode's "Component" group (skin-tone and hair swatches),
+labelled by Unicode group (``food-drink``, ``objects``, ...); ``:subgroups`` labels any
+selection by Unicode subgroup instead (``animal-mammal``, ``food-fruit``, ...: about 90 classes
+with ``all:noskin``). Flat-coloured drawings with outlines on a clear ground, labelled: the data
+to fit a feature extractor that judges art on white backgrounds (Pokémon, icons), a second judge
+beside one fitted on photos (CIFAR-10).
 """
 
 from __future__ import annotations
@@ -159,6 +165,11 @@ def parse_emoji_test(path: str) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def unicode_slug(name: str) -> str:
+    """``"Food & Drink"`` -> ``"food-drink"``: a Unicode group's name as a class name."""
+    return "-".join(name.lower().replace("&", " ").split())
+
+
 def emoji_group(group: str, subgroup: str) -> str | None:
     """Our class of an emoji: faces, people, animals, or None (not an avatar)."""
     if group == "Smileys & Emotion" and (subgroup.startswith("face-") or subgroup in ("cat-face", "monkey-face")):
@@ -171,7 +182,8 @@ def emoji_group(group: str, subgroup: str) -> str | None:
 
 
 class EmojiSource(Source):
-    """``emoji[:faces,people,animals][:noskin]``: colour emoji as RGBA sprites, labelled by group."""
+    """``emoji[:faces,people,animals|:all][:noskin][:subgroups]``: colour emoji as RGBA sprites, labelled by group
+    (ours for faces/people/animals, Unicode's for ``all``) or, with ``subgroups``, by Unicode subgroup."""
 
     default_resolution, default_channels = 64, 3
 
@@ -181,24 +193,27 @@ class EmojiSource(Source):
             raise DataError(f"emoji: {problem}")
         super().__init__(description="emoji (Noto Color Emoji)")
         words = {w.strip() for part in argument.split(":") for w in part.split(",") if w.strip()}
-        noskin = "noskin" in words
-        wanted = (words - {"noskin"}) or set(EMOJI_GROUPS)
+        noskin, by_subgroup, every = "noskin" in words, "subgroups" in words, "all" in words
+        wanted = (words - {"noskin", "subgroups", "all"}) or set(EMOJI_GROUPS)
         unknown = wanted - set(EMOJI_GROUPS)
         if unknown:
-            raise DataError(f"emoji: unknown group {', '.join(sorted(unknown))} (groups: {', '.join(EMOJI_GROUPS)}; "
-                            "add :noskin to drop skin tones)")
+            raise DataError(f"emoji: unknown group {', '.join(sorted(unknown))} (groups: {', '.join(EMOJI_GROUPS)} "
+                            "or all; add :noskin to drop skin tones, :subgroups to label by Unicode subgroup)")
+        if every and words & set(EMOJI_GROUPS):
+            raise DataError(f"emoji: 'all' already holds {', '.join(sorted(words & set(EMOJI_GROUPS)))}; "
+                            "give one or the other")
         font_path, test_path = _first(EMOJI_FONTS, "GANFORGE_EMOJI_FONT"), _first(EMOJI_TEST, "GANFORGE_EMOJI_TEST")
         assert font_path is not None and test_path is not None  # emoji_available() said so
         self.font_path: str = font_path
         self.names: dict[str, str] = {}
         for codes, group, subgroup, name in parse_emoji_test(test_path):
-            ours = emoji_group(group, subgroup)
-            if ours not in wanted:
+            ours = unicode_slug(group) if every else emoji_group(group, subgroup)
+            if (group == "Component") if every else (ours not in wanted):
                 continue
             if noskin and any(int(c, 16) in SKIN_TONES for c in codes.split()):
                 continue
             self.names[codes] = name
-            self.items.append(Item(codes, ours))
+            self.items.append(Item(codes, subgroup if by_subgroup else ours))
         self._font: ImageFont.FreeTypeFont | None = None
 
     def load(self, item: Item) -> Image.Image:
