@@ -6,17 +6,19 @@ A domain FID is only as good as its extractor on the data at hand: one fitted on
 what matters in drawings on white. For each judge (``--features``: names in the cache or paths, as
 ``ganforge evaluate --features`` takes them) this prints, as JSON, the FID between
 
-- two halves of DATA (a fixed random split): the judge's floor, what "no difference" scores;
-- DATA and DATA damaged in a known way: blurred, noised, its patches shuffled within each image (every
-  colour kept, every shape lost), its hues squeezed into a narrow band (every shape kept, the colours
-  lost). A judge that scores shuffled patches near the floor cannot see shape; one that scores the
-  squeezed palette near the floor cannot see colour;
-- DATA and ``--n`` images (seeds 0..n-1) of each RUN: its weight-averaged generator, and with
-  ``--raw`` its raw weights too.
+- one half of DATA (a fixed random split) and the other: the judge's floor, what "no difference" scores;
+- that first half and the other half damaged in a known way: blurred, noised, its patches shuffled within
+  each image (every colour kept, every shape lost), its hues squeezed into a narrow band (every shape
+  kept, the colours lost). The same images and sample sizes as the floor, so a judge that scores
+  shuffled patches near the floor cannot see shape, and one that scores the squeezed palette near it
+  cannot see colour;
+- the whole of DATA and ``--n`` images (seeds 0..n-1) of each RUN, as ``ganforge evaluate --n N`` scores
+  it: its weight-averaged generator, and with ``--raw`` its raw weights too (one row when it has no
+  average). Each row says its sample sizes: FID's bias depends on them.
 
 Beside each: the spread of hues (entropy in bits of a 16-bin histogram of the hues of coloured pixels,
 saturation and value above a quarter; at most 4), a judge-free check of how much of the data's palette
-a generator draws. None for grey images.
+a generator draws. None for images that are not RGB.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import json
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ganforge import api
+from ganforge import api, artifacts
 from ganforge.data.dataset import load_dataset
 from ganforge.metrics.features import load_extractor
 from ganforge.metrics.fid import fid_from_features
@@ -37,7 +39,7 @@ COLOURED = 64  # saturation and value (0-255) above which a pixel's hue counts
 
 
 def hue_entropy(images: np.ndarray) -> float | None:
-    """Entropy (bits) of the hue histogram of uint8 (N, H, W, 3) images' coloured pixels; None when grey."""
+    """Entropy (bits) of the hue histogram of uint8 (N, H, W, 3) images' coloured pixels; None when not RGB."""
     if images.shape[-1] != 3:
         return None
     hsv = np.stack([np.asarray(Image.fromarray(i).convert("HSV")) for i in images]).reshape(-1, 3)
@@ -59,12 +61,16 @@ def add_noise(images: np.ndarray, sigma: float, rng: np.random.Generator) -> np.
 
 
 def shuffle_patches(images: np.ndarray, patch: int, rng: np.random.Generator) -> np.ndarray:
-    """Each image's ``patch``-pixel squares in a random order: the same pixels, no shapes larger than a patch."""
+    """Each image's ``patch``-pixel squares in a random order: the same pixels, no shapes larger than a patch.
+    A side that ``patch`` does not divide keeps its last few rows or columns where they are."""
     n, h, w, c = images.shape
     gh, gw = h // patch, w // patch
-    tiles = images.reshape(n, gh, patch, gw, patch, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, gh * gw, patch, patch, c)
+    out = images.copy()
+    grid = out[:, :gh * patch, :gw * patch]
+    tiles = grid.reshape(n, gh, patch, gw, patch, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, gh * gw, patch, patch, c)
     tiles = np.stack([t[rng.permutation(gh * gw)] for t in tiles])
-    return tiles.reshape(n, gh, gw, patch, patch, c).transpose(0, 1, 3, 2, 4, 5).reshape(n, h, w, c)
+    grid[:] = tiles.reshape(n, gh, gw, patch, patch, c).transpose(0, 1, 3, 2, 4, 5).reshape(grid.shape)
+    return out
 
 
 def squeeze_hues(images: np.ndarray, band: float) -> np.ndarray:
@@ -78,8 +84,8 @@ def damaged(data: np.ndarray, seed: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     side = data.shape[1]
     cases = {"blur 1 px": blur(data, 1), "blur 2 px": blur(data, 2), "noise 20 levels": add_noise(data, 20, rng),
-             f"patches of {side // 4} px shuffled": shuffle_patches(data, side // 4, rng),
-             f"patches of {side // 8} px shuffled": shuffle_patches(data, side // 8, rng)}
+             f"patches of {max(1, side // 4)} px shuffled": shuffle_patches(data, max(1, side // 4), rng),
+             f"patches of {max(1, side // 8)} px shuffled": shuffle_patches(data, max(1, side // 8), rng)}
     if data.shape[-1] == 3:
         cases["hues squeezed to 1/4"] = squeeze_hues(data, 0.25)
         cases["hues squeezed to 1/10"] = squeeze_hues(data, 0.1)
@@ -97,25 +103,30 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     data = load_dataset(args.data).images
     judges = [load_extractor(spec) for spec in args.features.split(",")]
-    real = [judge.extract(data)[0] for judge in judges]
-
-    def judged(case: str, kind: str, images: np.ndarray, ref: list[np.ndarray] | None = None, **about) -> dict:
-        ref = ref or real
-        fids = {j.name: round(fid_from_features(r, j.extract(images)[0]), 3) for j, r in zip(judges, ref)}
-        entropy = hue_entropy(images)
-        return {"case": case, "kind": kind, **about, "fid": fids,
-                "hue_entropy_bits": None if entropy is None else round(entropy, 3)}
 
     order = np.random.default_rng(args.seed).permutation(len(data))
     half_a, half_b = data[np.sort(order[:len(data) // 2])], data[np.sort(order[len(data) // 2:])]
-    rows = [judged("half of the data against the other half", "floor", half_b,
-                   ref=[j.extract(half_a)[0] for j in judges])]
-    rows += [judged(case, "damaged data", images) for case, images in damaged(data, args.seed).items()]
+    refs = {"data": (len(data), [judge.extract(data)[0] for judge in judges]),
+            "half": (len(half_a), [judge.extract(half_a)[0] for judge in judges])}
+
+    def judged(case: str, kind: str, images: np.ndarray, ref: str, **about) -> dict:
+        n_ref, features = refs[ref]
+        fids = {j.name: round(fid_from_features(f, j.extract(images)[0]), 3) for j, f in zip(judges, features)}
+        entropy = hue_entropy(images)
+        return {"case": case, "kind": kind, **about, "n": len(images), "n_ref": n_ref, "fid": fids,
+                "hue_entropy_bits": None if entropy is None else round(entropy, 3)}
+
+    rows = [judged("half of the data against the other half", "floor", half_b, "half")]
+    rows += [judged(case, "damaged data", images, "half") for case, images in damaged(half_b, args.seed).items()]
     for run in args.runs:
-        for ema in (True, False) if args.raw else (True,):
-            G = api.load_generator(run, ema=ema)
-            rows.append(judged(run, "run", G.generate(range(args.n)), weights="averaged" if ema else "raw",
-                               family=G.config.family, step=G.info.get("step")))
+        G = api.load_generator(run)
+        averaged = artifacts.averaged_weights(run, G.info)
+        about = {"family": G.config.family, "step": G.info.get("step")}
+        rows.append(judged(run, "run", G.generate(range(args.n)), "data",
+                           weights="averaged" if averaged else "raw", **about))
+        if args.raw and averaged:  # without an average the row above already holds its only weights
+            raw = api.load_generator(run, ema=False)
+            rows.append(judged(run, "run", raw.generate(range(args.n)), "data", weights="raw", **about))
     print(json.dumps({"data": args.data, "count": len(data), "hue_entropy_bits": hue_entropy(data),
                       "judges": [{"name": j.name, "identity": j.identity} for j in judges], "rows": rows}, indent=1))
 

@@ -141,7 +141,10 @@ def test_collapse_measure_says_which_runs_the_health_check_would_call_collapsed(
 
 @pytest.mark.slow
 def test_judge_check_scores_known_damage_and_runs_under_each_judge(tmp_path, pokemon32, trained_run):
+    import shutil
+
     import numpy as np
+    import torch
     from PIL import Image
 
     from ganforge.data.prepare import PrepareOptions, prepare
@@ -156,22 +159,60 @@ def test_judge_check_scores_known_damage_and_runs_under_each_judge(tmp_path, pok
             Image.fromarray(pixels).save(tmp_path / "src" / name / f"{i}.png")
     prepare(str(tmp_path / "src"), tmp_path / "colours.zip",
             PrepareOptions(resolution=32, channels=3, labels="subfolders", workers=1), progress=False)
-    judges = [fit_extractor(tmp_path / "colours.zip", tmp_path / f"{name}.pt", name=name, epochs=1, width=4,
-                            feature_dim=8, seed=seed, log=None) for seed, name in enumerate(("judge-a", "judge-b"))]
+    judges = [fit_extractor(tmp_path / "colours.zip", tmp_path / f"{name}.pt", name=name, epochs=1, width=8,
+                            feature_dim=16, min_steps=30, seed=seed, log=None)  # min_steps: BN statistics recomputed
+              for seed, name in enumerate(("judge-a", "judge-b"))]
+    # The session's DCGAN run keeps no weight average; a copy of it gets one that draws the negative images
+    averaged_run = tmp_path / "averaged"
+    shutil.copytree(trained_run, averaged_run)
+    checkpoint = averaged_run / "checkpoints" / "latest.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["G_ema"] = {k: v.clone() for k, v in state["G"].items()}
+    last = [k for k, v in state["G_ema"].items() if v.dtype.is_floating_point][-1]
+    state["G_ema"][last].neg_()  # the output layer's last parameter: negated, so tanh's output is too
+    torch.save(state, checkpoint)
 
-    out = run_benchmark("judge_check.py", str(trained_run), "--data", str(pokemon32), "--n", "64", "--raw",
-                        "--features", ",".join(map(str, judges)))
+    out = run_benchmark("judge_check.py", str(trained_run), str(averaged_run), "--data", str(pokemon32),
+                        "--n", "64", "--raw", "--features", ",".join(map(str, judges)))
     assert [j["name"] for j in out["judges"]] == ["judge-a", "judge-b"] and out["count"] == 809
+    assert [r["kind"] for r in out["rows"]] == ["floor"] + ["damaged data"] * 7 + ["run"] * 3
     rows = {(r["case"], r.get("weights")): r for r in out["rows"]}
-    assert [r["kind"] for r in out["rows"]] == ["floor"] + ["damaged data"] * 7 + ["run", "run"]
     for row in out["rows"]:
-        assert set(row["fid"]) == {"judge-a", "judge-b"} and all(v >= 0 for v in row["fid"].values())
+        assert set(row["fid"]) == {"judge-a", "judge-b"} and all(v > 0 for v in row["fid"].values())
+        # damage is scored as the floor is, half against half; runs as evaluate scores them, against all
+        assert (row["n"], row["n_ref"]) == ((405, 404) if row["kind"] != "run" else (64, 809))
     data_hues = out["hue_entropy_bits"]
     assert 2 < data_hues <= 4  # Pokémon come in every colour
     # shuffling patches moves pixels, never changes them: the same palette; squeezing hues narrows it
+    floor_hues = rows[("half of the data against the other half", None)]["hue_entropy_bits"]
     for patch in (8, 4):
-        assert rows[(f"patches of {patch} px shuffled", None)]["hue_entropy_bits"] == pytest.approx(data_hues, abs=1e-3)
+        shuffled = rows[(f"patches of {patch} px shuffled", None)]
+        assert shuffled["hue_entropy_bits"] == pytest.approx(floor_hues, abs=1e-3)
     quarter, tenth = (rows[(f"hues squeezed to 1/{k}", None)]["hue_entropy_bits"] for k in (4, 10))
-    assert tenth < quarter < data_hues - 1
-    averaged, raw = rows[(str(trained_run), "averaged")], rows[(str(trained_run), "raw")]
-    assert averaged["family"] == raw["family"] == "dcgan" and averaged["step"] == 12
+    assert tenth < quarter < floor_hues - 1
+    only = rows[(str(trained_run), "raw")]  # no average: one row, named for the weights it really used
+    assert only["family"] == "dcgan" and only["step"] == 12 and (str(trained_run), "averaged") not in rows
+    averaged, raw = rows[(str(averaged_run), "averaged")], rows[(str(averaged_run), "raw")]
+    assert averaged["step"] == raw["step"] == 12
+    assert raw["fid"] == only["fid"] and raw["hue_entropy_bits"] == only["hue_entropy_bits"]  # G itself
+    assert averaged["fid"] != raw["fid"]  # the average's negative images
+
+
+def test_judge_check_shuffles_patches_of_any_size_keeping_every_pixel():
+    import importlib.util
+
+    import numpy as np
+
+    spec = importlib.util.spec_from_file_location("judge_check", BENCHMARKS / "judge_check.py")
+    judge_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(judge_check)
+    rng = np.random.default_rng(0)
+    for side, patch in ((28, 3), (28, 7), (6, 1), (64, 8)):  # 28 px data at side // 8 = 3 does not divide
+        images = rng.integers(0, 256, (3, side, side, 1), dtype=np.uint8)
+        shuffled = judge_check.shuffle_patches(images, patch, rng)
+        kept = side // patch * patch
+        assert shuffled.shape == images.shape and not np.array_equal(shuffled, images)
+        for a, b in zip(images, shuffled):
+            assert sorted(a.ravel()) == sorted(b.ravel())  # the same pixels, moved
+        assert np.array_equal(shuffled[:, kept:], images[:, kept:])  # the leftover rows stay
+        assert np.array_equal(shuffled[:, :, kept:], images[:, :, kept:])

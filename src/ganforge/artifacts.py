@@ -35,8 +35,13 @@ def load_generator(path: str | Path, device: str | torch.device = "cpu", ema: bo
     return generator_from_checkpoint(path, device=device, ema=ema)
 
 
+def averaged_weights(path: str | Path, info: dict, ema: bool = True) -> bool:
+    """Whether ``load_generator(path, ema=ema)``, which returned ``info``, gave weight-averaged (EMA) weights:
+    an export says so itself; a run or checkpoint has them when it saved ``G_ema`` and they were asked for."""
+    return bool(info.get("ema")) if is_export(path) else bool(ema and info.get("G_ema") is not None)
+
+
 def export_generator(path: str | Path, fmt: str, out: str | Path, ema: bool = True) -> ExportResult:
     """Write the generator of run, checkpoint or export ``path`` in ``fmt`` into folder ``out``."""
     G, cfg, info = load_generator(path, device="cpu", ema=ema)
-    used_ema = bool(info.get("ema")) if is_export(path) else bool(ema and info.get("G_ema") is not None)
-    return write_export(G, cfg, info, fmt, out, ema=used_ema)
+    return write_export(G, cfg, info, fmt, out, ema=averaged_weights(path, info, ema))

@@ -53,9 +53,9 @@ BUILTINS: dict[str, SourceKind] = {k.name: k for k in [
     SourceKind("digits", builtin.DigitsSource,
                "scikit-learn's bundled 8x8 digits: 1,797 grey images, 10 classes, offline",
                "digits", check=builtin.digits_available),
-    SourceKind("emoji", builtin.EmojiSource, "colour emoji faces, people and animals rendered from Noto Color Emoji "
-               "(:faces,people,animals or :all; :noskin drops skin-tone variants; :subgroups labels by Unicode "
-               "subgroup)", "emoji:faces",
+    SourceKind("emoji", builtin.EmojiSource, "colour emoji rendered from Noto Color Emoji: faces, people and "
+               "animals (:faces,people,animals) or all of them (:all); :noskin drops skin-tone variants; :subgroups "
+               "labels by Unicode subgroup", "emoji:faces",
                check=builtin.emoji_available),
 ]}
 # ``scheme:argument`` sources that are not files (online data sets) register here.

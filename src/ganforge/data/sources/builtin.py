@@ -14,10 +14,10 @@ upscaled to 32×32; labels 0–9. A tiny, fully offline data set for tests and d
 Unicode's ``emoji-test.txt`` (Debian: ``fonts-noto-color-emoji`` and ``unicode-data``).
 About 2,400 images, 600 without skin-tone variants (``emoji:noskin``); each is an RGBA
 sprite, so prepare composites it on ``--background`` or keeps the alpha (``--channels 4``).
-``emoji:all`` is every emoji but Unicode's "Component" group (skin-tone and hair swatches),
-labelled by Unicode group (``food-drink``, ``objects``, ...); ``:subgroups`` labels any
-selection by Unicode subgroup instead (``animal-mammal``, ``food-fruit``, ...: about 90 classes
-with ``all:noskin``). Flat-coloured drawings with outlines on a clear ground, labelled: the data
+``emoji:all`` is every fully-qualified emoji (the skin-tone and hair swatches are "component"
+rows, not emoji), labelled by Unicode group (``food-drink``, ``objects``, ...); ``:subgroups``
+labels any selection by Unicode subgroup instead (``animal-mammal``, ``food-fruit``, ...: 99
+classes with ``all:noskin``). Flat-coloured drawings with outlines on a clear ground, labelled: the data
 to fit a feature extractor that judges art on white backgrounds (Pokémon, icons), a second judge
 beside one fitted on photos (CIFAR-10).
 """
@@ -208,7 +208,7 @@ class EmojiSource(Source):
         self.names: dict[str, str] = {}
         for codes, group, subgroup, name in parse_emoji_test(test_path):
             ours = unicode_slug(group) if every else emoji_group(group, subgroup)
-            if (group == "Component") if every else (ours not in wanted):
+            if not every and ours not in wanted:
                 continue
             if noskin and any(int(c, 16) in SKIN_TONES for c in codes.split()):
                 continue
