@@ -38,11 +38,16 @@ HUE_BINS = 16
 COLOURED = 64  # saturation and value (0-255) above which a pixel's hue counts
 
 
+def to_hsv(images: np.ndarray) -> np.ndarray:
+    """uint8 RGB (N, H, W, 3) -> uint8 HSV (N, H, W, 3), each channel 0-255 as PIL makes it."""
+    return np.stack([np.asarray(Image.fromarray(i).convert("HSV")) for i in images])
+
+
 def hue_entropy(images: np.ndarray) -> float | None:
     """Entropy (bits) of the hue histogram of uint8 (N, H, W, 3) images' coloured pixels; None when not RGB."""
     if images.shape[-1] != 3:
         return None
-    hsv = np.stack([np.asarray(Image.fromarray(i).convert("HSV")) for i in images]).reshape(-1, 3)
+    hsv = to_hsv(images).reshape(-1, 3)
     hue = hsv[(hsv[:, 1] > COLOURED) & (hsv[:, 2] > COLOURED), 0]
     if len(hue) == 0:
         return None
@@ -75,7 +80,7 @@ def shuffle_patches(images: np.ndarray, patch: int, rng: np.random.Generator) ->
 
 def squeeze_hues(images: np.ndarray, band: float) -> np.ndarray:
     """Every hue mapped into one band ``band`` of the colour wheel wide (from orange on); saturation and value kept."""
-    hsv = np.stack([np.asarray(Image.fromarray(i).convert("HSV")) for i in images]).astype(np.float32)
+    hsv = to_hsv(images).astype(np.float32)
     hsv[..., 0] = 25 + hsv[..., 0] * band
     return np.stack([np.asarray(Image.fromarray(i.astype(np.uint8), "HSV").convert("RGB")) for i in hsv])
 
@@ -106,11 +111,14 @@ def main(argv: list[str] | None = None) -> None:
 
     order = np.random.default_rng(args.seed).permutation(len(data))
     half_a, half_b = data[np.sort(order[:len(data) // 2])], data[np.sort(order[len(data) // 2:])]
-    refs = {"data": (len(data), [judge.extract(data)[0] for judge in judges]),
-            "half": (len(half_a), [judge.extract(half_a)[0] for judge in judges])}
+    refs = {"data": data, "half": half_a}
+    ref_features: dict[str, list[np.ndarray]] = {}  # each reference's features, once, when first needed
 
     def judged(case: str, kind: str, images: np.ndarray, ref: str, **about) -> dict:
-        n_ref, features = refs[ref]
+        n_ref = len(refs[ref])
+        if ref not in ref_features:
+            ref_features[ref] = [judge.extract(refs[ref])[0] for judge in judges]
+        features = ref_features[ref]
         fids = {j.name: round(fid_from_features(f, j.extract(images)[0]), 3) for j, f in zip(judges, features)}
         entropy = hue_entropy(images)
         return {"case": case, "kind": kind, **about, "n": len(images), "n_ref": n_ref, "fid": fids,
