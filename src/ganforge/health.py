@@ -43,6 +43,7 @@ import torch.nn.functional as F
 
 from ganforge import models
 from ganforge.runs import RunDir, read_jsonl
+from ganforge.sampling import from_uint8
 from ganforge.utils import STDERR, write_json_atomic
 
 COLLAPSE_RATIO = 0.5     # samples' diversity below this fraction of the data's: collapse. In the quality
@@ -269,8 +270,7 @@ class HealthHook:
 
     @staticmethod
     def _images(data, idx: np.ndarray, device) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(data.images[np.sort(idx)])).permute(0, 3, 1, 2)
-        return (x.float() / 127.5 - 1).to(device)
+        return from_uint8(data.images[np.sort(idx)], device)
 
     @staticmethod
     def _labels(data, idx: np.ndarray, device) -> torch.Tensor | None:

@@ -86,6 +86,26 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
+def tensor_of(array: np.ndarray) -> torch.Tensor:
+    """``torch.from_numpy`` for any array, a read-only one included.
+
+    A data set's images are a read-only memory map, and so is every slice of it. torch cannot mark a
+    tensor read-only: ``from_numpy`` on one warns (once per process, so the first user of a data set saw
+    a warning about PyTorch internals) and a write through the tensor would crash. Such an array is
+    copied (a batch's worth: cheap); a writable C-contiguous one is shared, as ``from_numpy`` shares it.
+    """
+    if not array.flags.writeable or not array.flags.c_contiguous:
+        array = np.array(array, order="C")
+    return torch.from_numpy(array)
+
+
+def from_uint8(images: np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
+    """uint8 array (N, H, W, C) -> images (N, C, H, W) in [-1, 1] on ``device``: to_uint8's inverse."""
+    x = tensor_of(images)
+    x = x if device is None else x.to(device)  # move the bytes, not four times as many floats
+    return x.permute(0, 3, 1, 2).float().div(127.5).sub(1)
+
+
 @torch.no_grad()
 def generate(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
              batch_size: int = 64, psi: float = 1.0, progress=None) -> np.ndarray:
@@ -120,13 +140,12 @@ def side_by_side(real: torch.Tensor) -> torch.Tensor:
 
 def domain_examples(dataset, n: int) -> torch.Tensor:
     """The first ``n`` images of each domain of a two-domain data set: (n, 2, C, H, W) in [-1, 1]."""
-    pairs = [torch.from_numpy(np.array(dataset.images[dataset.domain_indices(d)[:n]])) for d in range(2)]
-    return torch.stack(pairs, 1).permute(0, 1, 4, 2, 3).float().div(127.5).sub(1)
+    return torch.stack([from_uint8(dataset.images[dataset.domain_indices(d)[:n]]) for d in range(2)], 1)
 
 
 def first_examples(dataset, n: int) -> torch.Tensor:
     """The first ``n`` images of a data set: (n, C, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.array(dataset.images[:n])).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    return from_uint8(dataset.images[:n])
 
 
 def image_grid(images: np.ndarray, ncols: int | None = None, padding: int = 2, pad_value: int = 0) -> Image.Image:

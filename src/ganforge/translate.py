@@ -19,7 +19,7 @@ from ganforge import models
 from ganforge.config import ModelConfig
 from ganforge.errors import GanforgeError
 from ganforge.export import TranslatorExport
-from ganforge.sampling import to_pil, to_uint8
+from ganforge.sampling import from_uint8, to_pil, to_uint8
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 DIRECTIONS = ("a2b", "b2a")
@@ -97,7 +97,7 @@ class Translator:
 
     def __call__(self, images: np.ndarray, direction: str, batch_size: int = 16) -> np.ndarray:
         """Prepared images, uint8 (N, R, R, C) -> their translations in ``direction``, uint8 (N, R, R, C)."""
-        x = torch.tensor(np.asarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1)  # a copy: may be read-only
+        x = from_uint8(np.asarray(images))
         out = []
         with torch.no_grad():
             for i in range(0, len(x), batch_size):

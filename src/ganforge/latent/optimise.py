@@ -19,7 +19,7 @@ import torch.nn as nn
 
 from ganforge.config import model_config
 from ganforge.errors import GanforgeError
-from ganforge.sampling import latents_for_seeds, to_uint8
+from ganforge.sampling import from_uint8, latents_for_seeds, to_uint8
 
 # progress(step, total, loss): called after every step with the best restart's loss; returning
 # False stops the optimisation there (a web page's cancel button), keeping what was reached.
@@ -53,8 +53,7 @@ def module_device(m: nn.Module) -> torch.device:
 
 def image_to_tensor(image: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (H, W, C) -> float (1, C, H, W) in [-1, 1]."""
-    x = torch.tensor(np.asarray(image), dtype=torch.float32, device=device)
-    return (x.permute(2, 0, 1)[None] / 127.5) - 1.0
+    return from_uint8(np.asarray(image)[None], device)
 
 
 def check_image(G: nn.Module, image: np.ndarray, what: str = "target") -> np.ndarray:

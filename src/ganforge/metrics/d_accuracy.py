@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 
 from ganforge.metrics.registry import EvalContext, register
+from ganforge.sampling import from_uint8
 
 
 @torch.no_grad()
@@ -23,7 +24,7 @@ def discriminator_accuracy(D: torch.nn.Module, real, fake, batch_size: int = 256
     correct, total = 0, 0
     for images, is_real in ((real, True), (fake, False)):
         for i in range(0, len(images), batch_size):
-            x = torch.from_numpy(images[i:i + batch_size]).to(device).permute(0, 3, 1, 2).float() / 127.5 - 1
+            x = from_uint8(images[i:i + batch_size], device)
             logits = D(x).float()
             correct += int(((logits > 0) == is_real).sum())
             total += len(x)

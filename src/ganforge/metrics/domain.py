@@ -37,6 +37,7 @@ from ganforge.device import resolve_device
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.paths import cache_dir
 from ganforge.progress import Task
+from ganforge.sampling import from_uint8
 from ganforge.utils import STDERR
 
 FORMAT = "ganforge-extractor"
@@ -115,7 +116,7 @@ def train_classifier(net: nn.Module, images: np.ndarray, labels: np.ndarray, *, 
             if step >= total or done:
                 break
             idx = order[i * batch_size:(i + 1) * batch_size].sort().values.numpy()
-            x = to_input(torch.from_numpy(np.ascontiguousarray(images[idx])).permute(0, 3, 1, 2)).to(device)
+            x = from_uint8(images[idx], device)
             y = y_all[idx].to(device)
             loss = F.cross_entropy(net(x)[1], y)
             opt.zero_grad(set_to_none=True)
@@ -153,7 +154,7 @@ def recalibrate_batch_norm(net: nn.Module, images: np.ndarray, *, batch_size: in
     order = np.random.default_rng(seed).permutation(len(images))
     for i in range(0, len(images), batch_size):
         idx = np.sort(order[i:i + batch_size])
-        net(to_input(torch.from_numpy(np.ascontiguousarray(images[idx])).permute(0, 3, 1, 2)).to(device))
+        net(from_uint8(images[idx], device))
     for m, momentum in zip(norms, momenta):
         m.momentum = momentum
     return net.eval()
@@ -165,8 +166,7 @@ def predict(net: nn.Module, images: np.ndarray, *, batch_size: int = 256,
     """(features (N, F) float32, logits (N, K) float32) of uint8 (N, H, W, C) images."""
     feats, logits = [], []
     for i in range(0, len(images), batch_size):
-        x = to_input(torch.from_numpy(np.ascontiguousarray(images[i:i + batch_size])).permute(0, 3, 1, 2))
-        f, lg = net(x.to(device))
+        f, lg = net(from_uint8(images[i:i + batch_size], device))
         feats.append(f.float().cpu())
         logits.append(lg.float().cpu())
     return torch.cat(feats).numpy(), torch.cat(logits).numpy()

@@ -36,14 +36,10 @@ from ganforge.metrics.class_kept import class_kept, class_targets, source_classi
 from ganforge.metrics.reference import reference_indices
 from ganforge.metrics.registry import METRICS, EvalContext, compute
 from ganforge.runs import RunDir
-from ganforge.sampling import generate, latents_for_seeds, to_uint8
+from ganforge.sampling import from_uint8, generate, latents_for_seeds, to_uint8
 from ganforge.utils import STDERR, write_json_atomic
 
 DIRECTIONS = {"a2b": (0, 1), "b2a": (1, 0)}
-
-
-def _to_tensor(images: np.ndarray, device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
 
 
 def _domain_pick(data: Dataset, d: int, n: int, seed: int) -> np.ndarray:
@@ -107,7 +103,7 @@ def evaluate_two_domain(run: str | Path, metrics: list[str], extractor, *, n: in
                 picked = _domain_pick(dataset, src, n, seed + src)
                 source = np.asarray(dataset.images[picked])
                 target = _domain_sample(dataset, dst, n, seed + dst)
-                x = _to_tensor(source, device)
+                x = from_uint8(source, device)
                 y = _batched(lambda b, d=direction: family.translate(G, b, d), x)
                 translated = to_uint8(y)
                 log and print(f"ganforge: {direction}: {n} {names[src]} -> {names[dst]}", file=log, flush=True)
