@@ -188,6 +188,24 @@ def labelled_dataset(root: Path, levels: dict[str, tuple[int, int]], per_class: 
     return out
 
 
+def colour_classes(root: Path, per_class: int = 24, size: int = 32) -> Path:
+    """A prepared RGB data set of two classes told apart by colour ("reddish", "bluish": noise with one channel
+    lifted), as ``data prepare --labels subfolders`` makes it: labelled data to fit a colour judge on."""
+    from ganforge.data.prepare import PrepareOptions, prepare
+
+    rng = np.random.default_rng(0)
+    for name, channel in (("reddish", 0), ("bluish", 2)):
+        (root / "src" / name).mkdir(parents=True)
+        for i in range(per_class):
+            pixels = rng.integers(0, 120, (size, size, 3), dtype=np.uint8)
+            pixels[..., channel] += 120
+            Image.fromarray(pixels).save(root / "src" / name / f"{i}.png")
+    out = root / "colours.zip"
+    prepare(str(root / "src"), out, PrepareOptions(resolution=size, channels=3, labels="subfolders", workers=1),
+            progress=False)
+    return out
+
+
 def labelled_two_domain(root: Path, per_class: int = 8, size: int = 32) -> Path:
     """A two-domain RGB set whose source domain A carries two classes told apart by brightness ("dark": uniform
     noise in [0, 80), "light": [175, 255)) and whose domain B is mid-grey noise ([100, 156); no labels: its one

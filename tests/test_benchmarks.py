@@ -26,6 +26,17 @@ def run_benchmark(name: str, *args: str) -> dict:
     return json.loads(done.stdout)
 
 
+def load_benchmark(name: str):
+    """A script of benchmarks/ as a module (they are scripts, not a package)."""
+    import importlib.util
+
+    sys.path.insert(0, str(BENCHMARKS))  # for the scripts it imports in turn
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def ratio_tolerance(a: float, b: float) -> float:
     """How far a printed ratio (2 decimals) may be from a / b of two printed rates (1 decimal each):
     the rounding alone, which grows as the rates shrink on a slow machine."""
@@ -143,23 +154,13 @@ def test_collapse_measure_says_which_runs_the_health_check_would_call_collapsed(
 def test_judge_check_scores_known_damage_and_runs_under_each_judge(tmp_path, pokemon32, trained_run):
     import shutil
 
-    import numpy as np
     import torch
-    from PIL import Image
 
-    from ganforge.data.prepare import PrepareOptions, prepare
+    from conftest import colour_classes
     from ganforge.metrics.domain import fit_extractor
 
-    rng = np.random.default_rng(0)
-    for name, channel in (("reddish", 0), ("bluish", 2)):  # two classes told apart by colour
-        (tmp_path / "src" / name).mkdir(parents=True)
-        for i in range(24):
-            pixels = rng.integers(0, 120, (32, 32, 3), dtype=np.uint8)
-            pixels[..., channel] += 120
-            Image.fromarray(pixels).save(tmp_path / "src" / name / f"{i}.png")
-    prepare(str(tmp_path / "src"), tmp_path / "colours.zip",
-            PrepareOptions(resolution=32, channels=3, labels="subfolders", workers=1), progress=False)
-    judges = [fit_extractor(tmp_path / "colours.zip", tmp_path / f"{name}.pt", name=name, epochs=1, width=8,
+    colours = colour_classes(tmp_path)
+    judges = [fit_extractor(colours, tmp_path / f"{name}.pt", name=name, epochs=1, width=8,
                             feature_dim=16, min_steps=30, seed=seed, log=None)  # min_steps: BN statistics recomputed
               for seed, name in enumerate(("judge-a", "judge-b"))]
     # The session's DCGAN run keeps no weight average; a copy of it gets one that draws the negative images
@@ -199,13 +200,9 @@ def test_judge_check_scores_known_damage_and_runs_under_each_judge(tmp_path, pok
 
 
 def test_judge_check_shuffles_patches_of_any_size_keeping_every_pixel():
-    import importlib.util
-
     import numpy as np
 
-    spec = importlib.util.spec_from_file_location("judge_check", BENCHMARKS / "judge_check.py")
-    judge_check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(judge_check)
+    judge_check = load_benchmark("judge_check")
     rng = np.random.default_rng(0)
     for side, patch in ((28, 3), (28, 7), (6, 1), (64, 8)):  # 28 px data at side // 8 = 3 does not divide
         images = rng.integers(0, 256, (3, side, side, 1), dtype=np.uint8)
@@ -216,3 +213,51 @@ def test_judge_check_shuffles_patches_of_any_size_keeping_every_pixel():
             assert sorted(a.ravel()) == sorted(b.ravel())  # the same pixels, moved
         assert np.array_equal(shuffled[:, kept:], images[:, kept:])  # the leftover rows stay
         assert np.array_equal(shuffled[:, :, kept:], images[:, :, kept:])
+
+
+def test_ema_horizons_keeps_each_average_by_the_trainers_own_rule(tmp_path, tiny_rgb32):
+    import torch
+
+    from ganforge.config import ModelConfig, TrainConfig
+    from ganforge.train import train
+
+    ema_horizons = load_benchmark("ema_horizons")
+    hook = ema_horizons.Averages(["0", "0.999", "kimg1"], [2], batch_size=16)
+    cfg = TrainConfig(data=str(tiny_rgb32), out=str(tmp_path / "run"), steps=5, batch_size=16, ema=0.999,
+                      sample_every=10**9, checkpoint_every=10**9)
+    hook.by = "step"  # moments by step, not by seconds: the same on any machine
+    train(cfg, ModelConfig(family="fastgan", width=4), initialise=hook.start, hooks=[hook])
+    state = torch.load(tmp_path / "run" / "checkpoints" / "latest.pt", weights_only=True)
+
+    def same(a: dict, b: dict) -> bool:
+        return all(torch.equal(a[k].cpu(), b[k].cpu()) for k in a)
+
+    averages = {name: a.model.state_dict() for name, a in hook.averages.items()}
+    assert same(averages["0"], state["G"])  # a zero decay keeps G itself
+    assert same(averages["0.999"], state["G_ema"])  # the run's own rule, followed bit for bit
+    assert not same(averages["kimg1"], state["G"]) and not same(averages["kimg1"], state["G_ema"])
+    assert [m["step"] for m in hook.taken] == [2]
+    assert set(hook.taken[0]["models"]) == {"raw", "0", "0.999", "kimg1", "run's own (0.999)"}
+
+
+def test_ema_horizons_judges_every_average_at_every_moment(tmp_path, tiny_rgb32):
+    from conftest import colour_classes
+    from ganforge.metrics.domain import fit_extractor
+
+    judge = fit_extractor(colour_classes(tmp_path, per_class=8), tmp_path / "judge.pt", name="judge", epochs=1,
+                          width=4, feature_dim=8, min_steps=2, log=None)
+    out = run_benchmark("ema_horizons.py", "--data", str(tiny_rgb32), "--family", "fastgan", "--width", "4",
+                        "--minutes", "0.05", "--points", "2", "--n", "24", "--features", str(judge),
+                        "--averages", "0,kimg1", "--runs", str(tmp_path / "run"))
+    assert out["family"] == "fastgan" and out["batch_size"] == 16 and out["n_ref"] == 48
+    assert len(out["rows"]) == 2 * 4  # two moments (half way, the end; one step apart or more), four weights each
+    first, last = out["rows"][:4], out["rows"][4:]
+    assert 1 <= first[0]["step"] <= last[0]["step"] == out["steps"]
+    for moment in (first, last):
+        assert len({(r["minutes"], r["step"]) for r in moment}) == 1
+        assert {r["weights"] for r in moment} == {"raw", "0", "kimg1", "run's own (0.999)"}
+        # (an untrained G's images may have no coloured pixel to take a hue spread of: None)
+        assert all(r["fid"]["judge"] >= 0 and "hue_entropy_bits" in r for r in moment)
+    bad = subprocess.run([sys.executable, str(BENCHMARKS / "ema_horizons.py"), "--data", str(tiny_rgb32),
+                          "--features", str(judge), "--averages", "0.9,kimgX"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "kimgX" in bad.stderr and "Traceback" not in bad.stderr
