@@ -1,7 +1,9 @@
 """A run's configuration from options: flags or keyword arguments -> TrainConfig + ModelConfig.
 
 Priority of settings: the options given, then (when resuming) the run's saved config.json, then
-the preset, then the defaults in ganforge.config. ``ganforge train`` and ``ganforge.api.train``
+the preset, then the family's defaults, then the defaults in ganforge.config; a choice written two
+ways (a weight average's decay or its half-life: ONE_CHOICE) is taken whole from the highest layer
+that sets it. ``ganforge train`` and ``ganforge.api.train``
 both resolve through ``resolve_configs``, so the command line and Python agree on every rule.
 
 Options are named as the ``train`` flags' destinations: any TrainConfig field (``steps``,
@@ -26,6 +28,15 @@ TRAIN_FLAGS = {f.name: f.name for f in fields(TrainConfig)}
 MODEL_FLAGS = {"model": "family", "resolution": "resolution", "channels": "channels",
                "latent_dim": "latent_dim", "width": "width"}
 _MODEL_DEFAULTS = ModelConfig()
+# TrainConfig fields that are one choice written two ways. A layer that sets one of them (the options
+# given, a preset) replaces the other as a lower layer set it: ``--ema 0.99`` over a family whose
+# default is a half-life (``ema_kimg``) means that decay, not "both given". Both in one layer fail.
+ONE_CHOICE = (("ema", "ema_kimg"),)
+
+
+def _alternatives(field: str) -> list[str]:
+    """The other ways of writing ``field``'s choice (see ONE_CHOICE)."""
+    return [other for group in ONE_CHOICE if field in group for other in group if other != field]
 
 
 def family_options() -> dict[str, list[tuple[str, Option]]]:
@@ -79,6 +90,9 @@ def resolve_configs(out: str | Path | None, *, data: str | None = None, preset: 
     for name, field in TRAIN_FLAGS.items():
         if name in options:
             train_values[field] = options[name]
+            for other in _alternatives(field):
+                if other not in options:
+                    train_values[other] = 0.0  # off: the option given replaces it
     train_values["out"] = str(out)
     inherited_family = model_values.get("family")
     for name, field in MODEL_FLAGS.items():
@@ -94,7 +108,8 @@ def resolve_configs(out: str | Path | None, *, data: str | None = None, preset: 
             family_values[name] = options[name]
     model_values["options"] = family_values
     for name, value in models.train_defaults(family).items():  # the family's own recipe, under options and presets
-        train_values.setdefault(name, value)
+        if name not in train_values and not any(other in train_values for other in _alternatives(name)):
+            train_values[name] = value
     if not train_values.get("data"):
         raise ConfigError("--data is required (a data set made by 'ganforge data prepare')")
     model_cfg = ModelConfig.from_dict(model_values)
