@@ -168,12 +168,17 @@ def evaluate_generator(G, cfg: ModelConfig, data, extractor, n: int, device: tor
     return out
 
 
+def budget_moments(minutes: float, points: int) -> list[float]:
+    """Seconds into a ``minutes`` budget of ``points`` - 1 evenly spaced looks at a run (its end is the last)."""
+    return [60 * minutes * i / points for i in range(1, points)]
+
+
 class Snapshots:
     """Copies of G (its EMA when the run keeps one, as evaluate loads it) at ``points`` - 1 evenly spaced
     moments of the --minutes budget, for the FID-over-time curve; the budget's end is the run itself."""
 
     def __init__(self, minutes: float, points: int):
-        self.times = [60 * minutes * i / points for i in range(1, points)]
+        self.times = budget_moments(minutes, points)
         self.taken: list[tuple[float, int, torch.nn.Module]] = []
         self.model_cfg: ModelConfig | None = None
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from ganforge.data.dataset import load_dataset
-from ganforge.sampling import first_examples, from_uint8, tensor_of, to_uint8
+from ganforge.sampling import first_examples, from_uint8, to_uint8, writable_tensor
 
 
 @pytest.fixture
@@ -28,13 +28,13 @@ def test_from_uint8_inverts_to_uint8_and_shares_only_writable_arrays():
     assert x.min() >= -1 and x.max() <= 1
     assert np.array_equal(to_uint8(x), images)
 
-    shared = tensor_of(images)
+    shared = writable_tensor(images)
     images[0, 0, 0, 0] ^= 0xFF
     assert int(shared[0, 0, 0, 0]) == images[0, 0, 0, 0]  # a writable array is shared, not copied
 
     frozen = images.copy()
     frozen.flags.writeable = False
-    copied = tensor_of(frozen[:, ::2])  # read-only and not contiguous
+    copied = writable_tensor(frozen[:, ::2])  # read-only and not contiguous
     assert np.array_equal(copied.numpy(), frozen[:, ::2])
     copied[0, 0, 0, 0] += 1  # the copy is writable; the array is untouched
     assert int(copied[0, 0, 0, 0]) != frozen[0, 0, 0, 0]

@@ -154,3 +154,40 @@ def test_dcgan_learns_fashion_mnist_garments(tmp_path):
     assert len(records) == 150
     late = records[-50:]
     assert sum(r["d_acc"] for r in late) / len(late) < 0.99
+
+
+def test_one_weight_average_flag_replaces_the_other_from_a_family_or_preset(tmp_path, capsys):
+    """--ema (a decay per step) and --ema-kimg (a half-life in images) set one average: giving either replaces
+    the other one that a family's defaults or a preset brought, instead of failing as if both were given."""
+    import json
+
+    from conftest import run_cli
+
+    def train_cfg(*argv):
+        code, out, err = run_cli(capsys, "train", "--data", "d.zip", "--out", tmp_path / "r", "--dry-run", *argv)
+        assert code == 0, err
+        cfg = json.loads(out)["train"]
+        return cfg["ema"], cfg["ema_kimg"]
+
+    assert train_cfg("--model", "stylegan2") == (0.0, 10.0)  # the family's half-life
+    assert train_cfg("--model", "stylegan2", "--ema", "0.99") == (0.99, 0.0)
+    assert train_cfg("--model", "fastgan") == (0.999, 0.0)  # the family's decay
+    assert train_cfg("--model", "fastgan", "--ema-kimg", "5") == (0.0, 5.0)
+    assert train_cfg("--preset", "stylegan2-cpu-32", "--ema", "0.995") == (0.995, 0.0)
+    assert train_cfg("--preset", "fastgan-small-data", "--ema", "0") == (0.0, 0.0)  # no average at all
+    assert train_cfg("--preset", "fastgan-small-data", "--model", "stylegan2") == (0.999, 0.0)  # the preset's, alone
+    code, _, err = run_cli(capsys, "train", "--data", "d.zip", "--out", tmp_path / "r", "--dry-run",
+                           "--ema", "0.99", "--ema-kimg", "5")
+    assert code != 0 and "give one" in err and "Traceback" not in err  # both on one command line: ambiguous
+
+
+def test_resume_names_the_average_chosen_not_the_field_a_flag_replaced(tmp_path, capsys, tiny_dataset):
+    from conftest import run_cli
+
+    out = tmp_path / "r"
+    code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", out, "--steps", "2", "--width", "8",
+                           "--latent-dim", "8", "--batch-size", "16", "--ema-kimg", "1")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "train", "--out", out, "--resume", "--steps", "3", "--ema", "0.99")
+    assert code == 1 and "--ema 0.99 (the run: --ema-kimg 1.0)" in err, err
+    assert "--ema-kimg 0" not in err and "Traceback" not in err

@@ -189,7 +189,8 @@ def other_dataset(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("flag,value", [("--data", "OTHER"), ("--loss", "hinge"), ("--batch-size", "32"),
                                         ("--width", "16"), ("--lr-g", "0.001"), ("--seed", "5"),
-                                        ("--augment", "translation"), ("--d-norm", "layer")])
+                                        ("--augment", "translation"), ("--d-norm", "layer"),
+                                        ("--ema-kimg", "5")])
 def test_resume_refuses_a_change_that_alters_the_run(capsys, tmp_path, base_run, other_dataset, flag, value):
     out = copy_run(base_run, tmp_path)
     value = str(other_dataset) if value == "OTHER" else value

@@ -162,9 +162,10 @@ class TrainConfig:
         if min(weights) < 0:
             raise ConfigError("gp_weight, r1_gamma, r2_gamma, ac_weight, augment_strength, pl_weight and ema_kimg "
                               "must be >= 0")
-        if self.ema and self.ema_kimg:
-            raise ConfigError("--ema (a decay per step) and --ema-kimg (a half-life in images) set the same average; "
-                              "give one")
+        for fields_, what in ONE_CHOICE.items():
+            given = [flag_of(f) for f in fields_ if getattr(self, f)]
+            if len(given) > 1:
+                raise ConfigError(f"{' and '.join(given)} set one choice ({what}); give one")
         if self.augment_p is not None and not 0 <= self.augment_p <= 1:
             raise ConfigError(f"augment_p is a probability in [0, 1], not {self.augment_p}")
         if not 0 <= self.ada_target <= 1 or self.ada_kimg <= 0 or self.ada_interval < 1:
@@ -195,6 +196,23 @@ class TrainConfig:
 # TrainConfig fields a resumed run may change: its budget, how often it writes and watches itself,
 # where and in what arithmetic it runs. Every other field, every ModelConfig field and the data set's
 # content (its sha256: the file may move) fix what the run is; resume refuses to change them.
+# TrainConfig fields that are one choice written in different ways -> what the choice is. At most one is set
+# (not 0); a layer of settings that sets one replaces the others a lower layer set (ganforge.runconfig), and
+# resume compares the choice, not each field.
+ONE_CHOICE = {("ema", "ema_kimg"): "G's weight average: a decay per step or a half-life in thousands of images"}
+
+
+def flag_of(field: str) -> str:
+    """The command-line flag of a TrainConfig field."""
+    return "--" + field.replace("_", "-")
+
+
+def choice_shown(values: dict, fields_: tuple[str, ...]) -> str:
+    """How one ONE_CHOICE group is set in ``values``: "--ema 0.999", or "none" when no field of it is."""
+    given = [f"{flag_of(f)} {values[f]!r}" for f in fields_ if values.get(f)]
+    return " ".join(given) or "none"
+
+
 RESUME_MAY_CHANGE = ("out", "data", "steps", "epochs", "minutes", "sample_every", "checkpoint_every", "log_every",
                      "n_samples", "max_bad_steps", "max_rollbacks", "diverge_steps", "eval_every", "eval_metric",
                      "eval_n", "device", "precision", "channels_last", "fused_adam", "grad_accum", "sync_bn", "logger")
@@ -220,9 +238,13 @@ def resume_conflicts(state: dict, cfg: TrainConfig, model_cfg: ModelConfig, data
         conflicts.append(f"--data {cfg.data} is another data set (sha256 {data_sha256[:12]}..., the run's "
                          f"{str(saved_sha)[:12]}...)")
     given, saved = cfg.to_dict(), TrainConfig.from_dict(state["train_config"]).to_dict()
+    for fields_ in ONE_CHOICE:  # one line per choice: a flag given replaced the choice's other fields
+        if any(given[f] != saved[f] for f in fields_):
+            conflicts.append(f"{choice_shown(given, fields_)} (the run: {choice_shown(saved, fields_)})")
+    chosen = {f for fields_ in ONE_CHOICE for f in fields_}
     for name in given:
-        if name not in RESUME_MAY_CHANGE and given[name] != saved[name]:
-            conflicts.append(f"--{name.replace('_', '-')} {shown(given[name])} (the run: {shown(saved[name])})")
+        if name not in RESUME_MAY_CHANGE and name not in chosen and given[name] != saved[name]:
+            conflicts.append(f"{flag_of(name)} {shown(given[name])} (the run: {shown(saved[name])})")
     given, saved = model_cfg.to_dict(), ModelConfig.from_dict(state["model_config"]).to_dict()
     flags = {"family": "--model", "num_classes": "classes in the data set"}
     for name in given:

@@ -3,7 +3,7 @@
 Priority of settings: the options given, then (when resuming) the run's saved config.json, then
 the preset, then the family's defaults, then the defaults in ganforge.config; a choice written two
 ways (a weight average's decay or its half-life: ONE_CHOICE) is taken whole from the highest layer
-that sets it. ``ganforge train`` and ``ganforge.api.train``
+that sets it (a flag for one replaces the other). ``ganforge train`` and ``ganforge.api.train``
 both resolve through ``resolve_configs``, so the command line and Python agree on every rule.
 
 Options are named as the ``train`` flags' destinations: any TrainConfig field (``steps``,
@@ -17,7 +17,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from ganforge.config import ModelConfig, Option, TrainConfig
+from ganforge.config import ONE_CHOICE, ModelConfig, Option, TrainConfig
 from ganforge.errors import ConfigError
 from ganforge.presets import get_preset
 from ganforge.runs import RunDir
@@ -28,14 +28,13 @@ TRAIN_FLAGS = {f.name: f.name for f in fields(TrainConfig)}
 MODEL_FLAGS = {"model": "family", "resolution": "resolution", "channels": "channels",
                "latent_dim": "latent_dim", "width": "width"}
 _MODEL_DEFAULTS = ModelConfig()
-# TrainConfig fields that are one choice written two ways. A layer that sets one of them (the options
-# given, a preset) replaces the other as a lower layer set it: ``--ema 0.99`` over a family whose
-# default is a half-life (``ema_kimg``) means that decay, not "both given". Both in one layer fail.
-ONE_CHOICE = (("ema", "ema_kimg"),)
+_TRAIN_DEFAULTS = TrainConfig()
 
 
 def _alternatives(field: str) -> list[str]:
-    """The other ways of writing ``field``'s choice (see ONE_CHOICE)."""
+    """The other ways of writing ``field``'s choice (config.ONE_CHOICE). A layer that sets one of them (the
+    options given, a preset) replaces the others as a lower layer set them: ``--ema 0.99`` over a family
+    whose default is a half-life (``ema_kimg``) means that decay, not "both given"."""
     return [other for group in ONE_CHOICE if field in group for other in group if other != field]
 
 
@@ -92,7 +91,7 @@ def resolve_configs(out: str | Path | None, *, data: str | None = None, preset: 
             train_values[field] = options[name]
             for other in _alternatives(field):
                 if other not in options:
-                    train_values[other] = 0.0  # off: the option given replaces it
+                    train_values[other] = getattr(_TRAIN_DEFAULTS, other)  # off: the option given replaces it
     train_values["out"] = str(out)
     inherited_family = model_values.get("family")
     for name, field in MODEL_FLAGS.items():

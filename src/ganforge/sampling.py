@@ -86,7 +86,7 @@ def to_uint8(x: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).cpu().numpy()
 
 
-def tensor_of(array: np.ndarray) -> torch.Tensor:
+def writable_tensor(array: np.ndarray) -> torch.Tensor:
     """``torch.from_numpy`` for any array, a read-only one included.
 
     A data set's images are a read-only memory map, and so is every slice of it. torch cannot mark a
@@ -100,8 +100,11 @@ def tensor_of(array: np.ndarray) -> torch.Tensor:
 
 
 def from_uint8(images: np.ndarray, device: torch.device | str | None = None) -> torch.Tensor:
-    """uint8 array (N, H, W, C) -> images (N, C, H, W) in [-1, 1] on ``device``: to_uint8's inverse."""
-    x = tensor_of(images)
+    """uint8 array (N, H, W, C) -> images (N, C, H, W) in [-1, 1] on ``device``: to_uint8's inverse.
+
+    The division runs on ``device``, as the training loader's does: on CUDA (which divides by a multiply
+    with the reciprocal) a value may differ from the CPU's in its last bit."""
+    x = writable_tensor(images)
     x = x if device is None else x.to(device)  # move the bytes, not four times as many floats
     return x.permute(0, 3, 1, 2).float().div(127.5).sub(1)
 

@@ -311,27 +311,3 @@ def test_the_family_brings_its_training_defaults_under_flags_and_presets(tmp_pat
     code, out, _ = run_cli(capsys, "train", "--data", "d.zip", "--out", tmp_path / "r", "--dry-run")
     assert json.loads(out)["train"]["loss"] == "bce"  # other families keep the global defaults
 
-
-def test_one_weight_average_flag_replaces_the_other_from_a_family_or_preset(tmp_path, capsys):
-    """--ema (a decay per step) and --ema-kimg (a half-life in images) set one average: giving either replaces
-    the other one that a family's defaults or a preset brought, instead of failing as if both were given."""
-    import json
-
-    from conftest import run_cli
-
-    def train_cfg(*argv):
-        code, out, err = run_cli(capsys, "train", "--data", "d.zip", "--out", tmp_path / "r", "--dry-run", *argv)
-        assert code == 0, err
-        cfg = json.loads(out)["train"]
-        return cfg["ema"], cfg["ema_kimg"]
-
-    assert train_cfg("--model", "stylegan2") == (0.0, 10.0)  # the family's half-life
-    assert train_cfg("--model", "stylegan2", "--ema", "0.99") == (0.99, 0.0)
-    assert train_cfg("--model", "fastgan") == (0.999, 0.0)  # the family's decay
-    assert train_cfg("--model", "fastgan", "--ema-kimg", "5") == (0.0, 5.0)
-    assert train_cfg("--preset", "stylegan2-cpu-32", "--ema", "0.995") == (0.995, 0.0)
-    assert train_cfg("--preset", "fastgan-small-data", "--ema", "0") == (0.0, 0.0)  # no average at all
-    assert train_cfg("--preset", "fastgan-small-data", "--model", "stylegan2") == (0.999, 0.0)  # the preset's, alone
-    code, _, err = run_cli(capsys, "train", "--data", "d.zip", "--out", tmp_path / "r", "--dry-run",
-                           "--ema", "0.99", "--ema-kimg", "5")
-    assert code != 0 and "give one" in err and "Traceback" not in err  # both on one command line: ambiguous

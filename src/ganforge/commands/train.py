@@ -166,10 +166,12 @@ def add_training_options(p: argparse.ArgumentParser) -> None:
                    help=f"--augment ada: steps between adjustments (default: {d('ada_interval')})")
     o.add_argument("--ada-cutout", action="store_const", const=True, help="--augment ada: add cutout to the pipeline")
     o.add_argument("--ema", type=float,
-                   help=f"decay of G's weight average used for samples, e.g. 0.999 (default: {d('ema')}, off)")
+                   help=f"decay of G's weight average used for samples, e.g. 0.999; replaces a family's or "
+                        f"preset's --ema-kimg (default: {d('ema')}, off)")
     o.add_argument("--ema-start", type=int, help=f"steps before the average starts (default: {d('ema_start')})")
-    o.add_argument("--ema-kimg", type=float, help="instead of --ema: the average's half-life in thousands of images, "
-                                                  f"ramped up over the first images (default: {d('ema_kimg')}, off)")
+    o.add_argument("--ema-kimg", type=float, help="instead of --ema (it replaces a family's or preset's): the "
+                                                  "average's half-life in thousands of images, ramped up over the "
+                                                  f"first images (default: {d('ema_kimg')}, off)")
     o.add_argument("--grad-accum", type=int, help=f"micro-batches per update (default: {d('grad_accum')})")
     o.add_argument("--sync-bn", action="store_const", const=True,
                    help="under torchrun: batch-norm statistics over the global batch")

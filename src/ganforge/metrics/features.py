@@ -19,7 +19,7 @@ import torch
 
 from ganforge.metrics import domain, inception
 from ganforge.progress import Task
-from ganforge.sampling import tensor_of
+from ganforge.sampling import writable_tensor
 from ganforge.utils import sha256_file
 
 
@@ -74,7 +74,7 @@ class FeatureExtractor:
         shown = Task(f"{self.name} features", len(images), "images", stream=log, enabled=log is not None)
         with exact_float32(), shown:
             for i in range(0, len(images), self.batch_size):
-                x = tensor_of(images[i:i + self.batch_size]).to(self.device)
+                x = writable_tensor(images[i:i + self.batch_size]).to(self.device)
                 f, logits = self._forward(x.permute(0, 3, 1, 2))
                 feats.append(f.float().cpu())
                 probs.append(torch.softmax(logits.float(), dim=1).cpu())
