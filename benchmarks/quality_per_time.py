@@ -35,7 +35,8 @@ tables made with the same extractor file.
 One set-up at a time works as well: keep each printed JSON in ``benchmarks/results/quality/`` (its README
 says how the kept ones were made) and ``benchmarks/quality_report.py`` tables them and checks the targets.
 
-``FAMILY+AUG`` trains the family's recipe with ``--augment AUG`` (``stylegan2+ada``); ``auto`` is the
+``FAMILY+AUG`` trains the family's recipe with ``--augment AUG`` (``stylegan2+ada``; policies joined by ``+``
+as set-up names show them: ``fastgan+color+translation`` is ``--augment color,translation``); ``auto`` is the
 budget plan (ganforge.plan), which measures its candidates first, as ``ganforge train --minutes`` does.
 ``--seed`` seeds every run (repeat with another seed to see the noise between runs); ``--curve-points
 K`` also evaluates each run at K-1 evenly spaced moments of its budget (FID over time, in the JSON as
@@ -306,7 +307,7 @@ def setup(family: str, args, data_path: Path) -> tuple[str, dict]:
     model = {**preset["model"], "resolution": 0, "channels": 0}  # sized to the data set by the trainer
     train_values = dict(preset["train"])
     if augment:
-        train_values["augment"] = augment
+        train_values["augment"] = augment.replace("+", ",")  # --families splits at commas
     if args.width:
         model["width"] = args.width
     if args.batch_size:
