@@ -268,3 +268,15 @@ def test_ema_horizons_judges_every_average_at_every_moment(tmp_path, tiny_rgb32)
         bad = subprocess.run([sys.executable, str(BENCHMARKS / "ema_horizons.py"), "--data", str(tiny_rgb32),
                               "--features", str(judge), "--minutes", "0.01", *bad_args], capture_output=True, text=True)
         assert bad.returncode != 0 and said in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+
+
+def test_quality_per_time_reads_policies_joined_by_plus_as_set_up_names_show_them():
+    from types import SimpleNamespace
+
+    quality_per_time = load_benchmark("quality_per_time.py")
+    args = SimpleNamespace(width=None, batch_size=None)
+    recipe, values = quality_per_time.setup("fastgan+color+translation", args, None)
+    assert recipe == "fastgan-small-data" and values["train"]["augment"] == "color,translation"
+    assert values["model"]["family"] == "fastgan"
+    assert quality_per_time.setup("stylegan2+ada", args, None)[1]["train"]["augment"] == "ada"
+    assert quality_per_time.setup("fastgan", args, None)[1]["train"]["augment"] == "color,translation"

@@ -117,7 +117,7 @@ PRESETS: dict[str, dict] = {
     "fastgan-small-data": {
         "help": "100-5,000 images, 32-256 px: FastGAN (SLE, self-supervised D), hinge, DiffAugment, EMA; width 8 (CPU)",
         "model": {"family": "fastgan", "width": 8, "latent_dim": 128},
-        "train": {"loss": "hinge", "augment": "color,translation,cutout", "ema": 0.999, "batch_size": 16,
+        "train": {"loss": "hinge", "augment": "color,translation", "ema": 0.999, "batch_size": 16,
                   "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
     },
     # R3GAN (Huang et al. 2024), their CIFAR-10 set-up: 768 channels at every stage (width 96), 2 blocks
