@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 
-import torch
-
 from ganforge import api, health
 from ganforge.data.dataset import load_dataset
+from ganforge.sampling import from_uint8
 
 
 def run_diversity(run: str, n: int) -> tuple[float, dict]:
     G = api.load_generator(run)
-    images = torch.from_numpy(G.generate(range(n))).permute(0, 3, 1, 2)
-    return health.diversity(images.float() / 127.5 - 1), {"family": G.config.family, "step": G.info.get("step")}
+    images = from_uint8(G.generate(range(n)))
+    return health.diversity(images), {"family": G.config.family, "step": G.info.get("step")}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -193,9 +193,6 @@ class TrainConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
-# TrainConfig fields a resumed run may change: its budget, how often it writes and watches itself,
-# where and in what arithmetic it runs. Every other field, every ModelConfig field and the data set's
-# content (its sha256: the file may move) fix what the run is; resume refuses to change them.
 # TrainConfig fields that are one choice written in different ways -> what the choice is. At most one is set
 # (not 0); a layer of settings that sets one replaces the others a lower layer set (ganforge.runconfig), and
 # resume compares the choice, not each field.
@@ -213,6 +210,9 @@ def choice_shown(values: dict, fields_: tuple[str, ...]) -> str:
     return " ".join(given) or "none"
 
 
+# TrainConfig fields a resumed run may change: its budget, how often it writes and watches itself,
+# where and in what arithmetic it runs. Every other field, every ModelConfig field and the data set's
+# content (its sha256: the file may move) fix what the run is; resume refuses to change them.
 RESUME_MAY_CHANGE = ("out", "data", "steps", "epochs", "minutes", "sample_every", "checkpoint_every", "log_every",
                      "n_samples", "max_bad_steps", "max_rollbacks", "diverge_steps", "eval_every", "eval_metric",
                      "eval_n", "device", "precision", "channels_last", "fused_adam", "grad_accum", "sync_bn", "logger")
@@ -252,9 +252,9 @@ def resume_conflicts(state: dict, cfg: TrainConfig, model_cfg: ModelConfig, data
             for key in sorted(set(given["options"]) | set(saved["options"])):
                 mine, theirs = given["options"].get(key), saved["options"].get(key)
                 if mine != theirs:
-                    conflicts.append(f"--{key.replace('_', '-')} {shown(mine)} (the run: {shown(theirs)})")
+                    conflicts.append(f"{flag_of(key)} {shown(mine)} (the run: {shown(theirs)})")
         elif given[name] != saved[name]:
-            flag = flags.get(name, "--" + name.replace("_", "-"))
+            flag = flags.get(name, flag_of(name))
             conflicts.append(f"{flag} {shown(given[name])} (the run: {shown(saved[name])})")
     return conflicts
 
