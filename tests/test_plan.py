@@ -33,6 +33,19 @@ TABLE = {
 }
 
 
+class FixedMeter:
+    """A step meter that reports a fixed step time: the plan's choosing without timing anything."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def seconds_per_step(self, seconds: float) -> float:
+        return self.seconds
+
+    def close(self) -> None:
+        pass
+
+
 def test_unknown_families_are_skipped():
     assert [c.name for c in plan.candidates(TABLE)] == ["fast", "slow"]
 
@@ -105,22 +118,45 @@ def test_the_shipped_table_is_the_benchmarks_and_every_candidate_can_be_built():
 
 
 @pytest.mark.slow
-def test_measure_uses_the_trainer_and_leaves_nothing(tiny_dataset, tmp_path, monkeypatch):
+def test_the_step_meter_uses_the_trainer_and_leaves_nothing(tiny_dataset, tmp_path, monkeypatch):
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    seconds = plan.measure_step_seconds(plan.Candidate("c", "dcgan", width=8, batch_size=16), str(tiny_dataset),
-                                        "cpu", seconds=0.05)
-    assert seconds > 0
+    meter = plan.StepMeter(plan.Candidate("c", "dcgan", width=8, batch_size=16), str(tiny_dataset), "cpu")
+    assert meter.trainer.step == 1  # its warm-up step
+    assert meter.seconds_per_step(0.05) > 0 and meter.trainer.step > 1
+    meter.close()
     assert not list(tmp_path.glob("ganforge-plan-*"))
+
+
+def test_a_burst_of_other_work_while_measuring_slows_no_candidate_alone(tiny_dataset, monkeypatch):
+    """Two identical set-ups on the real trainer, on a clock where the machine is busy (steps 10x slower) for
+    the first 3 of the 12 s of measuring: timed in turns, both read the quiet step time, where timed one after
+    the other the first read 0.018 s and the second 0.01."""
+    from types import SimpleNamespace
+
+    from ganforge.train import Trainer
+
+    now = [0.0]
+
+    def step(self):
+        now[0] += 0.1 if now[0] < 3.0 else 0.01
+
+    monkeypatch.setattr(Trainer, "train_step", step)
+    monkeypatch.setattr(plan, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    same = {"family": "dcgan", "width": 8, "batch_size": 16}
+    p = plan.make_plan(str(tiny_dataset), 10, table={"provisional": False, "candidates": {"a": same, "b": same},
+                                                     "cases": []})
+    assert [o.step_seconds for o in p.options] == pytest.approx([0.01, 0.01])
+    assert now[0] >= plan.MEASURE_SECONDS  # both were timed for the whole measurement, in turns
 
 
 @pytest.fixture
 def fixed_plan(monkeypatch):
     """The CLI's plan from this file's TABLE and fixed step times, whatever the shipped table holds."""
     monkeypatch.setattr(plan, "load_table", lambda path=None: TABLE)
-    monkeypatch.setattr(plan, "measure_step_seconds",
-                        lambda candidate, data, device, seconds: {"fast": 0.01, "slow": 1.0}[candidate.name])
+    monkeypatch.setattr(plan, "StepMeter",
+                        lambda candidate, data, device: FixedMeter({"fast": 0.01, "slow": 1.0}[candidate.name]))
 
 
 def test_dry_run_prints_the_plan_and_writes_nothing(capsys, tiny_dataset, tmp_path, fixed_plan):
@@ -144,7 +180,7 @@ def test_the_plan_refuses_before_measuring_what_training_would_refuse(capsys, ti
     def no_measuring(*args):
         raise AssertionError("measured")
 
-    monkeypatch.setattr(plan, "measure_step_seconds", no_measuring)
+    monkeypatch.setattr(plan, "StepMeter", no_measuring)
     (tmp_path / "r" / "checkpoints").mkdir(parents=True)
     (tmp_path / "r" / "checkpoints" / "latest.pt").write_bytes(b"")
     code, _, err = run_cli(capsys, "train", "--data", tiny_dataset, "--out", tmp_path / "r", "--minutes", 5)
@@ -264,10 +300,10 @@ def test_a_data_set_smaller_than_a_batch_gets_smaller_batches(tmp_path):
             progress=False)
     seen = []
     p = plan.make_plan(str(tmp_path / "d.zip"), 5, table=TABLE,
-                       measure=lambda c, data, device, seconds: seen.append(c.batch_size) or 0.01)
+                       open_meter=lambda c, data, device: seen.append(c.batch_size) or FixedMeter(0.01))
     assert seen == [16, 16] and p.chosen.candidate.batch_size == 16  # the table's 16 fit 40 images
     seen.clear()
     p = plan.make_plan(str(tmp_path / "d.zip"), 5, table={**TABLE, "candidates": {
         "fast": {**TABLE["candidates"]["fast"], "batch_size": 64}}},
-        measure=lambda c, data, device, seconds: seen.append(c.batch_size) or 0.01)
+        open_meter=lambda c, data, device: seen.append(c.batch_size) or FixedMeter(0.01))
     assert seen == [32] and p.chosen.candidate.batch_size == 32

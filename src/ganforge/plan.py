@@ -4,9 +4,10 @@
 
 1. **Measure.** Each candidate set-up in the plan table (a family, its training recipe from
    ganforge.presets, a width, a batch size, an augmentation policy) is built by the trainer
-   itself (``ganforge.train.Trainer`` in a temporary folder) and its ``train_step`` timed for a
-   few seconds on this device and data. Candidates whose family or recipe this ganforge lacks
-   are skipped, so a table written by a newer benchmark still works.
+   itself (``ganforge.train.Trainer`` in a temporary folder) and its ``train_step`` timed on this
+   device and data, in turns with the others (``time_in_turn``), about 12 s for all. Candidates
+   whose family or recipe this ganforge lacks are skipped, so a table written by a newer benchmark
+   still works.
 2. **Estimate** the steps, and images, the budget gives each candidate.
 3. **Choose** from the quality the benchmark measured (``benchmarks/quality_per_time.py
    --write-plan-table``): in the table's case nearest to this data set (size, resolution), each
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +41,7 @@ from ganforge.utils import STDERR
 
 TABLE_PATH = Path(__file__).with_name("plan_table.json")
 MEASURE_SECONDS = 12.0      # all candidates' measurement together, at most (plus one warm-up step each)
+MEASURE_ROUNDS = 3          # ... timed in this many turns, every candidate in each (see time_in_turn)
 EARLY_EXPONENT = 0.5        # before a candidate's first measurement: score * (first images / images) ** this
 
 
@@ -248,50 +251,91 @@ def choose(table: dict, step_seconds: dict[str, float], minutes: float, count: i
 
 
 # ---- measuring ---------------------------------------------------------------------------
-def measure_step_seconds(candidate: Candidate, data: str, device: str = "auto", seconds: float = 3.0) -> float:
-    """Seconds per training step of ``candidate`` on ``data``: the trainer's own step, after one warm-up
-    step, timed for about ``seconds`` (at least one step), in a temporary run folder."""
-    from ganforge.train import Trainer
+class StepMeter:
+    """One candidate's trainer (``ganforge.train.Trainer``, the trainer's own step), built once in a temporary
+    run folder with one warm-up step (first-call allocations, kernel choices), and kept while the candidates
+    are timed in turn; ``close`` lets go of it and the folder."""
 
-    with tempfile.TemporaryDirectory(prefix="ganforge-plan-") as tmp:
-        cfg, model = candidate.configs(data, str(Path(tmp) / "run"), device)
-        trainer = Trainer(cfg, model)
+    def __init__(self, candidate: Candidate, data: str, device: str = "auto"):
+        from ganforge.train import Trainer
+
+        self._folder = tempfile.TemporaryDirectory(prefix="ganforge-plan-")
         try:
-            trainer.train_step()  # warm-up: first-call allocations, kernel choices
-            trainer.step += 1
-            n, t0 = 0, time.perf_counter()
-            while n == 0 or time.perf_counter() - t0 < seconds:
-                trainer.train_step()
-                trainer.step += 1  # phases with ``every`` (lazy regularisation) run on their own steps
-                n += 1
-            if trainer.runtime.device.type == "cuda":
-                import torch
+            cfg, model = candidate.configs(data, str(Path(self._folder.name) / "run"), device)
+            self.trainer = Trainer(cfg, model)
+        except BaseException:
+            self._folder.cleanup()
+            raise
+        try:
+            self._step()
+        except BaseException:
+            self.close()
+            raise
 
-                torch.cuda.synchronize(trainer.runtime.device)
-            return (time.perf_counter() - t0) / n
-        finally:
-            trainer.release()
+    def _step(self) -> None:
+        self.trainer.train_step()
+        self.trainer.step += 1  # phases with ``every`` (lazy regularisation) run on their own steps
+
+    def seconds_per_step(self, seconds: float) -> float:
+        """Steps for about ``seconds`` (at least one); their mean duration."""
+        self._wait_for_device()  # the work queued before (another candidate's) is not this one's
+        n, t0 = 0, time.perf_counter()
+        while n == 0 or time.perf_counter() - t0 < seconds:
+            self._step()
+            n += 1
+        self._wait_for_device()
+        return (time.perf_counter() - t0) / n
+
+    def _wait_for_device(self) -> None:
+        if self.trainer.runtime.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.trainer.runtime.device)
+
+    def close(self) -> None:
+        self.trainer.release()
+        self._folder.cleanup()
+
+
+def time_in_turn(meters: dict[str, StepMeter], seconds: float, rounds: int = MEASURE_ROUNDS) -> dict[str, float]:
+    """Seconds per step of each meter (name -> a ``StepMeter``), from about ``seconds`` of timing each:
+    ``rounds`` turns in which every candidate steps for ``seconds / rounds``, and the median of a candidate's
+    turns. Other work that takes the machine for less than a turn (a few seconds: a build, a test suite
+    starting) then slows one turn of the candidates it overlaps and the median leaves that turn out; timed
+    once each, one after another, all of it fell on whichever candidate it met (on 2 busy cores a FastGAN step
+    once measured 12 s, the plan forecast 149 steps, and the run made 7,729). Load that lasts is in every
+    turn, and in the estimate, as it will be in the run."""
+    readings: dict[str, list[float]] = {name: [] for name in meters}
+    for _ in range(rounds):
+        for name, meter in meters.items():
+            readings[name].append(meter.seconds_per_step(seconds / rounds))
+    return {name: statistics.median(values) for name, values in readings.items()}
 
 
 def make_plan(data: str, minutes: float, device: str = "auto", *, table: dict | None = None,
-              measure: Callable[[Candidate, str, str, float], float] | None = None, out=STDERR) -> Plan:
-    """Measure the table's candidates on ``data`` and ``device`` and choose for ``minutes``."""
+              open_meter: Callable[[Candidate, str, str], StepMeter] | None = None, out=STDERR) -> Plan:
+    """Measure the table's candidates on ``data`` and ``device`` (all built first, then timed in turn:
+    ``time_in_turn``) and choose for ``minutes``."""
     from ganforge.data.dataset import load_dataset
 
     if not minutes or minutes <= 0:
         raise ConfigError("the budget plan needs a time budget: add --minutes M")
     table = load_table() if table is None else table
-    measure = measure or measure_step_seconds
+    open_meter = open_meter or StepMeter
     dataset = load_dataset(data)
     cands = candidates(table, conditional_ok=False)
     largest = 2 ** int(math.log2(len(dataset)))  # a batch must fit in the data set (a few dozen images)
     cands = [c if c.batch_size <= largest else replace(c, batch_size=largest) for c in cands]
-    each = MEASURE_SECONDS / max(len(cands), 1)
-    times: dict[str, float] = {}
     print(f"ganforge: plan: measuring {len(cands)} set-ups for about {MEASURE_SECONDS:.0f} s ...", file=out, flush=True)
-    for c in cands:
-        try:
-            times[c.name] = measure(c, data, device, each)
-        except GanforgeError as e:  # a candidate that does not fit this data set (size, channels)
-            print(f"ganforge: plan: skipping {c.name}: {str(e).splitlines()[0]}", file=out, flush=True)
+    meters: dict[str, StepMeter] = {}
+    try:
+        for c in cands:
+            try:
+                meters[c.name] = open_meter(c, data, device)
+            except GanforgeError as e:  # a candidate that does not fit this data set (size, channels)
+                print(f"ganforge: plan: skipping {c.name}: {str(e).splitlines()[0]}", file=out, flush=True)
+        times = time_in_turn(meters, MEASURE_SECONDS / max(len(cands), 1))
+    finally:
+        for meter in meters.values():
+            meter.close()
     return choose(table, times, minutes, len(dataset), dataset.resolution, cands)
