@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -123,24 +124,26 @@ def test_the_step_meter_uses_the_trainer_and_leaves_nothing(tiny_dataset, tmp_pa
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     meter = plan.StepMeter(plan.Candidate("c", "dcgan", width=8, batch_size=16), str(tiny_dataset), "cpu")
-    assert meter.trainer.step == 1  # its warm-up step
-    assert meter.seconds_per_step(0.05) > 0 and meter.trainer.step > 1
-    meter.close()
+    try:
+        assert meter.trainer.step == 1  # its warm-up step
+        assert meter.seconds_per_step(0.05) > 0 and meter.trainer.step > 1
+    finally:
+        meter.close()
     assert not list(tmp_path.glob("ganforge-plan-*"))
 
 
 def test_a_burst_of_other_work_while_measuring_slows_no_candidate_alone(tiny_dataset, monkeypatch):
     """Two identical set-ups on the real trainer, on a clock where the machine is busy (steps 10x slower) for
-    the first 3 of the 12 s of measuring: timed in turns, both read the quiet step time, where timed one after
-    the other the first read 0.018 s and the second 0.01."""
+    most of the first of three turns of the 12 s of measuring: timed in turns, both read the quiet step time,
+    where timed one after the other the first read 0.018 s and the second 0.01."""
     from types import SimpleNamespace
 
     from ganforge.train import Trainer
 
-    now = [0.0]
+    now, burst = [0.0], 0.75 * plan.MEASURE_SECONDS / plan.MEASURE_ROUNDS  # most of the first turn
 
     def step(self):
-        now[0] += 0.1 if now[0] < 3.0 else 0.01
+        now[0] += 0.1 if now[0] < burst else 0.01
 
     monkeypatch.setattr(Trainer, "train_step", step)
     monkeypatch.setattr(plan, "time", SimpleNamespace(perf_counter=lambda: now[0]))
@@ -149,6 +152,44 @@ def test_a_burst_of_other_work_while_measuring_slows_no_candidate_alone(tiny_dat
                                                      "cases": []})
     assert [o.step_seconds for o in p.options] == pytest.approx([0.01, 0.01])
     assert now[0] >= plan.MEASURE_SECONDS  # both were timed for the whole measurement, in turns
+
+
+def test_every_meter_built_is_closed_and_one_refusing_a_step_is_skipped(tiny_dataset, monkeypatch):
+    from ganforge.errors import DataError
+
+    closed = []
+
+    class Meter(FixedMeter):
+        def __init__(self, name):
+            super().__init__(0.01)
+            self.name, self.steps = name, 0
+
+        def seconds_per_step(self, seconds):
+            self.steps += 1
+            if self.name == "b" and self.steps == 2:
+                raise DataError("b's step does not fit")
+            return self.seconds
+
+        def close(self):
+            closed.append(self.name)
+
+    same = {"family": "dcgan", "width": 8, "batch_size": 16}
+    table = {"provisional": False, "candidates": {"a": same, "b": same, "c": same}, "cases": []}
+    err = io.StringIO()
+    p = plan.make_plan(str(tiny_dataset), 10, table=table, open_meter=lambda c, data, device: Meter(c.name), out=err)
+    assert [o.candidate.name for o in p.options] == ["a", "c"] and "skipping b: b's step does not fit" in err.getvalue()
+    assert sorted(closed) == ["a", "b", "c"]
+
+    closed.clear()
+
+    def third_fails(c, data, device):
+        if c.name == "c":
+            raise RuntimeError("out of memory")
+        return Meter(c.name)
+
+    with pytest.raises(RuntimeError):
+        plan.make_plan(str(tiny_dataset), 10, table=table, open_meter=third_fails, out=err)
+    assert sorted(closed) == ["a", "b"]
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@
 1. **Measure.** Each candidate set-up in the plan table (a family, its training recipe from
    ganforge.presets, a width, a batch size, an augmentation policy) is built by the trainer
    itself (``ganforge.train.Trainer`` in a temporary folder) and its ``train_step`` timed on this
-   device and data, in turns with the others (``time_in_turn``), about 12 s for all. Candidates
-   whose family or recipe this ganforge lacks are skipped, so a table written by a newer benchmark
-   still works.
+   device and data, in turns with the others (``time_in_turn``), about 12 s for all (three steps each
+   at least). Candidates whose family or recipe this ganforge lacks are skipped, so a table written
+   by a newer benchmark still works.
 2. **Estimate** the steps, and images, the budget gives each candidate.
 3. **Choose** from the quality the benchmark measured (``benchmarks/quality_per_time.py
    --write-plan-table``): in the table's case nearest to this data set (size, resolution), each
@@ -25,6 +25,7 @@ without timing anything; ``make_plan`` adds the measuring.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import statistics
@@ -40,8 +41,8 @@ from ganforge.health import MIN_STEPS
 from ganforge.utils import STDERR
 
 TABLE_PATH = Path(__file__).with_name("plan_table.json")
-MEASURE_SECONDS = 12.0      # all candidates' measurement together, at most (plus one warm-up step each)
-MEASURE_ROUNDS = 3          # ... timed in this many turns, every candidate in each (see time_in_turn)
+MEASURE_SECONDS = 12.0      # all candidates' timing together (plus a warm-up step each; longer where a
+MEASURE_ROUNDS = 3          # step outlasts its share of a turn: each is timed for a step at least, per turn)
 EARLY_EXPONENT = 0.5        # before a candidate's first measurement: score * (first images / images) ** this
 
 
@@ -293,23 +294,33 @@ class StepMeter:
             torch.cuda.synchronize(self.trainer.runtime.device)
 
     def close(self) -> None:
-        self.trainer.release()
-        self._folder.cleanup()
+        try:
+            self.trainer.release()
+        finally:
+            self._folder.cleanup()
 
 
-def time_in_turn(meters: dict[str, StepMeter], seconds: float, rounds: int = MEASURE_ROUNDS) -> dict[str, float]:
+def time_in_turn(meters: dict[str, StepMeter], seconds: float, rounds: int = MEASURE_ROUNDS
+                 ) -> tuple[dict[str, float], dict[str, GanforgeError]]:
     """Seconds per step of each meter (name -> a ``StepMeter``), from about ``seconds`` of timing each:
-    ``rounds`` turns in which every candidate steps for ``seconds / rounds``, and the median of a candidate's
-    turns. Other work that takes the machine for less than a turn (a few seconds: a build, a test suite
-    starting) then slows one turn of the candidates it overlaps and the median leaves that turn out; timed
-    once each, one after another, all of it fell on whichever candidate it met (on 2 busy cores a FastGAN step
-    once measured 12 s, the plan forecast 149 steps, and the run made 7,729). Load that lasts is in every
-    turn, and in the estimate, as it will be in the run."""
+    ``rounds`` turns in which every candidate steps for ``seconds / rounds`` (one step at least), and the
+    median of a candidate's turns; with the candidates whose step refused (a ``GanforgeError``: it does not
+    fit this data set), each left out of the later turns. Other work that takes the machine for less than a
+    turn (a few seconds: a build, a test suite starting) then slows one turn of the candidates it overlaps and
+    the median leaves that turn out; timed once each, one after another, all of it fell on whichever candidate
+    it met (on 2 busy cores a FastGAN step once measured 12 s, the plan forecast 149 steps, and the run made
+    7,729). Load that lasts is in every turn, and in the estimate, as it will be in the run."""
     readings: dict[str, list[float]] = {name: [] for name in meters}
-    for _ in range(rounds):
+    refused: dict[str, GanforgeError] = {}
+    for _ in range(max(rounds, 1)):
         for name, meter in meters.items():
-            readings[name].append(meter.seconds_per_step(seconds / rounds))
-    return {name: statistics.median(values) for name, values in readings.items()}
+            if name not in refused:
+                try:
+                    readings[name].append(meter.seconds_per_step(seconds / max(rounds, 1)))
+                except GanforgeError as e:
+                    refused[name] = e
+    times = {name: statistics.median(values) for name, values in readings.items() if name not in refused}
+    return times, refused
 
 
 def make_plan(data: str, minutes: float, device: str = "auto", *, table: dict | None = None,
@@ -327,15 +338,15 @@ def make_plan(data: str, minutes: float, device: str = "auto", *, table: dict | 
     largest = 2 ** int(math.log2(len(dataset)))  # a batch must fit in the data set (a few dozen images)
     cands = [c if c.batch_size <= largest else replace(c, batch_size=largest) for c in cands]
     print(f"ganforge: plan: measuring {len(cands)} set-ups for about {MEASURE_SECONDS:.0f} s ...", file=out, flush=True)
-    meters: dict[str, StepMeter] = {}
-    try:
+    with contextlib.ExitStack() as built:  # every meter built is closed, whatever happens
+        meters: dict[str, StepMeter] = {}
         for c in cands:
             try:
                 meters[c.name] = open_meter(c, data, device)
+                built.callback(meters[c.name].close)
             except GanforgeError as e:  # a candidate that does not fit this data set (size, channels)
                 print(f"ganforge: plan: skipping {c.name}: {str(e).splitlines()[0]}", file=out, flush=True)
-        times = time_in_turn(meters, MEASURE_SECONDS / max(len(cands), 1))
-    finally:
-        for meter in meters.values():
-            meter.close()
+        times, refused = time_in_turn(meters, MEASURE_SECONDS / max(len(meters), 1))
+    for name, refusal in refused.items():
+        print(f"ganforge: plan: skipping {name}: {str(refusal).splitlines()[0]}", file=out, flush=True)
     return choose(table, times, minutes, len(dataset), dataset.resolution, cands)
