@@ -312,11 +312,12 @@ def time_in_turn(meters: dict[str, StepMeter], seconds: float, rounds: int = MEA
     7,729). Load that lasts is in every turn, and in the estimate, as it will be in the run."""
     readings: dict[str, list[float]] = {name: [] for name in meters}
     refused: dict[str, GanforgeError] = {}
-    for _ in range(max(rounds, 1)):
+    turns = max(rounds, 1)
+    for _ in range(turns):
         for name, meter in meters.items():
             if name not in refused:
                 try:
-                    readings[name].append(meter.seconds_per_step(seconds / max(rounds, 1)))
+                    readings[name].append(meter.seconds_per_step(seconds / turns))
                 except GanforgeError as e:
                     refused[name] = e
     times = {name: statistics.median(values) for name, values in readings.items() if name not in refused}
@@ -338,15 +339,19 @@ def make_plan(data: str, minutes: float, device: str = "auto", *, table: dict | 
     largest = 2 ** int(math.log2(len(dataset)))  # a batch must fit in the data set (a few dozen images)
     cands = [c if c.batch_size <= largest else replace(c, batch_size=largest) for c in cands]
     print(f"ganforge: plan: measuring {len(cands)} set-ups for about {MEASURE_SECONDS:.0f} s ...", file=out, flush=True)
+
+    def skip(name: str, error: GanforgeError) -> None:  # a candidate that does not fit this data set
+        print(f"ganforge: plan: skipping {name}: {str(error).splitlines()[0]}", file=out, flush=True)
+
     with contextlib.ExitStack() as built:  # every meter built is closed, whatever happens
         meters: dict[str, StepMeter] = {}
         for c in cands:
             try:
                 meters[c.name] = open_meter(c, data, device)
                 built.callback(meters[c.name].close)
-            except GanforgeError as e:  # a candidate that does not fit this data set (size, channels)
-                print(f"ganforge: plan: skipping {c.name}: {str(e).splitlines()[0]}", file=out, flush=True)
+            except GanforgeError as e:  # size, channels
+                skip(c.name, e)
         times, refused = time_in_turn(meters, MEASURE_SECONDS / max(len(meters), 1))
     for name, refusal in refused.items():
-        print(f"ganforge: plan: skipping {name}: {str(refusal).splitlines()[0]}", file=out, flush=True)
+        skip(name, refusal)
     return choose(table, times, minutes, len(dataset), dataset.resolution, cands)
